@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_COMMON_HTTP_CLIENT_H
+#define KBS_COMMON_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/*
+ * HTTP client on libcurl. One struct http_client owns one easy handle with an in-memory
+ * cookie jar (so the RCAR session cookie travels automatically); calls on one client are
+ * serialised by an internal mutex. Use several clients for parallel requests.
+ *
+ * TLS: certificate verification is always on for https URLs. ca_file pins trust to the given
+ * PEM (a CA bundle or the server's self-signed certificate, like Trustee's kbs_cert); without
+ * it the system store is used.
+ *
+ * Retries: connection-level failures (refused, DNS, reset, timeout before a response) are
+ * retried with capped exponential backoff and full jitter until max_retries or the deadline
+ * is reached. HTTP responses of any status are never retried here; the caller decides.
+ */
+struct http_client_config {
+	const char *ca_file;      /* optional PEM file */
+	const char *ca_pem;       /* optional inline PEM (used if ca_file is NULL) */
+	long connect_timeout_ms;  /* default 5000 */
+	long timeout_ms;          /* per attempt, default 30000 */
+	int max_retries;          /* default 3; 0 disables retries */
+	long backoff_initial_ms;  /* default 100 */
+	long backoff_max_ms;      /* default 5000 */
+	size_t max_response_size; /* default 16 MiB */
+	const char *user_agent;   /* default "kbsfs/<version>" */
+};
+
+struct http_client;
+
+struct http_result {
+	long status;          /* HTTP status, 0 if no response */
+	struct buf body;      /* response body */
+	char content_type[128];
+	int curl_code;        /* CURLcode of the last attempt */
+	int attempts;         /* number of attempts made */
+	char error[256];      /* transport error text, empty on success */
+};
+
+int http_client_new(const struct http_client_config *cfg, struct http_client **out);
+void http_client_free(struct http_client *c);
+
+/*
+ * Performs one request. headers: NULL-terminated array of "Name: value" strings or NULL.
+ * deadline_ms: absolute CLOCK_MONOTONIC deadline in ms (0 = none); retries stop there.
+ * Returns KBS_OK when an HTTP response was received (any status), KBS_ERR_NETWORK or
+ * KBS_ERR_TIMEOUT when none was, KBS_ERR_RANGE if the body exceeds max_response_size.
+ * Always call http_result_release() afterwards.
+ */
+int http_client_request(struct http_client *c, const char *method, const char *url,
+			const char *const *headers, const void *body, size_t body_len,
+			int64_t deadline_ms, struct http_result *res);
+void http_result_release(struct http_result *res);
+
+/* Drops all cookies (e.g. to start a fresh RCAR session). */
+void http_client_clear_cookies(struct http_client *c);
+/* Value of a cookie in the jar for this client, KBS_ERR_NOTFOUND if none. */
+int http_client_get_cookie(struct http_client *c, const char *name, char *out, size_t outlen);
+
+/* Monotonic clock in ms, for deadlines. */
+int64_t http_now_ms(void);
+
+#endif

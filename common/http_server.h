@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_COMMON_HTTP_SERVER_H
+#define KBS_COMMON_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/*
+ * HTTP/1.1 server on libevent 2.1 (evhttp), optionally TLS via bufferevent_openssl.
+ * N worker threads each run their own event loop accepting from the shared listening
+ * sockets; handlers are called synchronously on the worker thread, so a handler may block
+ * briefly (backend I/O) but must be thread-safe.
+ *
+ * Limits: request bodies above max_body_size and header blocks above max_header_size are
+ * refused by the server (413 / 431 or 400) before the handler runs.
+ */
+struct http_server_config {
+	/* Listen addresses "IP:PORT" ("0.0.0.0:8080", "[::1]:8080", "127.0.0.1:0" = any
+	 * free port; see http_server_port()). */
+	const char *const *listen;
+	size_t nlisten;
+	bool tls;              /* false = plain HTTP */
+	const char *cert_file; /* PEM chain, required when tls */
+	const char *key_file;  /* PEM private key, required when tls */
+	size_t max_body_size;  /* default 1 MiB when 0 */
+	size_t max_header_size;/* default 16 KiB when 0 */
+	int workers;           /* default: number of CPUs, at least 2 */
+	int timeout_s;         /* idle/keep-alive timeout, default 60 */
+};
+
+struct http_request; /* opaque, valid only during the handler call */
+
+const char *http_request_method(const struct http_request *r);  /* "GET", "POST", ... */
+/* Decoded path without the query ("/kbs/v0/resource/a/b/c"); never NULL. */
+const char *http_request_path(const struct http_request *r);
+/* Raw query string without '?', or NULL. */
+const char *http_request_query(const struct http_request *r);
+/* Header value (case-insensitive name), or NULL. */
+const char *http_request_header(const struct http_request *r, const char *name);
+/* Value of cookie `name` from the Cookie header(s) into out; KBS_ERR_NOTFOUND if absent. */
+int http_request_cookie(const struct http_request *r, const char *name, char *out, size_t outlen);
+const uint8_t *http_request_body(const struct http_request *r, size_t *len);
+/* Peer address as text ("127.0.0.1:53412"). */
+const char *http_request_peer(const struct http_request *r);
+
+struct http_response {
+	int status;        /* default 200 */
+	struct buf body;   /* response body */
+	/* Up to 8 extra headers ("Name", "value"); strings are copied by http_response_header. */
+	struct {
+		char *name;
+		char *value;
+	} headers[8];
+	int nheaders;
+};
+
+/* Adds a response header (copied). KBS_ERR_RANGE when more than 8 headers are set. */
+int http_response_header(struct http_response *resp, const char *name, const char *value);
+
+/* Handler: fill resp. Return value is ignored except < 0 maps to 500 if resp->status unset. */
+typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
+			       struct http_response *resp);
+
+struct http_server;
+
+int http_server_new(const struct http_server_config *cfg, http_handler_fn handler, void *ctx,
+		    struct http_server **out);
+/* Starts the workers and returns; requests are served until http_server_stop(). */
+int http_server_start(struct http_server *s);
+/* Actual bound port of listen address i (useful with port 0). */
+int http_server_port(const struct http_server *s, size_t i);
+/* Stops accepting, finishes in-flight requests, joins the workers. Safe to call twice. */
+void http_server_stop(struct http_server *s);
+void http_server_free(struct http_server *s);
+
+#endif
