@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_BROKER_BROKER_H
+#define KBS_BROKER_BROKER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/secmem.h"
+
+/*
+ * Guest KBS client: RCAR handshake (auth -> evidence -> attest), token + TEE key cache,
+ * resource fetch with JWE decryption into secret memory. Thread-safe: concurrent callers
+ * share one attestation (single flight).
+ *
+ * Error mapping (the error *type* in the KBS body decides, not the HTTP status alone):
+ *   token missing/invalid/expired     -> re-attest once, then retry the GET
+ *   PolicyDeny                        -> KBS_ERR_DENIED   (kbsfs: EACCES)
+ *   resource not found (ours), or Trustee's PluginInternalError -> KBS_ERR_NOTFOUND (ENOENT)
+ *   KBS unreachable / 5xx / timeouts  -> KBS_ERR_NETWORK or KBS_ERR_TIMEOUT (EIO)
+ *   attestation refused               -> KBS_ERR_AUTH
+ */
+struct broker_config {
+	const char *kbs_url;          /* "https://host:port" (no trailing /kbs/v0) */
+	const char *kbs_cert_file;    /* PEM to trust for the KBS (Trustee's kbs_cert), optional */
+	const char *kbs_cert_pem;     /* inline PEM alternative */
+	const char *tee;              /* "auto" (default) or a tee name: sample, snp, tdx, tpm,
+					 az-snp-vtpm, az-tdx-vtpm */
+	bool allow_sample;            /* sample evidence only when explicitly allowed */
+	const char *tee_key_algorithm;/* "ECDH-ES+A256KW-P256" (default), "-P521", "RSA-OAEP-256" */
+	long request_timeout_ms;      /* per HTTP attempt, default 10000 */
+	int max_retries;              /* network retries, default 4 */
+	int token_refresh_margin_s;   /* re-attest this long before token expiry, default 30 */
+	const char *initdata_toml;    /* optional init-data TOML text sent with the attestation */
+};
+
+struct broker;
+
+int broker_new(const struct broker_config *cfg, struct broker **out);
+void broker_free(struct broker *b);
+
+struct broker_error {
+	long http_status;    /* last HTTP status, 0 if none */
+	char type[64];       /* KBS error type ("PolicyDeny", ...), empty if none */
+	char detail[256];    /* KBS error detail or transport error; never secret bytes */
+};
+
+/*
+ * Fetches repo/type/tag. Attests first if there is no valid token. deadline_ms is an absolute
+ * http_now_ms() deadline (0 = broker default of 60 s from now). *out is secret memory.
+ */
+int broker_get_resource(struct broker *b, const char *path, int64_t deadline_ms,
+			struct secbuf *out, struct broker_error *err);
+
+/* Forces a fresh attestation (used by `kbs-client attest`); returns the token if asked. */
+int broker_attest(struct broker *b, int64_t deadline_ms, struct secbuf *token,
+		  struct broker_error *err);
+
+/*
+ * Status JSON for kbsfs's .kbsfs/status: {"tee": ..., "attested": bool, "token_expiry":
+ * unix seconds or null, "attestations": n, "last_error": {...} or null}. No token, no key.
+ */
+json_t *broker_status(struct broker *b);
+
+#endif
