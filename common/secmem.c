@@ -53,7 +53,9 @@ static int pool_setup_locked(size_t size, bool allow_unlocked)
 		return KBS_ERR_NOMEM;
 	}
 	(void)madvise(m, size, MADV_DONTDUMP);
-	if (mlock(m, size) != 0) {
+	/* MLOCK_ONFAULT: pages are locked as they are first touched, so an idle pool costs
+	 * no resident memory, but the whole range is charged against RLIMIT_MEMLOCK now. */
+	if (mlock2(m, size, MLOCK_ONFAULT) != 0 && mlock(m, size) != 0) {
 		if (!allow_unlocked) {
 			munmap(m, size);
 			pool.last_err = KBS_ERR_LOCKMEM;

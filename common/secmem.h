@@ -11,6 +11,9 @@
  * guest) live in one process-wide arena that is mmap'ed, mlock'ed and excluded from core
  * dumps (MADV_DONTDUMP). Freed blocks are wiped with OPENSSL_cleanse.
  *
+ * Pages are locked on first touch (mlock2 MLOCK_ONFAULT), so an idle arena adds nothing to
+ * the resident size.
+ *
  * The arena is the one deliberate process-wide object in the project: the kernel's mlock
  * limit is per process, so a per-component pool would only split the same budget.
  *
