@@ -12,12 +12,27 @@
  * ECMAScript would print the same double; integers beyond 2^53 are rejected (KBS_ERR_RANGE)
  * because they cannot round-trip through an IEEE double.
  */
+/*
+ * Appends the canonical form of v to out. Errors (out left as it was): KBS_ERR_RANGE for an
+ * integer beyond +-2^53 or nesting deeper than 2048, KBS_ERR_INVAL for NaN/Infinity reals or
+ * strings/keys that are not valid UTF-8 (possible only for values built with *_nocheck),
+ * KBS_ERR_NOMEM, or buf's KBS_ERR_RANGE when out->max would be exceeded.
+ */
 int jcs_serialize(const json_t *v, struct buf *out);
 
-/* Convenience: canonicalise raw JSON text (parsed strictly with json_parse). */
+/*
+ * Convenience: canonicalise raw JSON text (parsed strictly with json_parse, default size
+ * limit) and append it to out. Note jansson refuses integers outside int64 (KBS_ERR_PARSE)
+ * where ECMAScript would round them to a double.
+ */
 int jcs_canonicalize_text(const char *text, size_t len, struct buf *out);
 
-/* Format one double as ECMAScript Number.prototype.toString would (for tests). */
+/*
+ * Format one double as ECMAScript Number.prototype.toString would ("-0" -> "0", 1e21 ->
+ * "1e+21", 1e-7 -> "1e-7"). KBS_ERR_INVAL for NaN/Infinity; KBS_ERR_RANGE if outlen is too
+ * small (JCS_NUMBER_MAX bytes always suffice).
+ */
+#define JCS_NUMBER_MAX 32
 int jcs_format_number(double d, char *out, size_t outlen);
 
 #endif

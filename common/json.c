@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Strict JSON parsing and typed member-path getters on jansson. */
+#include "common/json.h"
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_err(struct json_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_err(struct json_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->line = 0;
+	err->column = 0;
+}
+
+int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags, json_t **out,
+		     struct json_err *err)
+{
+	json_error_t je;
+	json_t *v;
+	size_t jflags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY;
+
+	if (!out || (!text && len)) {
+		set_err(err, "invalid argument");
+		return KBS_ERR_INVAL;
+	}
+	*out = NULL;
+	if (flags & ~JSON_P_ALLOW_NUL) {
+		set_err(err, "unknown parse flags 0x%x", flags);
+		return KBS_ERR_INVAL;
+	}
+	if (maxlen == 0)
+		maxlen = JSON_MAXLEN_DEFAULT;
+	if (len > maxlen) {
+		set_err(err, "JSON text of %zu bytes exceeds the limit of %zu bytes", len, maxlen);
+		return KBS_ERR_RANGE;
+	}
+	if (flags & JSON_P_ALLOW_NUL)
+		jflags |= JSON_ALLOW_NUL;
+	/* Without JSON_DISABLE_EOF_CHECK jansson rejects anything but whitespace after the value.
+	 */
+	v = json_loadb(text ? text : "", len, jflags, &je);
+	if (!v) {
+		if (err) {
+			snprintf(err->msg, sizeof(err->msg), "%s", je.text);
+			err->line = je.line > 0 ? je.line : 0;
+			err->column = je.column > 0 ? je.column : 0;
+		}
+		return json_error_code(&je) == json_error_out_of_memory ? KBS_ERR_NOMEM
+									: KBS_ERR_PARSE;
+	}
+	*out = v;
+	return KBS_OK;
+}
+
+int json_parse(const char *text, size_t len, size_t maxlen, json_t **out, struct json_err *err)
+{
+	return json_parse_flags(text, len, maxlen, 0, out, err);
+}
+
+const char *json_type_name(const json_t *v)
+{
+	if (!v)
+		return "nothing";
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "unknown";
+}
+
+/* Why a lookup failed; plen is the length of the path prefix the message should name. */
+enum lk_fail { LK_OK = 0, LK_MISSING, LK_TYPE, LK_BADPATH };
+
+struct lk {
+	enum lk_fail fail;
+	size_t plen;
+	const char *expected;
+	const json_t *got;
+};
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Length of the path naming the container whose segment starts at i ("a.b" for "a.b.c", i=4). */
+static size_t container_len(const char *path, size_t i)
+{
+	return (i > 0 && path[i - 1] == '.') ? i - 1 : i;
+}
+
+static json_t *lookup(json_t *root, const char *path, struct lk *lk)
+{
+	size_t i = 0, n;
+	json_t *cur = root;
+
+	lk->fail = LK_OK;
+	lk->plen = 0;
+	if (!root || !path) {
+		lk->fail = LK_BADPATH;
+		return NULL;
+	}
+	n = strlen(path);
+	while (i < n) {
+		size_t j;
+
+		if (path[i] == '[') {
+			size_t idx = 0;
+
+			j = i + 1;
+			if (j >= n || !is_digit(path[j]))
+				goto badpath;
+			while (j < n && is_digit(path[j])) {
+				if (idx > ((size_t)-1 - 9) / 10)
+					goto badpath;
+				idx = idx * 10 + (size_t)(path[j] - '0');
+				j++;
+			}
+			if (j >= n || path[j] != ']')
+				goto badpath;
+			j++;
+			if (j < n && path[j] != '.' && path[j] != '[')
+				goto badpath;
+			if (!json_is_array(cur)) {
+				lk->fail = LK_TYPE;
+				lk->plen = container_len(path, i);
+				lk->expected = "array";
+				lk->got = cur;
+				return NULL;
+			}
+			cur = json_array_get(cur, idx);
+		} else {
+			j = i;
+			while (j < n && path[j] != '.' && path[j] != '[')
+				j++;
+			if (j == i)
+				goto badpath;
+			if (!json_is_object(cur)) {
+				lk->fail = LK_TYPE;
+				lk->plen = container_len(path, i);
+				lk->expected = "object";
+				lk->got = cur;
+				return NULL;
+			}
+			cur = json_object_getn(cur, path + i, j - i);
+		}
+		if (!cur) {
+			lk->fail = LK_MISSING;
+			lk->plen = j;
+			return NULL;
+		}
+		i = j;
+		if (i < n && path[i] == '.') {
+			i++;
+			if (i == n || path[i] == '.' || path[i] == '[')
+				goto badpath;
+		}
+	}
+	return cur;
+badpath:
+	lk->fail = LK_BADPATH;
+	return NULL;
+}
+
+/* Formats the failure of lk (or a type mismatch of v at the full path) into err. */
+static void lk_message(struct json_err *err, const char *path, const struct lk *lk)
+{
+	int plen = (int)(lk->plen > 200 ? 200 : lk->plen);
+
+	switch (lk->fail) {
+	case LK_BADPATH:
+		set_err(err, "invalid member path '%.200s'", path ? path : "(null)");
+		break;
+	case LK_MISSING:
+		set_err(err, "member '%.*s': missing", plen, path);
+		break;
+	case LK_TYPE:
+		if (plen == 0)
+			set_err(err, "top-level value: expected %s, got %s", lk->expected,
+				json_type_name(lk->got));
+		else
+			set_err(err, "member '%.*s': expected %s, got %s", plen, path, lk->expected,
+				json_type_name(lk->got));
+		break;
+	case LK_OK:
+		break;
+	}
+}
+
+/*
+ * Resolves path and checks the type (type < 0: any). *missing (if non-NULL) tells a missing
+ * member (or explicit null when null_is_missing) apart from other failures and leaves err alone.
+ */
+static int get_typed(json_t *root, const char *path, int type, const char *expected, json_t **out,
+		     struct json_err *err, bool *missing)
+{
+	struct lk lk = {0};
+	json_t *v = lookup(root, path, &lk);
+
+	*out = NULL;
+	if (missing)
+		*missing = false;
+	if (!v) {
+		if (missing &&
+		    (lk.fail == LK_MISSING || (lk.fail == LK_TYPE && json_is_null(lk.got)))) {
+			*missing = true;
+			return KBS_ERR_INVAL;
+		}
+		lk_message(err, path, &lk);
+		return KBS_ERR_INVAL;
+	}
+	if (missing && json_is_null(v)) {
+		*missing = true;
+		return KBS_ERR_INVAL;
+	}
+	if (type >= 0 && (int)json_typeof(v) != type &&
+	    !(type == JSON_TRUE && json_is_boolean(v))) {
+		lk.fail = LK_TYPE;
+		lk.plen = strlen(path);
+		lk.expected = expected;
+		lk.got = v;
+		lk_message(err, path, &lk);
+		return KBS_ERR_INVAL;
+	}
+	*out = v;
+	return KBS_OK;
+}
+
+bool json_has(json_t *root, const char *path)
+{
+	struct lk lk = {0};
+
+	return lookup(root, path, &lk) != NULL;
+}
+
+int json_get(json_t *root, const char *path, json_t **out, struct json_err *err)
+{
+	return get_typed(root, path, -1, NULL, out, err, NULL);
+}
+
+int json_get_object(json_t *root, const char *path, json_t **out, struct json_err *err)
+{
+	return get_typed(root, path, JSON_OBJECT, "object", out, err, NULL);
+}
+
+int json_get_array(json_t *root, const char *path, json_t **out, struct json_err *err)
+{
+	return get_typed(root, path, JSON_ARRAY, "array", out, err, NULL);
+}
+
+int json_get_stringn(json_t *root, const char *path, const char **out, size_t *len,
+		     struct json_err *err)
+{
+	json_t *v;
+	int rc = get_typed(root, path, JSON_STRING, "string", &v, err, NULL);
+
+	if (rc)
+		return rc;
+	*out = json_string_value(v);
+	if (len)
+		*len = json_string_length(v);
+	return KBS_OK;
+}
+
+static int string_checked(json_t *v, const char *path, const char **out, struct json_err *err)
+{
+	/* A C string must not silently lose everything after an embedded NUL. */
+	if (memchr(json_string_value(v), 0, json_string_length(v))) {
+		set_err(err, "member '%.200s': string contains NUL", path);
+		return KBS_ERR_INVAL;
+	}
+	*out = json_string_value(v);
+	return KBS_OK;
+}
+
+int json_get_string(json_t *root, const char *path, const char **out, struct json_err *err)
+{
+	json_t *v;
+	int rc = get_typed(root, path, JSON_STRING, "string", &v, err, NULL);
+
+	if (rc)
+		return rc;
+	return string_checked(v, path, out, err);
+}
+
+static int int_checked(json_t *v, const char *path, int64_t min, int64_t max, int64_t *out,
+		       struct json_err *err)
+{
+	json_int_t x;
+
+	if (json_is_real(v)) {
+		set_err(err, "member '%.200s': expected integer, got non-integer number", path);
+		return KBS_ERR_INVAL;
+	}
+	if (!json_is_integer(v)) {
+		set_err(err, "member '%.200s': expected integer, got %s", path, json_type_name(v));
+		return KBS_ERR_INVAL;
+	}
+	x = json_integer_value(v);
+	if (x < min || x > max) {
+		set_err(err, "member '%.200s': %lld out of range [%lld, %lld]", path, (long long)x,
+			(long long)min, (long long)max);
+		return KBS_ERR_INVAL;
+	}
+	*out = x;
+	return KBS_OK;
+}
+
+int json_get_int(json_t *root, const char *path, int64_t min, int64_t max, int64_t *out,
+		 struct json_err *err)
+{
+	json_t *v;
+	int rc = get_typed(root, path, -1, NULL, &v, err, NULL);
+
+	if (rc)
+		return rc;
+	return int_checked(v, path, min, max, out, err);
+}
+
+int json_get_bool(json_t *root, const char *path, bool *out, struct json_err *err)
+{
+	json_t *v;
+	int rc = get_typed(root, path, JSON_TRUE, "boolean", &v, err, NULL);
+
+	if (rc)
+		return rc;
+	*out = json_is_true(v);
+	return KBS_OK;
+}
+
+int json_opt_string(json_t *root, const char *path, const char *def, const char **out,
+		    struct json_err *err)
+{
+	json_t *v;
+	bool missing;
+	int rc = get_typed(root, path, JSON_STRING, "string", &v, err, &missing);
+
+	if (rc) {
+		if (!missing)
+			return rc;
+		*out = def;
+		return KBS_OK;
+	}
+	return string_checked(v, path, out, err);
+}
+
+int json_opt_int(json_t *root, const char *path, int64_t min, int64_t max, int64_t def,
+		 int64_t *out, struct json_err *err)
+{
+	json_t *v;
+	bool missing;
+	int rc = get_typed(root, path, -1, NULL, &v, err, &missing);
+
+	if (rc) {
+		if (!missing)
+			return rc;
+		*out = def;
+		return KBS_OK;
+	}
+	return int_checked(v, path, min, max, out, err);
+}
+
+int json_opt_bool(json_t *root, const char *path, bool def, bool *out, struct json_err *err)
+{
+	json_t *v;
+	bool missing;
+	int rc = get_typed(root, path, JSON_TRUE, "boolean", &v, err, &missing);
+
+	if (rc) {
+		if (!missing)
+			return rc;
+		*out = def;
+		return KBS_OK;
+	}
+	*out = json_is_true(v);
+	return KBS_OK;
+}
+
+char *json_dump_compact(const json_t *v, size_t *len)
+{
+	/* jansson >= 2.8 always dumps members in insertion order (JSON_PRESERVE_ORDER is a no-op).
+	 */
+	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	if (len)
+		*len = s ? strlen(s) : 0;
+	return s;
+}
