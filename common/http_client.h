@@ -24,12 +24,12 @@
 struct http_client_config {
 	const char *ca_file;      /* optional PEM file */
 	const char *ca_pem;       /* optional inline PEM (used if ca_file is NULL) */
-	long connect_timeout_ms;  /* default 5000 */
-	long timeout_ms;          /* per attempt, default 30000 */
-	int max_retries;          /* default 3; 0 disables retries */
-	long backoff_initial_ms;  /* default 100 */
-	long backoff_max_ms;      /* default 5000 */
-	size_t max_response_size; /* default 16 MiB */
+	long connect_timeout_ms;  /* default 5000 when 0 */
+	long timeout_ms;          /* per attempt, default 30000 when 0 */
+	int max_retries;          /* 0 disables retries; negative = default 3 */
+	long backoff_initial_ms;  /* default 100 when 0 */
+	long backoff_max_ms;      /* default 5000 when 0 */
+	size_t max_response_size; /* default 16 MiB when 0 */
 	const char *user_agent;   /* default "kbsfs/<version>" */
 };
 
@@ -44,15 +44,20 @@ struct http_result {
 	char error[256];      /* transport error text, empty on success */
 };
 
+/* cfg NULL = all defaults (system CA store, 3 retries). Strings in cfg are copied. */
 int http_client_new(const struct http_client_config *cfg, struct http_client **out);
 void http_client_free(struct http_client *c);
 
 /*
  * Performs one request. headers: NULL-terminated array of "Name: value" strings or NULL.
  * deadline_ms: absolute CLOCK_MONOTONIC deadline in ms (0 = none); retries stop there.
+ * Each attempt's timeout is clipped to the time left before the deadline, and no backoff
+ * sleep extends past it (the call returns KBS_ERR_TIMEOUT instead).
+ * Methods: GET/HEAD without body; any other token is sent with the given body (may be empty).
+ * Header strings containing CR or LF are refused (KBS_ERR_INVAL).
  * Returns KBS_OK when an HTTP response was received (any status), KBS_ERR_NETWORK or
- * KBS_ERR_TIMEOUT when none was, KBS_ERR_RANGE if the body exceeds max_response_size.
- * Always call http_result_release() afterwards.
+ * KBS_ERR_TIMEOUT when none was (or it broke off), KBS_ERR_RANGE if the body exceeds
+ * max_response_size. Always call http_result_release() afterwards (res is initialised here).
  */
 int http_client_request(struct http_client *c, const char *method, const char *url,
 			const char *const *headers, const void *body, size_t body_len,

@@ -15,7 +15,13 @@
  * briefly (backend I/O) but must be thread-safe.
  *
  * Limits: request bodies above max_body_size and header blocks above max_header_size are
- * refused by the server (413 / 431 or 400) before the handler runs.
+ * refused by the server (413, or 400 for malformed requests) before the handler runs.
+ *
+ * Responses carry only the headers the handler sets plus Date / Content-Length / Connection
+ * added by libevent; in particular no Content-Type unless the handler adds one (Trustee's
+ * error responses have none). TLS: 1.2 minimum, certificate chain + key from PEM files.
+ * http_server_start() ignores SIGPIPE for the process if it is at its default disposition
+ * (a peer closing mid-response must not kill the daemon).
  */
 struct http_server_config {
 	/* Listen addresses "IP:PORT" ("0.0.0.0:8080", "[::1]:8080", "127.0.0.1:0" = any
@@ -29,6 +35,7 @@ struct http_server_config {
 	size_t max_header_size;/* default 16 KiB when 0 */
 	int workers;           /* default: number of CPUs, at least 2 */
 	int timeout_s;         /* idle/keep-alive timeout, default 60 */
+	int backlog;           /* listen() backlog, default 128 */
 };
 
 struct http_request; /* opaque, valid only during the handler call */
@@ -40,7 +47,11 @@ const char *http_request_path(const struct http_request *r);
 const char *http_request_query(const struct http_request *r);
 /* Header value (case-insensitive name), or NULL. */
 const char *http_request_header(const struct http_request *r, const char *name);
-/* Value of cookie `name` from the Cookie header(s) into out; KBS_ERR_NOTFOUND if absent. */
+/*
+ * Value of cookie `name` from the Cookie header(s) into out (see http_cookie_find() in
+ * http_util.h for the accepted syntax). KBS_ERR_NOTFOUND if absent, KBS_ERR_PARSE if a Cookie
+ * header is malformed, KBS_ERR_RANGE if the value does not fit outlen.
+ */
 int http_request_cookie(const struct http_request *r, const char *name, char *out, size_t outlen);
 const uint8_t *http_request_body(const struct http_request *r, size_t *len);
 /* Peer address as text ("127.0.0.1:53412"). */
@@ -57,8 +68,16 @@ struct http_response {
 	int nheaders;
 };
 
-/* Adds a response header (copied). KBS_ERR_RANGE when more than 8 headers are set. */
+/*
+ * Adds a response header (copied). KBS_ERR_RANGE when more than 8 headers are set,
+ * KBS_ERR_INVAL for a name that is not a token, a value with CR/LF/NUL, or a header the
+ * server manages itself (Content-Length, Transfer-Encoding).
+ */
 int http_response_header(struct http_response *resp, const char *name, const char *value);
+/* Zeroes resp and sets status 0 (= 200 unless the handler fails). The server does this. */
+void http_response_init(struct http_response *resp);
+/* Frees the copied headers and the body. The server does this after sending. */
+void http_response_release(struct http_response *resp);
 
 /* Handler: fill resp. Return value is ignored except < 0 maps to 500 if resp->status unset. */
 typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
@@ -70,7 +89,7 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 		    struct http_server **out);
 /* Starts the workers and returns; requests are served until http_server_stop(). */
 int http_server_start(struct http_server *s);
-/* Actual bound port of listen address i (useful with port 0). */
+/* Actual bound port of listen address i (useful with port 0); -1 if i is out of range. */
 int http_server_port(const struct http_server *s, size_t i);
 /* Stops accepting, finishes in-flight requests, joins the workers. Safe to call twice. */
 void http_server_stop(struct http_server *s);

@@ -1,0 +1,954 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HTTP server + client wrappers, exercised against each other in-process on 127.0.0.1:0:
+ * plain and TLS (certificates generated here with OpenSSL), limits, cookies, keep-alive,
+ * retries/backoff/deadlines and multi-worker concurrency; plus the cookie and listen-address
+ * parsers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/err.h"
+#include "common/http_client.h"
+#include "common/http_server.h"
+#include "common/http_util.h"
+
+/* ------------------------------------------------------------------ parsers */
+
+static int cookie(const char *hdr, const char *name, char *out, size_t outlen)
+{
+	return http_cookie_find(hdr, strlen(hdr), name, out, outlen);
+}
+
+static void cookie_parser_accepts_rfc6265_headers(void **state)
+{
+	char v[64];
+
+	assert_int_equal(cookie("kbs-session-id=0123456789abcdef0123456789abcdef", "kbs-session-id",
+				v, sizeof(v)),
+			 KBS_OK);
+	assert_string_equal(v, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(cookie("a=1; kbs-session-id=xyz; b=2", "kbs-session-id", v, sizeof(v)),
+			 KBS_OK);
+	assert_string_equal(v, "xyz");
+	assert_int_equal(cookie("a=1; b=\"quoted\"", "b", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "quoted");
+	assert_int_equal(cookie("a=; b=2", "a", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "");
+	/* tolerated: OWS around ';' and at the ends, one trailing ';' */
+	assert_int_equal(cookie("  a=1 ;\tb=2;  ", "b", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "2");
+	/* first occurrence wins, names are case-sensitive */
+	assert_int_equal(cookie("s=first; s=second; S=third", "s", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "first");
+	assert_int_equal(cookie("S=third", "s", v, sizeof(v)), KBS_ERR_NOTFOUND);
+	assert_int_equal(cookie("", "s", v, sizeof(v)), KBS_ERR_NOTFOUND);
+	assert_int_equal(cookie("x=1", "s", NULL, 0), KBS_ERR_NOTFOUND);
+	assert_int_equal(cookie("s=1", "s", NULL, 0), KBS_OK);
+}
+
+static void cookie_parser_rejects_malformed_headers(void **state)
+{
+	static const char *const bad[] = {
+		"s",		 "=v",		 "s=v w",     "s=v;;t=1", "s=\"v",	 "s=v\"",
+		"s=a,b",	 "s=a\\b",	 "a b=1",     "s=v; t",	  "s=\x01",	 "s=\xc3\xa9",
+		";s=v",		 "s=v;t=1;;",	 "s=v\r\nX: y", "s=\"a\"b", "s=v ; ; t=1", "(s)=v",
+	};
+	char v[16];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(v, sizeof(v), "junk");
+		assert_int_equal(cookie(bad[i], "s", v, sizeof(v)), KBS_ERR_PARSE);
+		/* a rejected header never yields a value, even if the cookie came first */
+		assert_string_equal(v, "");
+	}
+	/* the whole header is validated even when the wanted cookie comes first */
+	assert_int_equal(cookie("s=good; broken", "s", v, sizeof(v)), KBS_ERR_PARSE);
+	assert_int_equal(cookie("s=v", "bad name", v, sizeof(v)), KBS_ERR_INVAL);
+	assert_int_equal(cookie("s=v", "s", v, 0), KBS_ERR_INVAL);
+}
+
+static void cookie_parser_is_bounded(void **state)
+{
+	char v[8], *big;
+	struct buf b = BUF_INIT;
+
+	assert_int_equal(cookie("s=12345678", "s", v, sizeof(v)), KBS_ERR_RANGE);
+	assert_string_equal(v, "");
+	assert_int_equal(cookie("s=1234567", "s", v, sizeof(v)), KBS_OK);
+
+	for (int i = 0; i < HTTP_COOKIE_MAX_PAIRS; i++)
+		assert_int_equal(buf_printf(&b, "%sc%d=%d", i ? "; " : "", i, i), KBS_OK);
+	assert_int_equal(http_cookie_find((char *)b.p, b.len, "c63", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "63");
+	assert_int_equal(buf_append_str(&b, "; x=1"), KBS_OK);
+	assert_int_equal(http_cookie_find((char *)b.p, b.len, "c0", v, sizeof(v)), KBS_ERR_RANGE);
+	buf_release(&b);
+
+	big = malloc(HTTP_COOKIE_MAX_HEADER + 2);
+	assert_non_null(big);
+	memset(big, 'a', HTTP_COOKIE_MAX_HEADER + 1);
+	big[0] = 's';
+	big[1] = '=';
+	big[HTTP_COOKIE_MAX_HEADER + 1] = '\0';
+	assert_int_equal(http_cookie_find(big, HTTP_COOKIE_MAX_HEADER + 1, "s", v, sizeof(v)),
+			 KBS_ERR_RANGE);
+	free(big);
+}
+
+static void listen_address_parser(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char txt[64];
+	static const char *const bad[] = {
+		"",	       "8080",	      "127.0.0.1",	"127.0.0.1:",	"127.0.0.1:65536",
+		"127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",	"localhost:80", "::1:80",
+		"[::1]",       "[::1]80",     "[]:80",		"[127.0.0.1]:80", "1.2.3:80",
+		"127.0.0.1:000080",
+	};
+
+	assert_int_equal(http_parse_listen("0.0.0.0:8080", &ss, &sl), KBS_OK);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(sl, sizeof(struct sockaddr_in));
+	assert_string_equal(http_format_addr((struct sockaddr *)&ss, txt, sizeof(txt)),
+			    "0.0.0.0:8080");
+	assert_int_equal(http_parse_listen("[::1]:0", &ss, &sl), KBS_OK);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_string_equal(http_format_addr((struct sockaddr *)&ss, txt, sizeof(txt)), "[::1]:0");
+	assert_int_equal(http_parse_listen("127.0.0.1:65535", &ss, &sl), KBS_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(http_parse_listen(bad[i], &ss, &sl), KBS_ERR_PARSE);
+	assert_string_equal(http_reason_phrase(413), "Payload Too Large");
+	assert_string_equal(http_reason_phrase(299), "Unknown");
+}
+
+/* ------------------------------------------------------------------ test server */
+
+struct hctx {
+	atomic_int calls;
+	int sleep_ms;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int inflight;
+	int barrier_n;
+	int barrier_ok;
+	pthread_t tids[16];
+	int ntids;
+};
+
+static void msleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int barrier_handler(struct hctx *h, struct http_response *resp)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&h->mu);
+	if (h->ntids < 16)
+		h->tids[h->ntids++] = pthread_self();
+	h->inflight++;
+	pthread_cond_broadcast(&h->cv);
+	while (h->inflight < h->barrier_n && rc == 0)
+		rc = pthread_cond_timedwait(&h->cv, &h->mu, &until);
+	if (h->inflight >= h->barrier_n)
+		h->barrier_ok++;
+	pthread_mutex_unlock(&h->mu);
+	resp->status = 200;
+	return KBS_OK;
+}
+
+static int handler(void *ctx, const struct http_request *r, struct http_response *resp)
+{
+	struct hctx *h = ctx;
+	const char *p = http_request_path(r);
+	size_t blen;
+	const uint8_t *body = http_request_body(r, &blen);
+	char v[128];
+	int rc;
+
+	atomic_fetch_add(&h->calls, 1);
+	if (strcmp(p, "/echo") == 0 || strcmp(p, "/echo/a b") == 0) {
+		const char *q = http_request_query(r), *x = http_request_header(r, "x-TEST");
+
+		buf_printf(&resp->body, "%s %s q=%s x=%s body=", http_request_method(r), p,
+			   q ? q : "(null)", x ? x : "(null)");
+		buf_append(&resp->body, body, blen);
+		http_response_header(resp, "Content-Type", "text/plain");
+		return KBS_OK;
+	}
+	if (strcmp(p, "/error") == 0) {
+		resp->status = 401;
+		buf_append_str(&resp->body, "{\"type\":\"x\",\"detail\":\"y\"}");
+		return KBS_OK;
+	}
+	if (strcmp(p, "/setcookie") == 0) {
+		http_response_header(resp, "Set-Cookie",
+				     "kbs-session-id=0123abcd; Expires=Fri, 01 Jan 2100 00:00:00 GMT");
+		return KBS_OK;
+	}
+	if (strcmp(p, "/getcookie") == 0) {
+		rc = http_request_cookie(r, "kbs-session-id", v, sizeof(v));
+		if (rc == KBS_ERR_NOTFOUND)
+			resp->status = 404;
+		else if (rc != KBS_OK)
+			resp->status = 400;
+		else
+			buf_append_str(&resp->body, v);
+		return KBS_OK;
+	}
+	if (strcmp(p, "/peer") == 0) {
+		buf_append_str(&resp->body, http_request_peer(r));
+		return KBS_OK;
+	}
+	if (strcmp(p, "/slow") == 0) {
+		msleep(h->sleep_ms);
+		return KBS_OK;
+	}
+	if (strcmp(p, "/fail") == 0)
+		return KBS_ERR_INTERNAL;
+	if (strcmp(p, "/503") == 0) {
+		resp->status = 503;
+		return KBS_OK;
+	}
+	if (strcmp(p, "/big") == 0) {
+		for (int i = 0; i < 100; i++)
+			buf_append_str(&resp->body, "0123456789");
+		return KBS_OK;
+	}
+	if (strcmp(p, "/barrier") == 0)
+		return barrier_handler(h, resp);
+	resp->status = 404;
+	return KBS_OK;
+}
+
+struct srv {
+	struct hctx h;
+	struct http_server *s;
+	int port;
+	char base[64];
+};
+
+static struct srv *srv_start_cfg(struct http_server_config *cfg, const char *listen)
+{
+	struct srv *t = calloc(1, sizeof(*t));
+	const char *addrs[1] = {listen};
+
+	assert_non_null(t);
+	pthread_mutex_init(&t->h.mu, NULL);
+	pthread_cond_init(&t->h.cv, NULL);
+	cfg->listen = addrs;
+	cfg->nlisten = 1;
+	assert_int_equal(http_server_new(cfg, handler, &t->h, &t->s), KBS_OK);
+	assert_int_equal(http_server_start(t->s), KBS_OK);
+	t->port = http_server_port(t->s, 0);
+	assert_true(t->port > 0);
+	snprintf(t->base, sizeof(t->base), "%s://127.0.0.1:%d", cfg->tls ? "https" : "http",
+		 t->port);
+	return t;
+}
+
+static struct srv *srv_start(void)
+{
+	struct http_server_config cfg = {.workers = 2, .max_body_size = 4096,
+					 .max_header_size = 2048, .timeout_s = 10};
+
+	return srv_start_cfg(&cfg, "127.0.0.1:0");
+}
+
+static void srv_stop(struct srv *t)
+{
+	http_server_stop(t->s);
+	http_server_stop(t->s); /* second stop is a no-op */
+	http_server_free(t->s);
+	pthread_mutex_destroy(&t->h.mu);
+	pthread_cond_destroy(&t->h.cv);
+	free(t);
+}
+
+static struct http_client *client(long timeout_ms, int retries)
+{
+	struct http_client_config cc = {.timeout_ms = timeout_ms, .max_retries = retries,
+					.backoff_initial_ms = 20, .backoff_max_ms = 100};
+	struct http_client *c;
+
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	return c;
+}
+
+static int do_req(struct http_client *c, const char *method, const struct srv *t,
+		  const char *path, const char *const *hdrs, const char *body,
+		  struct http_result *res)
+{
+	char url[256];
+
+	snprintf(url, sizeof(url), "%s%s", t->base, path);
+	return http_client_request(c, method, url, hdrs, body, body ? strlen(body) : 0, 0, res);
+}
+
+/* ------------------------------------------------------------------ plain HTTP */
+
+static void get_and_post_with_headers_and_body(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+	const char *hdrs[] = {"X-Test: hello", "Content-Type: application/json", NULL};
+
+	assert_int_equal(do_req(c, "GET", t, "/echo?a=1&b=%2F", hdrs, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "GET /echo q=a=1&b=%2F x=hello body=");
+	assert_string_equal(res.content_type, "text/plain");
+	assert_int_equal(res.attempts, 1);
+	http_result_release(&res);
+
+	assert_int_equal(do_req(c, "POST", t, "/echo", hdrs, "{\"k\":1}", &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "POST /echo q=(null) x=hello body={\"k\":1}");
+	http_result_release(&res);
+
+	assert_int_equal(do_req(c, "DELETE", t, "/echo/a%20b", NULL, NULL, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "DELETE /echo/a b q=(null) x=(null) body=");
+	http_result_release(&res);
+
+	assert_int_equal(do_req(c, "PUT", t, "/nothing", NULL, "x", &res), KBS_OK);
+	assert_int_equal(res.status, 404);
+	http_result_release(&res);
+
+	/* header injection attempts are refused by the client */
+	const char *evil[] = {"X-Test: a\r\nX-Evil: 1", NULL};
+	assert_int_equal(do_req(c, "GET", t, "/echo", evil, NULL, &res), KBS_ERR_INVAL);
+	http_result_release(&res);
+
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void responses_have_no_implicit_content_type(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+
+	assert_int_equal(do_req(c, "GET", t, "/error", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 401);
+	assert_string_equal(res.content_type, "");
+	assert_string_equal((char *)res.body.p, "{\"type\":\"x\",\"detail\":\"y\"}");
+	http_result_release(&res);
+
+	/* handler failure without a status maps to 500 */
+	assert_int_equal(do_req(c, "GET", t, "/fail", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 500);
+	http_result_release(&res);
+
+	/* statuses are never retried by the client */
+	http_client_free(c);
+	c = client(5000, 5);
+	assert_int_equal(do_req(c, "GET", t, "/503", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 503);
+	assert_int_equal(res.attempts, 1);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void response_header_validation(void **state)
+{
+	struct http_response r;
+
+	http_response_init(&r);
+	assert_int_equal(http_response_header(&r, "X-A", "ok"), KBS_OK);
+	assert_int_equal(http_response_header(&r, "X A", "v"), KBS_ERR_INVAL);
+	assert_int_equal(http_response_header(&r, "X-B", "v\r\nSet-Cookie: x=1"), KBS_ERR_INVAL);
+	assert_int_equal(http_response_header(&r, "content-length", "3"), KBS_ERR_INVAL);
+	for (int i = 1; i < 8; i++)
+		assert_int_equal(http_response_header(&r, "X-N", "v"), KBS_OK);
+	assert_int_equal(http_response_header(&r, "X-N", "v"), KBS_ERR_RANGE);
+	http_response_release(&r);
+	assert_int_equal(r.nheaders, 0);
+}
+
+static void cookies_round_trip(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+	char v[64];
+	const char *badcookie[] = {"Cookie: kbs-session-id=a b", NULL};
+
+	assert_int_equal(http_client_get_cookie(c, "kbs-session-id", v, sizeof(v)),
+			 KBS_ERR_NOTFOUND);
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 404);
+	http_result_release(&res);
+
+	assert_int_equal(do_req(c, "POST", t, "/setcookie", NULL, "{}", &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	assert_int_equal(http_client_get_cookie(c, "kbs-session-id", v, sizeof(v)), KBS_OK);
+	assert_string_equal(v, "0123abcd");
+	assert_int_equal(http_client_get_cookie(c, "kbs-session-id", v, 4), KBS_ERR_RANGE);
+
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "0123abcd");
+	http_result_release(&res);
+
+	http_client_clear_cookies(c);
+	assert_int_equal(http_client_get_cookie(c, "kbs-session-id", v, sizeof(v)),
+			 KBS_ERR_NOTFOUND);
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 404);
+	http_result_release(&res);
+
+	/* a malformed Cookie header is rejected by the server-side parser */
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", badcookie, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 400);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void keep_alive_reuses_connection(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0), *c2 = client(5000, 0);
+	struct http_result res;
+	char first[64];
+
+	assert_int_equal(do_req(c, "GET", t, "/peer", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(strncmp((char *)res.body.p, "127.0.0.1:", 10), 0);
+	snprintf(first, sizeof(first), "%s", (char *)res.body.p);
+	http_result_release(&res);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(do_req(c, "POST", t, "/peer", NULL, "x", &res), KBS_OK);
+		/* same client source port = same TCP connection */
+		assert_string_equal((char *)res.body.p, first);
+		http_result_release(&res);
+	}
+	/* another client gets another connection, so the check above can fail */
+	assert_int_equal(do_req(c2, "GET", t, "/peer", NULL, NULL, &res), KBS_OK);
+	assert_string_not_equal((char *)res.body.p, first);
+	http_result_release(&res);
+	http_client_free(c);
+	http_client_free(c2);
+	srv_stop(t);
+}
+
+static void oversize_body_is_413_without_handler(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+	char *body = malloc(8192 + 1);
+
+	memset(body, 'x', 8192);
+	body[8192] = '\0';
+	assert_int_equal(do_req(c, "POST", t, "/echo", NULL, body, &res), KBS_OK);
+	assert_int_equal(res.status, 413);
+	assert_int_equal(atomic_load(&t->h.calls), 0);
+	http_result_release(&res);
+	/* exactly at the limit is accepted */
+	body[4096] = '\0';
+	assert_int_equal(do_req(c, "POST", t, "/echo", NULL, body, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(atomic_load(&t->h.calls), 1);
+	http_result_release(&res);
+	free(body);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void oversize_headers_are_refused(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+	char big[3000];
+	const char *hdrs[] = {big, NULL};
+	int rc;
+
+	memcpy(big, "X-Big: ", 7);
+	memset(big + 7, 'y', sizeof(big) - 8);
+	big[sizeof(big) - 1] = '\0';
+	rc = do_req(c, "GET", t, "/echo", hdrs, NULL, &res);
+	/* refused either with an error status or by closing the connection */
+	if (rc == KBS_OK)
+		assert_true(res.status == 413 || res.status == 431 || res.status == 400);
+	else
+		assert_int_equal(rc, KBS_ERR_NETWORK);
+	assert_int_equal(atomic_load(&t->h.calls), 0);
+	http_result_release(&res);
+	big[1000] = '\0'; /* well below the 2 KiB header limit */
+	assert_int_equal(do_req(c, "GET", t, "/echo", hdrs, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void nul_in_path_is_400_without_handler(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+
+	assert_int_equal(do_req(c, "GET", t, "/echo%00/x", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 400);
+	assert_int_equal(atomic_load(&t->h.calls), 0);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void response_size_cap(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client_config cc = {.max_response_size = 999};
+	struct http_client *c;
+	struct http_result res;
+
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	assert_int_equal(do_req(c, "GET", t, "/big", NULL, NULL, &res), KBS_ERR_RANGE);
+	http_result_release(&res);
+	http_client_free(c);
+	cc.max_response_size = 1000;
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	assert_int_equal(do_req(c, "GET", t, "/big", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.body.len, 1000);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void server_config_errors(void **state)
+{
+	struct http_server *s = NULL;
+	const char *bad[] = {"localhost:80"};
+	struct http_server_config cfg = {.listen = bad, .nlisten = 1};
+	const char *tls_addr[] = {"127.0.0.1:0"};
+	struct http_server_config tcfg = {.listen = tls_addr, .nlisten = 1, .tls = true,
+					  .cert_file = "/nonexistent/cert.pem",
+					  .key_file = "/nonexistent/key.pem"};
+
+	assert_int_equal(http_server_new(&cfg, handler, NULL, &s), KBS_ERR_INVAL);
+	assert_null(s);
+	assert_int_equal(http_server_new(&tcfg, handler, NULL, &s), KBS_ERR_CRYPTO);
+	assert_null(s);
+	http_server_free(NULL);
+	http_client_free(NULL);
+}
+
+static void ipv6_loopback(void **state)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct http_server_config cfg = {.workers = 2};
+	struct http_client *c;
+	struct http_result res;
+	struct srv *t;
+	char url[128];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		skip();
+	}
+	close(fd);
+	t = srv_start_cfg(&cfg, "[::1]:0");
+	c = client(5000, 0);
+	snprintf(url, sizeof(url), "http://[::1]:%d/peer", t->port);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_int_equal(strncmp((char *)res.body.p, "[::1]:", 6), 0);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+struct tlsfiles {
+	char dir[64];
+	char cert[128];
+	char key[128];
+	char other_cert[128];
+	char *cert_pem;
+};
+
+static void write_cert(const char *cert_path, const char *key_path, char **pem_out)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n;
+	X509_EXTENSION *ext;
+	X509V3_CTX v3;
+	FILE *f;
+
+	assert_non_null(pk);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(time(NULL) & 0xffffff) + rand() % 1000);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	assert_int_equal(X509_set_pubkey(x, pk), 1);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"kbsfs-test", -1,
+				   -1, 0);
+	X509_set_issuer_name(x, n);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+	assert_non_null(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+
+	f = fopen(cert_path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	if (key_path != NULL) {
+		f = fopen(key_path, "w");
+		assert_non_null(f);
+		assert_int_equal(PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL), 1);
+		fclose(f);
+	}
+	if (pem_out != NULL) {
+		BIO *b = BIO_new(BIO_s_mem());
+		char *p;
+		long l;
+
+		PEM_write_bio_X509(b, x);
+		l = BIO_get_mem_data(b, &p);
+		*pem_out = strndup(p, (size_t)l);
+		BIO_free(b);
+	}
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+static int tls_setup(void **state)
+{
+	struct tlsfiles *tf = calloc(1, sizeof(*tf));
+
+	snprintf(tf->dir, sizeof(tf->dir), "/tmp/kbsfs-http-XXXXXX");
+	if (mkdtemp(tf->dir) == NULL)
+		return -1;
+	snprintf(tf->cert, sizeof(tf->cert), "%s/cert.pem", tf->dir);
+	snprintf(tf->key, sizeof(tf->key), "%s/key.pem", tf->dir);
+	snprintf(tf->other_cert, sizeof(tf->other_cert), "%s/other.pem", tf->dir);
+	write_cert(tf->cert, tf->key, &tf->cert_pem);
+	write_cert(tf->other_cert, NULL, NULL);
+	*state = tf;
+	return 0;
+}
+
+static int tls_teardown(void **state)
+{
+	struct tlsfiles *tf = *state;
+
+	unlink(tf->cert);
+	unlink(tf->key);
+	unlink(tf->other_cert);
+	rmdir(tf->dir);
+	free(tf->cert_pem);
+	free(tf);
+	return 0;
+}
+
+static struct srv *tls_srv(const struct tlsfiles *tf)
+{
+	struct http_server_config cfg = {.workers = 2, .tls = true, .cert_file = tf->cert,
+					 .key_file = tf->key, .timeout_s = 10};
+
+	return srv_start_cfg(&cfg, "127.0.0.1:0");
+}
+
+static void tls_with_pinned_ca_works(void **state)
+{
+	struct tlsfiles *tf = *state;
+	struct srv *t = tls_srv(tf);
+	struct http_client_config cc = {.ca_file = tf->cert};
+	struct http_client *c;
+	struct http_result res;
+
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	assert_int_equal(do_req(c, "POST", t, "/echo", NULL, "tls", &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "POST /echo q=(null) x=(null) body=tls");
+	http_result_release(&res);
+	/* cookies travel over TLS as well */
+	assert_int_equal(do_req(c, "GET", t, "/setcookie", NULL, NULL, &res), KBS_OK);
+	http_result_release(&res);
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", NULL, NULL, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "0123abcd");
+	http_result_release(&res);
+	http_client_free(c);
+
+	/* inline PEM pinning */
+	struct http_client_config cp = {.ca_pem = tf->cert_pem};
+	assert_int_equal(http_client_new(&cp, &c), KBS_OK);
+	assert_int_equal(do_req(c, "GET", t, "/echo", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void tls_with_wrong_ca_fails(void **state)
+{
+	struct tlsfiles *tf = *state;
+	struct srv *t = tls_srv(tf);
+	struct http_client_config cc = {.ca_file = tf->other_cert, .max_retries = 3,
+					.backoff_initial_ms = 10};
+	struct http_client *c;
+	struct http_result res;
+	char url[128];
+
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	assert_int_equal(do_req(c, "GET", t, "/echo", NULL, NULL, &res), KBS_ERR_NETWORK);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.attempts, 1); /* verification failures are not retried */
+	assert_int_not_equal(res.error[0], '\0');
+	http_result_release(&res);
+	http_client_free(c);
+	assert_int_equal(atomic_load(&t->h.calls), 0);
+
+	/* the TLS port does not serve plain HTTP */
+	c = client(3000, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", t->port);
+	assert_int_not_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	http_result_release(&res);
+	http_client_free(c);
+	assert_int_equal(atomic_load(&t->h.calls), 0);
+	srv_stop(t);
+}
+
+/* ------------------------------------------------------------------ retries, deadlines */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+struct retry_arg {
+	char url[128];
+	int rc;
+	struct http_result res;
+	int64_t deadline;
+};
+
+static void *retry_thread(void *p)
+{
+	struct retry_arg *a = p;
+	struct http_client_config cc = {.max_retries = 100, .backoff_initial_ms = 20,
+					.backoff_max_ms = 80, .connect_timeout_ms = 1000};
+	struct http_client *c;
+
+	if (http_client_new(&cc, &c) != KBS_OK)
+		return NULL;
+	a->rc = http_client_request(c, "GET", a->url, NULL, NULL, 0, a->deadline, &a->res);
+	http_client_free(c);
+	return NULL;
+}
+
+static void client_retries_until_server_appears(void **state)
+{
+	int port = free_port();
+	struct retry_arg a = {.rc = 1};
+	struct http_server_config cfg = {.workers = 2};
+	char listen[64];
+	pthread_t th;
+	struct srv *t;
+
+	snprintf(a.url, sizeof(a.url), "http://127.0.0.1:%d/echo", port);
+	a.deadline = http_now_ms() + 10000;
+	assert_int_equal(pthread_create(&th, NULL, retry_thread, &a), 0);
+	msleep(400);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	t = srv_start_cfg(&cfg, listen);
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, KBS_OK);
+	assert_int_equal(a.res.status, 200);
+	assert_true(a.res.attempts > 1);
+	http_result_release(&a.res);
+	srv_stop(t);
+}
+
+static void retries_stop_at_max_retries(void **state)
+{
+	struct http_client *c = client(1000, 2);
+	struct http_result res;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", free_port());
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res),
+			 KBS_ERR_NETWORK);
+	assert_int_equal(res.attempts, 3);
+	assert_int_equal(res.status, 0);
+	http_result_release(&res);
+	http_client_free(c);
+}
+
+static void deadline_is_respected(void **state)
+{
+	struct http_client_config cc = {.max_retries = 1000, .backoff_initial_ms = 50,
+					.backoff_max_ms = 200};
+	struct http_client *c;
+	struct http_result res;
+	char url[128];
+	int64_t t0, el;
+	struct srv *t;
+
+	/* closed port: retries stop before the deadline instead of sleeping past it */
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", free_port());
+	t0 = http_now_ms();
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, t0 + 400, &res),
+			 KBS_ERR_TIMEOUT);
+	el = http_now_ms() - t0;
+	assert_true(el <= 400 + 100);
+	assert_true(res.attempts >= 2);
+	http_result_release(&res);
+
+	/* deadline already passed: no attempt at all */
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, http_now_ms() - 1, &res),
+			 KBS_ERR_TIMEOUT);
+	assert_int_equal(res.attempts, 0);
+	http_result_release(&res);
+
+	/* slow server: the attempt timeout is clipped to the deadline */
+	t = srv_start();
+	t->h.sleep_ms = 1500;
+	snprintf(url, sizeof(url), "%s/slow", t->base);
+	t0 = http_now_ms();
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, t0 + 300, &res),
+			 KBS_ERR_TIMEOUT);
+	el = http_now_ms() - t0;
+	assert_true(el >= 250 && el <= 300 + 200);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+/* ------------------------------------------------------------------ concurrency */
+
+struct conc_arg {
+	const struct srv *t;
+	int rc;
+	long status;
+};
+
+static void *conc_thread(void *p)
+{
+	struct conc_arg *a = p;
+	struct http_client *c;
+	struct http_result res;
+
+	if (http_client_new(NULL, &c) != KBS_OK)
+		return NULL;
+	a->rc = do_req(c, "GET", a->t, "/barrier", NULL, NULL, &res);
+	a->status = res.status;
+	http_result_release(&res);
+	http_client_free(c);
+	return NULL;
+}
+
+static void concurrent_requests_use_several_workers(void **state)
+{
+	struct http_server_config cfg = {.workers = 3};
+	struct srv *t = srv_start_cfg(&cfg, "127.0.0.1:0");
+	struct conc_arg a[3];
+	pthread_t th[3];
+
+	t->h.barrier_n = 3;
+	for (int i = 0; i < 3; i++) {
+		a[i].t = t;
+		a[i].rc = 1;
+		assert_int_equal(pthread_create(&th[i], NULL, conc_thread, &a[i]), 0);
+		/* wait until this request is inside its handler, so the next connection has to be
+		 * accepted by another (idle) worker */
+		for (int w = 0; w < 500; w++) {
+			pthread_mutex_lock(&t->h.mu);
+			int n = t->h.inflight;
+			pthread_mutex_unlock(&t->h.mu);
+			if (n > i)
+				break;
+			msleep(10);
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].rc, KBS_OK);
+		assert_int_equal(a[i].status, 200);
+	}
+	/* all three handlers were running at the same time, on three distinct threads */
+	assert_int_equal(t->h.barrier_ok, 3);
+	assert_int_equal(t->h.ntids, 3);
+	assert_false(pthread_equal(t->h.tids[0], t->h.tids[1]));
+	assert_false(pthread_equal(t->h.tids[0], t->h.tids[2]));
+	assert_false(pthread_equal(t->h.tids[1], t->h.tids[2]));
+	srv_stop(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cookie_parser_accepts_rfc6265_headers),
+		cmocka_unit_test(cookie_parser_rejects_malformed_headers),
+		cmocka_unit_test(cookie_parser_is_bounded),
+		cmocka_unit_test(listen_address_parser),
+		cmocka_unit_test(response_header_validation),
+		cmocka_unit_test(get_and_post_with_headers_and_body),
+		cmocka_unit_test(responses_have_no_implicit_content_type),
+		cmocka_unit_test(cookies_round_trip),
+		cmocka_unit_test(keep_alive_reuses_connection),
+		cmocka_unit_test(oversize_body_is_413_without_handler),
+		cmocka_unit_test(oversize_headers_are_refused),
+		cmocka_unit_test(nul_in_path_is_400_without_handler),
+		cmocka_unit_test(response_size_cap),
+		cmocka_unit_test(server_config_errors),
+		cmocka_unit_test(ipv6_loopback),
+		cmocka_unit_test_setup_teardown(tls_with_pinned_ca_works, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(tls_with_wrong_ca_fails, tls_setup, tls_teardown),
+		cmocka_unit_test(client_retries_until_server_appears),
+		cmocka_unit_test(retries_stop_at_max_retries),
+		cmocka_unit_test(deadline_is_respected),
+		cmocka_unit_test(concurrent_requests_use_several_workers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
