@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
 
 /* Same bound as jansson's parser, so anything json_parse accepts can be canonicalised. */
 #define JCS_MAX_DEPTH 2048
@@ -424,5 +427,46 @@ int jcs_canonicalize_text(const char *text, size_t len, struct buf *out)
 		return rc;
 	rc = jcs_serialize(v, out);
 	json_decref(v);
+	return rc;
+}
+
+int jcs_digest(const json_t *v, const char *alg, uint8_t *md, size_t mdsize, size_t *mdlen)
+{
+	static const struct {
+		const char *name, *ossl;
+	} algs[] = {
+	    {"sha256", "SHA256"}, {"sha384", "SHA384"}, {"sha512", "SHA512"}, {"sm3", "SM3"}};
+	const char *ossl = NULL;
+	EVP_MD *evp = NULL;
+	struct buf b = BUF_INIT;
+	unsigned int n = 0;
+	int rc;
+
+	if (!v || !alg || !md || !mdlen)
+		return KBS_ERR_INVAL;
+	*mdlen = 0;
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (strcasecmp(alg, algs[i].name) == 0)
+			ossl = algs[i].ossl;
+	if (!ossl)
+		return KBS_ERR_UNSUPPORTED;
+	evp = EVP_MD_fetch(NULL, ossl, NULL);
+	if (!evp)
+		return KBS_ERR_UNSUPPORTED; /* e.g. SM3 not in this OpenSSL build */
+	if ((size_t)EVP_MD_get_size(evp) > mdsize) {
+		rc = KBS_ERR_RANGE;
+		goto out;
+	}
+	if ((rc = jcs_serialize(v, &b)))
+		goto out;
+	if (EVP_Digest(b.p ? b.p : (const uint8_t *)"", b.len, md, &n, evp, NULL) != 1) {
+		rc = KBS_ERR_CRYPTO;
+		goto out;
+	}
+	*mdlen = n;
+	rc = KBS_OK;
+out:
+	buf_release(&b);
+	EVP_MD_free(evp);
 	return rc;
 }

@@ -3,6 +3,9 @@
 #define KBS_COMMON_JCS_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "common/buf.h"
 
 /*
@@ -26,6 +29,15 @@ int jcs_serialize(const json_t *v, struct buf *out);
  * where ECMAScript would round them to a double.
  */
 int jcs_canonicalize_text(const char *text, size_t len, struct buf *out);
+
+/*
+ * Digest of the canonical form of v, as used for the KBS runtime-data binding
+ * (report_data = H(JCS{"tee-pubkey","nonce","additional-evidence"})). alg: "sha256", "sha384",
+ * "sha512" or "sm3" (case-insensitive, as Trustee's hash-algorithm names). md must hold
+ * mdsize >= 64 bytes; *mdlen gets the digest length. KBS_ERR_UNSUPPORTED for another alg,
+ * KBS_ERR_RANGE if mdsize is too small, jcs_serialize errors otherwise.
+ */
+int jcs_digest(const json_t *v, const char *alg, uint8_t *md, size_t mdsize, size_t *mdlen);
 
 /*
  * Format one double as ECMAScript Number.prototype.toString would ("-0" -> "0", 1e21 ->

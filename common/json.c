@@ -91,6 +91,16 @@ const char *json_type_name(const json_t *v)
 	return "unknown";
 }
 
+/* "member 'a.b'" for path[0..plen), "top-level value" for the empty path. */
+static const char *subject(char *out, size_t outlen, const char *path, size_t plen)
+{
+	if (plen == 0)
+		snprintf(out, outlen, "top-level value");
+	else
+		snprintf(out, outlen, "member '%.*s'", (int)(plen > 200 ? 200 : plen), path);
+	return out;
+}
+
 /* Why a lookup failed; plen is the length of the path prefix the message should name. */
 enum lk_fail { LK_OK = 0, LK_MISSING, LK_TYPE, LK_BADPATH };
 
@@ -188,22 +198,18 @@ badpath:
 /* Formats the failure of lk (or a type mismatch of v at the full path) into err. */
 static void lk_message(struct json_err *err, const char *path, const struct lk *lk)
 {
-	int plen = (int)(lk->plen > 200 ? 200 : lk->plen);
+	char subj[224];
 
 	switch (lk->fail) {
 	case LK_BADPATH:
 		set_err(err, "invalid member path '%.200s'", path ? path : "(null)");
 		break;
 	case LK_MISSING:
-		set_err(err, "member '%.*s': missing", plen, path);
+		set_err(err, "%s: missing", subject(subj, sizeof(subj), path, lk->plen));
 		break;
 	case LK_TYPE:
-		if (plen == 0)
-			set_err(err, "top-level value: expected %s, got %s", lk->expected,
-				json_type_name(lk->got));
-		else
-			set_err(err, "member '%.*s': expected %s, got %s", plen, path, lk->expected,
-				json_type_name(lk->got));
+		set_err(err, "%s: expected %s, got %s", subject(subj, sizeof(subj), path, lk->plen),
+			lk->expected, json_type_name(lk->got));
 		break;
 	case LK_OK:
 		break;
@@ -289,7 +295,10 @@ static int string_checked(json_t *v, const char *path, const char **out, struct 
 {
 	/* A C string must not silently lose everything after an embedded NUL. */
 	if (memchr(json_string_value(v), 0, json_string_length(v))) {
-		set_err(err, "member '%.200s': string contains NUL", path);
+		char subj[224];
+
+		set_err(err, "%s: string contains NUL",
+			subject(subj, sizeof(subj), path, strlen(path)));
 		return KBS_ERR_INVAL;
 	}
 	*out = json_string_value(v);
@@ -310,18 +319,20 @@ static int int_checked(json_t *v, const char *path, int64_t min, int64_t max, in
 		       struct json_err *err)
 {
 	json_int_t x;
+	char subj[224];
 
+	subject(subj, sizeof(subj), path, strlen(path));
 	if (json_is_real(v)) {
-		set_err(err, "member '%.200s': expected integer, got non-integer number", path);
+		set_err(err, "%s: expected integer, got non-integer number", subj);
 		return KBS_ERR_INVAL;
 	}
 	if (!json_is_integer(v)) {
-		set_err(err, "member '%.200s': expected integer, got %s", path, json_type_name(v));
+		set_err(err, "%s: expected integer, got %s", subj, json_type_name(v));
 		return KBS_ERR_INVAL;
 	}
 	x = json_integer_value(v);
 	if (x < min || x > max) {
-		set_err(err, "member '%.200s': %lld out of range [%lld, %lld]", path, (long long)x,
+		set_err(err, "%s: %lld out of range [%lld, %lld]", subj, (long long)x,
 			(long long)min, (long long)max);
 		return KBS_ERR_INVAL;
 	}

@@ -61,8 +61,8 @@ int json_get_int(json_t *root, const char *path, int64_t min, int64_t max, int64
 		 struct json_err *err);
 int json_get_bool(json_t *root, const char *path, bool *out, struct json_err *err);
 /*
- * Optional variants: missing member (or any missing parent, or an explicit null, as serde's
- * Option does) -> KBS_OK with *out = def; present with the wrong type -> KBS_ERR_INVAL.
+ * Optional variants: member missing or null, or a parent missing or null (as serde's Option
+ * treats null) -> KBS_OK with *out = def; present with the wrong type -> KBS_ERR_INVAL.
  */
 int json_opt_string(json_t *root, const char *path, const char *def, const char **out,
 		    struct json_err *err);

@@ -247,6 +247,8 @@ static void errors_name_the_member_path(void **state)
 	assert_string_equal(e.msg, "member 'top': expected object, got string");
 	assert_int_equal(json_get_array(root, "a", &v, &e), KBS_ERR_INVAL);
 	assert_string_equal(e.msg, "member 'a': expected array, got object");
+	assert_int_equal(json_get_int(root, "", 0, 1, &x, &e), KBS_ERR_INVAL);
+	assert_string_equal(e.msg, "top-level value: expected integer, got object");
 	/* a NULL err is allowed */
 	assert_int_equal(json_get_array(root, "a", &v, NULL), KBS_ERR_INVAL);
 	json_decref(root);
