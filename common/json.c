@@ -51,13 +51,15 @@ int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags
 	 */
 	v = json_loadb(text ? text : "", len, jflags, &je);
 	if (!v) {
+		/* jansson sets no message when its lexer cannot even allocate its buffer. */
+		bool oom = json_error_code(&je) == json_error_out_of_memory || je.text[0] == 0;
+
 		if (err) {
-			snprintf(err->msg, sizeof(err->msg), "%s", je.text);
+			snprintf(err->msg, sizeof(err->msg), "%s", oom ? "out of memory" : je.text);
 			err->line = je.line > 0 ? je.line : 0;
 			err->column = je.column > 0 ? je.column : 0;
 		}
-		return json_error_code(&je) == json_error_out_of_memory ? KBS_ERR_NOMEM
-									: KBS_ERR_PARSE;
+		return oom ? KBS_ERR_NOMEM : KBS_ERR_PARSE;
 	}
 	*out = v;
 	return KBS_OK;

@@ -37,7 +37,8 @@ struct json_err {
  * Parse text[0..len) (need not be NUL-terminated); maxlen 0 means JSON_MAXLEN_DEFAULT.
  * *out is a new reference. Returns KBS_ERR_RANGE if len > maxlen, KBS_ERR_PARSE on any syntax
  * or strictness violation (err gets jansson's message with line/column), KBS_ERR_INVAL on
- * NULL arguments, KBS_ERR_NOMEM.
+ * NULL arguments, KBS_ERR_NOMEM (jansson reports some allocation failures inside its lexer as
+ * syntax errors, so those come back as KBS_ERR_PARSE).
  */
 int json_parse(const char *text, size_t len, size_t maxlen, json_t **out, struct json_err *err);
 int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags, json_t **out,

@@ -338,6 +338,48 @@ static void type_names(void **state)
 	json_decref(v);
 }
 
+/* Allocator that fails once the budget is spent, to drive jansson's out-of-memory paths. */
+static long alloc_budget = -1;
+
+static void *failing_malloc(size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return malloc(n);
+}
+
+static void allocation_failure_fails_cleanly(void **state)
+{
+	const char *s = "{\"a\":{\"b\":[0,\"one\",{\"c\":\"deep\",\"n\":7.5}]},\"k\":\"v\"}";
+	json_malloc_t om;
+	json_free_t of;
+	int nomem = 0;
+
+	json_get_alloc_funcs(&om, &of);
+	json_set_alloc_funcs(failing_malloc, free);
+	for (long budget = 0;; budget++) {
+		json_t *v = (json_t *)0x1;
+		int rc;
+
+		alloc_budget = budget;
+		rc = json_parse(s, strlen(s), 0, &v, NULL);
+		alloc_budget = -1;
+		if (rc == KBS_OK) {
+			json_decref(v);
+			break;
+		}
+		/* jansson's lexer reports a failed string allocation as a syntax error */
+		assert_true(rc == KBS_ERR_NOMEM || rc == KBS_ERR_PARSE);
+		assert_null(v);
+		nomem += rc == KBS_ERR_NOMEM;
+		assert_true(budget < 1000);
+	}
+	json_set_alloc_funcs(om, of);
+	assert_true(nomem > 0);
+}
+
 static void bad_arguments(void **state)
 {
 	json_t *v;
@@ -364,6 +406,7 @@ int main(void)
 	    cmocka_unit_test(optional_getters_default_only_when_absent),
 	    cmocka_unit_test(dump_is_compact_and_keeps_member_order),
 	    cmocka_unit_test(type_names),
+	    cmocka_unit_test(allocation_failure_fails_cleanly),
 	    cmocka_unit_test(bad_arguments),
 	};
 
