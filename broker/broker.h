@@ -33,6 +33,11 @@ struct broker_config {
 	int max_retries;              /* network retries, default 4 */
 	int token_refresh_margin_s;   /* re-attest this long before token expiry, default 30 */
 	const char *initdata_toml;    /* optional init-data TOML text sent with the attestation */
+	const char *tee_key_pem;      /* optional fixed TEE private key (PKCS#1 RSA or PKCS#8 EC
+					 P-256/P-521 PEM, kbs-client --tee-key-file); default is
+					 a fresh key of tee_key_algorithm for every attestation */
+	long backoff_initial_ms;      /* first retry delay, default 200 */
+	long backoff_max_ms;          /* retry delay cap, default 5000 */
 };
 
 struct broker;
@@ -58,8 +63,20 @@ int broker_attest(struct broker *b, int64_t deadline_ms, struct secbuf *token,
 		  struct broker_error *err);
 
 /*
+ * Installs an attestation token obtained elsewhere (kbs-client get-resource
+ * --attestation-token). Requires cfg->tee_key_pem: the token's tee-pubkey must be that key.
+ * The token is used until it expires or the KBS rejects it (then the broker re-attests).
+ */
+int broker_set_token(struct broker *b, const char *token, size_t len);
+
+/* Name of the TEE the broker attests as ("sample", "snp", ...). */
+const char *broker_tee(const struct broker *b);
+
+/*
  * Status JSON for kbsfs's .kbsfs/status: {"tee": ..., "attested": bool, "token_expiry":
  * unix seconds or null, "attestations": n, "last_error": {...} or null}. No token, no key.
+ * Also: "tee_key_algorithm", "fetches", "reattestations" and "error_mapping" (how KBS error
+ * types map to errno, including Trustee's PluginInternalError -> ENOENT).
  */
 json_t *broker_status(struct broker *b);
 

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_ATTESTER_IMPL_H
+#define KBS_ATTESTER_IMPL_H
+
+#include "attester/attester.h"
+
+/* One declaration per attester/<tee>.c; attester.c puts them in its table. */
+extern const struct attester_ops attester_sample_ops;
+
+#endif
