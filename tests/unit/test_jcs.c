@@ -330,6 +330,23 @@ static void invalid_utf8_in_built_values_rejected(void **state)
 	buf_release(&b);
 }
 
+static void nesting_depth_bounded(void **state)
+{
+	json_t *root = json_array(), *cur = root;
+	struct buf b = BUF_INIT;
+
+	for (int i = 0; i < 3000; i++) {
+		json_t *next = json_array();
+
+		json_array_append_new(cur, next);
+		cur = next;
+	}
+	assert_int_equal(jcs_serialize(root, &b), KBS_ERR_RANGE);
+	assert_int_equal(b.len, 0);
+	json_decref(root);
+	buf_release(&b);
+}
+
 static void output_limit_respected(void **state)
 {
 	struct buf b;
@@ -462,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(strings_minimally_escaped),
 	    cmocka_unit_test(malformed_input_rejected),
 	    cmocka_unit_test(invalid_utf8_in_built_values_rejected),
+	    cmocka_unit_test(nesting_depth_bounded),
 	    cmocka_unit_test(output_limit_respected),
 	    cmocka_unit_test(runtime_data_binding_digests),
 	    cmocka_unit_test(digest_arguments_checked),

@@ -52,6 +52,8 @@ static void strictness_violations_rejected(void **state)
 {
 	parse_err("{\"a\":1,\"a\":2}", 13, KBS_ERR_PARSE, "duplicate");
 	parse_err("{\"o\":{\"k\":1,\"k\":1}}", 19, KBS_ERR_PARSE, "duplicate");
+	/* the same member spelled differently is still a duplicate */
+	parse_err("{\"a\":1,\"\\u0061\":2}", 18, KBS_ERR_PARSE, "duplicate");
 	parse_err("{} x", 4, KBS_ERR_PARSE, NULL);
 	parse_err("{}{}", 4, KBS_ERR_PARSE, NULL);
 	parse_err("[1] [2]", 7, KBS_ERR_PARSE, NULL);
