@@ -15,6 +15,9 @@
  * AAD = ASCII of the base64url protected header (no "aad" member).
  */
 
+/* Largest JWE JSON document jwe_decrypt() accepts. */
+#define JWE_MAX_JSON (32u << 20)
+
 /*
  * Encrypts pt to recipient (public key). alg NULL = choose as Trustee's KBS does from the
  * key (kbs-protocol §4.3: RSA + jwk alg RSA1_5 -> RSA1_5, RSA + RSA-OAEP-256 -> RSA-OAEP-256,

@@ -48,6 +48,8 @@ bool jwk_is_private(const struct jwk *k);
 const char *jwk_kty(const struct jwk *k);
 /* "P-256", "P-384", "P-521", "Ed25519", or NULL for RSA */
 const char *jwk_crv(const struct jwk *k);
+/* The JWK "kid" member if the key was parsed from JSON with one, else NULL. */
+const char *jwk_kid(const struct jwk *k);
 /* The JWK "alg" member if one was given or set, else NULL. */
 const char *jwk_alg(const struct jwk *k);
 /* Returns a new key object sharing the key material with alg set (alg copied). */

@@ -14,7 +14,11 @@
  * JWS compact serialisation and JWT (RFC 7515/7519) for ES256, ES384, RS256, RS384, PS256,
  * EdDSA. Every verify call passes an explicit allow-list of algorithms; "none" and all HMAC
  * algorithms are always rejected; the key type must match the algorithm.
+ * Also accepted: ES512, RS512, PS384, PS512. Headers with "crit" are rejected.
  */
+
+/* Largest compact JWS accepted by the verify functions. */
+#define JWS_MAX_LEN (16u << 20)
 
 /*
  * Signs payload. header_extra (may be NULL) supplies additional protected header members
