@@ -76,7 +76,7 @@ int attester_select(const char *tee_cfg, bool allow_sample, enum attester_tee *o
 		if (tee == ATTESTER_TEE_NONE) {
 			if (!allow_sample)
 				return KBS_ERR_UNSUPPORTED;
-			log_warn("attester: no hardware TEE detected, using the sample TEE "
+			log_info("attester: no hardware TEE detected, using the sample TEE "
 				 "(allowed by configuration)");
 			tee = ATTESTER_TEE_SAMPLE;
 		}

@@ -3,6 +3,7 @@
  * Guest KBS client: RCAR over libcurl, a cached token + TEE key shared by all callers
  * (single flight), resource GET with JWE decryption into secret memory.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -292,6 +293,25 @@ static bool backoff_sleep(const struct broker *b, int attempt, int64_t deadline_
 	return true;
 }
 
+/* Transport failures worth another attempt (no HTTP exchange took place). */
+static bool transient(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	/* a handshake cut short; certificate verification failures have their own codes */
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * One HTTP exchange with network retries (capped exponential backoff with jitter) and
  * retries of transient proxy statuses. Returns KBS_OK with res filled when the KBS answered
@@ -322,6 +342,9 @@ static int exchange(struct broker *b, struct http_client *c, const char *method,
 		} else if (rc == KBS_ERR_NETWORK || rc == KBS_ERR_TIMEOUT) {
 			err_set(err, 0, NULL, "%s %s: %s", method, url,
 				res->error[0] ? res->error : kbs_strerror(rc));
+			/* a certificate that does not verify will not verify on retry either */
+			if (!transient(res->curl_code))
+				return rc;
 		} else {
 			err_set(err, 0, NULL, "%s %s: %s", method, url, kbs_strerror(rc));
 			return rc;
