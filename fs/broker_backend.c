@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+/* kbsfs backend on the guest broker library (broker/broker.h). */
+#include "broker/broker.h"
+#include "common/err.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "fs/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct broker_backend {
+	struct broker *b;
+	long timeout_ms;
+	char *initdata;
+};
+
+static int bb_fetch(void *ctx, const char *path, struct secbuf *out, struct broker_error *err)
+{
+	struct broker_backend *bb = ctx;
+
+	return broker_get_resource(bb->b, path, http_now_ms() + bb->timeout_ms, out, err);
+}
+
+static json_t *bb_status(void *ctx)
+{
+	struct broker_backend *bb = ctx;
+
+	return broker_status(bb->b);
+}
+
+static void bb_destroy(void *ctx)
+{
+	struct broker_backend *bb = ctx;
+
+	if (!bb)
+		return;
+	broker_free(bb->b);
+	free(bb->initdata);
+	free(bb);
+}
+
+static int read_text(const char *path, size_t max, char **out)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return KBS_ERR_IO;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return KBS_ERR_NOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		return KBS_ERR_RANGE;
+	}
+	buf[n] = 0;
+	*out = buf;
+	return KBS_OK;
+}
+
+int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *out, char *err,
+			 size_t errlen)
+{
+	struct broker_backend *bb = calloc(1, sizeof(*bb));
+	struct broker_config bc;
+	int rc;
+
+	if (!bb)
+		return KBS_ERR_NOMEM;
+	if (cfg->initdata_file) {
+		rc = read_text(cfg->initdata_file, 1 << 20, &bb->initdata);
+		if (rc) {
+			snprintf(err, errlen, "initdata=%s: %s", cfg->initdata_file,
+				 rc == KBS_ERR_IO ? strerror(errno) : kbs_strerror(rc));
+			bb_destroy(bb);
+			return rc;
+		}
+	}
+	memset(&bc, 0, sizeof(bc));
+	bc.kbs_url = cfg->kbs_url;
+	bc.kbs_cert_file = cfg->kbs_cert_file;
+	bc.kbs_cert_pem = cfg->kbs_cert_pem;
+	bc.tee = cfg->tee;
+	bc.allow_sample = cfg->allow_sample;
+	bc.tee_key_algorithm = cfg->tee_key_algorithm;
+	bb->timeout_ms = (long)cfg->timeout_s * 1000;
+	bc.request_timeout_ms = bb->timeout_ms;
+	bc.max_retries = 2;
+	bc.initdata_toml = bb->initdata;
+	rc = broker_new(&bc, &bb->b);
+	if (rc) {
+		snprintf(err, errlen, "cannot set up the KBS client for %s: %s", cfg->kbs_url,
+			 kbs_strerror(rc));
+		bb_destroy(bb);
+		return rc;
+	}
+	out->fetch = bb_fetch;
+	out->status = bb_status;
+	out->destroy = bb_destroy;
+	out->ctx = bb;
+	return KBS_OK;
+}
