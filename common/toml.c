@@ -29,9 +29,9 @@ enum node_kind { N_TABLE, N_ARRAY, N_VALUE };
 enum {
 	F_EXPLICIT = 1 << 0, /* named by a [header] as its last key */
 	F_IMPLICIT = 1 << 1, /* intermediate table of a [header], may be defined later once */
-	F_DOTTED = 1 << 2,   /* created by a dotted key; only dotted keys of its section extend it */
-	F_FROZEN = 1 << 3,   /* inline table or inline array: complete once written */
-	F_AOT = 1 << 4,      /* array of tables, extended by [[header]] */
+	F_DOTTED = 1 << 2, /* created by a dotted key; only dotted keys of its section extend it */
+	F_FROZEN = 1 << 3, /* inline table or inline array: complete once written */
+	F_AOT = 1 << 4,	   /* array of tables, extended by [[header]] */
 };
 
 struct node;
@@ -429,8 +429,8 @@ static int skip_comment(struct parser *p)
 		if (c == '\r' && peek(p, 1) == '\n')
 			break;
 		if (is_control(c))
-			return fail(p, p->pos, KBS_ERR_PARSE,
-				    "control character U+%04X in comment", (unsigned)c);
+			return fail(p, p->pos, KBS_ERR_PARSE, "control character U+%04X in comment",
+				    (unsigned)c);
 	}
 	return KBS_OK;
 }
@@ -482,30 +482,24 @@ static int hex_value(int c)
 /* Escape sequence at '\\' in a basic string. */
 static int parse_escape(struct parser *p, struct buf *b)
 {
+	static const char from[] = "btnfr\"\\";
+	static const char to[] = "\b\t\n\f\r\"\\";
 	size_t at = p->pos;
 	int c = peek(p, 1);
+	const char *simple = c > 0 ? strchr(from, c) : NULL;
 	int ndigits;
 	uint32_t cp = 0;
-	const char *simple = NULL;
 
-	switch (c) {
-	case 'b': simple = "\b"; break;
-	case 't': simple = "\t"; break;
-	case 'n': simple = "\n"; break;
-	case 'f': simple = "\f"; break;
-	case 'r': simple = "\r"; break;
-	case '"': simple = "\""; break;
-	case '\\': simple = "\\"; break;
-	case 'u': ndigits = 4; break;
-	case 'U': ndigits = 8; break;
-	default:
-		if (c < 0)
-			return fail(p, at, KBS_ERR_PARSE, "unterminated string");
-		return fail(p, at, KBS_ERR_PARSE, "invalid escape sequence");
+	if (simple) {
+		p->pos += 2;
+		return buf_append_byte(b, (uint8_t)to[simple - from]) == KBS_OK ? KBS_OK : nomem(p);
 	}
+	if (c < 0)
+		return fail(p, at, KBS_ERR_PARSE, "unterminated string");
+	if (c != 'u' && c != 'U')
+		return fail(p, at, KBS_ERR_PARSE, "invalid escape sequence");
+	ndigits = c == 'u' ? 4 : 8;
 	p->pos += 2;
-	if (simple)
-		return buf_append(b, simple, 1) == KBS_OK ? KBS_OK : nomem(p);
 	for (int i = 0; i < ndigits; i++) {
 		int v = hex_value(peek(p, 0));
 
@@ -598,7 +592,8 @@ static int parse_string(struct parser *p, bool allow_multi, struct buf *b)
 		}
 		if (c == '\n' || c == '\r') {
 			if (!multi)
-				return fail(p, p->pos, KBS_ERR_PARSE, "newline in single-line string");
+				return fail(p, p->pos, KBS_ERR_PARSE,
+					    "newline in single-line string");
 			if (!eat_newline(p))
 				return fail(p, p->pos, KBS_ERR_PARSE,
 					    "carriage return without line feed");
@@ -759,9 +754,7 @@ static int parse_integer(struct parser *p, const char *t, size_t n, size_t at, i
 		v = v * (uint64_t)base + d;
 	}
 	/* -2^63 has no positive counterpart */
-	json_int_t iv = !neg ? (json_int_t)v
-			: v > (uint64_t)INT64_MAX ? INT64_MIN
-						   : -(json_int_t)v;
+	json_int_t iv = !neg ? (json_int_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(json_int_t)v;
 	return make_value(p, json_integer(iv), depth, at, out);
 }
 
@@ -909,8 +902,9 @@ static int parse_datetime(struct parser *p, const char *t, size_t n, size_t at, 
 
 				i++;
 				oh = fixed_digits(t, n, &i, 2);
-				om = (oh >= 0 && expect_char(t, n, &i, ':') ? fixed_digits(t, n, &i, 2)
-									    : -1);
+				om = (oh >= 0 && expect_char(t, n, &i, ':')
+					  ? fixed_digits(t, n, &i, 2)
+					  : -1);
 				if (oh < 0 || oh > 23 || om < 0 || om > 59)
 					goto bad;
 			} else {
@@ -927,7 +921,7 @@ static int parse_datetime(struct parser *p, const char *t, size_t n, size_t at, 
 	for (i = 0; i < n; i++)
 		norm[i] = (t[i] == ' ' || t[i] == 't') ? 'T' : t[i] == 'z' ? 'Z' : t[i];
 	norm[n] = '\0';
-	type = offset ? "offset-datetime"
+	type = offset	      ? "offset-datetime"
 	       : date && time ? "local-datetime"
 	       : date	      ? "local-date"
 			      : "local-time";
@@ -998,7 +992,8 @@ static int parse_scalar(struct parser *p, int depth, struct node **out)
 	{
 		const char *s = (t[0] == '+' || t[0] == '-') ? t + 1 : t;
 		size_t sn = n - (size_t)(s - t);
-		bool prefixed = sn > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b');
+		bool prefixed =
+		    sn > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b');
 
 		if (!prefixed && (memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n)))
 			return parse_float(p, t, n, at, depth, out);
@@ -1042,8 +1037,9 @@ static int parse_array(struct parser *p, int depth, struct node **out)
 		}
 		if (peek(p, 0) == ']')
 			break;
-		rc = peek(p, 0) < 0 ? fail(p, p->pos, KBS_ERR_PARSE, "unterminated array")
-				    : fail(p, p->pos, KBS_ERR_PARSE, "expected ',' or ']' in array");
+		rc = peek(p, 0) < 0
+			 ? fail(p, p->pos, KBS_ERR_PARSE, "unterminated array")
+			 : fail(p, p->pos, KBS_ERR_PARSE, "expected ',' or ']' in array");
 		goto out;
 	}
 	p->pos++;
@@ -1116,8 +1112,8 @@ static int parse_value(struct parser *p, int depth, struct node **out)
 	return parse_scalar(p, depth, out);
 }
 
-static int new_table(struct parser *p, struct node *parent, const struct key_seg *k,
-		     unsigned flags, struct node **out)
+static int new_table(struct parser *p, struct node *parent, const struct key_seg *k, unsigned flags,
+		     struct node **out)
 {
 	struct node *t = NULL;
 	int rc = node_new(p, N_TABLE, json_object(), parent->depth + 1, k->at, &t);
@@ -1232,8 +1228,9 @@ static int parse_header(struct parser *p)
 			position_of(p, last->at, &c->line, &c->column);
 		} else {
 			rc = fail(p, last->at, KBS_ERR_PARSE,
-				  c->kind == N_TABLE ? "table '%s' is already defined"
-						     : "key '%s' is already defined and is not a table",
+				  c->kind == N_TABLE
+				      ? "table '%s' is already defined"
+				      : "key '%s' is already defined and is not a table",
 				  show_key(last, kb, sizeof(kb)));
 		}
 		if (rc != KBS_OK)

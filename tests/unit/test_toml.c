@@ -202,8 +202,7 @@ static json_t *to_tagged(json_t *v)
 		size_t i;
 		json_t *e;
 
-		json_array_foreach(v, i, e)
-			json_array_append_new(out, to_tagged(e));
+		json_array_foreach(v, i, e) json_array_append_new(out, to_tagged(e));
 		return out;
 	}
 	case JSON_STRING:
@@ -366,10 +365,11 @@ static bool same_tagged(json_t *got, json_t *want, const char *path, char *why, 
 
 		if (!json_is_array(got) || json_array_size(got) != json_array_size(want)) {
 			msg(why, whylen, "%s: expected an array of %zu", path,
-				 json_array_size(want));
+			    json_array_size(want));
 			return false;
 		}
-		json_array_foreach(want, i, e) {
+		json_array_foreach(want, i, e)
+		{
 			char sub[512];
 
 			msg(sub, sizeof(sub), "%s[%zu]", path, i);
@@ -378,9 +378,9 @@ static bool same_tagged(json_t *got, json_t *want, const char *path, char *why, 
 		}
 		return true;
 	}
-	if (!json_is_object(got) || is_scalar(got) || json_object_size(got) != json_object_size(want)) {
-		msg(why, whylen, "%s: expected a table of %zu keys", path,
-			 json_object_size(want));
+	if (!json_is_object(got) || is_scalar(got) ||
+	    json_object_size(got) != json_object_size(want)) {
+		msg(why, whylen, "%s: expected a table of %zu keys", path, json_object_size(want));
 		return false;
 	}
 	for (void *it = json_object_iter(want); it; it = json_object_iter_next(want, it)) {
@@ -618,25 +618,25 @@ static void trustee_kbs_config_values(void **state)
 	assert_int_equal(json_array_size(certs), 2);
 	assert_string_equal(json_string_value(json_array_get(certs, 1)), "/etc/ca2");
 	/* backends.local_json.file_dir_path is a dotted key inside [storage_backend] */
-	assert_string_equal(json_string_value(get(get(get(get(r, "storage_backend"), "backends"),
-						      "local_json"),
-						  "file_dir_path")),
-			    "/opt/confidential-containers/trustee");
+	assert_string_equal(
+	    json_string_value(get(get(get(get(r, "storage_backend"), "backends"), "local_json"),
+				  "file_dir_path")),
+	    "/opt/confidential-containers/trustee");
 	plugins = get(r, "plugins");
 	assert_int_equal(json_array_size(plugins), 2);
-	assert_string_equal(json_string_value(get(json_array_get(plugins, 1), "name")),
-			    "resource");
+	assert_string_equal(json_string_value(get(json_array_get(plugins, 1), "name")), "resource");
 	assert_int_equal(toml_key_position(doc, "plugins[1].name", &line, &col), KBS_OK);
 	assert_int_equal(line, 28);
 	assert_int_equal(col, 1);
-	assert_int_equal(toml_key_position(doc, "attestation_service.timeout", &line, &col), KBS_OK);
+	assert_int_equal(toml_key_position(doc, "attestation_service.timeout", &line, &col),
+			 KBS_OK);
 	assert_int_equal(line, 8);
 	toml_doc_free(doc);
 
 	doc = parse_config("trustee/parse-coco-as-grpc-2.toml");
 	r = toml_doc_root(doc);
-	json_t *idp = get(get(get(get(r, "admin"), "authentication"), "bearer_jwt"),
-			  "identity_providers");
+	json_t *idp =
+	    get(get(get(get(r, "admin"), "authentication"), "bearer_jwt"), "identity_providers");
 	assert_int_equal(json_array_size(idp), 2);
 	assert_string_equal(json_string_value(get(json_array_get(idp, 1), "issuer")),
 			    "admin2-issuer");
@@ -657,9 +657,8 @@ static void initdata_values(void **state)
 	assert_true(strncmp(aa, "[token_configs]\n", 16) == 0);
 	/* ...and is itself TOML */
 	struct toml_doc *inner = must_parse(aa);
-	assert_int_equal(json_integer_value(get(get(toml_doc_root(inner), "eventlog_config"),
-						"init_pcr")),
-			 17);
+	assert_int_equal(
+	    json_integer_value(get(get(toml_doc_root(inner), "eventlog_config"), "init_pcr")), 17);
 	toml_doc_free(inner);
 	assert_non_null(get(data, "policy.rego"));
 	toml_doc_free(doc);
@@ -680,24 +679,24 @@ struct bad_case {
 static void errors_report_line_and_column(void **state)
 {
 	static const struct bad_case cases[] = {
-		{"a = 1\nb = \n", 2, 5, "expected a value"},
-		{"a = 1\na = 2\n", 2, 1, "duplicate key"},
-		{"[t]\nx = 1\n[t]\n", 3, 2, "already defined"},
-		{"s = \"abc\\q\"\n", 1, 9, "escape"},
-		/* columns count characters, not bytes */
-		{"k = \"\xc3\xa9\\q\"\n", 1, 7, "escape"},
-		{"a = 1\nb = \"\xff\"\n", 2, 6, "UTF-8"},
-		{"a = \"\"\"\nline\n\"\"\" b\n", 3, 5, "end of line"},
-		{"x = 0x\n", 1, 5, "invalid number"},
-		{"n = 9223372036854775808\n", 1, 5, "64 bits"},
-		{"[a]\nb = 1\n[a.b]\n", 3, 4, "not a table"},
-		{"a = [1, 2\n", 2, 1, "unterminated array"},
-		{"t = {a = 1\n", 1, 11, "inline table"},
-		{"# ok\n\n  key = \"x\r\"\n", 3, 11, "newline"},
-		{"a = 1\r\nb = 2\rc = 3\n", 2, 6, "carriage return"},
-		{"d = 2021-02-29\n", 1, 5, "date"},
-		{"a.b = 1\n[a.b]\n", 2, 4, "already defined"},
-		{"k = 'x\x01'\n", 1, 7, "control character"},
+	    {"a = 1\nb = \n", 2, 5, "expected a value"},
+	    {"a = 1\na = 2\n", 2, 1, "duplicate key"},
+	    {"[t]\nx = 1\n[t]\n", 3, 2, "already defined"},
+	    {"s = \"abc\\q\"\n", 1, 9, "escape"},
+	    /* columns count characters, not bytes */
+	    {"k = \"\xc3\xa9\\q\"\n", 1, 7, "escape"},
+	    {"a = 1\nb = \"\xff\"\n", 2, 6, "UTF-8"},
+	    {"a = \"\"\"\nline\n\"\"\" b\n", 3, 5, "end of line"},
+	    {"x = 0x\n", 1, 5, "invalid number"},
+	    {"n = 9223372036854775808\n", 1, 5, "64 bits"},
+	    {"[a]\nb = 1\n[a.b]\n", 3, 4, "not a table"},
+	    {"a = [1, 2\n", 2, 1, "unterminated array"},
+	    {"t = {a = 1\n", 1, 11, "inline table"},
+	    {"# ok\n\n  key = \"x\r\"\n", 3, 11, "newline"},
+	    {"a = 1\r\nb = 2\rc = 3\n", 2, 6, "carriage return"},
+	    {"d = 2021-02-29\n", 1, 5, "date"},
+	    {"a.b = 1\n[a.b]\n", 2, 4, "already defined"},
+	    {"k = 'x\x01'\n", 1, 7, "control character"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -715,33 +714,42 @@ static void errors_report_line_and_column(void **state)
 
 static void key_positions(void **state)
 {
-	const char *src = "title = \"x\"\n"		      /* 1 */
-			  "\n"				      /* 2 */
-			  "[server]\n"			      /* 3 */
-			  "  port = 8080\n"		      /* 4 */
+	const char *src = "title = \"x\"\n"		    /* 1 */
+			  "\n"				    /* 2 */
+			  "[server]\n"			    /* 3 */
+			  "  port = 8080\n"		    /* 4 */
 			  "  tls.cert = \"c\"   # dotted\n" /* 5 */
-			  "[[plugins]]\n"		      /* 6 */
-			  "name = \"a\"\n"		      /* 7 */
-			  "[[plugins]]\n"		      /* 8 */
-			  "  \"x.y\" = [1,\n"		      /* 9 */
-			  "     2]\n"			      /* 10 */
-			  "[a.b.c]\n"			      /* 11 */
-			  "[a]\n";			      /* 12 */
+			  "[[plugins]]\n"		    /* 6 */
+			  "name = \"a\"\n"		    /* 7 */
+			  "[[plugins]]\n"		    /* 8 */
+			  "  \"x.y\" = [1,\n"		    /* 9 */
+			  "     2]\n"			    /* 10 */
+			  "[a.b.c]\n"			    /* 11 */
+			  "[a]\n";			    /* 12 */
 	struct toml_doc *doc = must_parse(src);
 	static const struct {
 		const char *path;
 		int line, col;
 	} want[] = {
-		{"title", 1, 1},	  {"server", 3, 2},	  {"server.port", 4, 3},
-		{"server.tls", 5, 3},	  {"server.tls.cert", 5, 7}, {"plugins", 6, 3},
-		{"plugins[0]", 6, 3},	  {"plugins[1]", 8, 3},	  {"plugins[0].name", 7, 1},
-		{"plugins[1].\"x.y\"", 9, 3}, {"plugins[1].\"x.y\"[1]", 10, 6},
-		/* an implicit table takes the position of its later explicit definition */
-		{"a", 12, 2},		  {"a.b", 11, 4},	  {"a.b.c", 11, 6},
+	    {"title", 1, 1},
+	    {"server", 3, 2},
+	    {"server.port", 4, 3},
+	    {"server.tls", 5, 3},
+	    {"server.tls.cert", 5, 7},
+	    {"plugins", 6, 3},
+	    {"plugins[0]", 6, 3},
+	    {"plugins[1]", 8, 3},
+	    {"plugins[0].name", 7, 1},
+	    {"plugins[1].\"x.y\"", 9, 3},
+	    {"plugins[1].\"x.y\"[1]", 10, 6},
+	    /* an implicit table takes the position of its later explicit definition */
+	    {"a", 12, 2},
+	    {"a.b", 11, 4},
+	    {"a.b.c", 11, 6},
 	};
-	static const char *const absent[] = {"nope",	     "server.nope", "plugins[2]",
-					     "plugins.name", "title.x",	    "plugins[x]",
-					     "",	     "server.",	    "\"x.y"};
+	static const char *const absent[] = {"nope",	"server.nope", "plugins[2]", "plugins.name",
+					     "title.x", "plugins[x]",  "",	     "server.",
+					     "\"x.y"};
 	int line, col;
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -761,30 +769,30 @@ static void key_positions(void **state)
 static void duplicate_keys_and_tables_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"a = 1\na = 1\n",
-		"a = 1\n\"a\" = 2\n",
-		"a = 1\n'a' = 2\n",
-		"a = 1\n\"\\u0061\" = 2\n",
-		"[t]\n[t]\n",
-		"[t]\n[\"t\"]\n",
-		"[a.b]\n[a]\n[a]\n",
-		"[a]\nb = 1\n[a.b]\n",
-		"a = {}\n[a]\n",
-		"a = {b = 1}\n[a.c]\n",
-		"a = {b = 1}\na.c = 2\n",
-		"a = {b.c = 1}\n[a.b]\n",
-		"a = {b = 1, b = 2}\n",
-		"a = {b = {c = 1}, b.d = 2}\n",
-		"a = [1]\n[[a]]\n",
-		"a = []\n[a.b]\n",
-		"[[a]]\n[a]\n",
-		"[a]\n[[a]]\n",
-		"a.b = 1\na.b.c = 2\n",
-		"a = false\na.b = true\n",
-		"[fruit]\napple.color = 'red'\n[fruit.apple]\n",
-		"[fruit]\napple.taste.sweet = true\n[fruit.apple.taste]\n",
-		"[a.b.c]\nz = 9\n[a]\nb.c.t = 1\n",
-		"[[a.b]]\n[a]\nb.y = 2\n",
+	    "a = 1\na = 1\n",
+	    "a = 1\n\"a\" = 2\n",
+	    "a = 1\n'a' = 2\n",
+	    "a = 1\n\"\\u0061\" = 2\n",
+	    "[t]\n[t]\n",
+	    "[t]\n[\"t\"]\n",
+	    "[a.b]\n[a]\n[a]\n",
+	    "[a]\nb = 1\n[a.b]\n",
+	    "a = {}\n[a]\n",
+	    "a = {b = 1}\n[a.c]\n",
+	    "a = {b = 1}\na.c = 2\n",
+	    "a = {b.c = 1}\n[a.b]\n",
+	    "a = {b = 1, b = 2}\n",
+	    "a = {b = {c = 1}, b.d = 2}\n",
+	    "a = [1]\n[[a]]\n",
+	    "a = []\n[a.b]\n",
+	    "[[a]]\n[a]\n",
+	    "[a]\n[[a]]\n",
+	    "a.b = 1\na.b.c = 2\n",
+	    "a = false\na.b = true\n",
+	    "[fruit]\napple.color = 'red'\n[fruit.apple]\n",
+	    "[fruit]\napple.taste.sweet = true\n[fruit.apple.taste]\n",
+	    "[a.b.c]\nz = 9\n[a]\nb.c.t = 1\n",
+	    "[[a.b]]\n[a]\nb.y = 2\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -799,18 +807,18 @@ static void duplicate_keys_and_tables_rejected(void **state)
 static void table_rules_accepted(void **state)
 {
 	/* implicit then explicit, sub-tables of dotted tables, arrays of tables with children */
-	struct toml_doc *doc = must_parse("[a.b.c]\nx = 1\n[a]\ny = 2\n"
-					  "[fruit]\napple.color = 'red'\n"
-					  "[fruit.apple.texture]\nsmooth = true\n"
-					  "[[p]]\nn = 1\n[p.q]\nm = 1\n[[p]]\nn = 2\n[[p.r]]\n[[p.r]]\n"
-					  "[x]\nd.e = 1\nd.f = 2\n");
+	struct toml_doc *doc =
+	    must_parse("[a.b.c]\nx = 1\n[a]\ny = 2\n"
+		       "[fruit]\napple.color = 'red'\n"
+		       "[fruit.apple.texture]\nsmooth = true\n"
+		       "[[p]]\nn = 1\n[p.q]\nm = 1\n[[p]]\nn = 2\n[[p.r]]\n[[p.r]]\n"
+		       "[x]\nd.e = 1\nd.f = 2\n");
 	json_t *r = toml_doc_root(doc);
 	json_t *p = get(r, "p");
 
 	assert_int_equal(json_integer_value(get(get(get(get(r, "a"), "b"), "c"), "x")), 1);
 	assert_int_equal(json_integer_value(get(get(r, "a"), "y")), 2);
-	assert_true(json_is_true(
-		get(get(get(get(r, "fruit"), "apple"), "texture"), "smooth")));
+	assert_true(json_is_true(get(get(get(get(r, "fruit"), "apple"), "texture"), "smooth")));
 	assert_int_equal(json_array_size(p), 2);
 	assert_int_equal(json_integer_value(get(get(json_array_get(p, 0), "q"), "m")), 1);
 	assert_int_equal(json_array_size(get(json_array_get(p, 1), "r")), 2);
@@ -828,13 +836,25 @@ static void integers(void **state)
 					  "h = +42\ni = -0\n");
 	json_t *r = toml_doc_root(doc);
 	static const char *const bad[] = {
-		"x = 9223372036854775808",  "x = -9223372036854775809", "x = 0x8000000000000000",
-		"x = 0b" "1" "0000000000000000000000000000000000000000000000000000000000000000",
-		"x = 1__0",		    "x = _1",			"x = 1_",
-		"x = 01",		    "x = +0x1",			"x = 0xG",
-		"x = 0o8",		    "x = 0b2",			"x = 0X1",
-		"x = 1 2",		    "x = --1",			"x = 0x",
-		"x = 99999999999999999999999999999",
+	    "x = 9223372036854775808",
+	    "x = -9223372036854775809",
+	    "x = 0x8000000000000000",
+	    "x = 0b"
+	    "1"
+	    "0000000000000000000000000000000000000000000000000000000000000000",
+	    "x = 1__0",
+	    "x = _1",
+	    "x = 1_",
+	    "x = 01",
+	    "x = +0x1",
+	    "x = 0xG",
+	    "x = 0o8",
+	    "x = 0b2",
+	    "x = 0X1",
+	    "x = 1 2",
+	    "x = --1",
+	    "x = 0x",
+	    "x = 99999999999999999999999999999",
 	};
 
 	assert_int_equal(json_integer_value(get(r, "a")), 0xdeadbeef);
@@ -858,15 +878,15 @@ static void integers(void **state)
 
 static void floats(void **state)
 {
-	struct toml_doc *doc = must_parse(
-		"a = 0.1\nb = -1e-7\nc = 6.02_214e2_3\nd = 1.7976931348623157e308\n"
-		"e = 4.9e-324\nf = inf\ng = -inf\nh = +nan\ni = -0.0\nj = 1E2\n"
-		"k = 2.2250738585072011e-308\n");
+	struct toml_doc *doc =
+	    must_parse("a = 0.1\nb = -1e-7\nc = 6.02_214e2_3\nd = 1.7976931348623157e308\n"
+		       "e = 4.9e-324\nf = inf\ng = -inf\nh = +nan\ni = -0.0\nj = 1E2\n"
+		       "k = 2.2250738585072011e-308\n");
 	json_t *r = toml_doc_root(doc);
 	static const char *const bad[] = {
-		"x = 1e400", "x = .5",	  "x = 5.",    "x = 1.e2", "x = 1e",   "x = 1e+",
-		"x = 01.0",  "x = 0_1.0", "x = 1_.0",  "x = 1._0", "x = Inf",  "x = NaN",
-		"x = infinity", "x = 1e_2", "x = 1.0.0", "x = 0x1p3", "x = 1,0", "x = +.1",
+	    "x = 1e400",    "x = .5",	 "x = 5.",    "x = 1.e2",  "x = 1e",  "x = 1e+",
+	    "x = 01.0",	    "x = 0_1.0", "x = 1_.0",  "x = 1._0",  "x = Inf", "x = NaN",
+	    "x = infinity", "x = 1e_2",	 "x = 1.0.0", "x = 0x1p3", "x = 1,0", "x = +.1",
 	};
 
 	/* exact strtod semantics: bit-identical to the C library's correctly rounded result */
@@ -893,23 +913,34 @@ static void floats(void **state)
 
 static void strings(void **state)
 {
-	struct toml_doc *doc = must_parse(
-		"a = \"tab\\there \\u00e9 \\U0001F600 \\\\ \\\"\"\n"
-		"b = 'C:\\path\\no\\escapes'\n"
-		"c = \"\"\"\nline1\r\nline2\\\n     \n   joined \\\n\tend\"\"\"\n"
-		"d = '''\n''two'' quotes\\n'''''\n"
-		"e = \"\"\"\"\"x\"\"\"\"\"\n"
-		"f = \"nul\\u0000byte\"\n"
-		"g = \"\"\n"
-		"\"\" = 'empty key'\n");
+	struct toml_doc *doc =
+	    must_parse("a = \"tab\\there \\u00e9 \\U0001F600 \\\\ \\\"\"\n"
+		       "b = 'C:\\path\\no\\escapes'\n"
+		       "c = \"\"\"\nline1\r\nline2\\\n     \n   joined \\\n\tend\"\"\"\n"
+		       "d = '''\n''two'' quotes\\n'''''\n"
+		       "e = \"\"\"\"\"x\"\"\"\"\"\n"
+		       "f = \"nul\\u0000byte\"\n"
+		       "g = \"\"\n"
+		       "\"\" = 'empty key'\n");
 	json_t *r = toml_doc_root(doc);
 	json_t *f = get(r, "f");
 	static const char *const bad[] = {
-		"x = \"\\ud800\"",	 "x = \"\\U00110000\"", "x = \"\\x41\"", "x = \"\\e\"",
-		"x = \"a\nb\"",		 "x = 'a\nb'",		 "x = \"unterminated",
-		"x = \"\"\"a\"\"\"\"\"\"", "x = \"\\u12\"",	 "x = \"a\x7f\"",
-		"x = \"\"\"a\\ b\"\"\"", "x = '''a\rb'''",	 "x = \"\xed\xa0\x80\"",
-		"x = \"\xc0\xaf\"",	 "x = \"\xf4\x90\x80\x80\"", "\"\"\"k\"\"\" = 1",
+	    "x = \"\\ud800\"",
+	    "x = \"\\U00110000\"",
+	    "x = \"\\x41\"",
+	    "x = \"\\e\"",
+	    "x = \"a\nb\"",
+	    "x = 'a\nb'",
+	    "x = \"unterminated",
+	    "x = \"\"\"a\"\"\"\"\"\"",
+	    "x = \"\\u12\"",
+	    "x = \"a\x7f\"",
+	    "x = \"\"\"a\\ b\"\"\"",
+	    "x = '''a\rb'''",
+	    "x = \"\xed\xa0\x80\"",
+	    "x = \"\xc0\xaf\"",
+	    "x = \"\xf4\x90\x80\x80\"",
+	    "\"\"\"k\"\"\" = 1",
 	};
 
 	assert_string_equal(json_string_value(get(r, "a")),
@@ -935,29 +966,39 @@ static void strings(void **state)
 
 static void datetimes(void **state)
 {
-	struct toml_doc *doc = must_parse("a = 1979-05-27T07:32:00Z\nb = 1979-05-27 07:32:00.999-07:00\n"
-					  "c = 1979-05-27t07:32:00z\nd = 1979-05-27T00:32:00\n"
-					  "e = 1979-05-27\nf = 07:32:00.5\ng = 2000-02-29\n"
-					  "h = 1990-12-31T23:59:60Z\n");
+	struct toml_doc *doc =
+	    must_parse("a = 1979-05-27T07:32:00Z\nb = 1979-05-27 07:32:00.999-07:00\n"
+		       "c = 1979-05-27t07:32:00z\nd = 1979-05-27T00:32:00\n"
+		       "e = 1979-05-27\nf = 07:32:00.5\ng = 2000-02-29\n"
+		       "h = 1990-12-31T23:59:60Z\n");
 	json_t *r = toml_doc_root(doc);
 	static const struct {
 		const char *key, *text, *type;
 	} want[] = {
-		{"a", "1979-05-27T07:32:00Z", "offset-datetime"},
-		{"b", "1979-05-27T07:32:00.999-07:00", "offset-datetime"},
-		{"c", "1979-05-27T07:32:00Z", "offset-datetime"},
-		{"d", "1979-05-27T00:32:00", "local-datetime"},
-		{"e", "1979-05-27", "local-date"},
-		{"f", "07:32:00.5", "local-time"},
-		{"g", "2000-02-29", "local-date"},
-		{"h", "1990-12-31T23:59:60Z", "offset-datetime"},
+	    {"a", "1979-05-27T07:32:00Z", "offset-datetime"},
+	    {"b", "1979-05-27T07:32:00.999-07:00", "offset-datetime"},
+	    {"c", "1979-05-27T07:32:00Z", "offset-datetime"},
+	    {"d", "1979-05-27T00:32:00", "local-datetime"},
+	    {"e", "1979-05-27", "local-date"},
+	    {"f", "07:32:00.5", "local-time"},
+	    {"g", "2000-02-29", "local-date"},
+	    {"h", "1990-12-31T23:59:60Z", "offset-datetime"},
 	};
 	static const char *const bad[] = {
-		"x = 1979-05-27T",	 "x = 1979-05-27T07:32",  "x = 07:32",
-		"x = 1979-13-01",	 "x = 1979-02-29",	  "x = 1900-02-29",
-		"x = 1979-05-27T24:00:00", "x = 1979-05-27T07:60:00", "x = 07:32:00Z",
-		"x = 1979-05-27T07:32:00+24:00", "x = 1979-05-27T07:32:00.", "x = 79-05-27",
-		"x = 1979-5-27",	 "x = 1979-05-27T07:32:00+0700",
+	    "x = 1979-05-27T",
+	    "x = 1979-05-27T07:32",
+	    "x = 07:32",
+	    "x = 1979-13-01",
+	    "x = 1979-02-29",
+	    "x = 1900-02-29",
+	    "x = 1979-05-27T24:00:00",
+	    "x = 1979-05-27T07:60:00",
+	    "x = 07:32:00Z",
+	    "x = 1979-05-27T07:32:00+24:00",
+	    "x = 1979-05-27T07:32:00.",
+	    "x = 79-05-27",
+	    "x = 1979-5-27",
+	    "x = 1979-05-27T07:32:00+0700",
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -990,8 +1031,8 @@ static char *put(char *p, const char *s)
 static char *repeat(const char *head, const char *unit, size_t n, const char *mid,
 		    const char *unit2, size_t n2, const char *tail)
 {
-	size_t len = strlen(head) + strlen(unit) * n + strlen(mid) + strlen(unit2) * n2 +
-		     strlen(tail) + 1;
+	size_t len =
+	    strlen(head) + strlen(unit) * n + strlen(mid) + strlen(unit2) * n2 + strlen(tail) + 1;
 	char *s = malloc(len), *p = s;
 
 	assert_non_null(s);
@@ -1132,7 +1173,10 @@ static void api_edges(void **state)
 	assert_int_equal(json_integer_value(get(keep, "a")), 1);
 	json_decref(keep);
 	/* BOM only at the very start */
-	assert_int_equal(toml_parse("\xef\xbb\xbf" "a = 1", 8, &doc, &err), KBS_OK);
+	assert_int_equal(toml_parse("\xef\xbb\xbf"
+				    "a = 1",
+				    8, &doc, &err),
+			 KBS_OK);
 	toml_doc_free(doc);
 	assert_int_equal(toml_parse("a = 1\n\xef\xbb\xbf", 9, &doc, &err), KBS_ERR_PARSE);
 	/* key order is kept */
@@ -1145,21 +1189,21 @@ static void api_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(toml_test_suite_1_0),
-		cmocka_unit_test(all_sample_configs_parse),
-		cmocka_unit_test(trustee_kbs_config_values),
-		cmocka_unit_test(initdata_values),
-		cmocka_unit_test(errors_report_line_and_column),
-		cmocka_unit_test(key_positions),
-		cmocka_unit_test(duplicate_keys_and_tables_rejected),
-		cmocka_unit_test(table_rules_accepted),
-		cmocka_unit_test(integers),
-		cmocka_unit_test(floats),
-		cmocka_unit_test(strings),
-		cmocka_unit_test(datetimes),
-		cmocka_unit_test(deep_nesting_bounded),
-		cmocka_unit_test(huge_inputs_bounded),
-		cmocka_unit_test(api_edges),
+	    cmocka_unit_test(toml_test_suite_1_0),
+	    cmocka_unit_test(all_sample_configs_parse),
+	    cmocka_unit_test(trustee_kbs_config_values),
+	    cmocka_unit_test(initdata_values),
+	    cmocka_unit_test(errors_report_line_and_column),
+	    cmocka_unit_test(key_positions),
+	    cmocka_unit_test(duplicate_keys_and_tables_rejected),
+	    cmocka_unit_test(table_rules_accepted),
+	    cmocka_unit_test(integers),
+	    cmocka_unit_test(floats),
+	    cmocka_unit_test(strings),
+	    cmocka_unit_test(datetimes),
+	    cmocka_unit_test(deep_nesting_bounded),
+	    cmocka_unit_test(huge_inputs_bounded),
+	    cmocka_unit_test(api_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
