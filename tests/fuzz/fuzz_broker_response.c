@@ -10,6 +10,26 @@
 
 #include "broker/rcar.h"
 #include "common/err.h"
+#include "common/jose/jwe.h"
+#include "common/jose/jwk.h"
+#include "common/secmem.h"
+
+/* Throw-away test key of tests/data/broker (matches the jwe-p256 seed). */
+static const char tee_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgya+p2EW6dRZrXCFX\n"
+	"Z7HWk05Qw9s26JsSe4piKxIPZyGhRANCAARg/tS6JVqdMclh63TGNW1owEm4kjth\n"
+	"+mzmaWIuYPKftnkD/hAIuLyZpBrp6VYovGTy8bIMLX6fUXejwpTURiKZ\n"
+	"-----END PRIVATE KEY-----\n";
+
+static struct jwk *tee_key(void)
+{
+	static struct jwk *k;
+
+	if (!k && jwk_from_pem(tee_key_pem, sizeof(tee_key_pem) - 1, &k) != KBS_OK)
+		abort();
+	return k;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,5 +67,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	(void)rcar_token_exp(s, size, &exp);
+
+	/* the resource body, decrypted as the broker does (one allowed alg) */
+	{
+		static const char *const allowed[] = {"ECDH-ES+A256KW", NULL};
+		struct secbuf pt = {NULL, 0};
+
+		if (!secmem_capacity())
+			(void)secmem_init(0, true);
+		if (jwe_decrypt(tee_key(), s, size, allowed, &pt) == KBS_OK && !pt.p && pt.len)
+			abort();
+		secbuf_free(&pt);
+	}
 	return 0;
 }
