@@ -38,6 +38,7 @@
 #define HTTP_DEFAULT_TIMEOUT 60
 #define HTTP_DEFAULT_BACKLOG 128
 #define HTTP_MAX_WORKERS 64
+#define HTTP_DRAIN_MAX_MS 2000 /* stop: longest wait for responses still being written */
 
 struct http_request {
 	struct evhttp_request *ev;
@@ -53,6 +54,10 @@ struct http_worker {
 	struct http_server *srv;
 	struct event_base *base;
 	struct evhttp *http;
+	struct evhttp_bound_socket **bound; /* one per listening socket */
+	struct event *drain;                /* stop: polls until pending reaches 0 */
+	struct timeval drain_until;
+	int pending; /* replies handed to libevent and not yet fully written */
 	pthread_t thread;
 	int running;
 };
@@ -233,6 +238,13 @@ static void send_plain_error(struct evhttp_request *ev, int status)
 	evhttp_send_reply(ev, status, http_reason_phrase(status), NULL);
 }
 
+static void on_complete(struct evhttp_request *ev, void *arg)
+{
+	struct http_worker *w = arg;
+
+	w->pending--;
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
 	struct http_worker *w = arg;
@@ -250,6 +262,9 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 	memset(&r, 0, sizeof(r));
 	http_response_init(&resp);
+	/* every path below sends exactly one reply; count it until it is written out */
+	w->pending++;
+	evhttp_request_set_on_complete_cb(ev, on_complete, w);
 	if (s->tls && (evcon == NULL ||
 		       bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(evcon)) == NULL)) {
 		/* bevcb could not create a TLS bufferevent and libevent fell back to plain TCP:
@@ -336,6 +351,38 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 	/* peers that just close the TCP connection are normal, not an error */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_worker *w = arg;
+	struct timeval now;
+
+	event_base_gettimeofday_cached(w->base, &now);
+	if (w->pending <= 0 || timercmp(&now, &w->drain_until, >=))
+		event_base_loopbreak(w->base);
+}
+
+/* Runs on the worker thread (event_base_once from http_server_stop): stop accepting, then
+ * leave the loop once every reply already produced has been written (bounded wait). */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_worker *w = arg;
+	const struct timeval tick = {0, 5000}, max = {HTTP_DRAIN_MAX_MS / 1000,
+						     (HTTP_DRAIN_MAX_MS % 1000) * 1000};
+	struct timeval now;
+
+	for (size_t i = 0; i < w->srv->nfds; i++) {
+		if (w->bound[i] != NULL) {
+			evhttp_del_accept_socket(w->http, w->bound[i]);
+			w->bound[i] = NULL;
+		}
+	}
+	event_base_gettimeofday_cached(w->base, &now);
+	timeradd(&now, &max, &w->drain_until);
+	w->drain = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
+	if (w->pending <= 0 || w->drain == NULL || event_add(w->drain, &tick) != 0)
+		event_base_loopbreak(w->base);
 }
 
 static void *worker_main(void *arg)
@@ -443,6 +490,9 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 	evhttp_set_gencb(w->http, on_request, w);
 	if (s->tls)
 		evhttp_set_bevcb(w->http, tls_bevcb, s);
+	w->bound = calloc(s->nfds, sizeof(*w->bound));
+	if (w->bound == NULL)
+		return KBS_ERR_NOMEM;
 	for (size_t i = 0; i < s->nfds; i++) {
 		/* the server owns the fds: the listener must not close them when freed */
 		struct evconnlistener *l =
@@ -450,7 +500,8 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 
 		if (l == NULL)
 			return KBS_ERR_NOMEM;
-		if (evhttp_bind_listener(w->http, l) == NULL) {
+		w->bound[i] = evhttp_bind_listener(w->http, l);
+		if (w->bound[i] == NULL) {
 			evconnlistener_free(l);
 			return KBS_ERR_NOMEM;
 		}
@@ -575,10 +626,14 @@ void http_server_stop(struct http_server *s)
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
-	/* loopexit lets the callback in progress (a handler) finish before the loop returns */
-	for (int i = 0; i < s->nworkers; i++)
-		if (s->workers[i].running && s->workers[i].base != NULL)
-			event_base_loopexit(s->workers[i].base, NULL);
+	/* stop_cb runs on each worker after the callback in progress (a handler) returns */
+	for (int i = 0; i < s->nworkers; i++) {
+		struct http_worker *w = &s->workers[i];
+		const struct timeval now = {0, 0};
+
+		if (w->running && event_base_once(w->base, -1, EV_TIMEOUT, stop_cb, w, &now) != 0)
+			event_base_loopexit(w->base, NULL);
+	}
 	for (int i = 0; i < s->nworkers; i++) {
 		if (s->workers[i].running) {
 			pthread_join(s->workers[i].thread, NULL);
@@ -587,6 +642,10 @@ void http_server_stop(struct http_server *s)
 	}
 	/* workers are gone: tear down listeners and connections from this thread */
 	for (int i = 0; i < s->nworkers; i++) {
+		if (s->workers[i].drain != NULL) {
+			event_free(s->workers[i].drain);
+			s->workers[i].drain = NULL;
+		}
 		if (s->workers[i].http != NULL) {
 			evhttp_free(s->workers[i].http);
 			s->workers[i].http = NULL;
@@ -608,6 +667,7 @@ void http_server_free(struct http_server *s)
 	for (int i = 0; s->workers != NULL && i < s->nworkers; i++) {
 		if (s->workers[i].base != NULL)
 			event_base_free(s->workers[i].base);
+		free(s->workers[i].bound);
 	}
 	free(s->workers);
 	free(s->fds);

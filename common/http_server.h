@@ -91,7 +91,11 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 int http_server_start(struct http_server *s);
 /* Actual bound port of listen address i (useful with port 0); -1 if i is out of range. */
 int http_server_port(const struct http_server *s, size_t i);
-/* Stops accepting, finishes in-flight requests, joins the workers. Safe to call twice. */
+/*
+ * Stops accepting, lets handlers in progress finish and their replies be written (waiting at
+ * most 2 s for slow readers), closes the remaining (idle keep-alive) connections and joins
+ * the workers. The listening sockets are closed on return. Safe to call twice.
+ */
 void http_server_stop(struct http_server *s);
 void http_server_free(struct http_server *s);
 

@@ -24,6 +24,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -83,6 +84,9 @@ static void cookie_parser_rejects_malformed_headers(void **state)
 	}
 	/* the whole header is validated even when the wanted cookie comes first */
 	assert_int_equal(cookie("s=good; broken", "s", v, sizeof(v)), KBS_ERR_PARSE);
+	/* a malformed header is a parse error even when the value would not fit */
+	assert_int_equal(cookie("s=0123456789abcdefghij; broken", "s", v, sizeof(v)),
+			 KBS_ERR_PARSE);
 	assert_int_equal(cookie("s=v", "bad name", v, sizeof(v)), KBS_ERR_INVAL);
 	assert_int_equal(cookie("s=v", "s", v, 0), KBS_ERR_INVAL);
 }
@@ -431,6 +435,16 @@ static void cookies_round_trip(void **state)
 	assert_int_equal(do_req(c, "GET", t, "/getcookie", badcookie, NULL, &res), KBS_OK);
 	assert_int_equal(res.status, 400);
 	http_result_release(&res);
+	/* several Cookie headers: searched in order, and every one must be well-formed */
+	const char *two[] = {"Cookie: a=1", "Cookie: kbs-session-id=second", NULL};
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", two, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "second");
+	http_result_release(&res);
+	const char *twobad[] = {"Cookie: kbs-session-id=first", "Cookie: junk", NULL};
+	assert_int_equal(do_req(c, "GET", t, "/getcookie", twobad, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 400);
+	http_result_release(&res);
 	http_client_free(c);
 	srv_stop(t);
 }
@@ -598,12 +612,14 @@ struct tlsfiles {
 	char cert[128];
 	char key[128];
 	char other_cert[128];
+	char rsa_cert[128];
+	char rsa_key[128];
 	char *cert_pem;
 };
 
-static void write_cert(const char *cert_path, const char *key_path, char **pem_out)
+static void write_cert(const char *cert_path, const char *key_path, char **pem_out, int rsa)
 {
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	EVP_PKEY *pk = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	X509 *x = X509_new();
 	X509_NAME *n;
 	X509_EXTENSION *ext;
@@ -662,8 +678,11 @@ static int tls_setup(void **state)
 	snprintf(tf->cert, sizeof(tf->cert), "%s/cert.pem", tf->dir);
 	snprintf(tf->key, sizeof(tf->key), "%s/key.pem", tf->dir);
 	snprintf(tf->other_cert, sizeof(tf->other_cert), "%s/other.pem", tf->dir);
-	write_cert(tf->cert, tf->key, &tf->cert_pem);
-	write_cert(tf->other_cert, NULL, NULL);
+	snprintf(tf->rsa_cert, sizeof(tf->rsa_cert), "%s/rsa.pem", tf->dir);
+	snprintf(tf->rsa_key, sizeof(tf->rsa_key), "%s/rsa.key", tf->dir);
+	write_cert(tf->cert, tf->key, &tf->cert_pem, 0);
+	write_cert(tf->other_cert, NULL, NULL, 0);
+	write_cert(tf->rsa_cert, tf->rsa_key, NULL, 1);
 	*state = tf;
 	return 0;
 }
@@ -675,6 +694,8 @@ static int tls_teardown(void **state)
 	unlink(tf->cert);
 	unlink(tf->key);
 	unlink(tf->other_cert);
+	unlink(tf->rsa_cert);
+	unlink(tf->rsa_key);
 	rmdir(tf->dir);
 	free(tf->cert_pem);
 	free(tf);
@@ -746,6 +767,53 @@ static void tls_with_wrong_ca_fails(void **state)
 	http_result_release(&res);
 	http_client_free(c);
 	assert_int_equal(atomic_load(&t->h.calls), 0);
+	srv_stop(t);
+}
+
+/* Raw OpenSSL handshake with a fixed protocol version; returns the negotiated version or 0. */
+static int handshake(int port, int version, const char *ca)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), v = 0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_non_null(ctx);
+	/* let the client offer old versions, so a refusal can only come from the server */
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+	SSL_CTX_set_min_proto_version(ctx, version);
+	SSL_CTX_set_max_proto_version(ctx, version);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) == 1)
+		v = SSL_version(ssl);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return v;
+}
+
+static void tls_versions(void **state)
+{
+	struct tlsfiles *tf = *state;
+	struct srv *t = tls_srv(tf);
+	struct http_server_config cfg = {.workers = 2, .tls = true, .cert_file = tf->rsa_cert,
+					 .key_file = tf->rsa_key};
+	struct srv *r = srv_start_cfg(&cfg, "127.0.0.1:0");
+
+	assert_int_equal(handshake(t->port, TLS1_3_VERSION, tf->cert), TLS1_3_VERSION);
+	assert_int_equal(handshake(t->port, TLS1_2_VERSION, tf->cert), TLS1_2_VERSION);
+	assert_int_equal(handshake(t->port, TLS1_1_VERSION, tf->cert), 0);
+	assert_int_equal(handshake(t->port, TLS1_VERSION, tf->cert), 0);
+	/* the TLS 1.2 suite list also covers RSA certificates */
+	assert_int_equal(handshake(r->port, TLS1_2_VERSION, tf->rsa_cert), TLS1_2_VERSION);
+	assert_int_equal(handshake(r->port, TLS1_3_VERSION, tf->rsa_cert), TLS1_3_VERSION);
+	srv_stop(r);
 	srv_stop(t);
 }
 
@@ -865,6 +933,74 @@ static void deadline_is_respected(void **state)
 	srv_stop(t);
 }
 
+struct slow_arg {
+	const struct srv *t;
+	int rc;
+	long status;
+	int64_t done_ms;
+};
+
+static void *slow_thread(void *p)
+{
+	struct slow_arg *a = p;
+	struct http_client *c = client(5000, 0);
+	struct http_result res;
+
+	a->rc = do_req(c, "GET", a->t, "/slow", NULL, NULL, &res);
+	a->status = res.status;
+	http_result_release(&res);
+	http_client_free(c);
+	return NULL;
+}
+
+static void stop_finishes_in_flight_request(void **state)
+{
+	struct srv *t = srv_start();
+	struct slow_arg a = {.t = t, .rc = 1};
+	struct http_client *c = client(1000, 0);
+	struct http_result res;
+	char url[128];
+	pthread_t th;
+	int64_t t0;
+
+	t->h.sleep_ms = 400;
+	assert_int_equal(pthread_create(&th, NULL, slow_thread, &a), 0);
+	for (int w = 0; w < 200 && atomic_load(&t->h.calls) == 0; w++)
+		msleep(5);
+	assert_int_equal(atomic_load(&t->h.calls), 1);
+	t0 = http_now_ms();
+	http_server_stop(t->s);
+	/* stop waited for the handler, and the reply still reached the client */
+	assert_true(http_now_ms() - t0 >= 250);
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, KBS_OK);
+	assert_int_equal(a.status, 200);
+	/* after stop nothing listens any more */
+	snprintf(url, sizeof(url), "%s/echo", t->base);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res),
+			 KBS_ERR_NETWORK);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void idle_stop_is_fast(void **state)
+{
+	struct srv *t = srv_start();
+	struct http_client *c = client(1000, 0);
+	struct http_result res;
+	int64_t t0;
+
+	/* an idle keep-alive connection does not hold the stop up */
+	assert_int_equal(do_req(c, "GET", t, "/echo", NULL, NULL, &res), KBS_OK);
+	http_result_release(&res);
+	t0 = http_now_ms();
+	http_server_stop(t->s);
+	assert_true(http_now_ms() - t0 < 200);
+	http_client_free(c);
+	srv_stop(t);
+}
+
 /* ------------------------------------------------------------------ concurrency */
 
 struct conc_arg {
@@ -945,10 +1081,13 @@ int main(void)
 		cmocka_unit_test(ipv6_loopback),
 		cmocka_unit_test_setup_teardown(tls_with_pinned_ca_works, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(tls_with_wrong_ca_fails, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(tls_versions, tls_setup, tls_teardown),
 		cmocka_unit_test(client_retries_until_server_appears),
 		cmocka_unit_test(retries_stop_at_max_retries),
 		cmocka_unit_test(deadline_is_respected),
 		cmocka_unit_test(concurrent_requests_use_several_workers),
+		cmocka_unit_test(stop_finishes_in_flight_request),
+		cmocka_unit_test(idle_stop_is_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
