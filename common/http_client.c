@@ -41,6 +41,9 @@ struct sink {
 	int overflow;
 };
 
+static int set_static_options(struct http_client *c);
+static size_t on_body(char *data, size_t size, size_t n, void *arg);
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
@@ -109,8 +112,10 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **o
 		http_client_free(c);
 		return KBS_ERR_NOMEM;
 	}
-	/* enable the in-memory cookie engine (no file is read or written) */
-	curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
+	if (set_static_options(c) != KBS_OK) {
+		http_client_free(c);
+		return KBS_ERR_INTERNAL;
+	}
 	*out = c;
 	return KBS_OK;
 }
@@ -197,34 +202,30 @@ static int header_ok(const char *h)
 	return 1;
 }
 
-static int set_options(struct http_client *c, const char *method, const char *url,
-		       struct curl_slist *hdrs, const void *body, size_t body_len, long tmo_ms,
-		       long conn_ms, struct sink *sink)
-{
-	CURL *h = c->curl;
-	CURLcode cc = CURLE_OK;
-
-	curl_easy_reset(h);
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
 		if (cc == CURLE_OK)                                                                \
 			cc = curl_easy_setopt(h, opt, val);                                        \
 	} while (0)
-	SET(CURLOPT_COOKIEFILE, ""); /* reset disables the engine; the jar itself is kept */
-	SET(CURLOPT_URL, url);
+
+/* Options that stay the same for every request of this client (set once: re-setting
+ * CURLOPT_COOKIEFILE after curl_easy_reset() leaks in libcurl 7.88). */
+static int set_static_options(struct http_client *c)
+{
+	CURL *h = c->curl;
+	CURLcode cc = CURLE_OK;
+
+	SET(CURLOPT_COOKIEFILE, ""); /* in-memory cookie engine, no file is read or written */
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, c->errbuf);
 	SET(CURLOPT_USERAGENT, c->user_agent);
-	SET(CURLOPT_TIMEOUT_MS, tmo_ms);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, conn_ms);
-	SET(CURLOPT_HTTPHEADER, hdrs);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, sink);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_size);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->ca_file != NULL) {
 		SET(CURLOPT_CAINFO, c->ca_file);
 		SET(CURLOPT_CAPATH, NULL); /* pinned: the system directory must not add trust */
@@ -235,6 +236,24 @@ static int set_options(struct http_client *c, const char *method, const char *ur
 		SET(CURLOPT_CAINFO, NULL);
 		SET(CURLOPT_CAPATH, NULL);
 	}
+	return cc == CURLE_OK ? KBS_OK : KBS_ERR_INTERNAL;
+}
+
+/* Everything that can differ between two requests is set on every request. */
+static int set_options(struct http_client *c, const char *method, const char *url,
+		       struct curl_slist *hdrs, const void *body, size_t body_len, long tmo_ms,
+		       long conn_ms, struct sink *sink)
+{
+	CURL *h = c->curl;
+	CURLcode cc = CURLE_OK;
+
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_TIMEOUT_MS, tmo_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, conn_ms);
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_WRITEDATA, sink);
+	SET(CURLOPT_CUSTOMREQUEST, NULL);
+	SET(CURLOPT_NOBODY, 0L);
 	if (strcmp(method, "GET") == 0 && body == NULL) {
 		SET(CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "HEAD") == 0) {
@@ -246,9 +265,9 @@ static int set_options(struct http_client *c, const char *method, const char *ur
 		if (strcmp(method, "POST") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, method);
 	}
-#undef SET
 	return cc == CURLE_OK ? KBS_OK : KBS_ERR_INTERNAL;
 }
+#undef SET
 
 int http_client_request(struct http_client *c, const char *method, const char *url,
 			const char *const *headers, const void *body, size_t body_len,
