@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_SERVER_KBS_CONFIG_H
+#define KBS_SERVER_KBS_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/as/as.h"
+
+/*
+ * KBS configuration: Trustee's kbs-config.toml (kbs-protocol §10) including the legacy
+ * layouts of v0.10 .. v0.20. Unknown keys are warned about; a wrong type is an error naming
+ * the key and its line. Everything has a default, so "[http_server]\ninsecure_http = true"
+ * is a complete config (admin API then DenyAll, storage in memory).
+ */
+enum kbs_admin_mode {
+	KBS_ADMIN_DENY_ALL = 0,
+	KBS_ADMIN_INSECURE_ALLOW_ALL,
+	KBS_ADMIN_AUTHENTICATED, /* bearer JWT + role ACL (Trustee >= v0.21) */
+	KBS_ADMIN_LEGACY_KEYS,   /* v0.10..v0.20: any token signed by a listed key, no role */
+};
+
+struct kbs_idp {
+	char *issuer;         /* NULL = not checked */
+	char *audience;       /* NULL = not checked */
+	char *public_key_uri; /* PEM path (file:// accepted) */
+	char *jwk_set_uri;    /* JWKS path (file:// accepted) */
+};
+
+struct kbs_acl {
+	char *role;
+	char *regex; /* POSIX ERE, must start with ^/kbs and end with $ */
+};
+
+enum kbs_storage_type {
+	KBS_STORAGE_MEMORY = 0,
+	KBS_STORAGE_LOCALFS,
+	KBS_STORAGE_LOCALJSON,
+	KBS_STORAGE_POSTGRES,
+	KBS_STORAGE_REDIS,
+};
+
+enum kbs_as_type { KBS_AS_BUILTIN = 0, KBS_AS_GRPC, KBS_AS_INTEL_TA, KBS_AS_NONE };
+
+struct kbs_config {
+	/* [http_server] */
+	char **sockets;
+	size_t nsockets;
+	bool insecure_http;
+	char *private_key;
+	char *certificate;
+	long payload_request_size_mib; /* default 2 */
+	int worker_count;              /* 0 = CPUs */
+	char *tls_profile;
+	char *tls_min_version, *tls_max_version, *tls_ciphers, *tls_groups;
+
+	/* [attestation_token] */
+	char **trusted_certs_paths;
+	size_t ntrusted_certs;
+	char **trusted_jwk_sets;
+	size_t ntrusted_jwk_sets;
+	char **extra_teekey_paths;
+	size_t nextra_teekey_paths;
+	bool insecure_header_jwk;
+
+	/* [attestation_service] */
+	enum kbs_as_type as_type;
+	long session_timeout_min; /* `timeout`, default 5 */
+	struct as_config as;
+
+	/* [admin] */
+	enum kbs_admin_mode admin_mode;
+	struct kbs_idp *idps;
+	size_t nidps;
+	struct kbs_acl *acls;
+	size_t nacls;
+	char **legacy_admin_keys; /* Ed25519/EC/RSA PEM paths (legacy modes) */
+	size_t nlegacy_admin_keys;
+
+	/* [storage_backend] + [[plugins]] name = "resource" */
+	enum kbs_storage_type storage_type;
+	char *storage_dir;      /* local_fs.dir_path; repository = <dir>/repository (flat) */
+	char *repository_dir;   /* legacy tree layout dir (type = "LocalFs") */
+	bool resource_plugin;   /* resource plugin enabled (default true) */
+
+	char *policy_path;      /* legacy [policy_engine] policy_path (read at start if present) */
+	int nwarnings;          /* unknown keys seen */
+};
+
+void kbs_config_init(struct kbs_config *cfg);
+void kbs_config_release(struct kbs_config *cfg);
+
+/*
+ * Parses TOML text (file name only for messages). On error returns KBS_ERR_INVAL/PARSE with
+ * a message "file:line: key 'a.b': expected boolean, got string" in err.
+ */
+int kbs_config_parse(const char *text, size_t len, const char *file, struct kbs_config *cfg,
+		     char *err, size_t errlen);
+int kbs_config_load(const char *path, struct kbs_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_SERVER_TOKVER_H
+#define KBS_SERVER_TOKVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/jose/jwk.h"
+#include "server/kbs/kbs_config.h"
+
+/*
+ * Attestation-token verification for resource requests (kbs-protocol §7.2).
+ * Trusted: the in-process AS's signing key (always, by RFC 7638 thumbprint of the header
+ * jwk), keys from trusted_jwk_sets (by kid; local files), header jwk whose x5c chains to a
+ * certificate in trusted_certs_paths, and with insecure_header_jwk any header jwk.
+ * exp is required, 60 s leeway. Verified tokens are cached by SHA-256 digest until exp.
+ */
+struct kbs_tokver;
+
+int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
+		   struct kbs_tokver **out, char *err, size_t errlen);
+void kbs_tokver_free(struct kbs_tokver *t);
+
+/*
+ * *claims: new reference. KBS_ERR_EXPIRED, KBS_ERR_VERIFY (bad signature, untrusted key),
+ * KBS_ERR_PARSE; why names the cause. *cached set when served from the cache (may be NULL).
+ */
+int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_t **claims,
+		      int *cached, char *why, size_t whylen);
+
+#endif
