@@ -272,16 +272,48 @@ static int alg_acceptable(const char *alg, const char *const *allowed, const str
 	return KBS_OK;
 }
 
+/* DER INTEGER of an unsigned big-endian value; returns the bytes written. */
+static size_t der_uint(uint8_t *out, const uint8_t *v, size_t len)
+{
+	size_t pad;
+
+	while (len > 1 && v[0] == 0) {
+		v++;
+		len--;
+	}
+	pad = (v[0] & 0x80) ? 1 : 0;
+	out[0] = 0x02;
+	out[1] = (uint8_t)(len + pad);
+	out[2] = 0;
+	memcpy(out + 2 + pad, v, len);
+	return 2 + pad + len;
+}
+
+/*
+ * Ecdsa-Sig-Value DER from raw R || S (clen <= 66 each) without BIGNUM allocations; out
+ * needs 2 * (3 + clen) + 3 bytes.
+ */
+static size_t rs_to_der(const uint8_t *rs, size_t clen, uint8_t *out)
+{
+	uint8_t body[2 * (3 + JOSE_EC_COORD_MAX)];
+	size_t n = der_uint(body, rs, clen), h = 0;
+
+	n += der_uint(body + n, rs + clen, clen);
+	out[h++] = 0x30;
+	if (n > 127)
+		out[h++] = 0x81;
+	out[h++] = (uint8_t)n;
+	memcpy(out + h, body, n);
+	return h + n;
+}
+
 static int verify_sig(const struct jws_parts *p, const struct sig_alg *a, const struct jwk *key)
 {
 	uint8_t sig[JWS_SIG_MAX], der[JWS_SIG_MAX + 16];
 	const uint8_t *vs = sig;
-	uint8_t *dp = der;
 	size_t sig_len, vs_len;
 	EVP_MD_CTX *m = NULL;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	int rc = KBS_ERR_VERIFY, n;
+	int rc = KBS_ERR_VERIFY;
 
 	if (!key_fits(key, a))
 		return KBS_ERR_VERIFY;
@@ -293,18 +325,8 @@ static int verify_sig(const struct jws_parts *p, const struct sig_alg *a, const 
 		/* JOSE ECDSA: exactly R || S, each the curve's length (RFC 7518 §3.4) */
 		if (sig_len != 2 * a->clen)
 			return KBS_ERR_VERIFY;
-		rc = KBS_ERR_NOMEM;
-		es = ECDSA_SIG_new();
-		r = BN_bin2bn(sig, (int)a->clen, NULL);
-		s = BN_bin2bn(sig + a->clen, (int)a->clen, NULL);
-		if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s))
-			goto out;
-		r = s = NULL;
-		n = i2d_ECDSA_SIG(es, &dp);
-		if (n <= 0)
-			goto out;
+		vs_len = rs_to_der(sig, a->clen, der);
 		vs = der;
-		vs_len = (size_t)n;
 	} else if (a->kty == SK_RSA) {
 		if (sig_len != (size_t)EVP_PKEY_get_size(jwk_pkey(key)))
 			return KBS_ERR_VERIFY;
@@ -322,9 +344,6 @@ static int verify_sig(const struct jws_parts *p, const struct sig_alg *a, const 
 		     : KBS_ERR_VERIFY;
 out:
 	ERR_clear_error();
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(m);
 	return rc;
 }

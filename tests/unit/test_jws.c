@@ -141,6 +141,39 @@ static void every_algorithm_signs_and_verifies(void **state)
 	sign_verify(JWK_OKP_ED25519, "EdDSA", 64);
 }
 
+/*
+ * Raw R||S to DER: R or S with the high bit set needs a 0x00 pad, a leading zero byte must be
+ * stripped. Signs until both shapes were seen (each is likely within a few hundred tries).
+ */
+static void ecdsa_signature_edge_encodings_verify(void **state)
+{
+	static const char *const es256[] = {"ES256", NULL};
+	struct jwk *k = NULL;
+	bool seen_zero = false, seen_high = false;
+
+	assert_int_equal(jwk_generate(JWK_EC_P256, &k), KBS_OK);
+	for (int i = 0; i < 4000 && !(seen_zero && seen_high); i++) {
+		char *tok = NULL;
+		uint8_t sig[64];
+		size_t n;
+		const char *dot;
+
+		assert_int_equal(jws_sign(k, "ES256", NULL, &i, sizeof(i), &tok), KBS_OK);
+		dot = strrchr(tok, '.');
+		assert_int_equal(b64_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig), &n, B64_URL),
+				 KBS_OK);
+		assert_int_equal(n, 64);
+		if (sig[0] == 0 || sig[32] == 0)
+			seen_zero = true;
+		if ((sig[0] & 0x80) && (sig[32] & 0x80))
+			seen_high = true;
+		assert_int_equal(verify_str(tok, k, es256), KBS_OK);
+		free(tok);
+	}
+	assert_true(seen_zero && seen_high);
+	jwk_free(k);
+}
+
 static void header_extra_members_are_signed(void **state)
 {
 	struct jwk *k = NULL;
@@ -547,6 +580,7 @@ int main(void)
 		cmocka_unit_test(rfc7520_4_3_es512_verifies),
 		cmocka_unit_test(rfc8037_eddsa_verifies_and_reproduces),
 		cmocka_unit_test(every_algorithm_signs_and_verifies),
+		cmocka_unit_test(ecdsa_signature_edge_encodings_verify),
 		cmocka_unit_test(header_extra_members_are_signed),
 		cmocka_unit_test(none_is_always_rejected),
 		cmocka_unit_test(hmac_with_public_key_is_rejected),
