@@ -136,16 +136,14 @@ static const char *show_key(const struct key_seg *k, char *out, size_t outlen)
 	size_t n = k->len < 64 ? k->len : 64;
 	size_t j = 0;
 
+	/* do not cut a UTF-8 sequence in half */
+	while (n > 0 && n < k->len && ((unsigned char)k->s[n] & 0xc0) == 0x80)
+		n--;
 	for (size_t i = 0; i < n && j + 1 < outlen; i++) {
 		unsigned char c = (unsigned char)k->s[i];
 
 		out[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
-	/* do not cut a UTF-8 sequence in half */
-	while (j > 0 && n < k->len && ((unsigned char)out[j - 1] & 0xc0) == 0x80)
-		j--;
-	if (j > 0 && n < k->len && ((unsigned char)out[j - 1] & 0xc0) == 0xc0)
-		j--;
 	out[j] = '\0';
 	return out;
 }
@@ -514,8 +512,8 @@ static int parse_escape(struct parser *p, struct buf *b)
 }
 
 /*
- * Closing delimiter of a multi-line string at p->pos (a run of quote characters q):
- * up to two quotes may precede the closing three. Returns true when the string ends here.
+ * A run of quote characters q inside a multi-line string: three or more close it, and up to
+ * two of them before the closing three belong to the content. Sets *closed accordingly.
  */
 static int multiline_quotes(struct parser *p, char q, struct buf *b, bool *closed)
 {
@@ -950,8 +948,9 @@ static size_t leading_digits(const char *t, size_t n)
 static int parse_scalar(struct parser *p, int depth, struct node **out)
 {
 	size_t at = p->pos;
-	const char *t = p->s + at;
-	size_t n;
+	const char *t = p->s + at, *u;
+	size_t n, un;
+	bool prefixed;
 
 	while (peek(p, 0) >= 0 && is_token_char(peek(p, 0)))
 		p->pos++;
@@ -976,28 +975,19 @@ static int parse_scalar(struct parser *p, int depth, struct node **out)
 		return make_value(p, json_true(), depth, at, out);
 	if (n == 5 && memcmp(t, "false", 5) == 0)
 		return make_value(p, json_false(), depth, at, out);
-	{
-		const char *s = (t[0] == '+' || t[0] == '-') ? t + 1 : t;
-		size_t sn = n - (size_t)(s - t);
-
-		if (sn == 3 && memcmp(s, "inf", 3) == 0)
-			return make_value(p, special_float(t[0] == '-' ? "-inf" : "inf"), depth, at,
-					  out);
-		if (sn == 3 && memcmp(s, "nan", 3) == 0)
-			return make_value(p, special_float("nan"), depth, at, out);
-	}
 	if ((n >= 5 && leading_digits(t, n) == 4 && t[4] == '-') ||
 	    (n >= 3 && leading_digits(t, n) == 2 && t[2] == ':'))
 		return parse_datetime(p, t, n, at, depth, out);
-	{
-		const char *s = (t[0] == '+' || t[0] == '-') ? t + 1 : t;
-		size_t sn = n - (size_t)(s - t);
-		bool prefixed =
-		    sn > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b');
-
-		if (!prefixed && (memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n)))
-			return parse_float(p, t, n, at, depth, out);
-	}
+	/* u: the token without its sign */
+	u = (t[0] == '+' || t[0] == '-') ? t + 1 : t;
+	un = n - (size_t)(u - t);
+	if (un == 3 && memcmp(u, "inf", 3) == 0)
+		return make_value(p, special_float(t[0] == '-' ? "-inf" : "inf"), depth, at, out);
+	if (un == 3 && memcmp(u, "nan", 3) == 0)
+		return make_value(p, special_float("nan"), depth, at, out);
+	prefixed = un > 1 && u[0] == '0' && (u[1] == 'x' || u[1] == 'o' || u[1] == 'b');
+	if (!prefixed && (memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n)))
+		return parse_float(p, t, n, at, depth, out);
 	return parse_integer(p, t, n, at, depth, out);
 }
 
@@ -1279,8 +1269,10 @@ static int parse_document(struct parser *p)
 
 	if ((rc = check_utf8(p)) != KBS_OK)
 		return rc;
-	if (p->len >= 3 && memcmp(p->s, "\xef\xbb\xbf", 3) == 0)
+	if (p->len >= 3 && memcmp(p->s, "\xef\xbb\xbf", 3) == 0) {
 		p->pos = 3;
+		p->pc_off = 3; /* the byte order mark takes no column */
+	}
 	while (p->pos < p->len) {
 		skip_ws(p);
 		switch (peek(p, 0)) {

@@ -697,6 +697,13 @@ static void errors_report_line_and_column(void **state)
 	    {"d = 2021-02-29\n", 1, 5, "date"},
 	    {"a.b = 1\n[a.b]\n", 2, 4, "already defined"},
 	    {"k = 'x\x01'\n", 1, 7, "control character"},
+	    /* the byte order mark takes no column */
+	    {"\xef\xbb\xbf"
+	     "a = \n",
+	     1, 5, "expected a value"},
+	    {"a = [\n  1,\n  2 3\n]\n", 3, 5, "expected ',' or ']'"},
+	    {"a = { b = 1 }\na.c = 2\n", 2, 1, "cannot add keys"},
+	    {"[[a]]\n[a]\n", 2, 2, "already defined"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -710,6 +717,27 @@ static void errors_report_line_and_column(void **state)
 				 err.column, err.msg, cases[i].line, cases[i].col, cases[i].msg);
 		assert_null(doc);
 	}
+}
+
+static void long_keys_are_cut_in_messages(void **state)
+{
+	char in[500], key[201], again[400];
+	struct toml_doc *doc = NULL;
+	struct toml_err err;
+
+	/* 2-byte characters: the cut must not split one */
+	for (size_t i = 0; i < 100; i++)
+		memcpy(key + 2 * i, "\xc3\xa9", 2);
+	key[200] = '\0';
+	fmt(in, sizeof(in), "\"%s\" = 1\n\"%s\" = 2\n", key, key);
+	assert_int_equal(parse_str(in, &doc, &err), KBS_ERR_PARSE);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "duplicate key"));
+	assert_true(strlen(err.msg) < 100);
+	/* the message is valid UTF-8: a TOML string holding it parses */
+	fmt(again, sizeof(again), "m = '''%s'''\n", err.msg);
+	doc = must_parse(again);
+	toml_doc_free(doc);
 }
 
 static void key_positions(void **state)
@@ -1195,6 +1223,7 @@ int main(void)
 	    cmocka_unit_test(initdata_values),
 	    cmocka_unit_test(errors_report_line_and_column),
 	    cmocka_unit_test(key_positions),
+	    cmocka_unit_test(long_keys_are_cut_in_messages),
 	    cmocka_unit_test(duplicate_keys_and_tables_rejected),
 	    cmocka_unit_test(table_rules_accepted),
 	    cmocka_unit_test(integers),
