@@ -316,7 +316,8 @@ int http_client_request(struct http_client *c, const char *method, const char *u
 			if (now >= deadline_ms) {
 				rc = KBS_ERR_TIMEOUT;
 				if (res->error[0] == '\0')
-					snprintf(res->error, sizeof(res->error), "deadline reached");
+					snprintf(res->error, sizeof(res->error),
+						 "deadline reached");
 				break;
 			}
 			if (deadline_ms - now < tmo)
@@ -337,7 +338,8 @@ int http_client_request(struct http_client *c, const char *method, const char *u
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
 		res->status = st;
 		res->content_type[0] = '\0';
-		if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+		if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+		    ct != NULL)
 			snprintf(res->content_type, sizeof(res->content_type), "%s", ct);
 		if (cc == CURLE_OK) {
 			res->error[0] = '\0';
@@ -396,7 +398,8 @@ int http_client_get_cookie(struct http_client *c, const char *name, char *out, s
 		rc = KBS_ERR_INTERNAL;
 		goto out;
 	}
-	/* Netscape cookie lines: domain \t tailmatch \t path \t secure \t expires \t name \t value */
+	/* Netscape cookie lines: domain \t tailmatch \t path \t secure \t expires \t name \t value
+	 */
 	for (struct curl_slist *l = list; l != NULL; l = l->next) {
 		const char *f[7];
 		const char *p = l->data;

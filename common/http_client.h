@@ -22,26 +22,26 @@
  * is reached. HTTP responses of any status are never retried here; the caller decides.
  */
 struct http_client_config {
-	const char *ca_file;      /* optional PEM file */
-	const char *ca_pem;       /* optional inline PEM (used if ca_file is NULL) */
+	const char *ca_file;	  /* optional PEM file */
+	const char *ca_pem;	  /* optional inline PEM (used if ca_file is NULL) */
 	long connect_timeout_ms;  /* default 5000 when 0 */
-	long timeout_ms;          /* per attempt, default 30000 when 0 */
-	int max_retries;          /* 0 disables retries; negative = default 3 */
+	long timeout_ms;	  /* per attempt, default 30000 when 0 */
+	int max_retries;	  /* 0 disables retries; negative = default 3 */
 	long backoff_initial_ms;  /* default 100 when 0 */
-	long backoff_max_ms;      /* default 5000 when 0 */
+	long backoff_max_ms;	  /* default 5000 when 0 */
 	size_t max_response_size; /* default 16 MiB when 0 */
-	const char *user_agent;   /* default "kbsfs/<version>" */
+	const char *user_agent;	  /* default "kbsfs/<version>" */
 };
 
 struct http_client;
 
 struct http_result {
-	long status;          /* HTTP status, 0 if no response */
-	struct buf body;      /* response body */
+	long status;	 /* HTTP status, 0 if no response */
+	struct buf body; /* response body */
 	char content_type[128];
-	int curl_code;        /* CURLcode of the last attempt */
-	int attempts;         /* number of attempts made */
-	char error[256];      /* transport error text, empty on success */
+	int curl_code;	 /* CURLcode of the last attempt */
+	int attempts;	 /* number of attempts made */
+	char error[256]; /* transport error text, empty on success */
 };
 
 /* cfg NULL = all defaults (system CA store, 3 retries). Strings in cfg are copied. */

@@ -55,7 +55,7 @@ struct http_worker {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket **bound; /* one per listening socket */
-	struct event *drain;                /* stop: polls until pending reaches 0 */
+	struct event *drain;		    /* stop: polls until pending reaches 0 */
 	struct timeval drain_until;
 	int pending; /* replies handed to libevent and not yet fully written */
 	pthread_t thread;
@@ -99,6 +99,13 @@ const char *http_request_method(const struct http_request *r)
 const char *http_request_path(const struct http_request *r)
 {
 	return r->path;
+}
+
+const char *http_request_uri(const struct http_request *r)
+{
+	const char *u = r->ev != NULL ? evhttp_request_get_uri(r->ev) : NULL;
+
+	return u != NULL ? u : "";
 }
 
 const char *http_request_query(const struct http_request *r)
@@ -265,8 +272,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	/* every path below sends exactly one reply; count it until it is written out */
 	w->pending++;
 	evhttp_request_set_on_complete_cb(ev, on_complete, w);
-	if (s->tls && (evcon == NULL ||
-		       bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(evcon)) == NULL)) {
+	if (s->tls && (evcon == NULL || bufferevent_openssl_get_ssl(
+					    evhttp_connection_get_bufferevent(evcon)) == NULL)) {
 		/* bevcb could not create a TLS bufferevent and libevent fell back to plain TCP:
 		 * never hand such a request to the handler. */
 		evhttp_add_header(oh, "Connection", "close");
@@ -280,13 +287,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	raw_path = evhttp_uri_get_path(uri);
 	if (raw_path == NULL || raw_path[0] == '\0')
 		raw_path = "/";
-	path = evhttp_uridecode(raw_path, 0, &plen);
+	plen = strlen(raw_path);
+	path = malloc(plen + 1); /* decoding never makes the path longer */
 	if (path == NULL) {
 		send_plain_error(ev, 500);
 		goto out;
 	}
-	if (strlen(path) != plen || path[0] != '/') {
-		/* %00 in the path, or an absolute-form / authority-form target */
+	if (http_path_decode(raw_path, plen, path, plen + 1) != KBS_OK || path[0] != '/') {
+		/* bad escape, %00 / control byte, or not an origin-form target */
 		send_plain_error(ev, 400);
 		goto out;
 	}
@@ -368,8 +376,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_worker *w = arg;
-	const struct timeval tick = {0, 5000}, max = {HTTP_DRAIN_MAX_MS / 1000,
-						     (HTTP_DRAIN_MAX_MS % 1000) * 1000};
+	const struct timeval tick = {0, 5000},
+			     max = {HTTP_DRAIN_MAX_MS / 1000, (HTTP_DRAIN_MAX_MS % 1000) * 1000};
 	struct timeval now;
 
 	for (size_t i = 0; i < w->srv->nfds; i++) {
@@ -408,9 +416,10 @@ static int tls_setup(struct http_server *s, const char *cert, const char *key)
 		return KBS_ERR_NOMEM;
 	SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
 	SSL_CTX_set_options(s->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					    SSL_OP_NO_COMPRESSION);
+					SSL_OP_NO_COMPRESSION);
 	/* TLS 1.2: forward-secret AEAD suites only (TLS 1.3 suites are all fine) */
-	if (SSL_CTX_set_cipher_list(s->ssl, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1)
+	if (SSL_CTX_set_cipher_list(s->ssl,
+				    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1)
 		goto tls_err;
 	if (SSL_CTX_use_certificate_chain_file(s->ssl, cert) != 1) {
 		log_error("http: cannot load TLS certificate chain %s", cert);
@@ -483,8 +492,8 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 	/* no implicit Content-Type: the handler decides (Trustee error bodies carry none) */
 	evhttp_set_default_content_type(w->http, NULL);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	/* read (and drop) an oversized body so the client sees the 413 instead of a reset */
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(w->http, on_request, w);
@@ -496,7 +505,7 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 	for (size_t i = 0; i < s->nfds; i++) {
 		/* the server owns the fds: the listener must not close them when freed */
 		struct evconnlistener *l =
-			evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0, s->fds[i]);
+		    evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0, s->fds[i]);
 
 		if (l == NULL)
 			return KBS_ERR_NOMEM;
@@ -539,7 +548,8 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 		s->nworkers = cfg->workers;
 	} else {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		s->nworkers = ncpu < 2 ? 2 : (int)(ncpu > HTTP_MAX_WORKERS ? HTTP_MAX_WORKERS : ncpu);
+		s->nworkers =
+		    ncpu < 2 ? 2 : (int)(ncpu > HTTP_MAX_WORKERS ? HTTP_MAX_WORKERS : ncpu);
 	}
 	if (s->nworkers > HTTP_MAX_WORKERS)
 		s->nworkers = HTTP_MAX_WORKERS;
@@ -555,8 +565,9 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 	if (s->fds == NULL || s->ports == NULL || s->workers == NULL)
 		goto out;
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		rc = listen_one(cfg->listen[i], cfg->backlog > 0 ? cfg->backlog : HTTP_DEFAULT_BACKLOG,
-				&s->fds[i], &s->ports[i]);
+		rc = listen_one(cfg->listen[i],
+				cfg->backlog > 0 ? cfg->backlog : HTTP_DEFAULT_BACKLOG, &s->fds[i],
+				&s->ports[i]);
 		if (rc != KBS_OK)
 			goto out;
 		s->nfds++;

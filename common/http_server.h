@@ -28,21 +28,28 @@ struct http_server_config {
 	 * free port; see http_server_port()). */
 	const char *const *listen;
 	size_t nlisten;
-	bool tls;              /* false = plain HTTP */
-	const char *cert_file; /* PEM chain, required when tls */
-	const char *key_file;  /* PEM private key, required when tls */
-	size_t max_body_size;  /* default 1 MiB when 0 */
-	size_t max_header_size;/* default 16 KiB when 0 */
-	int workers;           /* default: number of CPUs, at least 2 */
-	int timeout_s;         /* idle/keep-alive timeout, default 60 */
-	int backlog;           /* listen() backlog, default 128 */
+	bool tls;		/* false = plain HTTP */
+	const char *cert_file;	/* PEM chain, required when tls */
+	const char *key_file;	/* PEM private key, required when tls */
+	size_t max_body_size;	/* default 1 MiB when 0 */
+	size_t max_header_size; /* default 16 KiB when 0 */
+	int workers;		/* default: number of CPUs, at least 2 */
+	int timeout_s;		/* idle/keep-alive timeout, default 60 */
+	int backlog;		/* listen() backlog, default 128 */
 };
 
 struct http_request; /* opaque, valid only during the handler call */
 
-const char *http_request_method(const struct http_request *r);  /* "GET", "POST", ... */
-/* Decoded path without the query ("/kbs/v0/resource/a/b/c"); never NULL. */
+const char *http_request_method(const struct http_request *r); /* "GET", "POST", ... */
+/*
+ * Percent-decoded path without the query ("/kbs/v0/resource/a/b/c"); never NULL, always
+ * starts with '/'. "%2F" stays encoded, so every '/' separates segments; requests whose path
+ * has a bad escape, %00 or control bytes get 400 without reaching the handler. Dot segments
+ * are NOT normalised: handlers must reject "." / ".." themselves.
+ */
 const char *http_request_path(const struct http_request *r);
+/* The request target exactly as received ("/a%2Fb?x=1"); never NULL. */
+const char *http_request_uri(const struct http_request *r);
 /* Raw query string without '?', or NULL. */
 const char *http_request_query(const struct http_request *r);
 /* Header value (case-insensitive name), or NULL. */
@@ -58,8 +65,8 @@ const uint8_t *http_request_body(const struct http_request *r, size_t *len);
 const char *http_request_peer(const struct http_request *r);
 
 struct http_response {
-	int status;        /* default 200 */
-	struct buf body;   /* response body */
+	int status;	 /* default 200 */
+	struct buf body; /* response body */
 	/* Up to 8 extra headers ("Name", "value"); strings are copied by http_response_header. */
 	struct {
 		char *name;

@@ -152,7 +152,8 @@ int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ssl
 			return KBS_ERR_PARSE;
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
-		if (parse_port(rb + 2, &port) != KBS_OK || inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+		if (parse_port(rb + 2, &port) != KBS_OK ||
+		    inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
 			return KBS_ERR_PARSE;
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons(port);
@@ -200,46 +201,104 @@ const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen
 	return out;
 }
 
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (in == NULL || out == NULL || outlen == 0)
+		return KBS_ERR_INVAL;
+	out[0] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (len - i < 3)
+				goto bad;
+			hi = hexval((unsigned char)in[i + 1]);
+			lo = hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			c = (unsigned char)(hi << 4 | lo);
+			if (c == '/') {
+				/* keep the escape: a decoded '/' would forge a segment boundary */
+				if (o + 3 >= outlen)
+					goto range;
+				memcpy(out + o, in + i, 3);
+				o += 3;
+				i += 2;
+				continue;
+			}
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			goto bad;
+		if (o + 1 >= outlen)
+			goto range;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return KBS_OK;
+bad:
+	out[0] = '\0';
+	return KBS_ERR_PARSE;
+range:
+	out[0] = '\0';
+	return KBS_ERR_RANGE;
+}
+
 const char *http_reason_phrase(int status)
 {
 	static const struct {
 		int code;
 		const char *text;
 	} tab[] = {
-		{100, "Continue"},
-		{200, "OK"},
-		{201, "Created"},
-		{202, "Accepted"},
-		{204, "No Content"},
-		{206, "Partial Content"},
-		{301, "Moved Permanently"},
-		{302, "Found"},
-		{304, "Not Modified"},
-		{307, "Temporary Redirect"},
-		{308, "Permanent Redirect"},
-		{400, "Bad Request"},
-		{401, "Unauthorized"},
-		{403, "Forbidden"},
-		{404, "Not Found"},
-		{405, "Method Not Allowed"},
-		{406, "Not Acceptable"},
-		{408, "Request Timeout"},
-		{409, "Conflict"},
-		{410, "Gone"},
-		{411, "Length Required"},
-		{412, "Precondition Failed"},
-		{413, "Payload Too Large"},
-		{414, "URI Too Long"},
-		{415, "Unsupported Media Type"},
-		{416, "Range Not Satisfiable"},
-		{422, "Unprocessable Entity"},
-		{429, "Too Many Requests"},
-		{431, "Request Header Fields Too Large"},
-		{500, "Internal Server Error"},
-		{501, "Not Implemented"},
-		{502, "Bad Gateway"},
-		{503, "Service Unavailable"},
-		{504, "Gateway Timeout"},
+	    {100, "Continue"},
+	    {200, "OK"},
+	    {201, "Created"},
+	    {202, "Accepted"},
+	    {204, "No Content"},
+	    {206, "Partial Content"},
+	    {301, "Moved Permanently"},
+	    {302, "Found"},
+	    {304, "Not Modified"},
+	    {307, "Temporary Redirect"},
+	    {308, "Permanent Redirect"},
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {406, "Not Acceptable"},
+	    {408, "Request Timeout"},
+	    {409, "Conflict"},
+	    {410, "Gone"},
+	    {411, "Length Required"},
+	    {412, "Precondition Failed"},
+	    {413, "Payload Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {416, "Range Not Satisfiable"},
+	    {422, "Unprocessable Entity"},
+	    {429, "Too Many Requests"},
+	    {431, "Request Header Fields Too Large"},
+	    {500, "Internal Server Error"},
+	    {501, "Not Implemented"},
+	    {502, "Bad Gateway"},
+	    {503, "Service Unavailable"},
+	    {504, "Gateway Timeout"},
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)

@@ -43,6 +43,14 @@ int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ssl
 /* Formats a socket address as "1.2.3.4:80" / "[::1]:80" into out; returns out. */
 const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 
+/*
+ * Percent-decodes a request path (len bytes, no query) into out (NUL-terminated).
+ * "%2F"/"%2f" stays encoded so that every '/' in the result is a real segment separator;
+ * '+' is not special. Refused (KBS_ERR_PARSE): a malformed escape, a %00, any byte below
+ * 0x20 or 0x7f (raw or decoded). KBS_ERR_RANGE if out is too small.
+ */
+int http_path_decode(const char *in, size_t len, char *out, size_t outlen);
+
 /* Standard reason phrase for an HTTP status ("Not Found"); "Unknown" when none. */
 const char *http_reason_phrase(int status);
 

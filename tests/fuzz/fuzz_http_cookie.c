@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Fuzzes the Cookie header parser (and the listen-address parser on the same input).
+ * Fuzzes the Cookie header parser (and the listen-address and path decoders on the same input).
  * Invariants: bounded output, NUL-terminated value made only of cookie-octets, identical
  * verdict for the presence-only mode, and the found value re-parses from "name=value".
  */
@@ -57,6 +57,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(s, size, "a");
 	if (http_parse_listen(s, &ss, &sl) == KBS_OK && sl > sizeof(ss))
 		abort();
+	/* path decoding: never longer than the input, never a control byte, and a decoded
+	 * path decodes to itself again unless it still contains '%' */
+	char *p = malloc(size + 1), *q = malloc(size + 1);
+	if (p != NULL && q != NULL && http_path_decode(s, size, p, size + 1) == KBS_OK) {
+		size_t pl = strlen(p);
+		if (pl > size)
+			abort();
+		for (size_t i = 0; i < pl; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				abort();
+		if (strchr(p, '%') == NULL &&
+		    (http_path_decode(p, pl, q, size + 1) != KBS_OK || strcmp(p, q) != 0))
+			abort();
+	}
+	free(p);
+	free(q);
 	free(s);
 	return 0;
 }

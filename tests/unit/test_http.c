@@ -70,9 +70,9 @@ static void cookie_parser_accepts_rfc6265_headers(void **state)
 static void cookie_parser_rejects_malformed_headers(void **state)
 {
 	static const char *const bad[] = {
-		"s",		 "=v",		 "s=v w",     "s=v;;t=1", "s=\"v",	 "s=v\"",
-		"s=a,b",	 "s=a\\b",	 "a b=1",     "s=v; t",	  "s=\x01",	 "s=\xc3\xa9",
-		";s=v",		 "s=v;t=1;;",	 "s=v\r\nX: y", "s=\"a\"b", "s=v ; ; t=1", "(s)=v",
+	    "s",     "=v",	  "s=v w",	 "s=v;;t=1", "s=\"v",	    "s=v\"",
+	    "s=a,b", "s=a\\b",	  "a b=1",	 "s=v; t",   "s=\x01",	    "s=\xc3\xa9",
+	    ";s=v",  "s=v;t=1;;", "s=v\r\nX: y", "s=\"a\"b", "s=v ; ; t=1", "(s)=v",
 	};
 	char v[16];
 
@@ -125,10 +125,22 @@ static void listen_address_parser(void **state)
 	socklen_t sl;
 	char txt[64];
 	static const char *const bad[] = {
-		"",	       "8080",	      "127.0.0.1",	"127.0.0.1:",	"127.0.0.1:65536",
-		"127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",	"localhost:80", "::1:80",
-		"[::1]",       "[::1]80",     "[]:80",		"[127.0.0.1]:80", "1.2.3:80",
-		"127.0.0.1:000080",
+	    "",
+	    "8080",
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    "127.0.0.1:65536",
+	    "127.0.0.1:-1",
+	    "127.0.0.1:+80",
+	    "127.0.0.1:80x",
+	    "localhost:80",
+	    "::1:80",
+	    "[::1]",
+	    "[::1]80",
+	    "[]:80",
+	    "[127.0.0.1]:80",
+	    "1.2.3:80",
+	    "127.0.0.1:000080",
 	};
 
 	assert_int_equal(http_parse_listen("0.0.0.0:8080", &ss, &sl), KBS_OK);
@@ -213,8 +225,9 @@ static int handler(void *ctx, const struct http_request *r, struct http_response
 		return KBS_OK;
 	}
 	if (strcmp(p, "/setcookie") == 0) {
-		http_response_header(resp, "Set-Cookie",
-				     "kbs-session-id=0123abcd; Expires=Fri, 01 Jan 2100 00:00:00 GMT");
+		http_response_header(
+		    resp, "Set-Cookie",
+		    "kbs-session-id=0123abcd; Expires=Fri, 01 Jan 2100 00:00:00 GMT");
 		return KBS_OK;
 	}
 	if (strcmp(p, "/getcookie") == 0) {
@@ -248,6 +261,10 @@ static int handler(void *ctx, const struct http_request *r, struct http_response
 	}
 	if (strcmp(p, "/barrier") == 0)
 		return barrier_handler(h, resp);
+	if (strncmp(p, "/raw", 4) == 0) {
+		buf_printf(&resp->body, "%s|%s", p, http_request_uri(r));
+		return KBS_OK;
+	}
 	resp->status = 404;
 	return KBS_OK;
 }
@@ -280,8 +297,8 @@ static struct srv *srv_start_cfg(struct http_server_config *cfg, const char *lis
 
 static struct srv *srv_start(void)
 {
-	struct http_server_config cfg = {.workers = 2, .max_body_size = 4096,
-					 .max_header_size = 2048, .timeout_s = 10};
+	struct http_server_config cfg = {
+	    .workers = 2, .max_body_size = 4096, .max_header_size = 2048, .timeout_s = 10};
 
 	return srv_start_cfg(&cfg, "127.0.0.1:0");
 }
@@ -298,17 +315,18 @@ static void srv_stop(struct srv *t)
 
 static struct http_client *client(long timeout_ms, int retries)
 {
-	struct http_client_config cc = {.timeout_ms = timeout_ms, .max_retries = retries,
-					.backoff_initial_ms = 20, .backoff_max_ms = 100};
+	struct http_client_config cc = {.timeout_ms = timeout_ms,
+					.max_retries = retries,
+					.backoff_initial_ms = 20,
+					.backoff_max_ms = 100};
 	struct http_client *c;
 
 	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
 	return c;
 }
 
-static int do_req(struct http_client *c, const char *method, const struct srv *t,
-		  const char *path, const char *const *hdrs, const char *body,
-		  struct http_result *res)
+static int do_req(struct http_client *c, const char *method, const struct srv *t, const char *path,
+		  const char *const *hdrs, const char *body, struct http_result *res)
 {
 	char url[256];
 
@@ -527,7 +545,30 @@ static void oversize_headers_are_refused(void **state)
 	srv_stop(t);
 }
 
-static void nul_in_path_is_400_without_handler(void **state)
+static void path_decoding(void **state)
+{
+	char out[64];
+	static const char *const bad[] = {"/a%00b", "/a%",   "/a%2",  "/a%zz",
+					  "/a%0a",  "/a\tb", "/a%7f", "/a%1F"};
+
+	assert_int_equal(http_path_decode("/a%20b/%63", 10, out, sizeof(out)), KBS_OK);
+	assert_string_equal(out, "/a b/c");
+	assert_int_equal(http_path_decode("/a%2Fb%2fc+d", 12, out, sizeof(out)), KBS_OK);
+	assert_string_equal(out, "/a%2Fb%2fc+d");
+	assert_int_equal(http_path_decode("/%C3%A9", 7, out, sizeof(out)), KBS_OK);
+	assert_string_equal(out, "/\xc3\xa9");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(out, sizeof(out), "junk");
+		assert_int_equal(http_path_decode(bad[i], strlen(bad[i]), out, sizeof(out)),
+				 KBS_ERR_PARSE);
+		assert_string_equal(out, "");
+	}
+	assert_int_equal(http_path_decode("/abcd", 5, out, 5), KBS_ERR_RANGE);
+	assert_int_equal(http_path_decode("/abcd", 5, out, 6), KBS_OK);
+	assert_int_equal(http_path_decode("/%2F", 4, out, 4), KBS_ERR_RANGE);
+}
+
+static void bad_paths_are_400_without_handler(void **state)
 {
 	struct srv *t = srv_start();
 	struct http_client *c = client(5000, 0);
@@ -535,7 +576,16 @@ static void nul_in_path_is_400_without_handler(void **state)
 
 	assert_int_equal(do_req(c, "GET", t, "/echo%00/x", NULL, NULL, &res), KBS_OK);
 	assert_int_equal(res.status, 400);
+	http_result_release(&res);
+	assert_int_equal(do_req(c, "GET", t, "/echo%zz", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 400);
 	assert_int_equal(atomic_load(&t->h.calls), 0);
+	http_result_release(&res);
+	/* decoded path vs raw target; %2F does not become a separator */
+	assert_int_equal(do_req(c, "GET", t, "/r%61w/a%2Fb/%2e%2e?q=%41", NULL, NULL, &res),
+			 KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "/raw/a%2Fb/..|/r%61w/a%2Fb/%2e%2e?q=%41");
 	http_result_release(&res);
 	http_client_free(c);
 	srv_stop(t);
@@ -567,7 +617,9 @@ static void server_config_errors(void **state)
 	const char *bad[] = {"localhost:80"};
 	struct http_server_config cfg = {.listen = bad, .nlisten = 1};
 	const char *tls_addr[] = {"127.0.0.1:0"};
-	struct http_server_config tcfg = {.listen = tls_addr, .nlisten = 1, .tls = true,
+	struct http_server_config tcfg = {.listen = tls_addr,
+					  .nlisten = 1,
+					  .tls = true,
 					  .cert_file = "/nonexistent/cert.pem",
 					  .key_file = "/nonexistent/key.pem"};
 
@@ -704,8 +756,8 @@ static int tls_teardown(void **state)
 
 static struct srv *tls_srv(const struct tlsfiles *tf)
 {
-	struct http_server_config cfg = {.workers = 2, .tls = true, .cert_file = tf->cert,
-					 .key_file = tf->key, .timeout_s = 10};
+	struct http_server_config cfg = {
+	    .workers = 2, .tls = true, .cert_file = tf->cert, .key_file = tf->key, .timeout_s = 10};
 
 	return srv_start_cfg(&cfg, "127.0.0.1:0");
 }
@@ -745,8 +797,8 @@ static void tls_with_wrong_ca_fails(void **state)
 {
 	struct tlsfiles *tf = *state;
 	struct srv *t = tls_srv(tf);
-	struct http_client_config cc = {.ca_file = tf->other_cert, .max_retries = 3,
-					.backoff_initial_ms = 10};
+	struct http_client_config cc = {
+	    .ca_file = tf->other_cert, .max_retries = 3, .backoff_initial_ms = 10};
 	struct http_client *c;
 	struct http_result res;
 	char url[128];
@@ -802,8 +854,8 @@ static void tls_versions(void **state)
 {
 	struct tlsfiles *tf = *state;
 	struct srv *t = tls_srv(tf);
-	struct http_server_config cfg = {.workers = 2, .tls = true, .cert_file = tf->rsa_cert,
-					 .key_file = tf->rsa_key};
+	struct http_server_config cfg = {
+	    .workers = 2, .tls = true, .cert_file = tf->rsa_cert, .key_file = tf->rsa_key};
 	struct srv *r = srv_start_cfg(&cfg, "127.0.0.1:0");
 
 	assert_int_equal(handshake(t->port, TLS1_3_VERSION, tf->cert), TLS1_3_VERSION);
@@ -843,8 +895,10 @@ struct retry_arg {
 static void *retry_thread(void *p)
 {
 	struct retry_arg *a = p;
-	struct http_client_config cc = {.max_retries = 100, .backoff_initial_ms = 20,
-					.backoff_max_ms = 80, .connect_timeout_ms = 1000};
+	struct http_client_config cc = {.max_retries = 100,
+					.backoff_initial_ms = 20,
+					.backoff_max_ms = 80,
+					.connect_timeout_ms = 1000};
 	struct http_client *c;
 
 	if (http_client_new(&cc, &c) != KBS_OK)
@@ -894,8 +948,8 @@ static void retries_stop_at_max_retries(void **state)
 
 static void deadline_is_respected(void **state)
 {
-	struct http_client_config cc = {.max_retries = 1000, .backoff_initial_ms = 50,
-					.backoff_max_ms = 200};
+	struct http_client_config cc = {
+	    .max_retries = 1000, .backoff_initial_ms = 50, .backoff_max_ms = 200};
 	struct http_client *c;
 	struct http_result res;
 	char url[128];
@@ -1064,30 +1118,31 @@ static void concurrent_requests_use_several_workers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(cookie_parser_accepts_rfc6265_headers),
-		cmocka_unit_test(cookie_parser_rejects_malformed_headers),
-		cmocka_unit_test(cookie_parser_is_bounded),
-		cmocka_unit_test(listen_address_parser),
-		cmocka_unit_test(response_header_validation),
-		cmocka_unit_test(get_and_post_with_headers_and_body),
-		cmocka_unit_test(responses_have_no_implicit_content_type),
-		cmocka_unit_test(cookies_round_trip),
-		cmocka_unit_test(keep_alive_reuses_connection),
-		cmocka_unit_test(oversize_body_is_413_without_handler),
-		cmocka_unit_test(oversize_headers_are_refused),
-		cmocka_unit_test(nul_in_path_is_400_without_handler),
-		cmocka_unit_test(response_size_cap),
-		cmocka_unit_test(server_config_errors),
-		cmocka_unit_test(ipv6_loopback),
-		cmocka_unit_test_setup_teardown(tls_with_pinned_ca_works, tls_setup, tls_teardown),
-		cmocka_unit_test_setup_teardown(tls_with_wrong_ca_fails, tls_setup, tls_teardown),
-		cmocka_unit_test_setup_teardown(tls_versions, tls_setup, tls_teardown),
-		cmocka_unit_test(client_retries_until_server_appears),
-		cmocka_unit_test(retries_stop_at_max_retries),
-		cmocka_unit_test(deadline_is_respected),
-		cmocka_unit_test(concurrent_requests_use_several_workers),
-		cmocka_unit_test(stop_finishes_in_flight_request),
-		cmocka_unit_test(idle_stop_is_fast),
+	    cmocka_unit_test(cookie_parser_accepts_rfc6265_headers),
+	    cmocka_unit_test(cookie_parser_rejects_malformed_headers),
+	    cmocka_unit_test(cookie_parser_is_bounded),
+	    cmocka_unit_test(listen_address_parser),
+	    cmocka_unit_test(response_header_validation),
+	    cmocka_unit_test(get_and_post_with_headers_and_body),
+	    cmocka_unit_test(responses_have_no_implicit_content_type),
+	    cmocka_unit_test(cookies_round_trip),
+	    cmocka_unit_test(keep_alive_reuses_connection),
+	    cmocka_unit_test(oversize_body_is_413_without_handler),
+	    cmocka_unit_test(oversize_headers_are_refused),
+	    cmocka_unit_test(path_decoding),
+	    cmocka_unit_test(bad_paths_are_400_without_handler),
+	    cmocka_unit_test(response_size_cap),
+	    cmocka_unit_test(server_config_errors),
+	    cmocka_unit_test(ipv6_loopback),
+	    cmocka_unit_test_setup_teardown(tls_with_pinned_ca_works, tls_setup, tls_teardown),
+	    cmocka_unit_test_setup_teardown(tls_with_wrong_ca_fails, tls_setup, tls_teardown),
+	    cmocka_unit_test_setup_teardown(tls_versions, tls_setup, tls_teardown),
+	    cmocka_unit_test(client_retries_until_server_appears),
+	    cmocka_unit_test(retries_stop_at_max_retries),
+	    cmocka_unit_test(deadline_is_respected),
+	    cmocka_unit_test(concurrent_requests_use_several_workers),
+	    cmocka_unit_test(stop_finishes_in_flight_request),
+	    cmocka_unit_test(idle_stop_is_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
