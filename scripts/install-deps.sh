@@ -19,6 +19,7 @@ libfuse3-dev
 fuse3
 libsystemd-dev
 libcmocka-dev
+libpcre2-dev
 python3
 python3-pytest
 python3-cryptography

@@ -1,0 +1,1911 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Rego built-in functions. Each takes evaluated arguments and returns a value, or NULL for
+ * "undefined". Wrong operand types go through ev_type_error(), other failures through
+ * ev_builtin_error(); both abort the evaluation unless the caller asked for OPA's lenient
+ * mode. Regular expressions use PCRE2 with match limits (RE2 syntax is a subset of it for
+ * the patterns policies use).
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "server/policy/rego_int.h"
+
+#define A (&ev->ar)
+#define TYPE_ERR(i, want) ev_type_error(ev, call, (i) + 1, want, args[i])
+#define NEED(i, ty, want)                                  \
+	do {                                               \
+		if (args[i]->t != (ty))                    \
+			return TYPE_ERR(i, want);          \
+	} while (0)
+
+/* ---------- comparison and arithmetic ---------- */
+
+static struct val *bi_equal(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(val_eq(args[0], args[1]));
+}
+
+static struct val *bi_neq(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(!val_eq(args[0], args[1]));
+}
+
+static struct val *bi_lt(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(val_cmp(args[0], args[1]) < 0);
+}
+
+static struct val *bi_lte(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(val_cmp(args[0], args[1]) <= 0);
+}
+
+static struct val *bi_gt(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(val_cmp(args[0], args[1]) > 0);
+}
+
+static struct val *bi_gte(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(val_cmp(args[0], args[1]) >= 0);
+}
+
+static double dbl(const struct val *v)
+{
+	return v->isint ? (double)v->i : v->d;
+}
+
+static struct val *arith(struct ev *ev, struct val **args, const struct term *call, char op)
+{
+	struct val *x = args[0], *y = args[1];
+
+	if (x->t != V_NUM)
+		return TYPE_ERR(0, "number");
+	if (y->t != V_NUM)
+		return TYPE_ERR(1, "number");
+	if (x->isint && y->isint) {
+		int64_t r;
+
+		switch (op) {
+		case '+':
+			if (!__builtin_add_overflow(x->i, y->i, &r))
+				return val_int(A, r);
+			break;
+		case '-':
+			if (!__builtin_sub_overflow(x->i, y->i, &r))
+				return val_int(A, r);
+			break;
+		case '*':
+			if (!__builtin_mul_overflow(x->i, y->i, &r))
+				return val_int(A, r);
+			break;
+		case '/':
+			if (y->i == 0)
+				return ev_builtin_error(ev, call, "div: divide by zero");
+			if (y->i != -1 && x->i % y->i == 0)
+				return val_int(A, x->i / y->i);
+			break;
+		case '%':
+			if (y->i == 0)
+				return ev_builtin_error(ev, call, "rem: modulo by zero");
+			if (y->i == -1)
+				return val_int(A, 0);
+			return val_int(A, x->i % y->i);
+		}
+	}
+	double a = dbl(x), b = dbl(y), r = 0;
+
+	switch (op) {
+	case '+': r = a + b; break;
+	case '-': r = a - b; break;
+	case '*': r = a * b; break;
+	case '/':
+		if (b == 0)
+			return ev_builtin_error(ev, call, "div: divide by zero");
+		r = a / b;
+		break;
+	case '%':
+		return ev_builtin_error(ev, call, "rem: modulo on floating-point number");
+	}
+	if (isinf(r) || isnan(r))
+		return ev_builtin_error(ev, call, "%s: number out of range", call->fname);
+	return val_num(A, r);
+}
+
+static struct val *set_op(struct ev *ev, struct val *x, struct val *y, char op)
+{
+	struct val **items = arena_alloc(A, (x->len + y->len + 1) * sizeof(*items));
+	size_t n = 0;
+
+	if (op == '|') {
+		memcpy(items, x->items, x->len * sizeof(*items));
+		memcpy(items + x->len, y->items, y->len * sizeof(*items));
+		n = x->len + y->len;
+	} else {
+		for (size_t i = 0; i < x->len; i++) {
+			bool in = val_set_has(y, x->items[i]);
+
+			if ((op == '&' && in) || (op == '-' && !in))
+				items[n++] = x->items[i];
+		}
+	}
+	return val_set_take(A, items, n);
+}
+
+static struct val *bi_plus(struct ev *ev, struct val **args, const struct term *call)
+{
+	return arith(ev, args, call, '+');
+}
+
+static struct val *bi_minus(struct ev *ev, struct val **args, const struct term *call)
+{
+	if (args[0]->t == V_SET && args[1]->t == V_SET)
+		return set_op(ev, args[0], args[1], '-');
+	if (args[0]->t == V_SET || args[1]->t == V_SET)
+		return ev_type_error(ev, call, args[0]->t == V_SET ? 2 : 1, "set",
+				     args[0]->t == V_SET ? args[1] : args[0]);
+	return arith(ev, args, call, '-');
+}
+
+static struct val *bi_mul(struct ev *ev, struct val **args, const struct term *call)
+{
+	return arith(ev, args, call, '*');
+}
+
+static struct val *bi_div(struct ev *ev, struct val **args, const struct term *call)
+{
+	return arith(ev, args, call, '/');
+}
+
+static struct val *bi_rem(struct ev *ev, struct val **args, const struct term *call)
+{
+	if (args[0]->t == V_NUM && !args[0]->isint && args[1]->t == V_NUM)
+		return ev_builtin_error(ev, call, "modulo on floating-point number");
+	if (args[1]->t == V_NUM && !args[1]->isint && args[0]->t == V_NUM)
+		return ev_builtin_error(ev, call, "modulo on floating-point number");
+	return arith(ev, args, call, '%');
+}
+
+static struct val *bi_or(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_SET, "set");
+	NEED(1, V_SET, "set");
+	return set_op(ev, args[0], args[1], '|');
+}
+
+static struct val *bi_and(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_SET, "set");
+	NEED(1, V_SET, "set");
+	return set_op(ev, args[0], args[1], '&');
+}
+
+static struct val *bi_abs(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_NUM, "number");
+	if (args[0]->isint && args[0]->i != INT64_MIN)
+		return val_int(A, args[0]->i < 0 ? -args[0]->i : args[0]->i);
+	return val_num(A, fabs(dbl(args[0])));
+}
+
+static struct val *round_op(struct ev *ev, struct val **args, const struct term *call, int m)
+{
+	NEED(0, V_NUM, "number");
+	if (args[0]->isint)
+		return args[0];
+	double d = args[0]->d;
+
+	return val_num(A, m == 0 ? round(d) : m == 1 ? ceil(d) : floor(d));
+}
+
+static struct val *bi_round(struct ev *ev, struct val **args, const struct term *call)
+{
+	return round_op(ev, args, call, 0);
+}
+
+static struct val *bi_ceil(struct ev *ev, struct val **args, const struct term *call)
+{
+	return round_op(ev, args, call, 1);
+}
+
+static struct val *bi_floor(struct ev *ev, struct val **args, const struct term *call)
+{
+	return round_op(ev, args, call, 2);
+}
+
+/* ---------- membership ---------- */
+
+static bool member(struct val *x, struct val *coll)
+{
+	switch (coll->t) {
+	case V_SET:
+		return val_set_has(coll, x);
+	case V_ARR:
+		for (size_t i = 0; i < coll->len; i++)
+			if (val_eq(coll->items[i], x))
+				return true;
+		return false;
+	case V_OBJ:
+		for (size_t i = 0; i < coll->len; i++)
+			if (val_eq(coll->vals[i], x))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+static struct val *bi_member2(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_bool(member(args[0], args[1]));
+}
+
+static struct val *bi_member3(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct val *k = args[0], *v = args[1], *coll = args[2];
+	struct val *x = NULL;
+
+	if (coll->t == V_ARR) {
+		if (k->t == V_NUM && k->isint && k->i >= 0 && (uint64_t)k->i < coll->len)
+			x = coll->items[k->i];
+	} else if (coll->t == V_OBJ) {
+		x = val_obj_get(coll, k);
+	} else if (coll->t == V_SET) {
+		x = val_set_has(coll, k) ? k : NULL;
+	}
+	return val_bool(x && val_eq(x, v));
+}
+
+/* ---------- aggregates ---------- */
+
+/* Length of the UTF-8 sequence at s[i]; an invalid byte counts as one rune (as in Go). */
+static size_t rune_len(const char *s, size_t n, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	size_t need;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 4;
+		cp = c & 0x07;
+	} else {
+		return 1;
+	}
+	if (i + need > n)
+		return 1;
+	for (size_t k = 1; k < need; k++) {
+		unsigned char d = (unsigned char)s[i + k];
+
+		if ((d & 0xC0) != 0x80)
+			return 1;
+		cp = cp << 6 | (d & 0x3F);
+	}
+	if ((need == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
+	    (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 1;
+	return need;
+}
+
+static size_t utf8_len(const char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i += rune_len(s, n, i))
+		c++;
+	return c;
+}
+
+static struct val *bi_count(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct val *x = args[0];
+
+	switch (x->t) {
+	case V_STR:
+		return val_int(A, (int64_t)utf8_len(x->s, x->len));
+	case V_ARR:
+	case V_SET:
+	case V_OBJ:
+		return val_int(A, (int64_t)x->len);
+	default:
+		return TYPE_ERR(0, "one of {array, object, set, string}");
+	}
+}
+
+static struct val *sum_prod(struct ev *ev, struct val **args, const struct term *call, bool sum)
+{
+	struct val *x = args[0];
+	struct val *acc = val_int(A, sum ? 0 : 1);
+
+	if (x->t != V_ARR && x->t != V_SET)
+		return TYPE_ERR(0, "one of {array, set}");
+	for (size_t i = 0; i < x->len; i++) {
+		struct val *pair[2] = { acc, x->items[i] };
+
+		if (x->items[i]->t != V_NUM)
+			return ev_type_error(ev, call, 1, "array or set of numbers", x->items[i]);
+		acc = arith(ev, pair, call, sum ? '+' : '*');
+		if (!acc)
+			return NULL;
+	}
+	return acc;
+}
+
+static struct val *bi_sum(struct ev *ev, struct val **args, const struct term *call)
+{
+	return sum_prod(ev, args, call, true);
+}
+
+static struct val *bi_product(struct ev *ev, struct val **args, const struct term *call)
+{
+	return sum_prod(ev, args, call, false);
+}
+
+static struct val *minmax(struct ev *ev, struct val **args, const struct term *call, int dir)
+{
+	struct val *x = args[0], *best = NULL;
+
+	if (x->t != V_ARR && x->t != V_SET)
+		return TYPE_ERR(0, "one of {array, set}");
+	for (size_t i = 0; i < x->len; i++)
+		if (!best || val_cmp(x->items[i], best) * dir > 0)
+			best = x->items[i];
+	return best;
+}
+
+static struct val *bi_max(struct ev *ev, struct val **args, const struct term *call)
+{
+	return minmax(ev, args, call, 1);
+}
+
+static struct val *bi_min(struct ev *ev, struct val **args, const struct term *call)
+{
+	return minmax(ev, args, call, -1);
+}
+
+static int cmp_vp(const void *a, const void *b)
+{
+	return val_cmp(*(struct val *const *)a, *(struct val *const *)b);
+}
+
+static struct val *bi_sort(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct val *x = args[0];
+
+	if (x->t != V_ARR && x->t != V_SET)
+		return TYPE_ERR(0, "one of {array, set}");
+	struct val *r = val_arr(A, x->items, x->len);
+
+	if (r->len > 1)
+		qsort(r->items, r->len, sizeof(*r->items), cmp_vp);
+	return r;
+}
+
+/* ---------- strings ---------- */
+
+static struct val *bi_concat(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct sbuf b = { .a = A };
+
+	NEED(0, V_STR, "string");
+	if (args[1]->t != V_ARR && args[1]->t != V_SET)
+		return TYPE_ERR(1, "one of {array, set}");
+	sb_putn(&b, "", 0);
+	for (size_t i = 0; i < args[1]->len; i++) {
+		struct val *s = args[1]->items[i];
+
+		if (s->t != V_STR)
+			return ev_type_error(ev, call, 2, "array or set of strings", s);
+		if (i)
+			sb_putn(&b, args[0]->s, args[0]->len);
+		sb_putn(&b, s->s, s->len);
+	}
+	return val_strn(A, b.p, b.n);
+}
+
+static const char *memmem_s(const char *h, size_t hn, const char *n, size_t nn)
+{
+	if (nn == 0)
+		return h;
+	return memmem(h, hn, n, nn);
+}
+
+static struct val *bi_contains(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(memmem_s(args[0]->s, args[0]->len, args[1]->s, args[1]->len) != NULL);
+}
+
+static struct val *bi_startswith(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(args[1]->len <= args[0]->len &&
+			memcmp(args[0]->s, args[1]->s, args[1]->len) == 0);
+}
+
+static struct val *bi_endswith(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(args[1]->len <= args[0]->len &&
+			memcmp(args[0]->s + args[0]->len - args[1]->len, args[1]->s,
+			       args[1]->len) == 0);
+}
+
+static struct val *case_op(struct ev *ev, struct val **args, const struct term *call, bool up)
+{
+	NEED(0, V_STR, "string");
+	struct val *r = val_strn(A, args[0]->s, args[0]->len);
+	char *p = (char *)r->s;
+
+	/* ASCII only; multi-byte UTF-8 sequences are left unchanged */
+	for (size_t i = 0; i < r->len; i++)
+		if (!((unsigned char)p[i] & 0x80))
+			p[i] = (char)(up ? toupper((unsigned char)p[i]) : tolower((unsigned char)p[i]));
+	return r;
+}
+
+static struct val *bi_lower(struct ev *ev, struct val **args, const struct term *call)
+{
+	return case_op(ev, args, call, false);
+}
+
+static struct val *bi_upper(struct ev *ev, struct val **args, const struct term *call)
+{
+	return case_op(ev, args, call, true);
+}
+
+static struct val *bi_split(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct vec parts = { 0 };
+	const char *s, *end;
+
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	s = args[0]->s;
+	end = s + args[0]->len;
+	if (args[1]->len == 0) {
+		/* split into UTF-8 characters */
+		while (s < end) {
+			const char *c = s++;
+
+			while (s < end && ((unsigned char)*s & 0xC0) == 0x80)
+				s++;
+			vec_push(A, &parts, val_strn(A, c, (size_t)(s - c)));
+		}
+		return val_arr(A, parts.p, parts.n);
+	}
+	for (;;) {
+		const char *hit = memmem_s(s, (size_t)(end - s), args[1]->s, args[1]->len);
+
+		if (!hit) {
+			vec_push(A, &parts, val_strn(A, s, (size_t)(end - s)));
+			break;
+		}
+		vec_push(A, &parts, val_strn(A, s, (size_t)(hit - s)));
+		s = hit + args[1]->len;
+	}
+	return val_arr(A, parts.p, parts.n);
+}
+
+static struct val *replace_n(struct ev *ev, const struct val *s, const struct val *old,
+			     const struct val *new, int64_t limit)
+{
+	struct sbuf b = { .a = A };
+	const char *p = s->s, *end = s->s + s->len;
+	int64_t done = 0;
+
+	sb_putn(&b, "", 0);
+	if (old->len == 0) {
+		/* Go: insert `new` before each rune and at the end */
+		while (p <= end && (limit < 0 || done < limit)) {
+			sb_putn(&b, new->s, new->len);
+			done++;
+			if (p == end) {
+				p++;
+				break;
+			}
+			const char *c = p++;
+
+			while (p < end && ((unsigned char)*p & 0xC0) == 0x80)
+				p++;
+			sb_putn(&b, c, (size_t)(p - c));
+		}
+		if (p <= end)
+			sb_putn(&b, p, (size_t)(end - p));
+		return val_strn(A, b.p, b.n);
+	}
+	while (limit < 0 || done < limit) {
+		const char *hit = memmem_s(p, (size_t)(end - p), old->s, old->len);
+
+		if (!hit)
+			break;
+		sb_putn(&b, p, (size_t)(hit - p));
+		sb_putn(&b, new->s, new->len);
+		p = hit + old->len;
+		done++;
+	}
+	sb_putn(&b, p, (size_t)(end - p));
+	return val_strn(A, b.p, b.n);
+}
+
+static struct val *bi_replace(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	NEED(2, V_STR, "string");
+	return replace_n(ev, args[0], args[1], args[2], -1);
+}
+
+static struct val *bi_replace_n(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_OBJ, "object");
+	NEED(1, V_STR, "string");
+	struct val *s = args[1];
+
+	for (size_t i = 0; i < args[0]->len; i++) {
+		if (args[0]->items[i]->t != V_STR || args[0]->vals[i]->t != V_STR)
+			return ev_type_error(ev, call, 1, "object[string: string]", args[0]);
+		s = replace_n(ev, s, args[0]->items[i], args[0]->vals[i], -1);
+	}
+	return s;
+}
+
+/* Offsets of UTF-8 characters: returns the byte offset of character index ci. */
+static size_t char_off(const char *s, size_t n, size_t ci)
+{
+	size_t i = 0;
+
+	while (i < n && ci > 0) {
+		i += rune_len(s, n, i);
+		ci--;
+	}
+	return i;
+}
+
+static struct val *bi_indexof(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len == 0)
+		return ev_builtin_error(ev, call, "indexof: empty search character");
+	const char *hit = memmem_s(args[0]->s, args[0]->len, args[1]->s, args[1]->len);
+
+	if (!hit)
+		return val_int(A, -1);
+	return val_int(A, (int64_t)utf8_len(args[0]->s, (size_t)(hit - args[0]->s)));
+}
+
+static struct val *bi_substring(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_NUM, "number");
+	NEED(2, V_NUM, "number");
+	if (!args[1]->isint)
+		return TYPE_ERR(1, "integer");
+	if (!args[2]->isint)
+		return TYPE_ERR(2, "integer");
+	int64_t off = args[1]->i, len = args[2]->i;
+
+	if (off < 0)
+		return ev_builtin_error(ev, call, "substring: negative offset");
+	size_t nchars = utf8_len(args[0]->s, args[0]->len);
+
+	if ((uint64_t)off >= nchars)
+		return val_strn(A, "", 0);
+	size_t b = char_off(args[0]->s, args[0]->len, (size_t)off);
+	size_t e = len < 0 || (uint64_t)off + (uint64_t)len >= nchars ?
+			   args[0]->len :
+			   char_off(args[0]->s, args[0]->len, (size_t)(off + len));
+
+	return val_strn(A, args[0]->s + b, e - b);
+}
+
+static bool in_cutset(const struct val *cut, const char *p, size_t clen)
+{
+	/* cutset characters are UTF-8 sequences */
+	const char *s = cut->s, *end = cut->s + cut->len;
+
+	while (s < end) {
+		const char *c = s++;
+
+		while (s < end && ((unsigned char)*s & 0xC0) == 0x80)
+			s++;
+		if ((size_t)(s - c) == clen && memcmp(c, p, clen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static size_t char_len_at(const char *s, size_t n, size_t i)
+{
+	return rune_len(s, n, i);
+}
+
+static size_t char_start_before(const char *s, size_t e)
+{
+	size_t i = e - 1;
+
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
+static struct val *trim_op(struct ev *ev, struct val **args, const struct term *call, bool l,
+			   bool r)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	const char *s = args[0]->s;
+	size_t b = 0, e = args[0]->len;
+
+	while (l && b < e) {
+		size_t cl = char_len_at(s, e, b);
+
+		if (!in_cutset(args[1], s + b, cl))
+			break;
+		b += cl;
+	}
+	while (r && e > b) {
+		size_t st = char_start_before(s, e);
+
+		if (!in_cutset(args[1], s + st, e - st))
+			break;
+		e = st;
+	}
+	return val_strn(A, s + b, e - b);
+}
+
+static struct val *bi_trim(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, true, true);
+}
+
+static struct val *bi_trim_left(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, true, false);
+}
+
+static struct val *bi_trim_right(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, false, true);
+}
+
+static struct val *bi_trim_prefix(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len <= args[0]->len && memcmp(args[0]->s, args[1]->s, args[1]->len) == 0)
+		return val_strn(A, args[0]->s + args[1]->len, args[0]->len - args[1]->len);
+	return args[0];
+}
+
+static struct val *bi_trim_suffix(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len <= args[0]->len &&
+	    memcmp(args[0]->s + args[0]->len - args[1]->len, args[1]->s, args[1]->len) == 0)
+		return val_strn(A, args[0]->s, args[0]->len - args[1]->len);
+	return args[0];
+}
+
+static struct val *bi_trim_space(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	const char *s = args[0]->s;
+	size_t b = 0, e = args[0]->len;
+
+	while (b < e && isspace((unsigned char)s[b]))
+		b++;
+	while (e > b && isspace((unsigned char)s[e - 1]))
+		e--;
+	return val_strn(A, s + b, e - b);
+}
+
+static struct val *bi_strings_reverse(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	size_t n = args[0]->len;
+	char *out = arena_alloc(A, n + 1);
+	const char *s = args[0]->s;
+	size_t o = n;
+
+	for (size_t i = 0; i < n;) {
+		size_t cl = char_len_at(s, n, i);
+
+		o -= cl;
+		memcpy(out + o, s + i, cl);
+		i += cl;
+	}
+	return val_strn(A, out, n);
+}
+
+static struct val *bi_format_int(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_NUM, "number");
+	NEED(1, V_NUM, "number");
+	int64_t base = args[1]->isint ? args[1]->i : 0;
+
+	if (base != 2 && base != 8 && base != 10 && base != 16)
+		return TYPE_ERR(1, "one of {2, 8, 10, 16}");
+	double d = dbl(args[0]);
+	int64_t v = args[0]->isint ? args[0]->i : (int64_t)trunc(d);
+	char buf[80];
+	size_t o = sizeof(buf);
+	bool neg = v < 0;
+	uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	buf[--o] = 0;
+	do {
+		buf[--o] = "0123456789abcdef"[u % (uint64_t)base];
+		u /= (uint64_t)base;
+	} while (u);
+	if (neg)
+		buf[--o] = '-';
+	return val_str(A, buf + o);
+}
+
+/* Go's %v / strconv 'g' -1 formatting of a float64 (exponent form outside [1e-4, 1e21)). */
+static void fmt_float(struct sbuf *b, double d)
+{
+	char tmp[64];
+	int prec;
+
+	if (isinf(d)) {
+		sb_puts(b, d > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	int exp = atoi(strchr(tmp, 'e') + 1);
+
+	if (exp < -4 || exp >= 21) {
+		/* mantissa digits, then e+XX as Go prints it */
+		char *e = strchr(tmp, 'e');
+
+		*e = 0;
+		sb_puts(b, tmp);
+		sb_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		return;
+	}
+	int decimals = prec - 1 - exp;
+
+	snprintf(tmp, sizeof(tmp), "%.*f", decimals > 0 ? decimals : 0, d);
+	sb_puts(b, tmp);
+}
+
+/* Rego text of a value as OPA's %v prints it (strings unquoted at the top level). */
+static void write_v(struct sbuf *b, const struct val *v, bool top)
+{
+	if (v->t == V_STR && top) {
+		sb_putn(b, v->s, v->len);
+		return;
+	}
+	if (v->t == V_NUM && !v->isint) {
+		fmt_float(b, v->d);
+		return;
+	}
+	if (v->t == V_ARR || v->t == V_SET || v->t == V_OBJ) {
+		if (v->t == V_SET && v->len == 0) {
+			sb_puts(b, "set()");
+			return;
+		}
+		sb_putc(b, v->t == V_ARR ? '[' : '{');
+		for (size_t i = 0; i < v->len; i++) {
+			if (i)
+				sb_puts(b, ", ");
+			write_v(b, v->items[i], false);
+			if (v->t == V_OBJ) {
+				sb_puts(b, ": ");
+				write_v(b, v->vals[i], false);
+			}
+		}
+		sb_putc(b, v->t == V_ARR ? ']' : '}');
+		return;
+	}
+	val_write(b, v, false);
+}
+
+struct fspec {
+	bool minus, plus, space, zero, sharp;
+	int width, prec; /* -1 = absent */
+};
+
+/* Pads str per the spec (sign-aware zero padding for numbers). */
+static void pad_out(struct sbuf *b, const struct fspec *fs, const char *str, size_t n, bool num)
+{
+	size_t w = fs->width > 0 ? (size_t)fs->width : 0;
+	size_t chars = utf8_len(str, n);
+
+	if (chars >= w) {
+		sb_putn(b, str, n);
+		return;
+	}
+	size_t pad = w - chars;
+
+	if (fs->minus) {
+		sb_putn(b, str, n);
+		while (pad--)
+			sb_putc(b, ' ');
+		return;
+	}
+	if (fs->zero && num) {
+		if (n && (str[0] == '-' || str[0] == '+' || str[0] == ' ')) {
+			sb_putc(b, str[0]);
+			str++;
+			n--;
+		}
+		while (pad--)
+			sb_putc(b, '0');
+		sb_putn(b, str, n);
+		return;
+	}
+	while (pad--)
+		sb_putc(b, ' ');
+	sb_putn(b, str, n);
+}
+
+static void sign_prefix(const struct fspec *fs, bool neg, char *out)
+{
+	out[0] = neg ? '-' : fs->plus ? '+' : fs->space ? ' ' : 0;
+	out[1] = 0;
+}
+
+static void fmt_int(struct sbuf *b, const struct fspec *fs, int64_t v, char verb)
+{
+	char digits[80], tmp[100];
+	int base = verb == 'x' || verb == 'X' ? 16 : verb == 'o' ? 8 : verb == 'b' ? 2 : 10;
+	const char *alpha = verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	int o = (int)sizeof(digits) - 1;
+	char sign[2];
+
+	digits[o] = 0;
+	do {
+		digits[--o] = alpha[u % (uint64_t)base];
+		u /= (uint64_t)base;
+	} while (u);
+	sign_prefix(fs, v < 0, sign);
+	snprintf(tmp, sizeof(tmp), "%s%s", sign, digits + o);
+	pad_out(b, fs, tmp, strlen(tmp), true);
+}
+
+static void fmt_dbl(struct sbuf *b, const struct fspec *fs, double d, char verb)
+{
+	char tmp[400];
+	int prec = fs->prec >= 0 ? (fs->prec > 100 ? 100 : fs->prec) : 6;
+
+	if ((verb == 'g' || verb == 'G') && fs->prec < 0) {
+		struct sbuf t = { .a = b->a };
+
+		fmt_float(&t, d);
+		if (fs->plus && d >= 0)
+			sb_putc(b, '+');
+		pad_out(b, fs, t.p ? t.p : "", t.n, true);
+		return;
+	}
+	switch (verb) {
+	case 'e': snprintf(tmp, sizeof(tmp), "%.*e", prec, d); break;
+	case 'E': snprintf(tmp, sizeof(tmp), "%.*E", prec, d); break;
+	case 'g': snprintf(tmp, sizeof(tmp), "%.*g", prec, d); break;
+	case 'G': snprintf(tmp, sizeof(tmp), "%.*G", prec, d); break;
+	default: snprintf(tmp, sizeof(tmp), "%.*f", prec, d); break;
+	}
+	if ((fs->plus || fs->space) && tmp[0] != '-') {
+		char t2[402];
+
+		snprintf(t2, sizeof(t2), "%c%s", fs->plus ? '+' : ' ', tmp);
+		pad_out(b, fs, t2, strlen(t2), true);
+		return;
+	}
+	pad_out(b, fs, tmp, strlen(tmp), true);
+}
+
+static void fmt_bad(struct sbuf *b, char verb, const struct val *x)
+{
+	sb_printf(b, "%%!%c(", verb);
+	write_v(b, x, false);
+	sb_putc(b, ')');
+}
+
+/* sprintf with Go fmt verbs: v s q t d x X o b f F e E g G and width/precision/flags. */
+static struct val *bi_sprintf(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_ARR, "array");
+	const char *f = args[0]->s, *end = f + args[0]->len;
+	struct val *av = args[1];
+	size_t ai = 0;
+	struct sbuf b = { .a = A };
+
+	sb_putn(&b, "", 0);
+	while (f < end) {
+		if (*f != '%') {
+			sb_putc(&b, *f++);
+			continue;
+		}
+		f++;
+		if (f < end && *f == '%') {
+			sb_putc(&b, '%');
+			f++;
+			continue;
+		}
+		struct fspec fs = { .width = -1, .prec = -1 };
+
+		for (; f < end && strchr("-+# 0", *f); f++) {
+			fs.minus |= *f == '-';
+			fs.plus |= *f == '+';
+			fs.space |= *f == ' ';
+			fs.zero |= *f == '0';
+			fs.sharp |= *f == '#';
+		}
+		while (f < end && isdigit((unsigned char)*f)) {
+			fs.width = (fs.width < 0 ? 0 : fs.width) * 10 + (*f++ - '0');
+			if (fs.width > 1000)
+				fs.width = 1000;
+		}
+		if (f < end && *f == '.') {
+			f++;
+			fs.prec = 0;
+			while (f < end && isdigit((unsigned char)*f)) {
+				fs.prec = fs.prec * 10 + (*f++ - '0');
+				if (fs.prec > 1000)
+					fs.prec = 1000;
+			}
+		}
+		if (f >= end) {
+			sb_puts(&b, "%!(NOVERB)");
+			break;
+		}
+		char verb = *f++;
+
+		if (ai >= av->len) {
+			sb_printf(&b, "%%!%c(MISSING)", verb);
+			continue;
+		}
+		struct val *x = av->items[ai++];
+		struct sbuf t = { .a = A };
+
+		switch (verb) {
+		case 'v':
+		case 's':
+		case 't':
+			if (x->t == V_NUM && x->isint && verb == 'v') {
+				fmt_int(&b, &fs, x->i, 'd');
+				break;
+			}
+			write_v(&t, x, true);
+			if (fs.prec >= 0 && x->t == V_STR && (size_t)fs.prec < utf8_len(t.p, t.n))
+				t.n = char_off(t.p, t.n, (size_t)fs.prec);
+			pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			break;
+		case 'q':
+			if (x->t == V_STR)
+				val_write(&t, x, false);
+			else
+				write_v(&t, x, true);
+			pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			break;
+		case 'd':
+		case 'x':
+		case 'X':
+		case 'o':
+		case 'b':
+			if (x->t == V_NUM && x->isint) {
+				fmt_int(&b, &fs, x->i, verb);
+			} else if (x->t == V_STR && (verb == 'x' || verb == 'X')) {
+				for (size_t i = 0; i < x->len; i++)
+					sb_printf(&t, verb == 'x' ? "%02x" : "%02X",
+						  (unsigned char)x->s[i]);
+				pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			} else {
+				fmt_bad(&b, verb, x);
+			}
+			break;
+		case 'f':
+		case 'F':
+		case 'e':
+		case 'E':
+		case 'g':
+		case 'G':
+			if (x->t == V_NUM)
+				fmt_dbl(&b, &fs, dbl(x), verb);
+			else
+				fmt_bad(&b, verb, x);
+			break;
+		default:
+			fmt_bad(&b, verb, x);
+		}
+	}
+	if (ai < av->len) {
+		sb_puts(&b, "%!(EXTRA ");
+		for (size_t i = ai; i < av->len; i++) {
+			if (i > ai)
+				sb_puts(&b, ", ");
+			write_v(&b, av->items[i], true);
+		}
+		sb_putc(&b, ')');
+	}
+	return val_strn(A, b.p, b.n);
+}
+
+/* ---------- objects, arrays, sets ---------- */
+
+static struct val *bi_object_get(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct val *o = args[0], *key = args[1];
+
+	NEED(0, V_OBJ, "object");
+	if (key->t == V_ARR) {
+		struct val *cur = o;
+
+		for (size_t i = 0; i < key->len && cur; i++) {
+			if (cur->t == V_OBJ)
+				cur = val_obj_get(cur, key->items[i]);
+			else if (cur->t == V_ARR || cur->t == V_SET) {
+				struct val *k = key->items[i];
+
+				if (cur->t == V_SET)
+					cur = val_set_has(cur, k) ? k : NULL;
+				else
+					cur = k->t == V_NUM && k->isint && k->i >= 0 &&
+							      (uint64_t)k->i < cur->len ?
+						      cur->items[k->i] :
+						      NULL;
+			} else {
+				cur = NULL;
+			}
+		}
+		return cur ? cur : args[2];
+	}
+	struct val *v = val_obj_get(o, key);
+
+	return v ? v : args[2];
+}
+
+static struct val *bi_object_keys(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_OBJ, "object");
+	struct val **ks = arena_alloc(A, (args[0]->len + 1) * sizeof(*ks));
+
+	memcpy(ks, args[0]->items, args[0]->len * sizeof(*ks));
+	return val_set_take(A, ks, args[0]->len);
+}
+
+/* Recursive merge: b wins; nested objects merge. */
+static struct val *obj_union(struct ev *ev, struct val *a, struct val *b)
+{
+	if (a->t != V_OBJ || b->t != V_OBJ)
+		return b;
+	size_t cap = a->len + b->len + 1, m = 0;
+	struct val **ks = arena_alloc(A, cap * sizeof(*ks));
+	struct val **vs = arena_alloc(A, cap * sizeof(*vs));
+	bool conflict;
+
+	for (size_t i = 0; i < a->len; i++) {
+		struct val *bv = val_obj_get(b, a->items[i]);
+
+		ks[m] = a->items[i];
+		vs[m] = bv ? obj_union(ev, a->vals[i], bv) : a->vals[i];
+		m++;
+	}
+	for (size_t i = 0; i < b->len; i++) {
+		if (val_obj_get(a, b->items[i]))
+			continue;
+		ks[m] = b->items[i];
+		vs[m] = b->vals[i];
+		m++;
+	}
+	return val_obj_take(A, ks, vs, m, &conflict);
+}
+
+static struct val *bi_object_union(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_OBJ, "object");
+	NEED(1, V_OBJ, "object");
+	return obj_union(ev, args[0], args[1]);
+}
+
+static struct val *bi_object_union_n(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_ARR, "array");
+	bool conflict;
+	struct val *acc = val_obj_take(A, arena_alloc(A, 8), arena_alloc(A, 8), 0, &conflict);
+
+	for (size_t i = 0; i < args[0]->len; i++) {
+		if (args[0]->items[i]->t != V_OBJ)
+			return ev_type_error(ev, call, 1, "array of objects", args[0]->items[i]);
+		acc = obj_union(ev, acc, args[0]->items[i]);
+	}
+	return acc;
+}
+
+static struct val *bi_object_remove(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_OBJ, "object");
+	struct val *o = args[0], *rm = args[1];
+
+	if (rm->t != V_ARR && rm->t != V_SET && rm->t != V_OBJ)
+		return TYPE_ERR(1, "one of {array, object, set}");
+	struct val **ks = arena_alloc(A, (o->len + 1) * sizeof(*ks));
+	struct val **vs = arena_alloc(A, (o->len + 1) * sizeof(*vs));
+	size_t m = 0;
+	bool conflict;
+
+	for (size_t i = 0; i < o->len; i++) {
+		bool drop = rm->t == V_OBJ ? val_obj_get(rm, o->items[i]) != NULL :
+					     member(o->items[i], rm);
+
+		if (!drop) {
+			ks[m] = o->items[i];
+			vs[m] = o->vals[i];
+			m++;
+		}
+	}
+	return val_obj_take(A, ks, vs, m, &conflict);
+}
+
+static struct val *bi_array_concat(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_ARR, "array");
+	NEED(1, V_ARR, "array");
+	size_t n = args[0]->len + args[1]->len;
+	struct val **items = arena_alloc(A, (n + 1) * sizeof(*items));
+
+	memcpy(items, args[0]->items, args[0]->len * sizeof(*items));
+	memcpy(items + args[0]->len, args[1]->items, args[1]->len * sizeof(*items));
+	return val_arr(A, items, n);
+}
+
+static struct val *bi_array_slice(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_ARR, "array");
+	NEED(1, V_NUM, "number");
+	NEED(2, V_NUM, "number");
+	if (!args[1]->isint)
+		return TYPE_ERR(1, "integer");
+	if (!args[2]->isint)
+		return TYPE_ERR(2, "integer");
+	int64_t n = (int64_t)args[0]->len, s = args[1]->i, e = args[2]->i;
+
+	if (s < 0)
+		s = 0;
+	if (e > n)
+		e = n;
+	if (s >= e)
+		return val_arr(A, NULL, 0);
+	return val_arr(A, args[0]->items + s, (size_t)(e - s));
+}
+
+static struct val *bi_array_reverse(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_ARR, "array");
+	struct val *r = val_arr(A, args[0]->items, args[0]->len);
+
+	for (size_t i = 0; i < r->len / 2; i++) {
+		struct val *t = r->items[i];
+
+		r->items[i] = r->items[r->len - 1 - i];
+		r->items[r->len - 1 - i] = t;
+	}
+	return r;
+}
+
+static void flatten_into(struct ev *ev, struct val *a, struct vec *out)
+{
+	for (size_t i = 0; i < a->len; i++) {
+		if (a->items[i]->t == V_ARR)
+			flatten_into(ev, a->items[i], out);
+		else
+			vec_push(A, out, a->items[i]);
+	}
+}
+
+static struct val *bi_flatten(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct vec out = { 0 };
+
+	NEED(0, V_ARR, "array");
+	flatten_into(ev, args[0], &out);
+	return val_arr(A, out.p, out.n);
+}
+
+static struct val *setn(struct ev *ev, struct val **args, const struct term *call, bool uni)
+{
+	NEED(0, V_SET, "set");
+	struct val *acc = NULL;
+
+	for (size_t i = 0; i < args[0]->len; i++) {
+		struct val *s = args[0]->items[i];
+
+		if (s->t != V_SET)
+			return ev_type_error(ev, call, 1, "set of sets", s);
+		acc = acc ? set_op(ev, acc, s, uni ? '|' : '&') : s;
+	}
+	return acc ? acc : val_set_take(A, arena_alloc(A, 8), 0);
+}
+
+static struct val *bi_union(struct ev *ev, struct val **args, const struct term *call)
+{
+	return setn(ev, args, call, true);
+}
+
+static struct val *bi_intersection(struct ev *ev, struct val **args, const struct term *call)
+{
+	return setn(ev, args, call, false);
+}
+
+/* ---------- types ---------- */
+
+static struct val *bi_type_name(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_str(A, val_type_name(args[0]));
+}
+
+#define IS_FN(name, ty)                                                                  \
+	static struct val *bi_is_##name(struct ev *ev, struct val **args,                \
+					const struct term *call)                         \
+	{                                                                                \
+		return val_bool(args[0]->t == (ty));                                     \
+	}
+IS_FN(number, V_NUM)
+IS_FN(string, V_STR)
+IS_FN(boolean, V_BOOL)
+IS_FN(array, V_ARR)
+IS_FN(set, V_SET)
+IS_FN(object, V_OBJ)
+IS_FN(null, V_NULL)
+
+static struct val *bi_to_number(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct val *x = args[0];
+
+	switch (x->t) {
+	case V_NULL:
+		return val_int(A, 0);
+	case V_BOOL:
+		return val_int(A, x->b ? 1 : 0);
+	case V_NUM:
+		return x;
+	case V_STR: {
+		/* JSON number syntax only (no hex, no inf/nan words, no spaces) */
+		const char *s = x->s;
+		size_t i = 0, n = x->len;
+
+		if (i < n && (s[i] == '-' || s[i] == '+'))
+			i++;
+		if (n - i >= 3 && (strncasecmp(s + i, "nan", 3) == 0 || strncasecmp(s + i, "inf", 3) == 0))
+			return ev_type_error(ev, call, 1, "a finite number", x);
+		if (i >= n || !isdigit((unsigned char)s[i]))
+			return ev_builtin_error(ev, call, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax", (int)(n > 64 ? 64 : n), s);
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+		bool isint = true;
+
+		if (i < n && s[i] == '.') {
+			isint = false;
+			i++;
+			if (i >= n || !isdigit((unsigned char)s[i]))
+				return ev_builtin_error(ev, call, "invalid number");
+			while (i < n && isdigit((unsigned char)s[i]))
+				i++;
+		}
+		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+			isint = false;
+			i++;
+			if (i < n && (s[i] == '+' || s[i] == '-'))
+				i++;
+			if (i >= n || !isdigit((unsigned char)s[i]))
+				return ev_builtin_error(ev, call, "invalid number");
+			while (i < n && isdigit((unsigned char)s[i]))
+				i++;
+		}
+		if (i != n)
+			return ev_builtin_error(ev, call, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax", (int)(n > 64 ? 64 : n), s);
+		if (isint) {
+			errno = 0;
+			long long v = strtoll(s, NULL, 10);
+
+			if (errno == 0)
+				return val_int(A, v);
+		}
+		return val_num(A, strtod(s, NULL));
+	}
+	default:
+		return TYPE_ERR(0, "one of {boolean, null, number, string}");
+	}
+}
+
+/* ---------- JSON and encodings ---------- */
+
+static struct val *bi_json_marshal(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct sbuf b = { .a = A };
+
+	val_write(&b, args[0], true);
+	return val_strn(A, b.p ? b.p : "", b.n);
+}
+
+static void decref(void *p)
+{
+	json_decref(p);
+}
+
+static json_t *parse_json(struct ev *ev, const struct val *s)
+{
+	json_error_t je;
+	json_t *j = json_loadb(s->s, s->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+						     JSON_ALLOW_NUL, &je);
+
+	if (j)
+		arena_defer(A, decref, j);
+	return j;
+}
+
+static struct val *bi_json_unmarshal(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	json_t *j = parse_json(ev, args[0]);
+
+	if (!j)
+		return ev_builtin_error(ev, call, "json.unmarshal: invalid JSON");
+	return val_from_json(A, j);
+}
+
+static struct val *bi_json_is_valid(struct ev *ev, struct val **args, const struct term *call)
+{
+	if (args[0]->t != V_STR)
+		return RV_FALSE;
+	return val_bool(parse_json(ev, args[0]) != NULL);
+}
+
+static struct val *b64enc(struct ev *ev, struct val **args, const struct term *call, int var,
+			  bool pad)
+{
+	NEED(0, V_STR, "string");
+	size_t n = b64_encoded_len(args[0]->len, B64_STD) + 1;
+	char *out = arena_alloc(A, n);
+
+	if (b64_encode((const uint8_t *)args[0]->s, args[0]->len, out, n, B64_STD) != KBS_OK)
+		return ev_builtin_error(ev, call, "base64 encoding failed");
+	size_t len = strlen(out);
+
+	if (var == B64_URL)
+		for (size_t i = 0; i < len; i++)
+			out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	while (!pad && len && out[len - 1] == '=')
+		len--;
+	return val_strn(A, out, len);
+}
+
+/* Decodes standard or URL alphabet; padding optional when url is set. */
+static struct val *b64dec(struct ev *ev, const struct val *s, bool url, bool *ok)
+{
+	size_t n = s->len;
+	char *tmp = arena_alloc(A, n + 4);
+	size_t o = 0;
+
+	*ok = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s->s[i];
+
+		if (url && c == '-')
+			c = '+';
+		else if (url && c == '_')
+			c = '/';
+		else if (url && (c == '+' || c == '/'))
+			return NULL;
+		tmp[o++] = c;
+	}
+	if (url)
+		while (o % 4)
+			tmp[o++] = '=';
+	uint8_t *out = arena_alloc(A, b64_decoded_max(o) + 1);
+	size_t outlen;
+
+	if (b64_decode(tmp, o, out, b64_decoded_max(o) + 1, &outlen, B64_STD) != KBS_OK)
+		return NULL;
+	*ok = true;
+	return val_strn(A, (const char *)out, outlen);
+}
+
+static struct val *bi_b64_encode(struct ev *ev, struct val **args, const struct term *call)
+{
+	return b64enc(ev, args, call, B64_STD, true);
+}
+
+static struct val *bi_b64url_encode(struct ev *ev, struct val **args, const struct term *call)
+{
+	return b64enc(ev, args, call, B64_URL, true);
+}
+
+static struct val *bi_b64url_encode_nopad(struct ev *ev, struct val **args,
+					  const struct term *call)
+{
+	return b64enc(ev, args, call, B64_URL, false);
+}
+
+static struct val *bi_b64_decode(struct ev *ev, struct val **args, const struct term *call)
+{
+	bool ok;
+
+	NEED(0, V_STR, "string");
+	struct val *r = b64dec(ev, args[0], false, &ok);
+
+	return ok ? r : ev_builtin_error(ev, call, "base64.decode: illegal base64 data");
+}
+
+static struct val *bi_b64url_decode(struct ev *ev, struct val **args, const struct term *call)
+{
+	bool ok;
+
+	NEED(0, V_STR, "string");
+	struct val *r = b64dec(ev, args[0], true, &ok);
+
+	return ok ? r : ev_builtin_error(ev, call, "base64url.decode: illegal base64 data");
+}
+
+static struct val *bi_b64_is_valid(struct ev *ev, struct val **args, const struct term *call)
+{
+	bool ok;
+
+	NEED(0, V_STR, "string");
+	b64dec(ev, args[0], false, &ok);
+	return val_bool(ok);
+}
+
+static struct val *bi_hex_encode(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	char *out = arena_alloc(A, args[0]->len * 2 + 1);
+
+	hex_encode((const uint8_t *)args[0]->s, args[0]->len, out, args[0]->len * 2 + 1);
+	return val_strn(A, out, args[0]->len * 2);
+}
+
+static struct val *bi_hex_decode(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	size_t cap = args[0]->len / 2 + 1, n;
+	uint8_t *out = arena_alloc(A, cap);
+
+	if (hex_decode(args[0]->s, args[0]->len, out, cap, &n) != KBS_OK)
+		return ev_builtin_error(ev, call, "hex.decode: invalid byte");
+	return val_strn(A, (const char *)out, n);
+}
+
+/* ---------- regular expressions ---------- */
+
+struct rx_entry {
+	struct rx_entry *next;
+	char *pat;
+	size_t len;
+	pcre2_code *code;
+};
+
+static void rx_free(void *p)
+{
+	pcre2_code_free(p);
+}
+
+static pcre2_code *rx_get(struct ev *ev, const struct val *pat)
+{
+	for (struct rx_entry *e = ev->rx_cache; e; e = e->next)
+		if (e->len == pat->len && memcmp(e->pat, pat->s, pat->len) == 0)
+			return e->code;
+	int ec;
+	PCRE2_SIZE eo;
+	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat->s, pat->len, PCRE2_UTF | PCRE2_UCP,
+					 &ec, &eo, NULL);
+
+	if (!code)
+		return NULL;
+	arena_defer(A, rx_free, code);
+	struct rx_entry *e = arena_alloc(A, sizeof(*e));
+
+	e->pat = (char *)pat->s;
+	e->len = pat->len;
+	e->code = code;
+	e->next = ev->rx_cache;
+	ev->rx_cache = e;
+	return code;
+}
+
+static void md_free(void *p)
+{
+	pcre2_match_data_free(p);
+}
+
+static void mc_free(void *p)
+{
+	pcre2_match_context_free(p);
+}
+
+static struct val *bi_regex_match(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	pcre2_code *code = rx_get(ev, args[0]);
+
+	if (!code)
+		return ev_builtin_error(ev, call, "regex.match: error parsing regexp");
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+
+	if (!md || !mc) {
+		pcre2_match_data_free(md);
+		pcre2_match_context_free(mc);
+		ev_error(ev, EE_LIMIT, call, "out of memory");
+	}
+	arena_defer(A, md_free, md);
+	arena_defer(A, mc_free, mc);
+	/* bounded backtracking: RE2 (OPA) is linear time, PCRE2 is not */
+	pcre2_set_match_limit(mc, 100000);
+	pcre2_set_depth_limit(mc, 1000);
+	int rc = pcre2_match(code, (PCRE2_SPTR)args[1]->s, args[1]->len, 0, 0, md, mc);
+
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
+		ev_error(ev, EE_LIMIT, call, "regex.match: backtracking limit exceeded");
+	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+		return ev_builtin_error(ev, call, "regex.match: match error %d", rc);
+	return val_bool(rc >= 0);
+}
+
+static struct val *bi_regex_is_valid(struct ev *ev, struct val **args, const struct term *call)
+{
+	if (args[0]->t != V_STR)
+		return RV_FALSE;
+	return val_bool(rx_get(ev, args[0]) != NULL);
+}
+
+/* ---------- time ---------- */
+
+static struct val *bi_now_ns(struct ev *ev, struct val **args, const struct term *call)
+{
+	return val_int(A, rego_now_ns(ev));
+}
+
+/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+static bool digits(const char *s, size_t n, size_t i, size_t cnt, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (i + cnt > n)
+		return false;
+	for (size_t k = 0; k < cnt; k++) {
+		if (!isdigit((unsigned char)s[i + k]))
+			return false;
+		v = v * 10 + (s[i + k] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static struct val *bi_parse_rfc3339(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	const char *s = args[0]->s;
+	size_t n = args[0]->len, i = 0;
+	int64_t y, mo, d, h, mi, se, frac = 0, off = 0;
+
+	if (!digits(s, n, 0, 4, &y) || n < 20 || s[4] != '-' || !digits(s, n, 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    !digits(s, n, 11, 2, &h) || s[13] != ':' || !digits(s, n, 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s, n, 17, 2, &se))
+		goto bad;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		goto bad;
+	i = 19;
+	if (i < n && s[i] == '.') {
+		int64_t scale = 100000000;
+
+		i++;
+		if (i >= n || !isdigit((unsigned char)s[i]))
+			goto bad;
+		while (i < n && isdigit((unsigned char)s[i])) {
+			frac += (s[i] - '0') * scale;
+			scale /= 10;
+			i++;
+		}
+	}
+	if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
+		int64_t oh, om;
+
+		if (!digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
+		    !digits(s, n, i + 4, 2, &om))
+			goto bad;
+		off = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+		i += 6;
+	} else {
+		goto bad;
+	}
+	if (i != n)
+		goto bad;
+	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	int64_t ns;
+
+	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, frac, &ns))
+		return ev_builtin_error(ev, call, "time outside of valid range");
+	return val_int(A, ns);
+bad:
+	return ev_builtin_error(ev, call, "parsing time \"%.*s\" as RFC 3339 failed",
+				(int)(n > 64 ? 64 : n), s);
+}
+
+/* ---------- semver ---------- */
+
+struct semver {
+	int64_t v[3];
+	const char *pre;
+	size_t prelen;
+};
+
+static bool semver_parse(const char *s, size_t n, struct semver *sv)
+{
+	size_t i = 0;
+
+	memset(sv, 0, sizeof(*sv));
+	for (int k = 0; k < 3; k++) {
+		size_t st = i;
+		int64_t v = 0;
+
+		while (i < n && isdigit((unsigned char)s[i])) {
+			if (v > 100000000000000LL)
+				return false;
+			v = v * 10 + (s[i] - '0');
+			i++;
+		}
+		if (i == st || (i - st > 1 && s[st] == '0'))
+			return false;
+		sv->v[k] = v;
+		if (k < 2) {
+			if (i >= n || s[i] != '.')
+				return false;
+			i++;
+		}
+	}
+	if (i < n && s[i] == '-') {
+		size_t st = ++i;
+
+		while (i < n && s[i] != '+')
+			i++;
+		if (i == st)
+			return false;
+		sv->pre = s + st;
+		sv->prelen = i - st;
+		/* identifiers: [0-9A-Za-z-]+, numeric ones without leading zeros */
+		size_t a = st;
+
+		while (a <= i) {
+			size_t b = a;
+
+			while (b < i && s[b] != '.')
+				b++;
+			if (b == a)
+				return false;
+			bool num = true;
+
+			for (size_t c = a; c < b; c++) {
+				if (!isalnum((unsigned char)s[c]) && s[c] != '-')
+					return false;
+				if (!isdigit((unsigned char)s[c]))
+					num = false;
+			}
+			if (num && b - a > 1 && s[a] == '0')
+				return false;
+			a = b + 1;
+		}
+	}
+	if (i < n && s[i] == '+') {
+		size_t st = ++i;
+
+		if (i >= n)
+			return false;
+		for (; i < n; i++)
+			if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+				return false;
+		if (s[n - 1] == '.' || s[st] == '.')
+			return false;
+	}
+	return i == n;
+}
+
+static int pre_cmp(const struct semver *a, const struct semver *b)
+{
+	if (!a->prelen || !b->prelen)
+		return a->prelen ? -1 : b->prelen ? 1 : 0;
+	const char *x = a->pre, *xe = a->pre + a->prelen, *y = b->pre, *ye = b->pre + b->prelen;
+
+	while (x < xe && y < ye) {
+		const char *xd = memchr(x, '.', (size_t)(xe - x)), *yd = memchr(y, '.', (size_t)(ye - y));
+
+		if (!xd)
+			xd = xe;
+		if (!yd)
+			yd = ye;
+		bool xn = true, yn = true;
+
+		for (const char *c = x; c < xd; c++)
+			xn = xn && isdigit((unsigned char)*c);
+		for (const char *c = y; c < yd; c++)
+			yn = yn && isdigit((unsigned char)*c);
+		int r;
+
+		if (xn && yn) {
+			size_t xl = (size_t)(xd - x), yl = (size_t)(yd - y);
+
+			r = xl != yl ? (xl < yl ? -1 : 1) : memcmp(x, y, xl);
+		} else if (xn || yn) {
+			r = xn ? -1 : 1;
+		} else {
+			size_t xl = (size_t)(xd - x), yl = (size_t)(yd - y);
+
+			r = memcmp(x, y, xl < yl ? xl : yl);
+			if (!r)
+				r = xl < yl ? -1 : xl > yl;
+		}
+		if (r)
+			return r < 0 ? -1 : 1;
+		x = xd + 1;
+		y = yd + 1;
+	}
+	return x < xe ? 1 : y < ye ? -1 : 0;
+}
+
+static struct val *bi_semver_compare(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct semver a, b;
+
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (!semver_parse(args[0]->s, args[0]->len, &a))
+		return ev_builtin_error(ev, call, "semver.compare: operand 1: string \"%.*s\" is not a valid SemVer", (int)(args[0]->len > 64 ? 64 : args[0]->len), args[0]->s);
+	if (!semver_parse(args[1]->s, args[1]->len, &b))
+		return ev_builtin_error(ev, call, "semver.compare: operand 2: string \"%.*s\" is not a valid SemVer", (int)(args[1]->len > 64 ? 64 : args[1]->len), args[1]->s);
+	for (int k = 0; k < 3; k++)
+		if (a.v[k] != b.v[k])
+			return val_int(A, a.v[k] < b.v[k] ? -1 : 1);
+	return val_int(A, pre_cmp(&a, &b));
+}
+
+static struct val *bi_semver_is_valid(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct semver a;
+
+	if (args[0]->t != V_STR)
+		return RV_FALSE;
+	return val_bool(semver_parse(args[0]->s, args[0]->len, &a));
+}
+
+/* ---------- table ---------- */
+
+static const struct builtin builtins[] = {
+	{ "equal", 2, bi_equal },
+	{ "neq", 2, bi_neq },
+	{ "lt", 2, bi_lt },
+	{ "lte", 2, bi_lte },
+	{ "gt", 2, bi_gt },
+	{ "gte", 2, bi_gte },
+	{ "plus", 2, bi_plus },
+	{ "minus", 2, bi_minus },
+	{ "mul", 2, bi_mul },
+	{ "div", 2, bi_div },
+	{ "rem", 2, bi_rem },
+	{ "or", 2, bi_or },
+	{ "and", 2, bi_and },
+	{ "abs", 1, bi_abs },
+	{ "round", 1, bi_round },
+	{ "ceil", 1, bi_ceil },
+	{ "floor", 1, bi_floor },
+	{ "internal.member_2", 2, bi_member2 },
+	{ "internal.member_3", 3, bi_member3 },
+	{ "count", 1, bi_count },
+	{ "sum", 1, bi_sum },
+	{ "product", 1, bi_product },
+	{ "max", 1, bi_max },
+	{ "min", 1, bi_min },
+	{ "sort", 1, bi_sort },
+	{ "concat", 2, bi_concat },
+	{ "contains", 2, bi_contains },
+	{ "startswith", 2, bi_startswith },
+	{ "endswith", 2, bi_endswith },
+	{ "lower", 1, bi_lower },
+	{ "upper", 1, bi_upper },
+	{ "split", 2, bi_split },
+	{ "replace", 3, bi_replace },
+	{ "strings.replace_n", 2, bi_replace_n },
+	{ "strings.reverse", 1, bi_strings_reverse },
+	{ "indexof", 2, bi_indexof },
+	{ "substring", 3, bi_substring },
+	{ "trim", 2, bi_trim },
+	{ "trim_left", 2, bi_trim_left },
+	{ "trim_right", 2, bi_trim_right },
+	{ "trim_prefix", 2, bi_trim_prefix },
+	{ "trim_suffix", 2, bi_trim_suffix },
+	{ "trim_space", 1, bi_trim_space },
+	{ "format_int", 2, bi_format_int },
+	{ "sprintf", 2, bi_sprintf },
+	{ "object.get", 3, bi_object_get },
+	{ "object.keys", 1, bi_object_keys },
+	{ "object.union", 2, bi_object_union },
+	{ "object.union_n", 1, bi_object_union_n },
+	{ "object.remove", 2, bi_object_remove },
+	{ "array.concat", 2, bi_array_concat },
+	{ "array.slice", 3, bi_array_slice },
+	{ "array.reverse", 1, bi_array_reverse },
+	{ "flatten", 1, bi_flatten },
+	{ "union", 1, bi_union },
+	{ "intersection", 1, bi_intersection },
+	{ "type_name", 1, bi_type_name },
+	{ "is_number", 1, bi_is_number },
+	{ "is_string", 1, bi_is_string },
+	{ "is_boolean", 1, bi_is_boolean },
+	{ "is_array", 1, bi_is_array },
+	{ "is_set", 1, bi_is_set },
+	{ "is_object", 1, bi_is_object },
+	{ "is_null", 1, bi_is_null },
+	{ "to_number", 1, bi_to_number },
+	{ "json.marshal", 1, bi_json_marshal },
+	{ "json.unmarshal", 1, bi_json_unmarshal },
+	{ "json.is_valid", 1, bi_json_is_valid },
+	{ "base64.encode", 1, bi_b64_encode },
+	{ "base64.decode", 1, bi_b64_decode },
+	{ "base64.is_valid", 1, bi_b64_is_valid },
+	{ "base64url.encode", 1, bi_b64url_encode },
+	{ "base64url.encode_no_pad", 1, bi_b64url_encode_nopad },
+	{ "base64url.decode", 1, bi_b64url_decode },
+	{ "hex.encode", 1, bi_hex_encode },
+	{ "hex.decode", 1, bi_hex_decode },
+	{ "regex.match", 2, bi_regex_match },
+	{ "regex.is_valid", 1, bi_regex_is_valid },
+	{ "time.now_ns", 0, bi_now_ns },
+	{ "time.parse_rfc3339_ns", 1, bi_parse_rfc3339 },
+	{ "semver.compare", 2, bi_semver_compare },
+	{ "semver.is_valid", 1, bi_semver_is_valid },
+};
+
+const struct builtin *rego_builtin_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (strlen(builtins[i].name) == len && memcmp(builtins[i].name, name, len) == 0)
+			return &builtins[i];
+	return NULL;
+}

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Linker: groups rules by path into the `data` tree, resolves variable names to frame slots,
+ * bare rule names to data references and call names to built-ins, user functions or host
+ * functions. Unknown functions and conflicting rule kinds fail here, at compile time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "server/policy/rego_int.h"
+
+struct sym {
+	const char *name;
+	int slot;
+};
+
+struct scope {
+	struct scope *up;
+	struct sym *syms;
+	int n, cap;
+};
+
+struct lk {
+	struct rego_module *m;
+	struct arena *a;
+	struct perr *pe;
+	struct module *mod; /* module of the rule being linked (NULL for queries) */
+	int nslots;
+	struct scope *sc;
+};
+
+#define MAX_SLOTS 4096
+
+/* ---------- data tree ---------- */
+
+static struct node *node_child(struct arena *a, struct node *n, const char *key, bool create)
+{
+	for (int k = 0; k < n->nkids; k++)
+		if (strcmp(n->kids[k]->key, key) == 0)
+			return n->kids[k];
+	if (!create)
+		return NULL;
+	struct node **nk = arena_alloc(a, (size_t)(n->nkids + 1) * sizeof(*nk));
+	struct node *c = arena_alloc(a, sizeof(*c));
+
+	if (n->nkids)
+		memcpy(nk, n->kids, (size_t)n->nkids * sizeof(*nk));
+	c->key = key;
+	c->depth = n->depth + 1;
+	c->path = arena_alloc(a, (size_t)c->depth * sizeof(*c->path));
+	if (n->depth)
+		memcpy(c->path, n->path, (size_t)n->depth * sizeof(*c->path));
+	c->path[n->depth] = key;
+	nk[n->nkids++] = c;
+	n->kids = nk;
+	return c;
+}
+
+static const char *rule_seg(const struct rule *r, int k)
+{
+	return r->path[k]->v->s;
+}
+
+static struct node *find_node(struct rego_module *m, const char **path, int n)
+{
+	struct node *nd = m->root;
+
+	for (int k = 0; nd && k < n; k++)
+		nd = node_child(&m->ar, nd, path[k], false);
+	return nd;
+}
+
+static void add_rule(struct lk *l, struct rule *r)
+{
+	struct rego_module *m = l->m;
+	struct module *mod = r->mod;
+	int n = mod->npkg + r->nstatic;
+	struct node *nd = m->root;
+
+	for (int k = 0; k < n; k++) {
+		const char *key = k < mod->npkg ? mod->pkg[k] : rule_seg(r, k - mod->npkg);
+
+		nd = node_child(&m->ar, nd, key, true);
+	}
+	struct group *g = nd->grp;
+
+	if (!g) {
+		g = arena_alloc(&m->ar, sizeof(*g));
+		g->kind = r->kind;
+		g->npath = n;
+		g->path = arena_alloc(&m->ar, (size_t)n * sizeof(*g->path));
+		struct sbuf sb = { .a = &m->ar };
+
+		sb_puts(&sb, "data");
+		for (int k = 0; k < n; k++) {
+			g->path[k] = k < mod->npkg ? mod->pkg[k] : rule_seg(r, k - mod->npkg);
+			sb_putc(&sb, '.');
+			sb_puts(&sb, g->path[k]);
+		}
+		g->display = sb.p;
+		g->arity = r->nargs;
+		g->node = nd;
+		g->id = m->ngroups;
+		struct group **ng = arena_alloc(&m->ar, (size_t)(m->ngroups + 1) * sizeof(*ng));
+
+		if (m->ngroups)
+			memcpy(ng, m->groups, (size_t)m->ngroups * sizeof(*ng));
+		ng[m->ngroups++] = g;
+		m->groups = ng;
+		nd->grp = g;
+	}
+	if (g->kind != r->kind)
+		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
+			  "rule %s: conflicting rule kinds (complete, set, object or function)",
+			  g->display);
+	if (r->kind == RK_FUNC && g->arity != r->nargs)
+		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
+			  "function %s: definitions with different numbers of arguments",
+			  g->display);
+	if (r->is_default) {
+		if (g->dflt)
+			rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
+				  "rule %s: multiple default rules", g->display);
+		if (r->value->kind != TM_VAL)
+			rego_fail(l->pe, KBS_ERR_UNSUPPORTED, r->line, r->col,
+				  "unsupported construct: default value of %s is not a constant",
+				  g->display);
+		g->dflt = r;
+		return;
+	}
+	struct rule **nr = arena_alloc(&m->ar, (size_t)(g->nrules + 1) * sizeof(*nr));
+
+	if (g->nrules)
+		memcpy(nr, g->rules, (size_t)g->nrules * sizeof(*nr));
+	nr[g->nrules++] = r;
+	g->rules = nr;
+}
+
+static void check_tree(struct lk *l, struct node *n)
+{
+	if (n->grp && n->nkids && n->grp->kind != RK_POBJ) {
+		struct rule *r = n->grp->nrules ? n->grp->rules[0] : n->grp->dflt;
+
+		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
+			  "rule %s conflicts with rules defined below it", n->grp->display);
+	}
+	for (int k = 0; k < n->nkids; k++)
+		check_tree(l, n->kids[k]);
+}
+
+/* ---------- scopes ---------- */
+
+static struct scope *push_scope(struct lk *l)
+{
+	struct scope *s = arena_alloc(l->a, sizeof(*s));
+
+	s->up = l->sc;
+	l->sc = s;
+	return s;
+}
+
+static void pop_scope(struct lk *l)
+{
+	l->sc = l->sc->up;
+}
+
+static int lookup(struct lk *l, const char *name)
+{
+	for (struct scope *s = l->sc; s; s = s->up)
+		for (int k = s->n - 1; k >= 0; k--)
+			if (strcmp(s->syms[k].name, name) == 0)
+				return s->syms[k].slot;
+	return -1;
+}
+
+static int declare(struct lk *l, const char *name, const struct term *at)
+{
+	struct scope *s = l->sc;
+
+	if (l->nslots >= MAX_SLOTS)
+		rego_fail(l->pe, KBS_ERR_RANGE, at->line, at->col, "too many variables in one rule");
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 8;
+		struct sym *ns = arena_alloc(l->a, (size_t)cap * sizeof(*ns));
+
+		if (s->n)
+			memcpy(ns, s->syms, (size_t)s->n * sizeof(*ns));
+		s->syms = ns;
+		s->cap = cap;
+	}
+	s->syms[s->n].name = name;
+	s->syms[s->n].slot = l->nslots;
+	s->n++;
+	return l->nslots++;
+}
+
+/* Is `name` the first segment of a rule of the current package? */
+static bool pkg_has_rule(struct lk *l, const char *name)
+{
+	if (!l->mod)
+		return false;
+	struct node *pn = find_node(l->m, l->mod->pkg, l->mod->npkg);
+
+	return pn && node_child(&l->m->ar, pn, name, false);
+}
+
+static struct term *pkg_ref(struct lk *l, struct term *var)
+{
+	/* data.<pkg...>.<name> */
+	int n = l->mod->npkg + 1;
+	struct term *r = arena_alloc(l->a, sizeof(*r));
+	struct term *h = arena_alloc(l->a, sizeof(*h));
+
+	*h = *var;
+	h->kind = TM_VAR;
+	h->vflag = VF_DATA;
+	h->name = "data";
+	r->kind = TM_REF;
+	r->line = var->line;
+	r->col = var->col;
+	r->slot = -1;
+	r->host = -1;
+	r->head = h;
+	r->n = n;
+	r->items = arena_alloc(l->a, (size_t)n * sizeof(*r->items));
+	for (int k = 0; k < n; k++) {
+		struct term *s = arena_alloc(l->a, sizeof(*s));
+
+		s->kind = TM_VAL;
+		s->line = var->line;
+		s->col = var->col;
+		s->v = val_str(l->a, k < l->mod->npkg ? l->mod->pkg[k] : var->name);
+		r->items[k] = s;
+	}
+	return r;
+}
+
+static void link_body(struct lk *l, struct body *b);
+static void link_term(struct lk *l, struct term *t);
+
+static void link_var(struct lk *l, struct term *t, bool fresh)
+{
+	if (strcmp(t->name, "_") == 0) {
+		t->slot = declare(l, "_", t);
+		return;
+	}
+	if (fresh) {
+		/* := and some declare a new variable in the current scope */
+		for (int k = 0; k < l->sc->n; k++)
+			if (strcmp(l->sc->syms[k].name, t->name) == 0)
+				rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+					  "var %s assigned above", t->name);
+		if (strcmp(t->name, "input") == 0 || strcmp(t->name, "data") == 0)
+			rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+				  "cannot assign to %s", t->name);
+		t->slot = declare(l, t->name, t);
+		return;
+	}
+	if (strcmp(t->name, "input") == 0) {
+		t->vflag = VF_INPUT;
+		return;
+	}
+	if (strcmp(t->name, "data") == 0) {
+		t->vflag = VF_DATA;
+		return;
+	}
+	t->slot = lookup(l, t->name);
+	if (t->slot < 0)
+		t->slot = declare(l, t->name, t);
+}
+
+/* Declares the variables of a := / some pattern as new. */
+static void link_pattern(struct lk *l, struct term *t)
+{
+	switch (t->kind) {
+	case TM_VAR:
+		link_var(l, t, true);
+		break;
+	case TM_ARR:
+	case TM_SET:
+		for (int k = 0; k < t->n; k++)
+			link_pattern(l, t->items[k]);
+		break;
+	case TM_OBJ:
+		for (int k = 0; k < t->n; k += 2) {
+			link_term(l, t->items[k]);
+			link_pattern(l, t->items[k + 1]);
+		}
+		break;
+	case TM_VAL:
+		break;
+	default:
+		rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+			  "cannot assign to this kind of term");
+	}
+}
+
+/* Finds what a call refers to; returns its arity (-1 = variadic, -2 = unknown). */
+static int resolve_call(struct lk *l, struct term *t)
+{
+	const char *f = t->fname;
+
+	if (l->mod && !strchr(f, '.')) {
+		struct node *pn = find_node(l->m, l->mod->pkg, l->mod->npkg);
+		struct node *fnn = pn ? node_child(&l->m->ar, pn, f, false) : NULL;
+
+		if (fnn && fnn->grp && fnn->grp->kind == RK_FUNC)
+			t->fn = fnn->grp;
+		else if (fnn)
+			rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+				  "%s is a rule, not a function", f);
+	}
+	if (!t->fn && strncmp(f, "data.", 5) == 0) {
+		const char *segs[64];
+		int n = 0;
+		char *copy = arena_strndup(l->a, f + 5, strlen(f + 5));
+
+		for (char *s = copy; s && n < 64;) {
+			char *dot = strchr(s, '.');
+
+			if (dot)
+				*dot = 0;
+			segs[n++] = s;
+			s = dot ? dot + 1 : NULL;
+		}
+		struct node *fnn = find_node(l->m, segs, n);
+
+		if (fnn && fnn->grp && fnn->grp->kind == RK_FUNC)
+			t->fn = fnn->grp;
+	}
+	if (!t->fn) {
+		t->bi = rego_builtin_find(f, strlen(f));
+		if (!t->bi) {
+			for (size_t k = 0; k < l->m->n_host_fns; k++)
+				if (strcmp(l->m->host_fns[k].name, f) == 0)
+					t->host = (int)k;
+		}
+	}
+	return t->fn ? t->fn->arity : t->bi ? t->bi->arity :
+		t->host >= 0 ? l->m->host_fns[t->host].arity : -2;
+}
+
+static void link_call(struct lk *l, struct term *t)
+{
+	const char *f = t->fname;
+	int arity = resolve_call(l, t);
+
+	if (arity == -2)
+		rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
+			  "unsupported construct: unknown function %s", f);
+	if (arity >= 0 && arity != t->n)
+		rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+			  "function %s takes %d argument%s, called with %d", f, arity,
+			  arity == 1 ? "" : "s", t->n);
+	for (int k = 0; k < t->n; k++)
+		link_term(l, t->items[k]);
+}
+
+static void link_term(struct lk *l, struct term *t)
+{
+	switch (t->kind) {
+	case TM_VAL:
+		break;
+	case TM_VAR:
+		if (lookup(l, t->name) < 0 && strcmp(t->name, "_") != 0 &&
+		    strcmp(t->name, "input") != 0 && strcmp(t->name, "data") != 0 &&
+		    pkg_has_rule(l, t->name)) {
+			*t = *pkg_ref(l, t);
+			break;
+		}
+		link_var(l, t, false);
+		break;
+	case TM_REF:
+		if (t->head->kind == TM_VAR && lookup(l, t->head->name) < 0 &&
+		    strcmp(t->head->name, "input") != 0 && strcmp(t->head->name, "data") != 0 &&
+		    strcmp(t->head->name, "_") != 0 && pkg_has_rule(l, t->head->name)) {
+			struct term *pr = pkg_ref(l, t->head);
+			int n = pr->n + t->n;
+			struct term **items = arena_alloc(l->a, (size_t)n * sizeof(*items));
+
+			memcpy(items, pr->items, (size_t)pr->n * sizeof(*items));
+			memcpy(items + pr->n, t->items, (size_t)t->n * sizeof(*items));
+			t->head = pr->head;
+			t->items = items;
+			t->n = n;
+		} else {
+			link_term(l, t->head);
+		}
+		for (int k = 0; k < t->n; k++)
+			link_term(l, t->items[k]);
+		break;
+	case TM_ARR:
+	case TM_SET:
+	case TM_OBJ:
+		for (int k = 0; k < t->n; k++)
+			link_term(l, t->items[k]);
+		break;
+	case TM_ACOMP:
+	case TM_SCOMP:
+	case TM_OCOMP:
+		push_scope(l);
+		link_body(l, t->body);
+		link_term(l, t->head);
+		if (t->vhead)
+			link_term(l, t->vhead);
+		pop_scope(l);
+		break;
+	case TM_CALL:
+		link_call(l, t);
+		break;
+	}
+}
+
+static void link_with_target(struct lk *l, struct term *t)
+{
+	struct term *h = t->kind == TM_REF ? t->head : t;
+
+	if (h->kind != TM_VAR ||
+	    (strcmp(h->name, "input") != 0 && strcmp(h->name, "data") != 0))
+		rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
+			  "unsupported construct: 'with' target must be input or data");
+	h->vflag = h->name[0] == 'i' ? VF_INPUT : VF_DATA;
+	if (t->kind == TM_REF)
+		for (int k = 0; k < t->n; k++)
+			if (t->items[k]->kind != TM_VAL)
+				rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
+					  "unsupported construct: 'with' target with variables");
+}
+
+static void link_expr(struct lk *l, struct expr *e)
+{
+	for (int k = 0; k < e->nwith; k++) {
+		link_with_target(l, e->with[k].target);
+		link_term(l, e->with[k].value);
+	}
+	if (e->kind == EX_TERM && e->a->kind == TM_CALL) {
+		/* f(x, out): a call with one extra argument binds its result to it */
+		struct term *c = e->a;
+		int arity = resolve_call(l, c);
+
+		if (arity >= 0 && c->n == arity + 1) {
+			e->kind = EX_UNIFY;
+			e->a = c->items[c->n - 1];
+			e->b = c;
+			c->n--;
+		}
+	}
+	switch (e->kind) {
+	case EX_TERM:
+		link_term(l, e->a);
+		break;
+	case EX_UNIFY:
+		link_term(l, e->b);
+		link_term(l, e->a);
+		break;
+	case EX_ASSIGN:
+		link_term(l, e->b);
+		link_pattern(l, e->a);
+		break;
+	case EX_SOME_DECL:
+		for (int k = 0; k < e->b->n; k++)
+			link_var(l, e->b->items[k], true);
+		break;
+	case EX_SOME_IN:
+		link_term(l, e->coll);
+		if (e->key)
+			link_pattern(l, e->key);
+		link_pattern(l, e->val);
+		break;
+	case EX_EVERY:
+		link_term(l, e->coll);
+		push_scope(l);
+		if (e->key)
+			link_pattern(l, e->key);
+		link_pattern(l, e->val);
+		push_scope(l);
+		link_body(l, e->body);
+		pop_scope(l);
+		pop_scope(l);
+		break;
+	}
+}
+
+/* Function arguments: variables are new (a repeated name means equal arguments). */
+static void link_arg(struct lk *l, struct term *t)
+{
+	switch (t->kind) {
+	case TM_VAR:
+		if (strcmp(t->name, "_") != 0 && lookup(l, t->name) >= 0)
+			t->slot = lookup(l, t->name);
+		else
+			link_var(l, t, true);
+		break;
+	case TM_ARR:
+	case TM_SET:
+		for (int k = 0; k < t->n; k++)
+			link_arg(l, t->items[k]);
+		break;
+	case TM_OBJ:
+		for (int k = 0; k < t->n; k += 2) {
+			link_term(l, t->items[k]);
+			link_arg(l, t->items[k + 1]);
+		}
+		break;
+	default:
+		link_term(l, t);
+	}
+}
+
+static void link_body(struct lk *l, struct body *b)
+{
+	for (int k = 0; k < b->n; k++)
+		link_expr(l, b->e[k]);
+}
+
+static void link_rule(struct lk *l, struct rule *r)
+{
+	l->mod = r->mod;
+	l->nslots = 0;
+	l->sc = NULL;
+	struct scope *top = push_scope(l);
+
+	for (int k = 0; k < r->nargs; k++)
+		link_arg(l, r->args[k]);
+	for (struct rule *e = r; e; e = e->els) {
+		l->sc = top;
+		push_scope(l);
+		if (e->body)
+			link_body(l, e->body);
+		for (int k = r->nstatic; k < r->npath && e == r; k++)
+			link_term(l, r->path[k]);
+		if (e->key && e == r)
+			link_term(l, e->key);
+		link_term(l, e->value);
+		pop_scope(l);
+	}
+	for (struct rule *e = r; e; e = e->els)
+		e->nslots = l->nslots;
+}
+
+void rego_link(struct rego_module *m, struct perr *pe)
+{
+	struct lk l = { .m = m, .a = &m->ar, .pe = pe };
+
+	m->root = arena_alloc(&m->ar, sizeof(*m->root));
+	m->root->key = "data";
+	for (struct module *mod = m->mods; mod; mod = mod->next)
+		for (struct rule *r = mod->rules; r; r = r->next_in_module)
+			add_rule(&l, r);
+	check_tree(&l, m->root);
+	for (struct module *mod = m->mods; mod; mod = mod->next)
+		for (struct rule *r = mod->rules; r; r = r->next_in_module)
+			link_rule(&l, r);
+}
+
+int rego_link_query(struct rego_module *m, struct arena *a, struct body *b, struct perr *pe,
+		    const char ***names, int **slots, int *nnames)
+{
+	struct lk l = { .m = m, .a = a, .pe = pe };
+	struct scope *top = push_scope(&l);
+
+	link_body(&l, b);
+	*names = arena_alloc(a, (size_t)(top->n + 1) * sizeof(**names));
+	*slots = arena_alloc(a, (size_t)(top->n + 1) * sizeof(**slots));
+	*nnames = 0;
+	for (int k = 0; k < top->n; k++) {
+		if (top->syms[k].name[0] == '_')
+			continue;
+		(*names)[*nnames] = top->syms[k].name;
+		(*slots)[*nnames] = top->syms[k].slot;
+		(*nnames)++;
+	}
+	return l.nslots;
+}
