@@ -775,6 +775,14 @@ static void tls_with_pinned_ca_works(void **state)
 	assert_int_equal(res.status, 200);
 	assert_string_equal((char *)res.body.p, "POST /echo q=(null) x=(null) body=tls");
 	http_result_release(&res);
+	/* keep-alive over TLS is not throttled by Nagle + delayed ACK (~40 ms per request) */
+	int64_t t0 = http_now_ms();
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(do_req(c, "POST", t, "/echo", NULL, "x", &res), KBS_OK);
+		assert_int_equal(res.status, 200);
+		http_result_release(&res);
+	}
+	assert_true(http_now_ms() - t0 < 400);
 	/* cookies travel over TLS as well */
 	assert_int_equal(do_req(c, "GET", t, "/setcookie", NULL, NULL, &res), KBS_OK);
 	http_result_release(&res);
