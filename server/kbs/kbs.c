@@ -548,8 +548,10 @@ static int handle_auth(struct kbs_ctx *k, const struct http_request *req,
 		snprintf(why, sizeof(why), "unknown tee '%.32s'", tee);
 		goto fail;
 	}
-	rc = kbs_session_create(k->sessions, tee, k->cfg->session_timeout_min * 60, time(NULL), id,
-				nonce, &expires);
+	rc = kbs_session_create(k->sessions, tee,
+				k->cfg->session_lifetime_s > 0 ? k->cfg->session_lifetime_s
+								: k->cfg->session_timeout_min * 60,
+				time(NULL), id, nonce, &expires);
 	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "cannot create session (%s)", kbs_strerror(rc));
 		goto fail;

@@ -67,6 +67,7 @@ struct kbs_config {
 	/* [attestation_service] */
 	enum kbs_as_type as_type;
 	long session_timeout_min; /* `timeout`, default 5 */
+	long session_lifetime_s;  /* overrides timeout when > 0 (tests: KBS_TEST_SESSION_LIFETIME_S) */
 	struct as_config as;
 
 	/* [admin] */

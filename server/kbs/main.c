@@ -57,6 +57,7 @@ static const char usage[] =
 	"    KBS_CONFIG_FILE   configuration file when --config-file is absent\n"
 	"    RUST_LOG          log level (Trustee compatibility)\n"
 	"    KBS_SECMEM_SIZE   size of the locked memory pool for resource plaintext\n"
+	"    KBS_TEST_SESSION_LIFETIME_S  session lifetime in seconds (tests only)\n"
 	"\n"
 	"SIGNALS\n"
 	"    SIGINT, SIGTERM   finish in-flight requests and exit.\n"
@@ -142,6 +143,8 @@ int main(int argc, char **argv)
 			  !cfg.certificate ? "Missing certificate" : "Missing private key");
 		goto out;
 	}
+	if (getenv("KBS_TEST_SESSION_LIFETIME_S"))
+		cfg.session_lifetime_s = atol(getenv("KBS_TEST_SESSION_LIFETIME_S"));
 	/* the pool holds resource plaintext while it is encrypted; tolerate no mlock rights */
 	secmem_init(0, true);
 	rc = kbs_new(&cfg, &k, err, sizeof(err));

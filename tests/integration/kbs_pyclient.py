@@ -274,7 +274,7 @@ def metric_value(url, name, labels, verify=True):
 # ------------------------------------------------------------------- server fixture helper
 
 def start_kbs(daemons, tmp_dir, port, extra="", admin="[admin]\nauthorization_mode = "
-              "\"InsecureAllowAll\"\n", tls=None, storage=True, name="kbs"):
+              "\"InsecureAllowAll\"\n", tls=None, storage=True, name="kbs", env=None):
     """Writes a kbs config into tmp_dir and starts kbs; returns (url, verify, daemon, cfg)."""
     lines = ["[http_server]", 'sockets = ["127.0.0.1:%d"]' % port]
     if tls:
@@ -288,6 +288,7 @@ def start_kbs(daemons, tmp_dir, port, extra="", admin="[admin]\nauthorization_mo
     cfg += extra
     path = tmp_dir / (name + ".toml")
     path.write_text(cfg)
-    d = daemons.start(["kbs", "--config-file", str(path)], name=name, ready_port=port)
+    d = daemons.start(["kbs", "--config-file", str(path)], name=name, ready_port=port,
+                      env=env)
     scheme = "https" if tls else "http"
     return "%s://127.0.0.1:%d" % (scheme, port), (str(tls.cert) if tls else True), d, path
