@@ -98,7 +98,7 @@ int as_config_from_json(const json_t *obj, struct as_config *cfg, char *why, siz
 		return KBS_ERR_INVAL;
 	}
 	b = json_object_get(obj, "attestation_token_broker");
-	if (!b) /* AS configs of Trustee <= v0.10 */
+	if (!b || json_is_string(b)) /* Trustee <= v0.10: broker name + attestation_token_config */
 		b = json_object_get(obj, "attestation_token_config");
 	if (b && !json_is_object(b)) {
 		snprintf(why, whylen, "key 'attestation_token_broker': expected table, got %s",

@@ -105,6 +105,12 @@ int kbs_admin_new(const struct kbs_config *cfg, struct kbs_admin **out, char *er
 	if (!a)
 		return KBS_ERR_NOMEM;
 	a->mode = cfg->admin_mode;
+	if (a->mode == KBS_ADMIN_AUTHENTICATED && cfg->nidps == 0) {
+		snprintf(err, errlen, "admin: AuthenticatedAuthorization needs at least one "
+				      "identity provider ([admin.authentication.bearer_jwt])");
+		rc = KBS_ERR_INVAL;
+		goto out;
+	}
 	if (a->mode == KBS_ADMIN_AUTHENTICATED) {
 		a->idps = calloc(cfg->nidps, sizeof(*a->idps));
 		a->acls = calloc(cfg->nacls, sizeof(*a->acls));

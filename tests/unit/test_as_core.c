@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Attestation service core: the runtime-data binding vector, the sample verifier through
+ * as_evaluate(), EAR token shape and signature, trust tiers with reference values,
+ * init-data claims, Trustee's fixture signing key (JWKS equality), policy upload checks and
+ * the Simple token.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/jose/jws.h"
+#include "common/log.h"
+#include "server/as/as.h"
+#include "server/as/verifier.h"
+#include "server/kbs/kbs.h"
+
+static void data_path(const char *rel, char *out, size_t outlen)
+{
+	const char *dir = getenv("KBS_TEST_DATA");
+	snprintf(out, outlen, "%s/kbs/trustee/%s", dir ? dir : "tests/data", rel);
+}
+
+static json_t *load_json(const char *rel)
+{
+	char p[1024];
+	json_t *j;
+
+	data_path(rel, p, sizeof(p));
+	j = json_load_file(p, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+static char *slurp(const char *rel)
+{
+	char p[1024];
+	FILE *f;
+	char *b = calloc(1, 1 << 16);
+
+	data_path(rel, p, sizeof(p));
+	f = fopen(p, "r");
+	assert_non_null(f);
+	assert_true(fread(b, 1, (1 << 16) - 1, f) > 0);
+	fclose(f);
+	return b;
+}
+
+static void test_binding_vector(void **state)
+{
+	json_t *v = load_json("derived/runtime-data-binding-vector.json");
+	uint8_t d[64];
+	size_t dl;
+	char hex[129];
+	json_t *rd = NULL, *jwk;
+	char why[200];
+
+	(void)state;
+	assert_int_equal(as_runtime_data_digest(json_object_get(v, "primary_runtime_data_object"),
+						NULL, d, &dl),
+			 KBS_OK);
+	assert_int_equal(dl, 48);
+	hex_encode(d, dl, hex, sizeof(hex));
+	assert_string_equal(hex, json_string_value(json_object_get(v, "primary_sha384_hex")));
+	/* the KBS's re-serialisation drops unknown JWK members before hashing */
+	jwk = json_deep_copy(json_object_get(v, "tee_pubkey_jwk"));
+	json_object_set_new(jwk, "kid", json_string("ignored"));
+	json_object_set_new(jwk, "use", json_string("enc"));
+	assert_int_equal(kbs_runtime_data(jwk, json_string_value(json_object_get(
+							json_object_get(v, "challenge"), "nonce")),
+					  "", &rd, why, sizeof(why)),
+			 KBS_OK);
+	assert_int_equal(as_runtime_data_digest(rd, "sha384", d, &dl), KBS_OK);
+	hex_encode(d, dl, hex, sizeof(hex));
+	assert_string_equal(hex, json_string_value(json_object_get(v, "primary_sha384_hex")));
+	json_decref(rd);
+	/* device object (no additional-evidence member) */
+	assert_int_equal(kbs_runtime_data(jwk, json_string_value(json_object_get(
+							json_object_get(v, "challenge"), "nonce")),
+					  NULL, &rd, why, sizeof(why)),
+			 KBS_OK);
+	assert_int_equal(as_runtime_data_digest(rd, "sha384", d, &dl), KBS_OK);
+	hex_encode(d, dl, hex, sizeof(hex));
+	assert_string_equal(hex, json_string_value(json_object_get(v, "device_sha384_hex")));
+	json_decref(rd);
+	/* SE uses SHA-512 */
+	assert_int_equal(as_runtime_data_digest(json_object_get(v, "primary_runtime_data_object"),
+						"sha512", d, &dl),
+			 KBS_OK);
+	hex_encode(d, dl, hex, sizeof(hex));
+	assert_string_equal(hex,
+			    json_string_value(json_object_get(v, "primary_sha512_hex_for_se")));
+	/* kty other than EC/RSA/AKP, missing members */
+	json_object_del(jwk, "x");
+	assert_int_equal(kbs_runtime_data(jwk, "n", "", &rd, why, sizeof(why)), KBS_ERR_INVAL);
+	json_decref(jwk);
+	json_decref(v);
+}
+
+static void test_fit_report_data(void **state)
+{
+	uint8_t d[48], out[64];
+
+	(void)state;
+	memset(d, 0xab, sizeof(d));
+	as_fit_report_data(d, 48, out, 64);
+	assert_int_equal(out[47], 0xab);
+	assert_int_equal(out[48], 0);
+	assert_int_equal(out[63], 0);
+	as_fit_report_data(d, 48, out, 32);
+	assert_int_equal(out[31], 0xab);
+	assert_non_null(as_verifier_find("sample"));
+	assert_null(as_verifier_find("snp"));
+	assert_null(as_verifier_find(NULL));
+}
+
+struct fixture {
+	json_t *vec;
+	struct as_ctx *as;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct as_config cfg;
+	char key[1024], chain[1024];
+
+	as_config_init(&cfg);
+	data_path("jwk/as-signing-key.pem", key, sizeof(key));
+	data_path("jwk/as-cert-chain.pem", chain, sizeof(chain));
+	cfg.signer_key_path = key;
+	cfg.signer_cert_path = chain;
+	f->vec = load_json("derived/runtime-data-binding-vector.json");
+	if (as_new(&cfg, &f->as) != KBS_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	as_free(f->as);
+	json_decref(f->vec);
+	free(f);
+	return 0;
+}
+
+static int eval_sample(struct fixture *f, const char *report_data, const char *init_toml,
+		       struct as_result *res, json_t **claims, char *why, size_t whylen)
+{
+	json_t *ev = json_pack("{s:s,s:s}", "svn", "1", "report_data", report_data);
+	struct as_request r = {0};
+	int rc;
+
+	r.tee = "sample";
+	r.evidence = ev;
+	r.runtime_data = json_object_get(f->vec, "primary_runtime_data_object");
+	if (init_toml) {
+		r.init_data_toml = init_toml;
+		r.init_data_toml_len = strlen(init_toml);
+	}
+	rc = as_evaluate(f->as, &r, 1, NULL, res, why, whylen);
+	json_decref(ev);
+	if (rc == KBS_OK && claims) {
+		struct jwk *pub = NULL;
+		static const char *const algs[] = {"ES256", NULL};
+		struct jwt_verify_opts o = {0};
+		assert_int_equal(jwk_public(as_token_key(f->as), &pub), KBS_OK);
+		o.allowed_algs = algs;
+		o.keys = &pub;
+		o.nkeys = 1;
+		o.require_exp = true;
+		assert_int_equal(jwt_verify(res->token, strlen(res->token), &o, claims, NULL),
+				 KBS_OK);
+		jwk_free(pub);
+	}
+	return rc;
+}
+
+static void test_sample_ear_token(void **state)
+{
+	struct fixture *f = *state;
+	struct as_result res;
+	json_t *c = NULL, *cpu0, *ae;
+	char why[300];
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+
+	assert_int_equal(eval_sample(f, rd, NULL, &res, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(res.status, "contraindicated");
+	assert_int_equal(json_integer_value(json_object_get(c, "exp")) -
+				 json_integer_value(json_object_get(c, "iat")),
+			 300);
+	assert_string_equal(json_string_value(json_object_get(c, "eat_profile")),
+			    "tag:github.com,2024:confidential-containers/Trustee");
+	cpu0 = json_object_get(json_object_get(c, "submods"), "cpu0");
+	assert_string_equal(json_string_value(json_object_get(cpu0, "ear.appraisal-policy-id")),
+			    "default");
+	ae = json_object_get(cpu0, "ear.veraison.annotated-evidence");
+	assert_string_equal(json_string_value(json_object_get(ae, "report_data")), rd);
+	assert_true(json_equal(json_object_get(ae, "runtime_data_claims"),
+			       json_object_get(f->vec, "primary_runtime_data_object")));
+	assert_null(json_object_get(json_object_get(ae, "sample"), "report_data"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(ae, "sample"),
+							      "launch_digest")),
+			    "abcde");
+	assert_non_null(json_object_get(cpu0, "ear.trustee.identifiers"));
+	assert_null(json_object_get(ae, "init_data"));
+	json_decref(c);
+	as_result_release(&res);
+
+	/* header jwk = Trustee's expected JWKS for that fixture key (incl. x5c) */
+	json_t *jwks = as_jwks(f->as), *want = load_json("jwk/as-expected-jwks.json");
+	assert_true(json_equal(jwks, want));
+	json_decref(jwks);
+	json_decref(want);
+}
+
+static void test_sample_wrong_report_data(void **state)
+{
+	struct fixture *f = *state;
+	struct as_result res;
+	char why[300] = "";
+
+	assert_int_equal(eval_sample(f, "AAAA", NULL, &res, NULL, why, sizeof(why)),
+			 KBS_ERR_VERIFY);
+	assert_non_null(strstr(why, "does not match"));
+	assert_null(res.token);
+	assert_int_equal(eval_sample(f, "!!notbase64", NULL, &res, NULL, why, sizeof(why)),
+			 KBS_ERR_VERIFY);
+}
+
+static void test_reference_values_raise_trust(void **state)
+{
+	struct fixture *f = *state;
+	struct as_result res;
+	json_t *c = NULL;
+	char why[300];
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+	/* {"svn":["1"],"launch_digest":["abcde"],"major_version":1,"minimum_minor_version":1} */
+	const char *msg = "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\""
+			  "eyJzdm4iOlsiMSJdLCJsYXVuY2hfZGlnZXN0IjpbImFiY2RlIl0sIm1ham9yX3ZlcnNp"
+			  "b24iOjEsIm1pbmltdW1fbWlub3JfdmVyc2lvbiI6MX0=\"}";
+
+	assert_int_equal(as_rv_register(f->as, msg, strlen(msg), why, sizeof(why)), KBS_OK);
+	json_t *v = as_rv_query(f->as, "svn");
+	assert_non_null(v);
+	json_decref(v);
+	assert_null(as_rv_query(f->as, "nothing"));
+	assert_int_equal(eval_sample(f, rd, NULL, &res, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(res.status, "affirming");
+	json_t *tv = json_object_get(json_object_get(json_object_get(c, "submods"), "cpu0"),
+				     "ear.trustworthiness-vector");
+	assert_int_equal(json_integer_value(json_object_get(tv, "executables")), 3);
+	assert_int_equal(json_integer_value(json_object_get(tv, "hardware")), 2);
+	json_decref(c);
+	as_result_release(&res);
+	/* bad messages */
+	assert_int_not_equal(as_rv_register(f->as, "{", 1, why, sizeof(why)), KBS_OK);
+	const char *swid = "{\"type\":\"swid\",\"payload\":\"\"}";
+	assert_int_equal(as_rv_register(f->as, swid, strlen(swid), why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
+	const char *ver = "{\"version\":\"0.2.0\",\"type\":\"sample\",\"payload\":\"e30=\"}";
+	assert_int_not_equal(as_rv_register(f->as, ver, strlen(ver), why, sizeof(why)), KBS_OK);
+}
+
+static void test_init_data_claims(void **state)
+{
+	struct fixture *f = *state;
+	struct as_result res;
+	json_t *c = NULL;
+	char why[300];
+	char *toml = slurp("integration/simple-init-data.toml");
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+
+	assert_int_equal(eval_sample(f, rd, toml, &res, &c, why, sizeof(why)), KBS_OK);
+	json_t *ae = json_object_get(json_object_get(json_object_get(c, "submods"), "cpu0"),
+				     "ear.veraison.annotated-evidence");
+	assert_string_equal(json_string_value(json_object_get(ae, "init_data")),
+			    "3wlz8dSrJAhU3wLkZ9HzClrvUrnBJr66MzBV40YGXIw=");
+	json_t *idc = json_object_get(ae, "init_data_claims");
+	assert_true(json_is_object(idc));
+	/* cdh.toml is parsed into an object */
+	assert_true(json_is_object(json_object_get(idc, "cdh.toml")));
+	json_decref(c);
+	as_result_release(&res);
+	free(toml);
+	assert_int_not_equal(eval_sample(f, rd, "algorithm = \"md5\"\n", &res, NULL, why,
+					 sizeof(why)),
+			     KBS_OK);
+	assert_non_null(strstr(why, "md5"));
+}
+
+static void test_unknown_tee_and_policies(void **state)
+{
+	struct fixture *f = *state;
+	struct as_request r = {0};
+	struct as_result res;
+	char why[300];
+	json_t *ev = json_object(), *list;
+
+	r.tee = "snp";
+	r.evidence = ev;
+	assert_int_equal(as_evaluate(f->as, &r, 1, NULL, &res, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(why, "snp"));
+	json_decref(ev);
+	const char *bad = "package policy\ntrust_claims := {\"executables\": 2}\n";
+	assert_int_equal(as_set_policy(f->as, "default_cpu", bad, strlen(bad), why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
+	char *shipped = slurp("policies-as/ear_default_policy_cpu.rego");
+	assert_int_equal(as_set_policy(f->as, "default_cpu", shipped, strlen(shipped), why,
+				       sizeof(why)),
+			 KBS_OK);
+	assert_int_equal(as_set_policy(f->as, "../x", shipped, strlen(shipped), why, sizeof(why)),
+			 KBS_ERR_INVAL);
+	free(shipped);
+	list = as_list_policies(f->as);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+}
+
+static void test_simple_token(void **state)
+{
+	struct as_config cfg;
+	struct as_ctx *as = NULL;
+	struct as_request r = {0};
+	struct as_result res;
+	json_t *vec = load_json("derived/runtime-data-binding-vector.json"), *hdr = NULL;
+	char why[300];
+
+	(void)state;
+	as_config_init(&cfg);
+	cfg.token_type = AS_TOKEN_SIMPLE;
+	assert_int_equal(as_new(&cfg, &as), KBS_OK);
+	r.tee = "sample";
+	r.evidence = json_object_get(vec, "sample_evidence");
+	r.runtime_data = json_object_get(vec, "primary_runtime_data_object");
+	assert_int_equal(as_evaluate(as, &r, 1, NULL, &res, why, sizeof(why)), KBS_OK);
+	assert_int_equal(jws_peek_header(res.token, strlen(res.token), &hdr), KBS_OK);
+	assert_string_equal(json_string_value(json_object_get(hdr, "alg")), "RS384");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(hdr, "jwk"), "kty")),
+			    "RSA");
+	json_decref(hdr);
+	as_result_release(&res);
+	as_free(as);
+	as_free(NULL);
+	json_decref(vec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_binding_vector),
+		cmocka_unit_test(test_fit_report_data),
+		cmocka_unit_test_setup_teardown(test_sample_ear_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sample_wrong_report_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reference_values_raise_trust, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_data_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_tee_and_policies, setup, teardown),
+		cmocka_unit_test(test_simple_token),
+	};
+	log_set_level(LOG_LVL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
