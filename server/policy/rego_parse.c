@@ -654,6 +654,8 @@ static struct term *parse_postfix(struct ps *p, struct term *head)
 
 			if (path.n) {
 				fn = new_term(p, TM_REF, tk);
+				fn->line = t->line;
+				fn->col = t->col;
 				fn->head = t;
 				fn->items = path.p;
 				fn->n = path.n;
@@ -812,7 +814,7 @@ static struct term *parse_primary(struct ps *p)
 			next(p);
 			next(p);
 			r = val_term(p, val_set_take(p->a, NULL, 0), t);
-		} else if (is_keyword(t)) {
+		} else if (is_keyword(t) && !(peek2(p)->t == K_LPAREN && !peek2(p)->ws)) {
 			rego_fail(p->pe, KBS_ERR_PARSE, t->line, t->col,
 				  "unexpected keyword '%.*s'", (int)t->len, t->p);
 		} else {
