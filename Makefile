@@ -1,4 +1,5 @@
 # kbsfs front door. Everything real lives in CMake; this file only wires the commands.
+#   make demo        install deps, build, run scripts/demo.sh (kbs + kbs-client + kbsfs, then clean up)
 #   make check       install deps, configure, build, run every test (unit + integration)
 #   make check-asan  the same under ASan+UBSan
 #   make fuzz-smoke  each libFuzzer target for a short bounded time on its seed corpus
@@ -9,7 +10,7 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CTEST_ARGS ?=
 
-.PHONY: all deps build check check-asan fuzz fuzz-smoke clean
+.PHONY: all deps build demo check check-asan fuzz fuzz-smoke clean
 
 all: build
 
@@ -21,6 +22,9 @@ $(BUILD)/CMakeCache.txt:
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh $(BUILD)
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

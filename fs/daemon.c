@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +278,12 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 		if (!lc)
 			goto out;
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
+		/* UINT_MAX means "not given" in fuse_parse_cmdline() */
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, opts.max_threads != UINT_MAX && opts.max_threads
+							  ? opts.max_threads
+							  : 16);
 		rc = fuse_session_loop_mt(se, lc);
 	}
 	ret = rc < 0 ? 1 : 0;

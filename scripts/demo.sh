@@ -1,0 +1,164 @@
+#!/bin/sh
+# kbsfs demo: a real kbs (TLS, self-signed certificate) with a LocalFs repository laid out like
+# an Azure Key Vault CSI mount, one secret uploaded by the admin with kbs-client, and kbsfs
+# mounted on a temporary directory (sample TEE, allowed by an explicit demo policy).
+# Everything started here is stopped and unmounted on exit, also when a step fails.
+#
+# usage: scripts/demo.sh [BUILD_DIR]      (make demo builds first)
+set -eu
+
+BUILD=$(cd "${1:-build}" && pwd)
+KBS=$BUILD/server/kbs/kbs
+KBSFS=$BUILD/fs/kbsfs
+KBS_CLIENT=$BUILD/tools/kbs-client
+for b in "$KBS" "$KBSFS" "$KBS_CLIENT"; do
+	if [ ! -x "$b" ]; then
+		echo "demo: $b is missing; run 'make build' first" >&2
+		exit 1
+	fi
+done
+
+WORK=$(mktemp -d /tmp/kbsfs-demo.XXXXXX)
+MNT=$WORK/secrets
+KBS_PID=""
+KBSFS_PID=""
+
+cleanup() {
+	status=$?
+	trap - EXIT INT TERM HUP
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		fusermount3 -u "$MNT" 2>/dev/null || umount "$MNT" 2>/dev/null ||
+			fusermount3 -u -z "$MNT" 2>/dev/null || true
+	fi
+	for pid in $KBSFS_PID $KBS_PID; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			i=0
+			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	if [ $status -ne 0 ]; then
+		echo "demo: FAILED (exit $status); last log lines:" >&2
+		tail -n 15 "$WORK/kbs.log" "$WORK/kbsfs.log" 2>/dev/null >&2 || true
+	fi
+	rm -rf "$WORK"
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=https://127.0.0.1:$PORT
+
+step "TLS certificate and admin key (self-signed, in $WORK)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj "/CN=kbsfs-demo" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	-keyout "$WORK/kbs.key" -out "$WORK/kbs.crt" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$WORK/admin.key" 2>/dev/null
+openssl pkey -in "$WORK/admin.key" -pubout -out "$WORK/admin.pub" 2>/dev/null
+echo "kbs certificate: $WORK/kbs.crt"
+
+step "Repository laid out like an Azure Key Vault CSI mount: <repo>/default/akv/<object>"
+mkdir -p "$WORK/repository/default/akv"
+printf 'a secret' >"$WORK/repository/default/akv/coco_one"
+chmod 0600 "$WORK/repository/default/akv/coco_one"
+(cd "$WORK/repository" && find . -type f | sed 's|^\./|  |')
+
+cat >"$WORK/kbs.toml" <<EOT
+[http_server]
+sockets = ["127.0.0.1:$PORT"]
+certificate = "$WORK/kbs.crt"
+private_key = "$WORK/kbs.key"
+
+[admin]
+authorization_mode = "AuthenticatedAuthorization"
+[admin.authentication.bearer_jwt]
+identity_providers = [{ public_key_uri = "$WORK/admin.pub" }]
+
+[[plugins]]
+name = "resource"
+type = "LocalFs"
+dir_path = "$WORK/repository"
+EOT
+
+step "Starting kbs on $URL"
+"$KBS" --config-file "$WORK/kbs.toml" >"$WORK/kbs.log" 2>&1 &
+KBS_PID=$!
+/usr/bin/python3 - "$PORT" "$KBS_PID" <<'EOT'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(200):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit("kbs exited during start-up")
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit("kbs did not start listening")
+EOT
+echo "kbs pid $KBS_PID"
+
+ADMIN="$KBS_CLIENT --url $URL --cert-file $WORK/kbs.crt config --auth-private-key $WORK/admin.key"
+
+step "Demo resource policy: release secrets to the sample TEE (never do this in production)"
+cat >"$WORK/demo-policy.rego" <<'EOT'
+package policy
+
+default allow = false
+
+# DEMO ONLY: the sample TEE has no hardware protection. This policy names it explicitly so
+# that the demo can run on any machine; real policies require "ear.status" == "affirming".
+allow {
+	input["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["sample"]
+}
+EOT
+$ADMIN set-resource-policy --policy-file "$WORK/demo-policy.rego" >/dev/null
+echo "policy set"
+
+step "Admin uploads a second secret with kbs-client: default/demo/uploaded"
+printf 'uploaded by kbs-client' >"$WORK/uploaded.txt"
+$ADMIN set-resource --path default/demo/uploaded --resource-file "$WORK/uploaded.txt" >/dev/null
+rm -f "$WORK/uploaded.txt"
+echo "uploaded"
+
+step "Mounting kbsfs on $MNT (tee=sample, allow_sample)"
+mkdir -p "$MNT"
+"$KBSFS" "$MNT" -f -o "kbs_url=$URL,kbs_cert=$WORK/kbs.crt,tee=sample,allow_sample,resources=default/akv/coco_one:default/demo/uploaded" \
+	>"$WORK/kbsfs.log" 2>&1 &
+KBSFS_PID=$!
+i=0
+until mountpoint -q "$MNT"; do
+	kill -0 "$KBSFS_PID" 2>/dev/null || { echo "demo: kbsfs exited" >&2; exit 1; }
+	[ $i -lt 100 ] || { echo "demo: kbsfs did not mount" >&2; exit 1; }
+	sleep 0.1
+	i=$((i + 1))
+done
+(cd "$MNT" && ls -R . | sed "s/^/  /")
+
+step "cat $MNT/default/akv/coco_one   (first access: attests, then fetches)"
+cat "$MNT/default/akv/coco_one"
+echo
+step "cat $MNT/default/demo/uploaded   (same attestation, served from locked memory afterwards)"
+cat "$MNT/default/demo/uploaded"
+echo
+
+step "cat $MNT/.kbsfs/status"
+cat "$MNT/.kbsfs/status"
+
+step "Unmounting and stopping kbs"
+fusermount3 -u "$MNT"
+wait "$KBSFS_PID" 2>/dev/null || true
+KBSFS_PID=""
+kill -TERM "$KBS_PID"
+wait "$KBS_PID" 2>/dev/null || true
+KBS_PID=""
+echo "done: nothing is left mounted or running"
