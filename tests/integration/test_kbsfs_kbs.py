@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: Apache-2.0
+"""kbsfs against a real kbs (TLS, LocalFs repository in both layouts) with the sample TEE:
+exact bytes, memory-served second read, EACCES/ENOENT/EIO, single attestation for 50 concurrent
+first readers (kbs metrics), rotation through the admin API, read-only and permissions."""
+
+import base64
+import errno
+import os
+import threading
+import time
+
+import pytest
+import requests
+
+from kbsfs_mountlib import Mount, read_as, wait_until
+from kbsfs_testlib import find_binary, wait_for_port
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse")
+
+ALLOW_ALL = "package policy\n\ndefault allow = true\n"
+DENY_ALL = "package policy\n\ndefault allow = false\n"
+SECRET = b"a secret"
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Kbs:
+    """A kbs daemon with TLS, an open admin API (test only) and a LocalFs repository."""
+
+    def __init__(self, daemons, tmp_dir, port, cert, layout):
+        self.daemons, self.port, self.cert, self.layout = daemons, port, cert, layout
+        self.url = f"https://127.0.0.1:{port}"
+        self.repo = tmp_dir / "repository"
+        self.repo.mkdir(exist_ok=True)
+        cfg = [
+            "[http_server]", f'sockets = ["127.0.0.1:{port}"]',
+            f'certificate = "{cert.cert}"', f'private_key = "{cert.key}"', "",
+            "[admin]", 'authorization_mode = "InsecureAllowAll"', "",
+        ]
+        if layout == "tree":  # Trustee <= v0.18 resource plugin: <dir>/<repo>/<type>/<tag>
+            cfg += ["[[plugins]]", 'name = "resource"', 'type = "LocalFs"',
+                    f'dir_path = "{self.repo}"']
+        else:  # unified storage: <dir>/repository/<repo>\x2F<type>\x2F<tag>
+            cfg += ["[storage_backend]", 'storage_type = "LocalFs"',
+                    "[storage_backend.backends.local_fs]", f'dir_path = "{self.repo}"']
+        self.config = tmp_dir / f"kbs-{layout}.toml"
+        self.config.write_text("\n".join(cfg) + "\n")
+        self.daemon = None
+
+    def seed(self, path, data):
+        """Writes a resource straight into the repository, as an operator (or the Azure Key
+        Vault CSI driver) would."""
+        if self.layout == "tree":
+            p = self.repo / path
+        else:
+            p = self.repo / "repository" / path.replace("/", "\\x2F")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+    def start(self):
+        self.daemon = self.daemons.start(["kbs", "--config-file", str(self.config)],
+                                         ready_port=self.port)
+        return self
+
+    def stop(self):
+        self.daemon.stop()
+
+    def admin(self, method, path, **kw):
+        r = requests.request(method, self.url + path, verify=str(self.cert.cert), timeout=10,
+                             **kw)
+        assert r.status_code == 200, (method, path, r.status_code, r.text)
+        return r
+
+    def set_resource(self, path, data):
+        self.admin("POST", "/kbs/v0/resource/" + path, data=data,
+                   headers={"Content-Type": "application/octet-stream"})
+
+    def set_policy(self, rego):
+        self.admin("POST", "/kbs/v0/resource-policy", json={"policy": b64u(rego.encode())})
+
+    def attestations(self):
+        text = requests.get(self.url + "/metrics", verify=str(self.cert.cert), timeout=10).text
+        n = 0.0
+        for line in text.splitlines():
+            if line.startswith("kbs_attestations_total{") and 'result="success"' in line:
+                n += float(line.split()[-1])
+        return n
+
+
+@pytest.fixture(params=["tree", "flat"])
+def kbs(request, daemons, tmp_dir, free_port, tls_cert):
+    k = Kbs(daemons, tmp_dir, free_port(), tls_cert(), request.param)
+    k.seed("default/akv/coco_one", SECRET)
+    k.start()
+    k.set_policy(ALLOW_ALL)
+    return k
+
+
+@pytest.fixture
+def mount_kbsfs(tmp_dir):
+    mounts = []
+
+    def make(kbs, *opts):
+        options = [f"kbs_url={kbs.url}", f"kbs_cert={kbs.cert.cert}", "tee=sample",
+                   "allow_sample", "timeout=5"] + list(opts)
+        m = Mount(find_binary("kbsfs"), tmp_dir / f"mnt{len(mounts)}", options, tmp_dir)
+        mounts.append(m)
+        return m.start()
+
+    yield make
+    for m in mounts:
+        m.stop()
+
+
+def test_cat_exact_bytes_and_second_read_needs_no_network(kbs, mount_kbsfs):
+    blob = bytes(range(256)) + b"\x00\xff end"
+    kbs.set_resource("default/bin/blob", blob)
+    m = mount_kbsfs(kbs)
+    assert kbs.attestations() == 0  # mounting does not attest
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    assert m.path("default/bin/blob").read_bytes() == blob
+    assert kbs.attestations() == 1
+    st = m.status()
+    assert st["attestation"]["attested"] is True and st["attestation"]["tee"] == "sample"
+    assert st["attestation"]["token_expiry"] > time.time()
+    kbs.stop()
+    for _ in range(3):
+        assert m.path("default/akv/coco_one").read_bytes() == SECRET
+        assert m.path("default/bin/blob").read_bytes() == blob
+
+
+def test_denied_unknown_and_unreachable(kbs, mount_kbsfs, free_port):
+    kbs.set_policy(DENY_ALL)
+    m = mount_kbsfs(kbs)
+    with pytest.raises(PermissionError):
+        m.path("default/akv/coco_one").read_bytes()
+    err = m.status()["resources"]["default/akv/coco_one"]["last_error"]
+    assert err["errno"] == "EACCES" and err["type"] == "PolicyDeny"
+    assert "denied" in err["detail"].lower()
+    kbs.set_policy(ALLOW_ALL)  # failures are not cached
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    with pytest.raises(FileNotFoundError):
+        m.path("default/akv/no_such_secret").read_bytes()
+    assert m.status()["resources"]["default/akv/no_such_secret"]["state"] == "not_found"
+
+
+def test_kbs_down_at_first_access_then_back(daemons, tmp_dir, free_port, tls_cert, mount_kbsfs):
+    k = Kbs(daemons, tmp_dir, free_port(), tls_cert(), "tree")
+    k.seed("default/akv/coco_one", SECRET)
+    m = mount_kbsfs(k)  # the KBS is not running yet
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as ei:
+        m.path("default/akv/coco_one").read_bytes()
+    assert ei.value.errno == errno.EIO
+    assert time.monotonic() - t0 < 8
+    assert m.status()["resources"]["default/akv/coco_one"]["last_error"]["errno"] == "EIO"
+    k.start()
+    k.set_policy(ALLOW_ALL)
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+
+
+def test_fifty_concurrent_first_readers_attest_once(kbs, mount_kbsfs):
+    for i in range(5):
+        kbs.set_resource(f"default/many/s{i}", f"value-{i}".encode())
+    m = mount_kbsfs(kbs)
+    results = [None] * 50
+    barrier = threading.Barrier(50)
+
+    def reader(i):
+        barrier.wait()
+        name = "default/akv/coco_one" if i % 2 == 0 else f"default/many/s{i % 5}"
+        try:
+            results[i] = (name, m.path(name).read_bytes())
+        except OSError as e:
+            results[i] = (name, e)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for name, got in results:
+        want = SECRET if name.endswith("coco_one") else f"value-{name[-1]}".encode()
+        assert got == want, (name, got)
+    assert kbs.attestations() == 1
+    assert m.status()["attestation"]["attestations"] == 1
+
+
+def test_rotation_through_admin_api(kbs, mount_kbsfs):
+    old, new = b"rotation-old", b"rotation-new-and-longer"
+    kbs.set_resource("default/rot/key", old)
+    m = mount_kbsfs(kbs, "refresh=1")
+    f = m.path("default/rot/key")
+    assert f.read_bytes() == old
+    bad, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            v = f.read_bytes()
+            if v not in (old, new):
+                bad.append(v)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        kbs.set_resource("default/rot/key", new)
+        t0 = time.monotonic()
+        wait_until(lambda: f.read_bytes() == new, 5, "the rotated value")
+        took = time.monotonic() - t0
+        kbs.set_resource("default/rot/key", old)
+        wait_until(lambda: f.read_bytes() == old, 5, "the value rotated back")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert took < 2.5
+    assert bad == []
+    # deleting the resource on the server removes it from the mount at the next refresh
+    kbs.admin("DELETE", "/kbs/v0/resource/default/rot/key")
+
+    def gone():
+        try:
+            f.read_bytes()
+            return False
+        except OSError as e:
+            return e.errno in (errno.ENOENT, errno.EACCES)
+
+    wait_until(gone, 5, "the deleted resource to disappear")
+
+
+def test_read_only_and_other_uid(kbs, mount_kbsfs, tmp_dir):
+    os.chmod(tmp_dir, 0o755)
+    m = mount_kbsfs(kbs, "uid=0", "gid=0")
+    f = m.path("default/akv/coco_one")
+    assert f.read_bytes() == SECRET
+    for op in (lambda: open(f, "wb"), lambda: os.chmod(f, 0o644),
+               lambda: open(m.path("default/akv/new"), "wb")):
+        with pytest.raises(OSError) as ei:
+            op()
+        assert ei.value.errno == errno.EROFS
+    assert read_as(65534, f) == "EACCES"
