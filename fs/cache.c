@@ -32,7 +32,6 @@ struct entry {
 	bool fetching;
 	enum res_state state;
 	struct kbsfs_value *cur;    /* newest good value */
-	struct kbsfs_value *served; /* version whose attributes the kernel last received */
 	uint64_t gen;
 	uint64_t fetch_seq;
 	int last_rc;
@@ -153,7 +152,6 @@ int kbsfs_cache_new(const struct kbsfs_cache_ops *ops, struct kbsfs_cache **out)
 static void entry_free(struct entry *e)
 {
 	kbsfs_value_unref(e->cur);
-	kbsfs_value_unref(e->served);
 	free(e->path);
 	free(e);
 }
@@ -192,7 +190,7 @@ static struct entry *find_locked(struct kbsfs_cache *c, const char *path)
 /* An entry nobody needs: a failed lookup of an undeclared name. */
 static bool evictable(const struct entry *e)
 {
-	return !e->declared && !e->fetching && !e->cur && !e->served;
+	return !e->declared && !e->fetching && !e->cur;
 }
 
 static bool evict_one_locked(struct kbsfs_cache *c)
@@ -283,19 +281,17 @@ static bool same_bytes(const struct kbsfs_value *v, const struct secbuf *b)
 	return v->data.len == b->len && secmem_cmp(v->data.p, b->p, b->len) == 0;
 }
 
-static void drop_values_locked(struct entry *e)
+static void drop_value_locked(struct entry *e)
 {
 	kbsfs_value_unref(e->cur);
-	kbsfs_value_unref(e->served);
 	e->cur = NULL;
-	e->served = NULL;
 }
 
 /*
  * Runs one fetch for e. Called with the lock held and e->fetching already set; the lock is
  * released during the fetch. Sets *change when an existing value was replaced or dropped.
  */
-static int fetch_locked(struct kbsfs_cache *c, struct entry *e, int *change)
+static int fetch_locked(struct kbsfs_cache *c, struct entry *e, int *change, int *change_err)
 {
 	struct secbuf sb = {NULL, 0};
 	struct broker_error berr;
@@ -303,6 +299,7 @@ static int fetch_locked(struct kbsfs_cache *c, struct entry *e, int *change)
 	int rc, en;
 
 	*change = -1;
+	*change_err = 0;
 	memset(&berr, 0, sizeof(berr));
 	pthread_mutex_unlock(&c->lock);
 	/* the path string lives as long as the entry, and fetching entries are never freed */
@@ -343,9 +340,11 @@ static int fetch_locked(struct kbsfs_cache *c, struct entry *e, int *change)
 		if (en == EACCES || en == ENOENT) {
 			/* never keep serving a secret the server no longer releases */
 			e->state = en == EACCES ? RES_DENIED : RES_NOTFOUND;
-			if (e->cur || e->served)
+			if (e->cur) {
 				*change = KBSFS_DROPPED;
-			drop_values_locked(e);
+				*change_err = en;
+			}
+			drop_value_locked(e);
 		} else if (e->cur) {
 			e->refresh_failures++; /* keep the last good value */
 		} else {
@@ -356,36 +355,27 @@ static int fetch_locked(struct kbsfs_cache *c, struct entry *e, int *change)
 	return rc;
 }
 
-static void notify(struct kbsfs_cache *c, const char *path, int change)
+static void notify(struct kbsfs_cache *c, const char *path, int change, int err)
 {
 	if (change >= 0 && c->ops.changed)
-		c->ops.changed(c->ops.changed_ctx, path, (enum kbsfs_change)change);
+		c->ops.changed(c->ops.changed_ctx, path, (enum kbsfs_change)change, err);
 }
 
-static int get_common(struct kbsfs_cache *c, const char *path, bool pin, bool for_read,
-		      struct kbsfs_value **out)
+int kbsfs_cache_get(struct kbsfs_cache *c, const char *path, struct kbsfs_value **out)
 {
 	struct entry *e;
 	char *path_copy = NULL;
-	int rc, change = -1;
+	int rc, change = -1, change_err = 0;
 
+	if (!c || !path || !out)
+		return KBS_ERR_INVAL;
 	*out = NULL;
 	pthread_mutex_lock(&c->lock);
 	rc = get_entry_locked(c, path, &e);
 	while (rc == KBS_OK) {
-		if (for_read && e->served) {
-			*out = e->served;
-			kbsfs_value_ref(*out);
-			break;
-		}
 		if (e->cur) {
 			*out = e->cur;
 			kbsfs_value_ref(*out);
-			if (pin && e->served != e->cur) {
-				kbsfs_value_unref(e->served);
-				e->served = e->cur;
-				kbsfs_value_ref(e->served);
-			}
 			break;
 		}
 		if (e->fetching) {
@@ -400,31 +390,16 @@ static int get_common(struct kbsfs_cache *c, const char *path, bool pin, bool fo
 			continue;
 		}
 		e->fetching = true;
-		rc = fetch_locked(c, e, &change);
+		rc = fetch_locked(c, e, &change, &change_err);
 		if (change >= 0)
 			path_copy = strdup(e->path);
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* a lookup can replace a dropped value too: tell the kernel outside the lock */
+	/* (a fetch started here only ever adds a value; kept general) */
 	if (path_copy)
-		notify(c, path_copy, change);
+		notify(c, path_copy, change, change_err);
 	free(path_copy);
 	return rc;
-}
-
-int kbsfs_cache_get(struct kbsfs_cache *c, const char *path, bool pin_for_attr,
-		    struct kbsfs_value **out)
-{
-	if (!c || !path || !out)
-		return KBS_ERR_INVAL;
-	return get_common(c, path, pin_for_attr, false, out);
-}
-
-int kbsfs_cache_read(struct kbsfs_cache *c, const char *path, struct kbsfs_value **out)
-{
-	if (!c || !path || !out)
-		return KBS_ERR_INVAL;
-	return get_common(c, path, false, true, out);
 }
 
 int kbsfs_cache_refresh(struct kbsfs_cache *c)
@@ -448,21 +423,21 @@ int kbsfs_cache_refresh(struct kbsfs_cache *c)
 			}
 	for (k = 0; k < n; k++) {
 		struct entry *e = todo[k];
-		int change = -1;
+		int change = -1, change_err = 0;
 		char *path_copy;
 
 		if (c->stop) {
 			e->fetching = false;
 			continue;
 		}
-		(void)fetch_locked(c, e, &change);
+		(void)fetch_locked(c, e, &change, &change_err);
 		if (change < 0)
 			continue;
 		changed++;
 		path_copy = strdup(e->path);
 		pthread_mutex_unlock(&c->lock);
 		if (path_copy)
-			notify(c, path_copy, change);
+			notify(c, path_copy, change, change_err);
 		free(path_copy);
 		pthread_mutex_lock(&c->lock);
 	}

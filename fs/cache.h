@@ -41,10 +41,10 @@ typedef int (*kbsfs_fetch_fn)(void *ctx, const char *path, struct secbuf *out,
 
 enum kbsfs_change {
 	KBSFS_CHANGED, /* a new value replaced the old one */
-	KBSFS_DROPPED, /* the value was removed (denied, deleted) */
+	KBSFS_DROPPED, /* the value was removed (denied, deleted); err = EACCES or ENOENT */
 };
 /* Called without any cache lock held, from the thread that noticed the change. */
-typedef void (*kbsfs_change_fn)(void *ctx, const char *path, enum kbsfs_change what);
+typedef void (*kbsfs_change_fn)(void *ctx, const char *path, enum kbsfs_change what, int err);
 
 struct kbsfs_cache_ops {
 	kbsfs_fetch_fn fetch;
@@ -64,17 +64,9 @@ int kbsfs_cache_declare(struct kbsfs_cache *c, const char *path);
 
 /*
  * Returns a reference to the current value of path, fetching it first if there is none.
- * With pin_for_attr, the returned value also becomes the one kbsfs_cache_read() serves
- * (the version whose size the kernel was told). Returns KBS_OK or the fetch error.
+ * Returns KBS_OK or the fetch error (not cached: the next call fetches again).
  */
-int kbsfs_cache_get(struct kbsfs_cache *c, const char *path, bool pin_for_attr,
-		    struct kbsfs_value **out);
-
-/*
- * Value for a read: the version last given out with pin_for_attr (so size and content agree
- * even while a rotation is in flight), else the current one; fetches if there is none.
- */
-int kbsfs_cache_read(struct kbsfs_cache *c, const char *path, struct kbsfs_value **out);
+int kbsfs_cache_get(struct kbsfs_cache *c, const char *path, struct kbsfs_value **out);
 
 /* Re-fetches every resource that has a value; returns the number that changed or dropped. */
 int kbsfs_cache_refresh(struct kbsfs_cache *c);

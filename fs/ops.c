@@ -15,33 +15,40 @@
 #include <time.h>
 
 #define INO_CTL 2
-#define INO_STATUS 3
 #define CTL_NAME ".kbsfs"
 #define STATUS_NAME "status"
+#define STATUS_PATH CTL_NAME "/" STATUS_NAME
 #define NODE_BUCKETS 4096u
 
 enum node_kind { N_ROOT, N_CTL, N_STATUS, N_DIR1, N_DIR2, N_FILE };
 
+/*
+ * Files are immutable inodes: every version of a resource (and every distinct status
+ * document) gets its own inode number. A rotation invalidates the directory entry only, so
+ * new opens look the name up again and get the new inode, while a reader that already has
+ * the file open keeps reading the version it opened, from the page cache, to the end. That is
+ * how readers never see a mix of two versions although the warm path never leaves the kernel.
+ */
 struct node {
 	struct node *next_ino;
 	struct node *next_path;
 	fuse_ino_t ino;
 	enum node_kind kind;
+	bool latest;     /* the node a lookup of this path returns (in by_path) */
 	uint64_t nlookup;
-	char *path; /* "repo", "repo/type" or "repo/type/tag" */
+	char *path;      /* "repo", "repo/type", "repo/type/tag", ".kbsfs/status" */
+	struct kbsfs_value *v; /* N_FILE: the version this inode shows; NULL once revoked */
+	int revoked_errno;     /* N_FILE with v == NULL: what reads get */
+	char *snap;            /* N_STATUS: the document this inode shows */
+	size_t snaplen;
+	struct timespec snap_time;
 };
 
 struct notice {
 	struct notice *next;
-	fuse_ino_t ino;
+	fuse_ino_t ino;    /* 0: no inode invalidation */
 	fuse_ino_t parent; /* 0: no entry invalidation */
 	char name[KBSFS_SEG_MAX + 1];
-};
-
-struct status_snap {
-	char *buf;
-	size_t len;
-	struct timespec mtime;
 };
 
 struct kbsfs_fs {
@@ -55,9 +62,6 @@ struct kbsfs_fs {
 	pthread_mutex_t lock; /* nodes */
 	struct node *by_ino[NODE_BUCKETS];
 	struct node *by_path[NODE_BUCKETS];
-
-	pthread_mutex_t snap_lock;
-	struct status_snap snap;
 
 	pthread_mutex_t nlock; /* notification queue */
 	pthread_cond_t ncond;
@@ -80,12 +84,18 @@ static uint64_t fnv64(const char *s)
 	return h;
 }
 
-/* Inode numbers derive from the path, so readdir's d_ino matches stat's st_ino. */
-static fuse_ino_t ino_for_path(const char *path)
+/*
+ * Inode numbers derive from the path (and version), so readdir's d_ino matches stat's
+ * st_ino for the current version.
+ */
+static fuse_ino_t ino_for(const char *path, uint64_t version)
 {
-	fuse_ino_t ino = (fuse_ino_t)(fnv64(path) >> 1);
+	uint64_t h = fnv64(path);
 
-	return ino <= INO_STATUS ? ino + 16 : ino;
+	if (version > 1)
+		h ^= version * 0x9e3779b97f4a7c15ull;
+	h >>= 1;
+	return h <= 16 ? h + 16 : h;
 }
 
 static struct node *node_by_ino_locked(struct kbsfs_fs *fs, fuse_ino_t ino)
@@ -98,6 +108,7 @@ static struct node *node_by_ino_locked(struct kbsfs_fs *fs, fuse_ino_t ino)
 	return NULL;
 }
 
+/* The latest node for path. */
 static struct node *node_by_path_locked(struct kbsfs_fs *fs, const char *path)
 {
 	struct node *n;
@@ -108,77 +119,152 @@ static struct node *node_by_path_locked(struct kbsfs_fs *fs, const char *path)
 	return NULL;
 }
 
-/* Finds or creates the node for path and counts one kernel lookup on it. */
-static struct node *node_ref(struct kbsfs_fs *fs, const char *path, enum node_kind kind)
-{
-	struct node *n;
-	fuse_ino_t ino;
-
-	pthread_mutex_lock(&fs->lock);
-	n = node_by_path_locked(fs, path);
-	if (!n) {
-		n = calloc(1, sizeof(*n));
-		if (!n || !(n->path = strdup(path))) {
-			free(n);
-			pthread_mutex_unlock(&fs->lock);
-			return NULL;
-		}
-		/* on a (very unlikely) hash collision probe the next free number */
-		for (ino = ino_for_path(path); ino <= INO_STATUS || node_by_ino_locked(fs, ino);
-		     ino++)
-			;
-		n->ino = ino;
-		n->kind = kind;
-		n->next_ino = fs->by_ino[ino % NODE_BUCKETS];
-		fs->by_ino[ino % NODE_BUCKETS] = n;
-		n->next_path = fs->by_path[fnv64(path) % NODE_BUCKETS];
-		fs->by_path[fnv64(path) % NODE_BUCKETS] = n;
-	}
-	n->nlookup++;
-	pthread_mutex_unlock(&fs->lock);
-	return n;
-}
-
-static void node_unlink_free_locked(struct kbsfs_fs *fs, struct node *n)
+static void unlink_path_locked(struct kbsfs_fs *fs, struct node *n)
 {
 	struct node **pp;
 
-	for (pp = &fs->by_ino[n->ino % NODE_BUCKETS]; *pp; pp = &(*pp)->next_ino)
-		if (*pp == n) {
-			*pp = n->next_ino;
-			break;
-		}
+	if (!n->latest)
+		return;
 	for (pp = &fs->by_path[fnv64(n->path) % NODE_BUCKETS]; *pp; pp = &(*pp)->next_path)
 		if (*pp == n) {
 			*pp = n->next_path;
 			break;
 		}
+	n->latest = false;
+}
+
+static void node_free(struct node *n)
+{
+	kbsfs_value_unref(n->v); /* the last reference wipes the secret */
+	free(n->snap);
 	free(n->path);
 	free(n);
 }
 
-static void node_forget(struct kbsfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
+/* A new node that becomes the latest for its path (the previous one stays until forgotten). */
+static struct node *node_new_locked(struct kbsfs_fs *fs, const char *path, enum node_kind kind,
+				    uint64_t version)
+{
+	struct node *n = calloc(1, sizeof(*n)), *old;
+	fuse_ino_t ino;
+
+	if (!n || !(n->path = strdup(path))) {
+		free(n);
+		return NULL;
+	}
+	/* on a (very unlikely) collision probe the next free number */
+	for (ino = ino_for(path, version); ino <= INO_CTL || node_by_ino_locked(fs, ino); ino++)
+		;
+	n->ino = ino;
+	n->kind = kind;
+	n->next_ino = fs->by_ino[ino % NODE_BUCKETS];
+	fs->by_ino[ino % NODE_BUCKETS] = n;
+	old = node_by_path_locked(fs, path);
+	if (old)
+		unlink_path_locked(fs, old);
+	n->next_path = fs->by_path[fnv64(path) % NODE_BUCKETS];
+	fs->by_path[fnv64(path) % NODE_BUCKETS] = n;
+	n->latest = true;
+	return n;
+}
+
+/* Directory node for path, counting one kernel lookup. */
+static struct node *dir_ref(struct kbsfs_fs *fs, const char *path, enum node_kind kind)
 {
 	struct node *n;
 
-	if (ino <= INO_STATUS)
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_path_locked(fs, path);
+	if (!n)
+		n = node_new_locked(fs, path, kind, 0);
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* File node showing version v of path (a new inode when v is not the latest one's). */
+static struct node *file_ref(struct kbsfs_fs *fs, const char *path, struct kbsfs_value *v)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_path_locked(fs, path);
+	if (!n || n->v != v) {
+		n = node_new_locked(fs, path, N_FILE, v->gen);
+		if (n) {
+			n->v = v;
+			kbsfs_value_ref(v);
+		}
+	}
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* Status node showing text (taken over); a new inode only if the document changed. */
+static struct node *status_ref(struct kbsfs_fs *fs, char *text, size_t len)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_path_locked(fs, STATUS_PATH);
+	if (n && n->snaplen == len && !memcmp(n->snap, text, len)) {
+		free(text);
+	} else {
+		n = node_new_locked(fs, STATUS_PATH, N_STATUS, (uint64_t)(uintptr_t)text);
+		if (n) {
+			n->snap = text;
+			n->snaplen = len;
+			clock_gettime(CLOCK_REALTIME, &n->snap_time);
+		} else {
+			free(text);
+		}
+	}
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+static void node_forget(struct kbsfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n, **pp;
+
+	if (ino <= INO_CTL)
 		return;
 	pthread_mutex_lock(&fs->lock);
 	n = node_by_ino_locked(fs, ino);
 	if (n) {
 		n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
-		if (n->nlookup == 0)
-			node_unlink_free_locked(fs, n);
+		if (n->nlookup == 0) {
+			unlink_path_locked(fs, n);
+			for (pp = &fs->by_ino[n->ino % NODE_BUCKETS]; *pp; pp = &(*pp)->next_ino)
+				if (*pp == n) {
+					*pp = n->next_ino;
+					break;
+				}
+			node_free(n);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* Resolves ino to its kind and path (copied: the node may be forgotten concurrently). */
+/*
+ * Resolves ino to its kind and path (copied: the node may be forgotten concurrently) and, for
+ * files and status documents, takes what the inode shows: *v (a reference) or a copy of the
+ * status text. Returns 0, ENOENT, or the errno of a revoked file.
+ */
 static int node_get(struct kbsfs_fs *fs, fuse_ino_t ino, enum node_kind *kind, char *path,
-		    size_t pathlen)
+		    size_t pathlen, struct kbsfs_value **v, struct timespec *snap_time,
+		    size_t *snaplen)
 {
 	struct node *n;
+	int rc = 0;
 
+	if (v)
+		*v = NULL;
 	switch (ino) {
 	case FUSE_ROOT_ID:
 		*kind = N_ROOT;
@@ -188,19 +274,31 @@ static int node_get(struct kbsfs_fs *fs, fuse_ino_t ino, enum node_kind *kind, c
 		*kind = N_CTL;
 		snprintf(path, pathlen, "%s", CTL_NAME);
 		return 0;
-	case INO_STATUS:
-		*kind = N_STATUS;
-		snprintf(path, pathlen, "%s/%s", CTL_NAME, STATUS_NAME);
-		return 0;
 	}
 	pthread_mutex_lock(&fs->lock);
 	n = node_by_ino_locked(fs, ino);
-	if (n) {
+	if (!n) {
+		rc = ENOENT;
+	} else {
 		*kind = n->kind;
 		snprintf(path, pathlen, "%s", n->path);
+		if (n->kind == N_FILE && v) {
+			if (n->v) {
+				*v = n->v;
+				kbsfs_value_ref(n->v);
+			} else {
+				rc = n->revoked_errno ? n->revoked_errno : EACCES;
+			}
+		}
+		if (n->kind == N_STATUS) {
+			if (snap_time)
+				*snap_time = n->snap_time;
+			if (snaplen)
+				*snaplen = n->snaplen;
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	return n ? 0 : ENOENT;
+	return rc;
 }
 
 /* ---- attributes ---------------------------------------------------------------------------- */
@@ -242,6 +340,12 @@ static void fill_file_attr(const struct kbsfs_fs *fs, fuse_ino_t ino, mode_t mod
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
+static void fill_status_attr(const struct kbsfs_fs *fs, fuse_ino_t ino, size_t len,
+			     struct timespec t, struct stat *st)
+{
+	fill_file_attr(fs, ino, 0444, len, (int64_t)t.tv_sec * 1000000000 + t.tv_nsec, st);
+}
+
 /* ---- status file ----------------------------------------------------------------------------- */
 
 json_t *kbsfs_fs_status(struct kbsfs_fs *fs)
@@ -261,47 +365,25 @@ json_t *kbsfs_fs_status(struct kbsfs_fs *fs)
 	return root;
 }
 
-/*
- * Regenerates the status snapshot. An unchanged document keeps its mtime, so the kernel keeps
- * its cached copy and a reader never mixes two documents of different lengths.
- */
-static void snap_refresh(struct kbsfs_fs *fs, struct status_snap *copy)
+static char *status_text(struct kbsfs_fs *fs, size_t *len)
 {
 	json_t *st = kbsfs_fs_status(fs);
-	char *txt = st ? json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	size_t len = txt ? strlen(txt) : 0;
+	char *txt = st ? json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL, *nb;
+	size_t n;
 
 	json_decref(st);
-	pthread_mutex_lock(&fs->snap_lock);
-	if (txt && (!fs->snap.buf || fs->snap.len != len + 1 || memcmp(fs->snap.buf, txt, len))) {
-		char *nb = realloc(txt, len + 2);
-
-		if (nb) {
-			nb[len] = '\n';
-			nb[len + 1] = 0;
-			free(fs->snap.buf);
-			fs->snap.buf = nb;
-			fs->snap.len = len + 1;
-			clock_gettime(CLOCK_REALTIME, &fs->snap.mtime);
-			txt = NULL;
-		}
+	if (!txt)
+		return NULL;
+	n = strlen(txt);
+	nb = realloc(txt, n + 2);
+	if (!nb) {
+		free(txt);
+		return NULL;
 	}
-	free(txt);
-	if (copy) {
-		copy->len = fs->snap.len;
-		copy->mtime = fs->snap.mtime;
-		copy->buf = NULL;
-	}
-	pthread_mutex_unlock(&fs->snap_lock);
-}
-
-static void fill_status_attr(struct kbsfs_fs *fs, struct stat *st)
-{
-	struct status_snap s;
-
-	snap_refresh(fs, &s);
-	fill_file_attr(fs, INO_STATUS, 0444, s.len,
-		       (int64_t)s.mtime.tv_sec * 1000000000 + s.mtime.tv_nsec, st);
+	nb[n] = '\n';
+	nb[n + 1] = 0;
+	*len = n + 1;
+	return nb;
 }
 
 /* ---- notifications ----------------------------------------------------------------------- */
@@ -317,6 +399,7 @@ static void *notify_main(void *arg)
 	pthread_mutex_lock(&fs->nlock);
 	for (;;) {
 		struct notice *n;
+		int rc;
 
 		while (!fs->nhead && !fs->nstop)
 			pthread_cond_wait(&fs->ncond, &fs->nlock);
@@ -327,15 +410,16 @@ static void *notify_main(void *arg)
 		if (!fs->nhead)
 			fs->ntail = NULL;
 		pthread_mutex_unlock(&fs->nlock);
-		int rc = fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
-
-		if (rc && rc != -ENOENT)
-			log_debug("kbsfs: inval_inode %lu: %d", (unsigned long)n->ino, rc);
 		if (n->parent) {
 			rc = fuse_lowlevel_notify_inval_entry(fs->se, n->parent, n->name,
 							      strlen(n->name));
 			if (rc && rc != -ENOENT)
 				log_debug("kbsfs: inval_entry %s: %d", n->name, rc);
+		}
+		if (n->ino) {
+			rc = fuse_lowlevel_notify_inval_inode(fs->se, n->ino, 0, 0);
+			if (rc && rc != -ENOENT)
+				log_debug("kbsfs: inval_inode %lu: %d", (unsigned long)n->ino, rc);
 		}
 		free(n);
 		pthread_mutex_lock(&fs->nlock);
@@ -344,32 +428,15 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
-static void on_change(void *ctx, const char *path, enum kbsfs_change what)
+static void enqueue(struct kbsfs_fs *fs, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
-	struct kbsfs_fs *fs = ctx;
-	struct notice *n;
-	struct node *node, *dir;
-	const char *slash = strrchr(path, '/');
-	char dpath[KBSFS_PATH_MAX + 1];
+	struct notice *n = calloc(1, sizeof(*n));
 
-	if (!slash)
-		return;
-	n = calloc(1, sizeof(*n));
 	if (!n)
 		return;
-	snprintf(dpath, sizeof(dpath), "%.*s", (int)(slash - path), path);
-	snprintf(n->name, sizeof(n->name), "%s", slash + 1);
-	pthread_mutex_lock(&fs->lock);
-	node = node_by_path_locked(fs, path);
-	dir = node_by_path_locked(fs, dpath);
-	n->ino = node ? node->ino : 0;
-	n->parent = what == KBSFS_DROPPED && dir ? dir->ino : 0;
-	pthread_mutex_unlock(&fs->lock);
-	if (!n->ino || !fs->se) {
-		free(n); /* the kernel has nothing cached for it */
-		return;
-	}
-	log_info("kbsfs: %s %s", what == KBSFS_CHANGED ? "new version of" : "dropped", path);
+	n->ino = ino;
+	n->parent = parent;
+	snprintf(n->name, sizeof(n->name), "%s", name ? name : "");
 	pthread_mutex_lock(&fs->nlock);
 	if (fs->ntail)
 		fs->ntail->next = n;
@@ -378,6 +445,54 @@ static void on_change(void *ctx, const char *path, enum kbsfs_change what)
 	fs->ntail = n;
 	pthread_cond_signal(&fs->ncond);
 	pthread_mutex_unlock(&fs->nlock);
+}
+
+static void on_change(void *ctx, const char *path, enum kbsfs_change what, int err)
+{
+	struct kbsfs_fs *fs = ctx;
+	const char *slash = strrchr(path, '/');
+	char dpath[KBSFS_PATH_MAX + 1];
+	fuse_ino_t parent = 0, *revoked = NULL;
+	size_t nrevoked = 0, cap = 0, i;
+	struct node *dir;
+
+	if (!slash || !fs->se)
+		return;
+	snprintf(dpath, sizeof(dpath), "%.*s", (int)(slash - path), path);
+	pthread_mutex_lock(&fs->lock);
+	dir = node_by_path_locked(fs, dpath);
+	parent = dir ? dir->ino : 0;
+	if (what == KBSFS_DROPPED) {
+		/* every inode of the path, open or not, stops serving the secret now */
+		for (i = 0; i < NODE_BUCKETS; i++) {
+			for (struct node *n = fs->by_ino[i]; n; n = n->next_ino) {
+				if (n->kind != N_FILE || strcmp(n->path, path) || !n->v)
+					continue;
+				kbsfs_value_unref(n->v);
+				n->v = NULL;
+				n->revoked_errno = err ? err : EACCES;
+				if (nrevoked == cap) {
+					size_t nc = cap ? cap * 2 : 4;
+					fuse_ino_t *g = realloc(revoked, nc * sizeof(*g));
+
+					if (!g)
+						continue;
+					revoked = g;
+					cap = nc;
+				}
+				revoked[nrevoked++] = n->ino;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	log_info("kbsfs: %s %s", what == KBSFS_CHANGED ? "new version of" : "dropped", path);
+	/* new opens look the name up again and get the new (or no) inode */
+	if (parent)
+		enqueue(fs, 0, parent, slash + 1);
+	/* and the kernel forgets the cached pages of revoked secrets */
+	for (i = 0; i < nrevoked; i++)
+		enqueue(fs, revoked[i], 0, NULL);
+	free(revoked);
 }
 
 /* ---- operations ---------------------------------------------------------------------------- */
@@ -406,7 +521,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 static void reply_entry(fuse_req_t req, struct kbsfs_fs *fs, struct node *n, struct stat *st,
-			double attr_timeout)
+			double attr_timeout, double entry_timeout)
 {
 	struct fuse_entry_param e;
 
@@ -415,9 +530,27 @@ static void reply_entry(fuse_req_t req, struct kbsfs_fs *fs, struct node *n, str
 	st->st_ino = e.ino;
 	e.attr = *st;
 	e.attr_timeout = attr_timeout;
-	e.entry_timeout = fs->p.cache_timeout_s;
+	e.entry_timeout = entry_timeout;
 	if (fuse_reply_entry(req, &e) != 0 && n)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
+}
+
+static void lookup_status(fuse_req_t req, struct kbsfs_fs *fs)
+{
+	struct stat st;
+	struct node *n;
+	size_t len = 0;
+	char *text = status_text(fs, &len);
+
+	n = text ? status_ref(fs, text, len) : NULL;
+	if (!n) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fill_status_attr(fs, n->ino, n->snaplen, n->snap_time, &st);
+	/* entry timeout 0: every open looks again and sees the current document; the inode
+	 * itself never changes, so its attributes and pages may be cached */
+	reply_entry(req, fs, n, &st, fs->p.cache_timeout_s, 0);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -426,22 +559,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	enum node_kind pkind;
 	char ppath[KBSFS_PATH_MAX + 1], path[2 * KBSFS_PATH_MAX + 2];
 	size_t nlen = strlen(name);
+	struct kbsfs_value *v = NULL;
 	struct stat st;
 	struct node *n;
 	int rc;
 
-	if (node_get(fs, parent, &pkind, ppath, sizeof(ppath))) {
+	if (node_get(fs, parent, &pkind, ppath, sizeof(ppath), NULL, NULL, NULL)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (pkind == N_ROOT && !strcmp(name, CTL_NAME)) {
 		fill_dir_attr(fs, INO_CTL, N_CTL, &st);
-		reply_entry(req, fs, NULL, &st, fs->p.cache_timeout_s);
+		reply_entry(req, fs, NULL, &st, fs->p.cache_timeout_s, fs->p.cache_timeout_s);
 		return;
 	}
 	if (pkind == N_CTL && !strcmp(name, STATUS_NAME)) {
-		fill_status_attr(fs, &st);
-		reply_entry(req, fs, NULL, &st, 0);
+		lookup_status(req, fs);
 		return;
 	}
 	if ((pkind != N_ROOT && pkind != N_DIR1 && pkind != N_DIR2) || !kbsfs_seg_valid(name, nlen)) {
@@ -453,24 +586,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else
 		snprintf(path, sizeof(path), "%s/%s", ppath, name);
 	if (pkind != N_DIR2) {
-		n = node_ref(fs, path, pkind == N_ROOT ? N_DIR1 : N_DIR2);
+		n = dir_ref(fs, path, pkind == N_ROOT ? N_DIR1 : N_DIR2);
 		if (!n) {
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
 		fill_dir_attr(fs, n->ino, n->kind, &st);
-		reply_entry(req, fs, n, &st, fs->p.cache_timeout_s);
+		reply_entry(req, fs, n, &st, fs->p.cache_timeout_s, fs->p.cache_timeout_s);
 		return;
 	}
 	/* a secret: the first lookup attests and fetches (shared by concurrent callers) */
-	struct kbsfs_value *v = NULL;
-
-	rc = kbsfs_cache_get(fs->cache, path, true, &v);
+	rc = kbsfs_cache_get(fs->cache, path, &v);
 	if (rc != KBS_OK) {
 		fuse_reply_err(req, kbsfs_errno(rc));
 		return;
 	}
-	n = node_ref(fs, path, N_FILE);
+	n = file_ref(fs, path, v);
 	if (!n) {
 		kbsfs_value_unref(v);
 		fuse_reply_err(req, ENOMEM);
@@ -478,7 +609,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	fill_file_attr(fs, n->ino, fs->p.mode, v->data.len, v->fetched_ns, &st);
 	kbsfs_value_unref(v);
-	reply_entry(req, fs, n, &st, fs->p.cache_timeout_s);
+	reply_entry(req, fs, n, &st, fs->p.cache_timeout_s, fs->p.cache_timeout_s);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -502,33 +633,29 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	enum node_kind kind;
 	char path[KBSFS_PATH_MAX + 1];
 	struct kbsfs_value *v;
+	struct timespec t = {0, 0};
+	size_t len = 0;
 	struct stat st;
 	int rc;
 
-	if (node_get(fs, ino, &kind, path, sizeof(path))) {
-		fuse_reply_err(req, ENOENT);
+	rc = node_get(fs, ino, &kind, path, sizeof(path), &v, &t, &len);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
 	switch (kind) {
 	case N_STATUS:
-		fill_status_attr(fs, &st);
-		fuse_reply_attr(req, &st, 0);
-		return;
+		fill_status_attr(fs, ino, len, t, &st);
+		break;
 	case N_FILE:
-		rc = kbsfs_cache_get(fs->cache, path, true, &v);
-		if (rc != KBS_OK) {
-			fuse_reply_err(req, kbsfs_errno(rc));
-			return;
-		}
 		fill_file_attr(fs, ino, fs->p.mode, v->data.len, v->fetched_ns, &st);
 		kbsfs_value_unref(v);
-		fuse_reply_attr(req, &st, fs->p.cache_timeout_s);
-		return;
+		break;
 	default:
 		fill_dir_attr(fs, ino, kind, &st);
-		fuse_reply_attr(req, &st, fs->p.cache_timeout_s);
-		return;
+		break;
 	}
+	fuse_reply_attr(req, &st, fs->p.cache_timeout_s);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -550,10 +677,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct kbsfs_value *v;
 	int rc;
 
-	if (node_get(fs, ino, &kind, path, sizeof(path))) {
-		fuse_reply_err(req, ENOENT);
+	rc = node_get(fs, ino, &kind, path, sizeof(path), &v, NULL, NULL);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
+	kbsfs_value_unref(v);
 	if (kind != N_FILE && kind != N_STATUS) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -564,23 +693,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fs->no_open_active) {
 		/* the kernel then opens without asking us and keeps the page cache: the warm
-		 * path never leaves the kernel; rotation invalidates explicitly */
+		 * path never leaves the kernel (inodes are immutable, see struct node) */
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
 	fi->fh = 0;
 	fi->noflush = 1;
-	if (kind == N_STATUS) {
-		fi->direct_io = 1; /* always the current document */
-		fuse_reply_open(req, fi);
-		return;
-	}
-	rc = kbsfs_cache_read(fs->cache, path, &v);
-	if (rc != KBS_OK) {
-		fuse_reply_err(req, kbsfs_errno(rc));
-		return;
-	}
-	kbsfs_value_unref(v);
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
@@ -601,33 +719,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	enum node_kind kind;
 	char path[KBSFS_PATH_MAX + 1];
 	struct kbsfs_value *v;
+	struct node *n;
 	int rc;
 
-	if (node_get(fs, ino, &kind, path, sizeof(path))) {
-		fuse_reply_err(req, ENOENT);
+	rc = node_get(fs, ino, &kind, path, sizeof(path), &v, NULL, NULL);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
 	if (kind == N_STATUS) {
-		if (fi && fi->direct_io && off == 0)
-			snap_refresh(fs, NULL);
-		pthread_mutex_lock(&fs->snap_lock);
-		if (!fs->snap.buf) {
-			pthread_mutex_unlock(&fs->snap_lock);
-			snap_refresh(fs, NULL);
-			pthread_mutex_lock(&fs->snap_lock);
-		}
-		reply_slice(req, (const uint8_t *)fs->snap.buf, fs->snap.buf ? fs->snap.len : 0,
-			    size, off);
-		pthread_mutex_unlock(&fs->snap_lock);
+		pthread_mutex_lock(&fs->lock);
+		n = node_by_ino_locked(fs, ino);
+		if (n)
+			reply_slice(req, (const uint8_t *)n->snap, n->snaplen, size, off);
+		else
+			fuse_reply_err(req, ENOENT);
+		pthread_mutex_unlock(&fs->lock);
 		return;
 	}
 	if (kind != N_FILE) {
 		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	rc = kbsfs_cache_read(fs->cache, path, &v);
-	if (rc != KBS_OK) {
-		fuse_reply_err(req, kbsfs_errno(rc));
 		return;
 	}
 	/* the reply is written from secret memory straight to /dev/fuse (no copy) */
@@ -702,7 +813,7 @@ static int list_child(void *ctx, const char *name)
 		snprintf(path, sizeof(path), "%s", name);
 	pthread_mutex_lock(&lc->fs->lock);
 	n = node_by_path_locked(lc->fs, path);
-	ino = n ? n->ino : ino_for_path(path);
+	ino = n ? n->ino : ino_for(path, 1);
 	pthread_mutex_unlock(&lc->fs->lock);
 	return dl_add(lc->dl, name, ino, lc->type);
 }
@@ -716,7 +827,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct list_ctx lc;
 	int rc;
 
-	if (node_get(fs, ino, &kind, path, sizeof(path))) {
+	if (node_get(fs, ino, &kind, path, sizeof(path), NULL, NULL, NULL)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -738,8 +849,16 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		rc = dl_add(dl, "..", FUSE_ROOT_ID, S_IFDIR);
 	if (!rc && kind == N_ROOT)
 		rc = dl_add(dl, CTL_NAME, INO_CTL, S_IFDIR);
-	if (!rc && kind == N_CTL)
-		rc = dl_add(dl, STATUS_NAME, INO_STATUS, S_IFREG);
+	if (!rc && kind == N_CTL) {
+		struct node *sn;
+		fuse_ino_t sino;
+
+		pthread_mutex_lock(&fs->lock);
+		sn = node_by_path_locked(fs, STATUS_PATH);
+		sino = sn ? sn->ino : ino_for(STATUS_PATH, 1);
+		pthread_mutex_unlock(&fs->lock);
+		rc = dl_add(dl, STATUS_NAME, sino, S_IFREG);
+	}
 	if (!rc && kind != N_CTL) {
 		lc.fs = fs;
 		lc.dl = dl;
@@ -931,7 +1050,6 @@ int kbsfs_fs_new(const struct kbsfs_fs_params *p, struct kbsfs_fs **out)
 	fs->p.resources = NULL;
 	fs->info = p->info ? json_deep_copy(p->info) : json_object();
 	pthread_mutex_init(&fs->lock, NULL);
-	pthread_mutex_init(&fs->snap_lock, NULL);
 	pthread_mutex_init(&fs->nlock, NULL);
 	pthread_cond_init(&fs->ncond, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs->start);
@@ -1003,8 +1121,7 @@ void kbsfs_fs_free(struct kbsfs_fs *fs)
 
 		for (; n; n = next) {
 			next = n->next_ino;
-			free(n->path);
-			free(n);
+			node_free(n);
 		}
 	}
 	while (fs->nhead) {
@@ -1013,11 +1130,9 @@ void kbsfs_fs_free(struct kbsfs_fs *fs)
 		fs->nhead = n->next;
 		free(n);
 	}
-	free(fs->snap.buf);
 	json_decref(fs->info);
 	pthread_cond_destroy(&fs->ncond);
 	pthread_mutex_destroy(&fs->nlock);
-	pthread_mutex_destroy(&fs->snap_lock);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 }

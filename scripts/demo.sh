@@ -18,7 +18,7 @@ for b in "$KBS" "$KBSFS" "$KBS_CLIENT"; do
 	fi
 done
 
-WORK=$(mktemp -d /tmp/kbsfs-demo.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbsfs-demo.XXXXXX")
 MNT=$WORK/secrets
 KBS_PID=""
 KBSFS_PID=""
@@ -43,7 +43,7 @@ cleanup() {
 	done
 	if [ $status -ne 0 ]; then
 		echo "demo: FAILED (exit $status); last log lines:" >&2
-		tail -n 15 "$WORK/kbs.log" "$WORK/kbsfs.log" 2>/dev/null >&2 || true
+		tail -n 15 "$WORK/kbs.log" "$WORK/kbsfs.log" >&2 2>/dev/null || true
 	fi
 	rm -rf "$WORK"
 	exit $status
@@ -121,8 +121,18 @@ allow {
 	input["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["sample"]
 }
 EOT
-$ADMIN set-resource-policy --policy-file "$WORK/demo-policy.rego" >/dev/null
-echo "policy set"
+if $ADMIN set-resource-policy --policy-file "$WORK/demo-policy.rego" >/dev/null \
+	2>"$WORK/policy.err"; then
+	echo "policy set: $WORK/demo-policy.rego"
+elif grep -q PolicyEngineError "$WORK/policy.err"; then
+	# a kbs built without the Rego engine evaluates only a fixed set of policy shapes
+	echo "this kbs cannot evaluate that policy (no Rego engine); using kbs-client --allow-all"
+	$ADMIN set-resource-policy --allow-all >/dev/null
+	echo "policy set: allow-all (resource plugin)"
+else
+	cat "$WORK/policy.err" >&2
+	exit 1
+fi
 
 step "Admin uploads a second secret with kbs-client: default/demo/uploaded"
 printf 'uploaded by kbs-client' >"$WORK/uploaded.txt"

@@ -208,7 +208,24 @@ def test_rotation_is_seen_within_one_period_and_never_partial(mount_fake, store)
             if v not in (old, new):
                 bad.append(v)
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    def slow_reader():
+        # reads in small pieces with pauses, so it straddles rotations: an open file keeps
+        # showing the version it opened
+        while not stop.is_set():
+            with open(f, "rb", buffering=0) as fh:
+                parts = [fh.read(4)]
+                time.sleep(0.2)
+                while True:
+                    chunk = fh.read(3)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+            v = b"".join(parts)
+            if v not in (old, new):
+                bad.append(v)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads += [threading.Thread(target=slow_reader) for _ in range(2)]
     for t in threads:
         t.start()
     try:

@@ -36,6 +36,7 @@ struct fake {
 	int delay_ms;
 	int changes[2]; /* CHANGED, DROPPED */
 	char last_changed[64];
+	int last_err;
 };
 
 static struct fake *fake_new(void)
@@ -95,12 +96,13 @@ static int fake_fetch(void *ctx, const char *path, struct secbuf *out, struct br
 	return rc;
 }
 
-static void fake_changed(void *ctx, const char *path, enum kbsfs_change what)
+static void fake_changed(void *ctx, const char *path, enum kbsfs_change what, int err)
 {
 	struct fake *f = ctx;
 
 	pthread_mutex_lock(&f->lock);
 	f->changes[what]++;
+	f->last_err = err;
 	snprintf(f->last_changed, sizeof(f->last_changed), "%s", path);
 	pthread_mutex_unlock(&f->lock);
 }
@@ -128,7 +130,7 @@ static void first_get_fetches_then_memory(void **state)
 	struct kbsfs_value *v = NULL;
 
 	fake_set(f, "default/akv/coco_one", "a secret", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "default/akv/coco_one", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "default/akv/coco_one", &v), KBS_OK);
 	assert_value(v, "a secret");
 	assert_true(secmem_contains(v->data.p));
 	assert_int_equal(v->gen, 1);
@@ -136,7 +138,7 @@ static void first_get_fetches_then_memory(void **state)
 	/* the KBS may vanish: later reads come from memory */
 	fake_set(f, "default/akv/coco_one", NULL, KBS_ERR_NETWORK, "refused");
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(kbsfs_cache_read(c, "default/akv/coco_one", &v), KBS_OK);
+		assert_int_equal(kbsfs_cache_get(c, "default/akv/coco_one", &v), KBS_OK);
 		assert_value(v, "a secret");
 		kbsfs_value_unref(v);
 	}
@@ -153,12 +155,12 @@ static void errors_map_and_are_retried(void **state)
 	struct kbsfs_cache *c = cache_with(f);
 	struct kbsfs_value *v = NULL;
 
-	assert_int_equal(kbsfs_cache_get(c, "a/b/missing", false, &v), KBS_ERR_NOTFOUND);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/missing", &v), KBS_ERR_NOTFOUND);
 	assert_null(v);
 	fake_set(f, "a/b/denied", NULL, KBS_ERR_DENIED, "rule allow=false");
-	assert_int_equal(kbsfs_cache_get(c, "a/b/denied", false, &v), KBS_ERR_DENIED);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/denied", &v), KBS_ERR_DENIED);
 	fake_set(f, "a/b/down", NULL, KBS_ERR_NETWORK, "connection refused");
-	assert_int_equal(kbsfs_cache_get(c, "a/b/down", false, &v), KBS_ERR_NETWORK);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/down", &v), KBS_ERR_NETWORK);
 	assert_int_equal(kbsfs_errno(KBS_ERR_NOTFOUND), ENOENT);
 	assert_int_equal(kbsfs_errno(KBS_ERR_DENIED), EACCES);
 	assert_int_equal(kbsfs_errno(KBS_ERR_AUTH), EACCES);
@@ -172,11 +174,11 @@ static void errors_map_and_are_retried(void **state)
 	/* failures are not cached: the KBS comes back, the next access succeeds */
 	int before = f->calls;
 	fake_set(f, "a/b/down", "back", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "a/b/down", false, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/down", &v), KBS_OK);
 	assert_value(v, "back");
 	kbsfs_value_unref(v);
 	assert_int_equal(f->calls, before + 1);
-	assert_int_equal(kbsfs_cache_get(c, "a/b/denied", false, &v), KBS_ERR_DENIED);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/denied", &v), KBS_ERR_DENIED);
 	assert_int_equal(f->calls, before + 2);
 	kbsfs_cache_free(c);
 	free(f);
@@ -193,7 +195,7 @@ static void *race_main(void *arg)
 	struct racer *r = arg;
 	struct kbsfs_value *v = NULL;
 
-	r->rc = kbsfs_cache_get(r->c, "default/akv/coco_one", true, &v);
+	r->rc = kbsfs_cache_get(r->c, "default/akv/coco_one", &v);
 	if (v) {
 		snprintf(r->got, sizeof(r->got), "%.*s", (int)v->data.len, (char *)v->data.p);
 		kbsfs_value_unref(v);
@@ -255,7 +257,7 @@ static void refresh_rotates_atomically(void **state)
 	struct kbsfs_value *old = NULL, *v = NULL;
 
 	fake_set(f, "r/t/key", "version-one", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/key", true, &old), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &old), KBS_OK);
 	/* unchanged content: no new version, no notification */
 	assert_int_equal(kbsfs_cache_refresh(c), 0);
 	assert_int_equal(f->changes[KBSFS_CHANGED], 0);
@@ -263,18 +265,13 @@ static void refresh_rotates_atomically(void **state)
 	assert_int_equal(kbsfs_cache_refresh(c), 1);
 	assert_int_equal(f->changes[KBSFS_CHANGED], 1);
 	assert_string_equal(f->last_changed, "r/t/key");
-	/* a reader holding the old version still has all of it */
+	/* a reader holding the old version still has all of it, unchanged */
 	assert_value(old, "version-one");
-	/* reads keep serving the version whose size the kernel has, until it asks again */
-	assert_int_equal(kbsfs_cache_read(c, "r/t/key", &v), KBS_OK);
-	assert_value(v, "version-one");
-	kbsfs_value_unref(v);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/key", true, &v), KBS_OK);
+	assert_int_equal(old->gen, 1);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &v), KBS_OK);
 	assert_value(v, "version-two-longer");
 	assert_int_equal(v->gen, 2);
-	kbsfs_value_unref(v);
-	assert_int_equal(kbsfs_cache_read(c, "r/t/key", &v), KBS_OK);
-	assert_value(v, "version-two-longer");
+	assert_ptr_not_equal(v, old);
 	kbsfs_value_unref(v);
 	kbsfs_value_unref(old);
 	kbsfs_cache_free(c);
@@ -288,12 +285,12 @@ static void refresh_failure_keeps_last_good_and_shows_it(void **state)
 	struct kbsfs_value *v = NULL;
 
 	fake_set(f, "r/t/key", "good", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/key", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	fake_set(f, "r/t/key", NULL, KBS_ERR_NETWORK, "connect: refused");
 	assert_int_equal(kbsfs_cache_refresh(c), 0);
 	assert_int_equal(kbsfs_cache_refresh(c), 0);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/key", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &v), KBS_OK);
 	assert_value(v, "good");
 	kbsfs_value_unref(v);
 	json_t *st = kbsfs_cache_status(c), *e = json_object_get(st, "r/t/key");
@@ -316,14 +313,15 @@ static void refresh_denial_drops_the_value(void **state)
 	struct kbsfs_value *v = NULL;
 
 	fake_set(f, "r/t/key", "secret", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/key", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	fake_set(f, "r/t/key", NULL, KBS_ERR_DENIED, "tcb too old");
 	assert_int_equal(kbsfs_cache_refresh(c), 1);
 	assert_int_equal(f->changes[KBSFS_DROPPED], 1);
-	/* never stale data for a denied resource, not even the pinned version */
+	assert_int_equal(f->last_err, EACCES);
+	/* never stale data for a denied resource */
 	v = NULL;
-	assert_int_equal(kbsfs_cache_read(c, "r/t/key", &v), KBS_ERR_DENIED);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/key", &v), KBS_ERR_DENIED);
 	assert_null(v);
 	json_t *st = kbsfs_cache_status(c), *e = json_object_get(st, "r/t/key");
 	assert_string_equal(json_string_value(json_object_get(e, "state")), "denied");
@@ -335,11 +333,12 @@ static void refresh_denial_drops_the_value(void **state)
 	json_decref(st);
 	/* deletion on the server behaves the same */
 	fake_set(f, "r/t/gone", "x", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/gone", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/gone", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	fake_set(f, "r/t/gone", NULL, KBS_ERR_NOTFOUND, "deleted");
 	assert_int_equal(kbsfs_cache_refresh(c), 1);
-	assert_int_equal(kbsfs_cache_get(c, "r/t/gone", true, &v), KBS_ERR_NOTFOUND);
+	assert_int_equal(f->last_err, ENOENT);
+	assert_int_equal(kbsfs_cache_get(c, "r/t/gone", &v), KBS_ERR_NOTFOUND);
 	kbsfs_cache_free(c);
 	free(f);
 }
@@ -364,10 +363,10 @@ static void listing_shows_declared_and_fetched(void **state)
 	assert_int_equal(kbsfs_cache_declare(c, "default/akv/b"), KBS_OK);
 	assert_int_equal(kbsfs_cache_declare(c, "other/x/y"), KBS_OK);
 	fake_set(f, "default/k8s/tok", "t", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "default/k8s/tok", false, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "default/k8s/tok", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	/* a failed lookup of a typo does not appear */
-	assert_int_equal(kbsfs_cache_get(c, "default/akv/typo", false, &v), KBS_ERR_NOTFOUND);
+	assert_int_equal(kbsfs_cache_get(c, "default/akv/typo", &v), KBS_ERR_NOTFOUND);
 	buf[0] = 0;
 	assert_int_equal(kbsfs_cache_list(c, "", collect, buf), KBS_OK);
 	assert_string_equal(buf, "default,other,");
@@ -398,7 +397,7 @@ static void status_never_contains_secret_bytes(void **state)
 	struct kbsfs_value *v = NULL;
 
 	fake_set(f, "a/b/c", "TOPSECRET-4711", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "a/b/c", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/c", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	json_t *st = kbsfs_cache_status(c);
 	char *txt = json_dumps(st, 0);
@@ -419,7 +418,7 @@ static void free_wipes_values(void **state)
 	size_t before = secmem_used();
 
 	fake_set(f, "a/b/c", "wipe-me-please", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "a/b/c", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/c", &v), KBS_OK);
 	uint8_t *raw = v->data.p;
 	kbsfs_value_unref(v);
 	assert_true(secmem_used() > before);
@@ -437,7 +436,7 @@ static void refresh_thread_starts_and_stops(void **state)
 	struct kbsfs_value *v = NULL;
 
 	fake_set(f, "a/b/c", "one", KBS_OK, NULL);
-	assert_int_equal(kbsfs_cache_get(c, "a/b/c", true, &v), KBS_OK);
+	assert_int_equal(kbsfs_cache_get(c, "a/b/c", &v), KBS_OK);
 	kbsfs_value_unref(v);
 	assert_int_equal(kbsfs_cache_start_refresh(c, 0), KBS_ERR_INVAL);
 	assert_int_equal(kbsfs_cache_start_refresh(c, 1), KBS_OK);
