@@ -520,34 +520,61 @@ static int parse_body(struct kbs_ctx *k, const struct http_request *req, json_t 
 	return rc;
 }
 
+int kbs_parse_auth(const void *body, size_t len, size_t max, json_t **root, const char **tee,
+		   char *why, size_t whylen)
+{
+	struct json_err jerr;
+	const char *version;
+	json_t *j = NULL;
+	int rc;
+
+	*root = NULL;
+	*tee = NULL;
+	if ((rc = json_parse(body, len, max, &j, &jerr)) != KBS_OK) {
+		snprintf(why, whylen, "request body is not valid JSON: %s", jerr.msg);
+		return rc;
+	}
+	rc = KBS_ERR_INVAL;
+	version = json_string_value(json_object_get(j, "version"));
+	*tee = json_string_value(json_object_get(j, "tee"));
+	if (!json_is_object(j) || !version || !*tee || !json_object_get(j, "extra-params")) {
+		snprintf(why, whylen, "request needs string members version and tee and member "
+				      "extra-params");
+		goto fail;
+	}
+	if (!kbs_protocol_version_ok(version)) {
+		snprintf(why, whylen,
+			 "KBS Client Protocol Version Mismatch: expect =0.4.0 while the request is "
+			 "%.40s", version);
+		rc = KBS_ERR_PROTOCOL;
+		goto fail;
+	}
+	if (!tee_known(*tee)) {
+		snprintf(why, whylen, "unknown tee '%.32s'", *tee);
+		goto fail;
+	}
+	*root = j;
+	return KBS_OK;
+fail:
+	*tee = NULL;
+	json_decref(j);
+	return rc;
+}
+
 static int handle_auth(struct kbs_ctx *k, const struct http_request *req,
 		       struct http_response *resp)
 {
 	json_t *body = NULL, *out = NULL;
-	const char *version, *tee;
-	char why[300], id[KBS_SESSION_ID_LEN + 1], nonce[KBS_NONCE_LEN + 1];
+	const char *tee;
+	char why[300] = "", id[KBS_SESSION_ID_LEN + 1], nonce[KBS_NONCE_LEN + 1];
+	const uint8_t *raw;
+	size_t len;
 	time_t expires;
 	int rc;
 
-	if ((rc = parse_body(k, req, &body, why, sizeof(why))) != KBS_OK)
+	raw = http_request_body(req, &len);
+	if ((rc = kbs_parse_auth(raw, len, k->max_body, &body, &tee, why, sizeof(why))) != KBS_OK)
 		goto fail;
-	version = json_string_value(json_object_get(body, "version"));
-	tee = json_string_value(json_object_get(body, "tee"));
-	if (!version || !tee || !json_object_get(body, "extra-params")) {
-		snprintf(why, sizeof(why), "request needs string members version and tee and "
-					   "member extra-params");
-		goto fail;
-	}
-	if (!kbs_protocol_version_ok(version)) {
-		snprintf(why, sizeof(why),
-			 "KBS Client Protocol Version Mismatch: expect =0.4.0 while the request "
-			 "is %.40s", version);
-		goto fail;
-	}
-	if (!tee_known(tee)) {
-		snprintf(why, sizeof(why), "unknown tee '%.32s'", tee);
-		goto fail;
-	}
 	rc = kbs_session_create(k->sessions, tee,
 				k->cfg->session_lifetime_s > 0 ? k->cfg->session_lifetime_s
 								: k->cfg->session_timeout_min * 60,
@@ -557,8 +584,10 @@ static int handle_auth(struct kbs_ctx *k, const struct http_request *req,
 		goto fail;
 	}
 	out = json_pack("{s:s,s:s}", "nonce", nonce, "extra-params", "");
-	if (!out || respond_json(resp, 200, out) != KBS_OK || set_cookie(resp, id, expires))
+	if (!out || respond_json(resp, 200, out) != KBS_OK || set_cookie(resp, id, expires)) {
+		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
+	}
 	json_decref(out);
 	json_decref(body);
 	return KBS_OK;
@@ -568,6 +597,54 @@ fail:
 	log_info("kbs: auth refused from %s: %s", http_request_peer(req), why);
 	return kbs_error_respond(resp, KBS_WERR_ATTESTATION, "RCAR handshake Auth failed: %s",
 				 why);
+}
+
+int kbs_parse_attest(const void *body, size_t len, size_t max, struct kbs_attest_req *out,
+		     char *why, size_t whylen)
+{
+	struct json_err jerr;
+	json_t *j = NULL, *rt, *ev, *rd, *idata;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = json_parse(body, len, max, &j, &jerr)) != KBS_OK) {
+		snprintf(why, whylen, "request body is not valid JSON: %s", jerr.msg);
+		return rc;
+	}
+	rc = KBS_ERR_INVAL;
+	rt = json_object_get(j, "runtime-data");
+	ev = json_object_get(j, "tee-evidence");
+	out->nonce = json_string_value(json_object_get(rt, "nonce"));
+	out->tee_pubkey = json_object_get(rt, "tee-pubkey");
+	if (!json_is_object(j) || !json_is_object(rt) || !out->nonce ||
+	    !json_is_object(out->tee_pubkey) || !json_is_object(ev)) {
+		snprintf(why, whylen, "body needs runtime-data{nonce,tee-pubkey} and tee-evidence");
+		goto fail;
+	}
+	out->primary = json_object_get(ev, "primary_evidence");
+	rd = json_object_get(ev, "additional_evidence");
+	if (!out->primary || (rd && !json_is_string(rd))) {
+		snprintf(why, whylen, "tee-evidence needs primary_evidence and a string "
+				      "additional_evidence");
+		goto fail;
+	}
+	out->additional = rd ? json_string_value(rd) : "";
+	idata = json_object_get(j, "init-data");
+	if (idata && !json_is_null(idata)) {
+		const char *fmt = json_string_value(json_object_get(idata, "format"));
+		out->init_toml = json_string_value(json_object_get(idata, "body"));
+		if (!fmt || strcmp(fmt, "toml") != 0 || !out->init_toml) {
+			snprintf(why, whylen, "Unsupported initdata format (expected "
+					      "{\"format\":\"toml\",\"body\":...})");
+			goto fail;
+		}
+	}
+	out->root = j;
+	return KBS_OK;
+fail:
+	json_decref(j);
+	memset(out, 0, sizeof(*out));
+	return rc;
 }
 
 static int respond_token(struct http_response *resp, const char *id, time_t expires,
@@ -587,7 +664,8 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 {
 	char id[KBS_SESSION_ID_LEN + 8], why[400] = "";
 	struct kbs_session_info s = {0};
-	json_t *body = NULL, *rt = NULL, *ev, *rd, *pk, *idata, *primary, *addl_map = NULL;
+	json_t *body = NULL, *pk, *primary, *addl_map = NULL;
+	struct kbs_attest_req ar;
 	json_t *rdata = NULL, *dev_rdata[8] = {0};
 	struct as_request areq[9];
 	struct as_result res = {0};
@@ -613,26 +691,19 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 		kbs_session_info_release(&s);
 		return rc;
 	}
-	if ((rc = parse_body(k, req, &body, why, sizeof(why))) != KBS_OK)
-		goto fail;
-	rt = json_object_get(body, "runtime-data");
-	ev = json_object_get(body, "tee-evidence");
-	nonce = json_string_value(json_object_get(rt, "nonce"));
-	pk = json_object_get(rt, "tee-pubkey");
-	if (!json_is_object(rt) || !nonce || !json_is_object(pk) || !json_is_object(ev)) {
-		snprintf(why, sizeof(why), "body needs runtime-data{nonce,tee-pubkey} and "
-					   "tee-evidence");
-		goto fail;
+	{
+		size_t blen;
+		const uint8_t *raw = http_request_body(req, &blen);
+		if ((rc = kbs_parse_attest(raw, blen, k->max_body, &ar, why, sizeof(why))) !=
+		    KBS_OK)
+			goto fail;
 	}
-	primary = json_object_get(ev, "primary_evidence");
-	rd = json_object_get(ev, "additional_evidence");
-	if (!primary || (rd && !json_is_string(rd))) {
-		snprintf(why, sizeof(why), "tee-evidence needs primary_evidence and a string "
-					   "additional_evidence");
-		goto fail;
-	}
-	if (rd)
-		addl = json_string_value(rd);
+	body = ar.root;
+	nonce = ar.nonce;
+	pk = ar.tee_pubkey;
+	primary = ar.primary;
+	addl = ar.additional;
+	init_text = ar.init_toml;
 	rc = kbs_session_consume_nonce(k->sessions, id, nonce, time(NULL));
 	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "%s",
@@ -652,16 +723,6 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 			goto fail;
 		}
 		jwk_free(tk);
-	}
-	idata = json_object_get(body, "init-data");
-	if (idata && !json_is_null(idata)) {
-		const char *fmt = json_string_value(json_object_get(idata, "format"));
-		init_text = json_string_value(json_object_get(idata, "body"));
-		if (!fmt || strcmp(fmt, "toml") != 0 || !init_text) {
-			snprintf(why, sizeof(why), "Unsupported initdata format (expected "
-						   "{\"format\":\"toml\",\"body\":...})");
-			goto fail;
-		}
 	}
 	areq[0].tee = s.tee;
 	areq[0].evidence = primary;

@@ -38,6 +38,27 @@ extern const char kbs_default_resource_policy[];
 int kbs_runtime_data(const json_t *tee_pubkey, const char *nonce, const char *additional,
 		     json_t **out, char *why, size_t whylen);
 
+/*
+ * Parses and checks a /auth body: members version (=0.4.0), tee (a known TEE name) and
+ * extra-params. *root: new reference owning *tee.
+ */
+int kbs_parse_auth(const void *body, size_t len, size_t max, json_t **root, const char **tee,
+		   char *why, size_t whylen);
+
+/* A parsed /attest body; every pointer borrows from root. */
+struct kbs_attest_req {
+	json_t *root;
+	const char *nonce;
+	json_t *tee_pubkey;
+	json_t *primary;
+	const char *additional; /* "" when absent */
+	const char *init_toml;  /* NULL when no init-data */
+};
+
+/* Parses and checks the shape of a /attest body (kbs-protocol §2.2); json_decref(out->root). */
+int kbs_parse_attest(const void *body, size_t len, size_t max, struct kbs_attest_req *out,
+		     char *why, size_t whylen);
+
 /* Semver check of the /auth "version" (=0.4.0, build metadata allowed). */
 int kbs_protocol_version_ok(const char *v);
 
