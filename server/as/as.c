@@ -396,7 +396,7 @@ int as_new(const struct as_config *cfg, struct as_ctx **out)
 	as->cfg.signer_cert_path = xstrdup(cfg->signer_cert_path);
 	as->cfg.signer_cert_url = xstrdup(cfg->signer_cert_url);
 	as->cfg.state_dir = xstrdup(cfg->state_dir);
-	as->engine = policy_native_engine();
+	as->engine = policy_rego_engine();
 	as->policies = json_object();
 	as->rvs = json_object();
 	if (!as->policies || !as->rvs)
@@ -429,7 +429,7 @@ void as_free(struct as_ctx *as)
 void as_set_policy_engine(struct as_ctx *as, const struct policy_engine *engine)
 {
 	pthread_mutex_lock(&as->lock);
-	as->engine = engine ? engine : policy_native_engine();
+	as->engine = engine ? engine : policy_rego_engine();
 	pthread_mutex_unlock(&as->lock);
 }
 

@@ -47,6 +47,9 @@ struct policy_engine {
 		    json_t **result, char *rule, size_t rulelen, char *why, size_t whylen);
 };
 
+/* The Rego engine of server/policy/ (built-in EAR defaults still evaluated natively). */
+const struct policy_engine *policy_rego_engine(void);
+
 /* The built-in native engine (always available). */
 const struct policy_engine *policy_native_engine(void);
 

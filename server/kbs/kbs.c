@@ -369,7 +369,7 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 		return KBS_ERR_NOMEM;
 	pthread_rwlock_init(&k->policy_lock, NULL);
 	k->cfg = (struct kbs_config *)cfg;
-	k->engine = policy_native_engine();
+	k->engine = policy_rego_engine();
 	k->max_body = (size_t)cfg->payload_request_size_mib << 20;
 	if (cfg->as_type != KBS_AS_BUILTIN) {
 		snprintf(err, errlen, "attestation_service.type: only the built-in attestation "
@@ -487,7 +487,7 @@ void kbs_free(struct kbs_ctx *k)
 void kbs_set_policy_engine(struct kbs_ctx *k, const struct policy_engine *engine)
 {
 	pthread_rwlock_wrlock(&k->policy_lock);
-	k->engine = engine ? engine : policy_native_engine();
+	k->engine = engine ? engine : policy_rego_engine();
 	pthread_rwlock_unlock(&k->policy_lock);
 	as_set_policy_engine(k->as, engine);
 }
@@ -836,7 +836,7 @@ static int eval_resource_policy(struct kbs_ctx *k, json_t *claims, const char *p
 static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req,
 			       struct http_response *resp, const char *rpath)
 {
-	char id[KBS_SESSION_ID_LEN + 8], why[300] = "", rule[200] = "";
+	char id[KBS_SESSION_ID_LEN + 8], why[300] = "", rule[320] = "";
 	char seg[3][KBS_SEG_MAX + 1];
 	const char *segp[3] = {seg[0], seg[1], seg[2]};
 	struct kbs_session_info s = {0};

@@ -79,7 +79,7 @@ def test_default_policy_denies_sample_tee(kbs):
     c.rcar()
     r = c.get("default/test/secret")
     assert r.status_code == 401 and error_type(r) == "PolicyDeny"
-    assert "sample" in r.json()["detail"]
+    assert "annotated-evidence" in r.json()["detail"]  # the rule that denied
     assert SECRET.decode("latin-1") not in r.text
 
 

@@ -75,7 +75,7 @@ def test_policy_endpoints(ras):
     assert r.status_code == 200, r.text
     ids = [p["policy-id"] for p in requests.get(ras + "/policy").json()]
     assert "some-id" in ids and "default_cpu" in ids
-    r = requests.post(ras + "/policy", json={"policy_id": "x", "policy": b64u(b"package q\n")})
+    r = requests.post(ras + "/policy", json={"policy_id": "x", "policy": b64u(b"package q\nallow {")})
     assert r.status_code == 500
     assert requests.get(ras + "/healthz").status_code == 200
 
