@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/as/verifier.h"
 
+#include "server/as/verifier_snp.h"
+
 #include <string.h>
 
 /* Adding a TEE: write verifier_<tee>.c and add it here. */
 static const struct as_verifier *const verifiers[] = {
 	&as_verifier_sample,
 	&as_verifier_sampledevice,
+	&as_verifier_snp,
 };
 
-static const char *const names[] = {"sample", "sampledevice", NULL};
+static const char *const names[] = {"sample", "sampledevice", "snp", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
