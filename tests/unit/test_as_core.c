@@ -118,7 +118,7 @@ static void test_fit_report_data(void **state)
 	as_fit_report_data(d, 48, out, 32);
 	assert_int_equal(out[31], 0xab);
 	assert_non_null(as_verifier_find("sample"));
-	assert_null(as_verifier_find("snp"));
+	assert_null(as_verifier_find("no-such-tee"));
 	assert_null(as_verifier_find(NULL));
 }
 
@@ -310,11 +310,11 @@ static void test_unknown_tee_and_policies(void **state)
 	char why[300];
 	json_t *ev = json_object(), *list;
 
-	r.tee = "snp";
+	r.tee = "no-such-tee";
 	r.evidence = ev;
 	assert_int_equal(as_evaluate(f->as, &r, 1, NULL, &res, why, sizeof(why)),
 			 KBS_ERR_UNSUPPORTED);
-	assert_non_null(strstr(why, "snp"));
+	assert_non_null(strstr(why, "no-such-tee"));
 	json_decref(ev);
 	const char *bad = "package policy\ntrust_claims := {\"executables\": 2\n";
 	assert_int_not_equal(as_set_policy(f->as, "default_cpu", bad, strlen(bad), why,
