@@ -1053,6 +1053,117 @@ static struct val *bi_sprintf(struct ev *ev, struct val **args, const struct ter
 	return val_strn(A, b.p, b.n);
 }
 
+/* string or collection of strings -> items (for any_prefix_match & co) */
+static bool str_items(struct val *v, struct val ***items, size_t *n, struct val **one)
+{
+	if (v->t == V_STR) {
+		*one = v;
+		*items = one;
+		*n = 1;
+		return true;
+	}
+	if (v->t != V_ARR && v->t != V_SET)
+		return false;
+	for (size_t i = 0; i < v->len; i++)
+		if (v->items[i]->t != V_STR)
+			return false;
+	*items = v->items;
+	*n = v->len;
+	return true;
+}
+
+static struct val *any_match(struct ev *ev, struct val **args, const struct term *call,
+			     bool prefix)
+{
+	struct val **a, **b, *oa, *ob;
+	size_t na, nb;
+
+	if (!str_items(args[0], &a, &na, &oa))
+		return TYPE_ERR(0, "one of {array, set, string}");
+	if (!str_items(args[1], &b, &nb, &ob))
+		return TYPE_ERR(1, "one of {array, set, string}");
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++) {
+			const struct val *s = a[i], *x = b[j];
+
+			if (x->len <= s->len &&
+			    memcmp(prefix ? s->s : s->s + s->len - x->len, x->s, x->len) == 0)
+				return RV_TRUE;
+		}
+	return RV_FALSE;
+}
+
+static struct val *bi_any_prefix(struct ev *ev, struct val **args, const struct term *call)
+{
+	return any_match(ev, args, call, true);
+}
+
+static struct val *bi_any_suffix(struct ev *ev, struct val **args, const struct term *call)
+{
+	return any_match(ev, args, call, false);
+}
+
+static struct val *bi_strings_count(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	const char *p = args[0]->s, *end = p + args[0]->len;
+	int64_t n = 0;
+
+	if (args[1]->len == 0)
+		return val_int(A, (int64_t)utf8_len(args[0]->s, args[0]->len) + 1);
+	for (;;) {
+		const char *hit = memmem_s(p, (size_t)(end - p), args[1]->s, args[1]->len);
+
+		if (!hit)
+			break;
+		n++;
+		p = hit + args[1]->len;
+	}
+	return val_int(A, n);
+}
+
+static struct val *bi_indexof_n(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	struct vec out = { 0 };
+	const char *s = args[0]->s;
+	size_t n = args[0]->len, m = args[1]->len;
+
+	if (m == 0)
+		return ev_builtin_error(ev, call, "indexof_n: empty search character");
+	for (size_t i = 0, ci = 0; i < n; i += rune_len(s, n, i), ci++)
+		if (i + m <= n && memcmp(s + i, args[1]->s, m) == 0)
+			vec_push(A, &out, val_int(A, (int64_t)ci));
+	return val_arr(A, out.p, out.n);
+}
+
+static struct val *bi_numbers_range(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_NUM, "number");
+	NEED(1, V_NUM, "number");
+	if (!args[0]->isint)
+		return TYPE_ERR(0, "integer");
+	if (!args[1]->isint)
+		return TYPE_ERR(1, "integer");
+	int64_t a = args[0]->i, b = args[1]->i;
+	uint64_t n = (a <= b ? (uint64_t)b - (uint64_t)a : (uint64_t)a - (uint64_t)b) + 1;
+
+	if (n > 1000000)
+		ev_error(ev, EE_LIMIT, call, "numbers.range: range too large");
+	struct val **items = arena_alloc(A, (size_t)n * sizeof(*items));
+
+	for (uint64_t i = 0; i < n; i++)
+		items[i] = val_int(A, a <= b ? a + (int64_t)i : a - (int64_t)i);
+	struct val *r = arena_alloc(A, sizeof(*r));
+
+	r->t = V_ARR;
+	r->items = items;
+	r->len = (size_t)n;
+	return r;
+}
+
 /* ---------- objects, arrays, sets ---------- */
 
 static struct val *bi_object_get(struct ev *ev, struct val **args, const struct term *call)
@@ -1854,6 +1965,11 @@ static const struct builtin builtins[] = {
 	{ "strings.replace_n", 2, bi_replace_n },
 	{ "strings.reverse", 1, bi_strings_reverse },
 	{ "indexof", 2, bi_indexof },
+	{ "indexof_n", 2, bi_indexof_n },
+	{ "strings.any_prefix_match", 2, bi_any_prefix },
+	{ "strings.any_suffix_match", 2, bi_any_suffix },
+	{ "strings.count", 2, bi_strings_count },
+	{ "numbers.range", 2, bi_numbers_range },
 	{ "substring", 3, bi_substring },
 	{ "trim", 2, bi_trim },
 	{ "trim_left", 2, bi_trim_left },

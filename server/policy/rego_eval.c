@@ -1471,6 +1471,25 @@ static struct val *pobj_build(struct ev *ev, struct group *g, struct pobj_entry 
 	return o;
 }
 
+/* value of the group's default rule (constants directly, other terms evaluated) */
+static struct val *default_value(struct ev *ev, struct group *g, const struct term *at)
+{
+	struct rule *d = g->dflt;
+	struct val *v = NULL;
+
+	if (d->value->kind == TM_VAL)
+		return d->value->v;
+	size_t old = push_frame(ev, d->nslots, at);
+	struct vec out = { 0 };
+	struct collect_k ck = { { k_collect }, &out, true };
+
+	eval_term(ev, d->value, &ck.k);
+	pop_frame(ev, old, d->nslots);
+	if (out.n)
+		v = out.p[0];
+	return v;
+}
+
 static struct val *eval_group(struct ev *ev, struct group *g, const struct term *at)
 {
 	struct gstate *s = &ev->gs[g->id];
@@ -1498,7 +1517,7 @@ static struct val *eval_group(struct ev *ev, struct group *g, const struct term 
 				result = v;
 		}
 		if (!result && g->dflt)
-			result = g->dflt->value->v;
+			result = default_value(ev, g, at);
 		break;
 	case RK_PSET: {
 		struct vec out = { 0 };
@@ -1612,6 +1631,8 @@ static struct val *call_user(struct ev *ev, struct group *g, struct val **args,
 		fargs_unify(ev, r, args, 0, &fk.k);
 		pop_frame(ev, old, r->nslots);
 	}
+	if (!result && g->dflt)
+		result = default_value(ev, g, at);
 	return result;
 }
 

@@ -193,9 +193,16 @@ struct rule {
 	struct rule *next_in_module;
 };
 
+struct alias {
+	const char *name;
+	struct term *ref; /* data.x.y or input.x (head var + constant path) */
+};
+
 struct module {
 	const char **pkg; /* package path below data */
 	int npkg;
+	struct alias *aliases; /* import data.x.y [as z] */
+	int naliases;
 	struct rule *rules;
 	const char *src;
 	size_t srclen;

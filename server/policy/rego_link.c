@@ -122,10 +122,11 @@ static void add_rule(struct lk *l, struct rule *r)
 		if (g->dflt)
 			rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
 				  "rule %s: multiple default rules", g->display);
-		if (r->value->kind != TM_VAL)
-			rego_fail(l->pe, KBS_ERR_UNSUPPORTED, r->line, r->col,
-				  "unsupported construct: default value of %s is not a constant",
-				  g->display);
+		for (int k = 0; k < r->nargs; k++)
+			if (r->args[k]->kind != TM_VAR)
+				rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
+					  "default function %s: arguments must be variables",
+					  g->display);
 		g->dflt = r;
 		return;
 	}
@@ -239,6 +240,36 @@ static struct term *pkg_ref(struct lk *l, struct term *var)
 static void link_body(struct lk *l, struct body *b);
 static void link_term(struct lk *l, struct term *t);
 
+static struct alias *find_alias(struct lk *l, const char *name)
+{
+	if (!l->mod || lookup(l, name) >= 0)
+		return NULL;
+	for (int k = 0; k < l->mod->naliases; k++)
+		if (strcmp(l->mod->aliases[k].name, name) == 0)
+			return &l->mod->aliases[k];
+	return NULL;
+}
+
+/* Replaces an aliased head: `alias.rest` becomes `data.x.y.rest`. */
+static void expand_alias(struct lk *l, struct term *t, struct alias *al)
+{
+	struct term *ar = al->ref;
+	int extra = t->kind == TM_REF ? t->n : 0;
+	int n = ar->n + extra;
+	struct term **items = arena_alloc(l->a, (size_t)n * sizeof(*items));
+	struct term *h = arena_alloc(l->a, sizeof(*h));
+
+	*h = *ar->head;
+	h->vflag = strcmp(h->name, "data") == 0 ? VF_DATA : VF_INPUT;
+	memcpy(items, ar->items, (size_t)ar->n * sizeof(*items));
+	if (extra)
+		memcpy(items + ar->n, t->items, (size_t)extra * sizeof(*items));
+	t->kind = TM_REF;
+	t->head = h;
+	t->items = items;
+	t->n = n;
+}
+
 static void link_var(struct lk *l, struct term *t, bool fresh)
 {
 	if (strcmp(t->name, "_") == 0) {
@@ -301,13 +332,24 @@ static int resolve_call(struct lk *l, struct term *t)
 {
 	const char *f = t->fname;
 
-	if (l->mod && !strchr(f, '.')) {
+	if (l->mod && strncmp(f, "data.", 5) != 0) {
+		/* a function of this package, possibly with a dotted name (a.b(x)) */
 		struct node *pn = find_node(l->m, l->mod->pkg, l->mod->npkg);
-		struct node *fnn = pn ? node_child(&l->m->ar, pn, f, false) : NULL;
+		struct node *fnn = pn;
+		char *copy = arena_strndup(l->a, f, strlen(f));
 
-		if (fnn && fnn->grp && fnn->grp->kind == RK_FUNC)
+		for (char *s = copy; s && fnn;) {
+			char *dot = strchr(s, '.');
+
+			if (dot)
+				*dot = 0;
+			fnn = node_child(&l->m->ar, fnn, s, false);
+			s = dot ? dot + 1 : NULL;
+		}
+
+		if (fnn && fnn != pn && fnn->grp && fnn->grp->kind == RK_FUNC)
 			t->fn = fnn->grp;
-		else if (fnn)
+		else if (fnn && fnn != pn && fnn->grp)
 			rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
 				  "%s is a rule, not a function", f);
 	}
@@ -344,6 +386,27 @@ static int resolve_call(struct lk *l, struct term *t)
 static void link_call(struct lk *l, struct term *t)
 {
 	const char *f = t->fname;
+	const char *dot = strchr(f, '.');
+
+	if (dot && l->mod) {
+		/* alias.f(x) -> data.x.y.f(x) */
+		char *first = arena_strndup(l->a, f, (size_t)(dot - f));
+		struct alias *al = find_alias(l, first);
+
+		if (al && strcmp(al->ref->head->name, "data") == 0) {
+			struct sbuf sb = { .a = l->a };
+
+			sb_puts(&sb, "data");
+			for (int k = 0; k < al->ref->n; k++) {
+				sb_putc(&sb, '.');
+				sb_puts(&sb, al->ref->items[k]->v->s);
+			}
+			sb_puts(&sb, dot);
+			t->fname = f = sb.p;
+			t->fn = NULL;
+			t->bi = NULL;
+		}
+	}
 	int arity = resolve_call(l, t);
 
 	if (arity == -2)
@@ -363,6 +426,10 @@ static void link_term(struct lk *l, struct term *t)
 	case TM_VAL:
 		break;
 	case TM_VAR:
+		if (find_alias(l, t->name)) {
+			expand_alias(l, t, find_alias(l, t->name));
+			break;
+		}
 		if (lookup(l, t->name) < 0 && strcmp(t->name, "_") != 0 &&
 		    strcmp(t->name, "input") != 0 && strcmp(t->name, "data") != 0 &&
 		    pkg_has_rule(l, t->name)) {
@@ -372,6 +439,12 @@ static void link_term(struct lk *l, struct term *t)
 		link_var(l, t, false);
 		break;
 	case TM_REF:
+		if (t->head->kind == TM_VAR && find_alias(l, t->head->name)) {
+			expand_alias(l, t, find_alias(l, t->head->name));
+			for (int k = 0; k < t->n; k++)
+				link_term(l, t->items[k]);
+			break;
+		}
 		if (t->head->kind == TM_VAR && lookup(l, t->head->name) < 0 &&
 		    strcmp(t->head->name, "input") != 0 && strcmp(t->head->name, "data") != 0 &&
 		    strcmp(t->head->name, "_") != 0 && pkg_has_rule(l, t->head->name)) {

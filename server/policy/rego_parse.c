@@ -497,6 +497,8 @@ static void tpush(struct ps *p, struct tvec *v, struct term *t)
 
 static struct term *parse_in(struct ps *p);
 static struct term *parse_or(struct ps *p);
+static struct term *parse_rel(struct ps *p);
+static struct term *parse_member3(struct ps *p, struct term *k);
 static struct body *parse_body_braced(struct ps *p);
 static struct body *parse_query(struct ps *p, int endtok);
 
@@ -794,12 +796,14 @@ static struct term *parse_primary(struct ps *p)
 		p->nest = saved + 1;
 		p->nopipe = -1;
 		r = parse_in(p);
+		if (peek(p)->t == K_COMMA)
+			r = parse_member3(p, r);
 		expect(p, K_RPAREN, "')'");
 		p->nest = saved;
 		p->nopipe = savedpipe;
 		break;
 	}
-	case K_IDENT:
+	case K_IDENT: {
 		bool refnext = (peek2(p)->t == K_DOT || peek2(p)->t == K_LBRACK) && !peek2(p)->ws;
 
 		if ((is_ident(t, "true") || is_ident(t, "false")) && !refnext) {
@@ -814,7 +818,7 @@ static struct term *parse_primary(struct ps *p)
 			next(p);
 			next(p);
 			r = val_term(p, val_set_take(p->a, NULL, 0), t);
-		} else if (is_keyword(t) && !(peek2(p)->t == K_LPAREN && !peek2(p)->ws)) {
+		} else if (is_keyword(t) && !refnext && !(peek2(p)->t == K_LPAREN && !peek2(p)->ws)) {
 			rego_fail(p->pe, KBS_ERR_PARSE, t->line, t->col,
 				  "unexpected keyword '%.*s'", (int)t->len, t->p);
 		} else {
@@ -823,6 +827,7 @@ static struct term *parse_primary(struct ps *p)
 			r->name = arena_strndup(p->a, t->p, t->len);
 		}
 		break;
+	}
 	default:
 		unexpected(p, "a term");
 	}
@@ -946,6 +951,29 @@ static struct term *parse_in(struct ps *p)
 	return l;
 }
 
+/* `k, v in coll` after k has been parsed (only at body level or inside parentheses) */
+static struct term *parse_member3(struct ps *p, struct term *k)
+{
+	struct token *t = next(p); /* ',' */
+	struct term *v = parse_rel(p);
+
+	if (!is_ident(peek(p), "in"))
+		unexpected(p, "'in' after 'key, value'");
+	next(p);
+	struct term *coll = parse_rel(p);
+	struct term *c = new_term(p, TM_CALL, t);
+
+	c->fname = "internal.member_3";
+	c->items = arena_alloc(p->a, 3 * sizeof(*c->items));
+	c->items[0] = k;
+	c->items[1] = v;
+	c->items[2] = coll;
+	c->n = 3;
+	c->line = k->line;
+	c->col = k->col;
+	return c;
+}
+
 /* ---------- expressions and bodies ---------- */
 
 static struct expr *new_expr(struct ps *p, int kind, const struct token *at)
@@ -1061,6 +1089,8 @@ static struct expr *parse_literal(struct ps *p)
 			e->a = l;
 			e->b = parse_in(p);
 		} else {
+			if (peek(p)->t == K_COMMA && p->nest == 0 && !peek(p)->nl)
+				l = parse_member3(p, l);
 			e = new_expr(p, EX_TERM, st);
 			e->a = l;
 		}
@@ -1159,8 +1189,10 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 		is_default = true;
 	}
 	struct token *id = peek(p);
+	struct token *after = peek2(p);
+	bool adj = !after->ws && (after->t == K_DOT || after->t == K_LBRACK || after->t == K_LPAREN);
 
-	if (id->t != K_IDENT || is_keyword(id))
+	if (id->t != K_IDENT || (is_keyword(id) && !adj))
 		unexpected(p, "a rule name");
 	next(p);
 	tpush(p, &path, val_term(p, val_strn(p->a, id->p, id->len), id));
@@ -1223,10 +1255,10 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 		has_value = true;
 	}
 	if (is_default) {
-		if (!has_value || r->kind != RK_COMPLETE || r->nstatic != r->npath)
+		if (!has_value || (r->kind != RK_COMPLETE && r->kind != RK_FUNC) ||
+		    r->nstatic != r->npath)
 			rego_fail(p->pe, KBS_ERR_UNSUPPORTED, st->line, st->col,
 				  "unsupported construct: default must be 'default name := value'");
-		r->kind = RK_COMPLETE;
 		**tail = r;
 		*tail = &r->next_in_module;
 		return;
@@ -1278,18 +1310,44 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 	*tail = &r->next_in_module;
 }
 
-static void parse_import(struct ps *p)
+static void parse_import(struct ps *p, struct module *m)
 {
 	struct token *st = next(p);
 	struct term *t = parse_primary(p);
 	const char *name = ref_name(p, t);
+	const char *as = NULL;
 
-	if (is_ident(peek(p), "as"))
-		rego_fail(p->pe, KBS_ERR_UNSUPPORTED, st->line, st->col,
-			  "unsupported construct: import alias");
-	if (name && (strcmp(name, "rego.v1") == 0 || strcmp(name, "future.keywords") == 0 ||
-		     strncmp(name, "future.keywords.", 16) == 0))
+	if (is_ident(peek(p), "as")) {
+		struct token *a;
+
+		next(p);
+		a = expect(p, K_IDENT, "an alias name");
+		as = arena_strndup(p->a, a->p, a->len);
+	}
+	if (name && !as && (strcmp(name, "rego.v1") == 0 || strcmp(name, "future.keywords") == 0 ||
+			    strncmp(name, "future.keywords.", 16) == 0))
 		return;
+	struct term *h = t->kind == TM_REF ? t->head : t;
+
+	if (h->kind == TM_VAR && (strcmp(h->name, "data") == 0 || strcmp(h->name, "input") == 0)) {
+		bool ok = true;
+
+		for (int k = 0; t->kind == TM_REF && k < t->n; k++)
+			ok = ok && t->items[k]->kind == TM_VAL && t->items[k]->v->t == V_STR;
+		if (ok && t->kind == TM_VAR && !as)
+			return; /* import data / import input: no-op */
+		if (ok && t->kind == TM_REF) {
+			struct alias *na = arena_alloc(p->a, (size_t)(m->naliases + 1) * sizeof(*na));
+
+			if (m->naliases)
+				memcpy(na, m->aliases, (size_t)m->naliases * sizeof(*na));
+			na[m->naliases].name = as ? as : t->items[t->n - 1]->v->s;
+			na[m->naliases].ref = t;
+			m->aliases = na;
+			m->naliases++;
+			return;
+		}
+	}
 	rego_fail(p->pe, KBS_ERR_UNSUPPORTED, st->line, st->col,
 		  "unsupported construct: import %s", name ? name : "of this form");
 }
@@ -1326,7 +1384,7 @@ struct module *rego_parse_module(struct arena *a, const char *src, size_t len, s
 	}
 	m->npkg = n;
 	while (is_ident(peek(&p), "import"))
-		parse_import(&p);
+		parse_import(&p, m);
 	while (peek(&p)->t != K_EOF) {
 		if (is_ident(peek(&p), "import"))
 			rego_fail(pe, KBS_ERR_PARSE, peek(&p)->line, peek(&p)->col,

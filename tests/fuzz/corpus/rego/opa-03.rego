@@ -1,0 +1,10 @@
+package generated
+
+p := x if {
+	__local0__ = data.generated.q
+	max(__local0__, x)
+}
+
+q contains x if {
+	data.a[_] = x
+}

@@ -1,0 +1,5 @@
+package test
+
+p if {
+	1 in [1]
+}

@@ -1,0 +1,5 @@
+package test
+
+p := x if {
+	x = 1.1 % 1
+}

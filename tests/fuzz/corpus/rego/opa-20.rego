@@ -1,0 +1,3 @@
+package generated
+
+p := {"a": [1], "b": [2], "c": [3]}

@@ -1,0 +1,6 @@
+package generated
+
+p := {"a": [x, y]} if {
+	x = 1
+	y = 2
+}

@@ -1,0 +1,6 @@
+package generated
+
+p contains x if {
+	y = 1
+	x = {"foo": y | y = 1}
+}

@@ -1,0 +1,6 @@
+package generated
+
+p if {
+	data.a[3] = x
+	x = 3
+}

@@ -1,0 +1,6 @@
+package generated
+
+p contains x if {
+	x = 2
+	{1, 3, x} = {1, 2, 3}
+}

@@ -1,0 +1,5 @@
+package generated
+
+p[k] := v if {
+	data.d[k] = v
+}
