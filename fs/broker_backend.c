@@ -84,6 +84,24 @@ int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *o
 			return rc;
 		}
 	}
+	if (cfg->kbs_cert_file) {
+		/* fail at mount time, not with EIO on every access later */
+		char *pem = NULL;
+
+		rc = read_text(cfg->kbs_cert_file, 1 << 20, &pem);
+		if (rc == KBS_OK && !strstr(pem, "-----BEGIN CERTIFICATE-----"))
+			rc = KBS_ERR_PARSE;
+		if (rc) {
+			snprintf(err, errlen, "kbs_cert=%s: %s", cfg->kbs_cert_file,
+				 rc == KBS_ERR_IO      ? strerror(errno)
+				 : rc == KBS_ERR_PARSE ? "no PEM certificate in the file"
+						       : kbs_strerror(rc));
+			free(pem);
+			bb_destroy(bb);
+			return rc;
+		}
+		free(pem);
+	}
 	memset(&bc, 0, sizeof(bc));
 	bc.kbs_url = cfg->kbs_url;
 	bc.kbs_cert_file = cfg->kbs_cert_file;

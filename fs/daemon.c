@@ -206,9 +206,6 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 				strerror(errno));
 			goto out;
 		}
-#ifdef KBS_HAVE_SYSTEMD
-		log_setup("kbsfs", (enum log_level)cfg->log_level, LOG_TARGET_JOURNAL);
-#endif
 	}
 	/* after the fork: memory locks are not inherited by a child */
 	rc = secmem_init(cfg->secmem_size, false);
@@ -270,7 +267,14 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 	log_info("kbsfs: mounted %s (kbs %s, tee %s%s, refresh %us)", opts.mountpoint,
 		 cfg->kbs_url, cfg->tee, cfg->allow_sample ? ", sample allowed" : "",
 		 cfg->refresh_s);
-	daemonize_finish(&notify_fd, true);
+	/* start-up errors went to the caller's terminal; from here on a background daemon
+	 * has no terminal */
+	if (notify_fd >= 0) {
+		daemonize_finish(&notify_fd, true);
+#ifdef KBS_HAVE_SYSTEMD
+		log_setup("kbsfs", (enum log_level)cfg->log_level, LOG_TARGET_JOURNAL);
+#endif
+	}
 	if (opts.singlethread) {
 		rc = fuse_session_loop(se);
 	} else {

@@ -242,3 +242,45 @@ def test_read_only_and_other_uid(kbs, mount_kbsfs, tmp_dir):
             op()
         assert ei.value.errno == errno.EROFS
     assert read_as(65534, f) == "EACCES"
+
+
+def test_guest_components_cdh_toml_config(kbs, tmp_dir):
+    """A cdh.toml as guest-components writes it ([kbc] with the PEM inline, [[credentials]]),
+    plus a [kbsfs] table, is enough to mount."""
+    pem = open(kbs.cert.cert).read()
+    cfg = tmp_dir / "cdh.toml"
+    cfg.write_text(
+        'socket = "unix:///run/confidential-containers/cdh.sock"\n\n'
+        "[kbc]\n"
+        'name = "cc_kbc"\n'
+        f'url = "{kbs.url}"\n'
+        f"kbs_cert = '''\n{pem}'''\n\n"
+        "[[credentials]]\n"
+        'path = "/run/confidential-containers/cdh/kbs/akv/coco_one"\n'
+        'resource_uri = "kbs:///default/akv/coco_one"\n\n'
+        "[kbsfs]\n"
+        'tee = "sample"\n'
+        "allow_sample = true\n"
+        "mode = 0o440\n")
+    m = Mount(find_binary("kbsfs"), tmp_dir / "cfgmnt", [f"config={cfg}"], tmp_dir)
+    with m:
+        assert os.listdir(m.path("default/akv")) == ["coco_one"]
+        assert m.status()["resources"]["default/akv/coco_one"]["state"] == "unfetched"
+        assert m.path("default/akv/coco_one").read_bytes() == SECRET
+        assert oct(os.stat(m.path("default/akv/coco_one")).st_mode & 0o777) == "0o440"
+
+
+@pytest.mark.parametrize("opts,message", [
+    ("kbs_cert=/nonexistent,tee=sample,allow_sample", "kbs_cert=/nonexistent"),
+    ("tee=sample", "allow_sample"),
+    ("tee=auto", "TEE"),
+])
+def test_start_up_errors_are_reported_and_nothing_is_mounted(kbs, tmp_dir, opts, message):
+    import subprocess
+    mnt = tmp_dir / "errmnt"
+    mnt.mkdir(exist_ok=True)
+    r = subprocess.run([str(find_binary("kbsfs")), str(mnt), "-o", f"kbs_url={kbs.url}," + opts],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert not os.path.ismount(mnt)

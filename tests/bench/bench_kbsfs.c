@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kbsfs benchmark helper (driven by tests/bench/bench_kbsfs.sh). Prints one number.
+ *   bench_kbsfs warm SECONDS FILE     -> open+read+close per CPU second of this process (same
+ *                                        file, in a loop for SECONDS of wall time; CPU time
+ *                                        keeps other load on a shared machine out of it; the
+ *                                        warm kbsfs path runs entirely in this process' syscalls)
+ *   bench_kbsfs cold FILE             -> microseconds for one open+read+close (first access)
+ *   bench_kbsfs https URL CAFILE      -> microseconds for one HTTPS GET on a new connection
+ *                                        (TCP + TLS handshake + request), libcurl
+ */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double clock_s(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+	(void)p;
+	(void)ctx;
+	return size * n;
+}
+
+static int once(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char buf[65536];
+
+	if (argc == 4 && !strcmp(argv[1], "warm")) {
+		double secs = atof(argv[2]), t0 = now_s(), c0, t;
+		unsigned long n = 0;
+
+		if (once(argv[3], buf, sizeof(buf)) != 0) {
+			perror(argv[3]);
+			return 1;
+		}
+		c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		do {
+			for (int i = 0; i < 1000; i++)
+				if (once(argv[3], buf, sizeof(buf)) != 0) {
+					perror(argv[3]);
+					return 1;
+				}
+			n += 1000;
+			t = now_s() - t0;
+		} while (t < secs);
+		printf("%.0f\n", (double)n / (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0));
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "cold")) {
+		double t0 = now_s();
+
+		if (once(argv[2], buf, sizeof(buf)) != 0) {
+			perror(argv[2]);
+			return 1;
+		}
+		printf("%.0f\n", (now_s() - t0) * 1e6);
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "https")) {
+		CURL *c;
+		CURLcode rc;
+		double t0;
+
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		c = curl_easy_init();
+		if (!c)
+			return 1;
+		curl_easy_setopt(c, CURLOPT_URL, argv[2]);
+		curl_easy_setopt(c, CURLOPT_CAINFO, argv[3]);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		t0 = now_s();
+		rc = curl_easy_perform(c);
+		if (rc != CURLE_OK) {
+			fprintf(stderr, "GET %s: %s\n", argv[2], curl_easy_strerror(rc));
+			return 1;
+		}
+		printf("%.0f\n", (now_s() - t0) * 1e6);
+		curl_easy_cleanup(c);
+		curl_global_cleanup();
+		return 0;
+	}
+	fprintf(stderr, "usage: %s warm SECONDS FILE | cold FILE | https URL CAFILE\n", argv[0]);
+	return 2;
+}
