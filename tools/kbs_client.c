@@ -1084,7 +1084,7 @@ static void usage_main(void)
 	       "      --retries <N>            Network retries [default: 4]\n"
 	       "      --status-file <FILE>     Write the broker status JSON (attestation count, "
 	       "last error) there on exit\n"
-	       "      --log-level <LEVEL>      error, warn, info, debug [default: warn; env "
+	       "      --log-level <LEVEL>      error, warn, info, debug [default: error; env "
 	       "KBS_LOG]\n"
 	       "  -h, --help                   Print help\n"
 	       "  -V, --version                Print version\n\n"
@@ -1104,7 +1104,7 @@ int main(int argc, char **argv)
 	const char *v, *lvl = getenv("KBS_LOG");
 	int i, l;
 
-	log_setup("kbs-client", LOG_LVL_WARN, LOG_TARGET_STDERR);
+	log_setup("kbs-client", LOG_LVL_ERROR, LOG_TARGET_STDERR);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
 		    !strcmp(argv[i], "help")) {
