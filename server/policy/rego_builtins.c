@@ -129,8 +129,10 @@ static struct val *set_op(struct ev *ev, struct val *x, struct val *y, char op)
 	size_t n = 0;
 
 	if (op == '|') {
-		memcpy(items, x->items, x->len * sizeof(*items));
-		memcpy(items + x->len, y->items, y->len * sizeof(*items));
+		if (x->len)
+			memcpy(items, x->items, x->len * sizeof(*items));
+		if (y->len)
+			memcpy(items + x->len, y->items, y->len * sizeof(*items));
 		n = x->len + y->len;
 	} else {
 		for (size_t i = 0; i < x->len; i++) {
@@ -1203,7 +1205,8 @@ static struct val *bi_object_keys(struct ev *ev, struct val **args, const struct
 	NEED(0, V_OBJ, "object");
 	struct val **ks = arena_alloc(A, (args[0]->len + 1) * sizeof(*ks));
 
-	memcpy(ks, args[0]->items, args[0]->len * sizeof(*ks));
+	if (args[0]->len)
+		memcpy(ks, args[0]->items, args[0]->len * sizeof(*ks));
 	return val_set_take(A, ks, args[0]->len);
 }
 
@@ -1287,8 +1290,10 @@ static struct val *bi_array_concat(struct ev *ev, struct val **args, const struc
 	size_t n = args[0]->len + args[1]->len;
 	struct val **items = arena_alloc(A, (n + 1) * sizeof(*items));
 
-	memcpy(items, args[0]->items, args[0]->len * sizeof(*items));
-	memcpy(items + args[0]->len, args[1]->items, args[1]->len * sizeof(*items));
+	if (args[0]->len)
+		memcpy(items, args[0]->items, args[0]->len * sizeof(*items));
+	if (args[1]->len)
+		memcpy(items + args[0]->len, args[1]->items, args[1]->len * sizeof(*items));
 	return val_arr(A, items, n);
 }
 

@@ -129,7 +129,8 @@ static size_t push_frame(struct ev *ev, int nslots, const struct term *at)
 		ev->stack = ns;
 		ev->stackcap = cap;
 	}
-	memset(ev->stack + ev->sp, 0, (size_t)nslots * sizeof(*ev->stack));
+	if (nslots)
+		memset(ev->stack + ev->sp, 0, (size_t)nslots * sizeof(*ev->stack));
 	ev->fbase = ev->sp;
 	ev->sp += (size_t)nslots;
 	return old;

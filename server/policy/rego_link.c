@@ -453,7 +453,8 @@ static void link_term(struct lk *l, struct term *t)
 			struct term **items = arena_alloc(l->a, (size_t)n * sizeof(*items));
 
 			memcpy(items, pr->items, (size_t)pr->n * sizeof(*items));
-			memcpy(items + pr->n, t->items, (size_t)t->n * sizeof(*items));
+			if (t->n)
+				memcpy(items + pr->n, t->items, (size_t)t->n * sizeof(*items));
 			t->head = pr->head;
 			t->items = items;
 			t->n = n;

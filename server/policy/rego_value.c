@@ -195,6 +195,9 @@ struct val *val_set_take(struct arena *a, struct val **items, size_t n)
 	struct val *v = arena_alloc(a, sizeof(*v));
 	size_t out = 0;
 
+	if (!items)
+		items = arena_alloc(a, sizeof(*items));
+
 	if (n > 1)
 		qsort(items, n, sizeof(*items), cmp_ptr);
 	for (size_t i = 0; i < n; i++)
@@ -221,6 +224,12 @@ struct val *val_obj_take(struct arena *a, struct val **keys, struct val **vals, 
 	struct val *o = arena_alloc(a, sizeof(*o));
 	struct kvp *kv = arena_alloc(a, (n ? n : 1) * sizeof(*kv));
 	size_t out = 0;
+
+	if (!keys || !vals) {
+		keys = arena_alloc(a, (n ? n : 1) * sizeof(*keys));
+		vals = arena_alloc(a, (n ? n : 1) * sizeof(*vals));
+		n = 0;
+	}
 
 	*conflict = false;
 	for (size_t i = 0; i < n; i++) {
