@@ -14,8 +14,9 @@
  * sockets; handlers are called synchronously on the worker thread, so a handler may block
  * briefly (backend I/O) but must be thread-safe.
  *
- * Limits: request bodies above max_body_size and header blocks above max_header_size are
- * refused by the server (413, or 400 for malformed requests) before the handler runs.
+ * Limits: request bodies above max_body_size get 413 and header blocks above max_header_size
+ * get 400 (libevent's answer) before the handler runs; connections idle or stalled for
+ * timeout_s are closed. Paths with bad escapes / control bytes get 400 (http_request_path).
  *
  * Responses carry only the headers the handler sets plus Date / Content-Length / Connection
  * added by libevent; in particular no Content-Type unless the handler adds one (Trustee's
