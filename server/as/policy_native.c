@@ -100,6 +100,26 @@ static int emit(struct buf *b, const char *t, size_t n)
 	return buf_append(b, t, n);
 }
 
+/* True if only whitespace, comments and further "if" tokens separate pos from a "{". */
+static bool if_before_body(const char *text, size_t len, size_t j)
+{
+	while (j < len) {
+		if (isspace((unsigned char)text[j])) {
+			j++;
+		} else if (text[j] == '#') {
+			while (j < len && text[j] != '\n')
+				j++;
+		} else if (len - j >= 2 && memcmp(text + j, "if", 2) == 0 &&
+			   (len - j == 2 || (!is_ident((unsigned char)text[j + 2]) &&
+					     text[j + 2] != '.'))) {
+			j += 2;
+		} else {
+			return text[j] == '{';
+		}
+	}
+	return false;
+}
+
 int policy_native_normalize(const char *text, size_t len, char **out)
 {
 	struct buf b = BUF_INIT;
@@ -108,6 +128,8 @@ int policy_native_normalize(const char *text, size_t len, char **out)
 	int rc = KBS_ERR_NOMEM;
 
 	*out = NULL;
+	if (memchr(text, '\0', len))
+		return KBS_ERR_PARSE; /* policy text never contains NUL */
 	buf_init(&b, len * 2 + 64);
 	while (i < len) {
 		char c = text[i];
@@ -126,8 +148,10 @@ int policy_native_normalize(const char *text, size_t len, char **out)
 				i++;
 			continue;
 		}
-		if (line_start && len - i > 7 && memcmp(text + i, "import", 6) == 0 &&
-		    isspace((unsigned char)text[i + 6])) {
+		/* an import statement: the token "import" first on its line */
+		if (line_start && len - i >= 6 && memcmp(text + i, "import", 6) == 0 &&
+		    (len - i == 6 ||
+		     (!is_ident((unsigned char)text[i + 6]) && text[i + 6] != '.'))) {
 			while (i < len && text[i] != '\n')
 				i++;
 			continue;
@@ -158,13 +182,9 @@ int policy_native_normalize(const char *text, size_t len, char **out)
 			while (i < len && (is_ident((unsigned char)text[i]) || text[i] == '.'))
 				i++;
 			/* rego.v1 "if" before a body is decoration for our purposes */
-			if (i - s == 2 && memcmp(text + s, "if", 2) == 0) {
-				size_t j = i;
-				while (j < len && isspace((unsigned char)text[j]))
-					j++;
-				if (j < len && text[j] == '{')
-					continue;
-			}
+			if (i - s == 2 && memcmp(text + s, "if", 2) == 0 &&
+			    if_before_body(text, len, i))
+				continue;
 			if ((rc = emit(&b, text + s, i - s)) != KBS_OK)
 				goto out;
 			continue;
