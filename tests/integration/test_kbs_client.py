@@ -356,3 +356,35 @@ def test_attest_sends_init_data_and_binds_our_key(kbs):
     tk = ae["runtime_data_claims"]["tee-pubkey"]
     assert tk["crv"] == "P-256" and tk["alg"] == "ECDH-ES+A256KW"
     assert base64.urlsafe_b64decode(tk["x"] + "==") == pub.x.to_bytes(32, "big")
+
+
+def test_attestation_policy_and_reference_values_decide_release(kbs, test_data):
+    """Trustee's integration scenario driven through kbs-client: an EAR policy that affirms
+    hardware only when the sample svn matches a reference value, and a resource policy that
+    refuses contraindicated tokens."""
+    kbs.put("default/rv/one", b"released after appraisal")
+    r = kbs.admin("set-resource-policy", "--policy-file",
+                  test_data / "broker" / "kbs-check-contraindicated.rego")
+    assert r.returncode == 0, r.stderr
+    pol = test_data / "broker" / "as-ear-rv_cpu.rego"
+    r = kbs.admin("set-attestation-policy", "--policy-file", pol, "--id", "default_cpu")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Set attestation policy success \n policy: %s\n" % \
+        base64.b64encode(pol.read_bytes()).decode()
+    # the sample evidence has svn "1": a reference value of "0" leaves hardware at 97
+    r = kbs.admin("set-sample-reference-value", "svn", "0")
+    assert r.returncode == 0, r.stderr
+    r = kbs.run("get-resource", "--path", "default/rv/one")
+    assert r.returncode == EX_DENIED, r.stderr
+    r = kbs.admin("set-sample-reference-value", "svn", "1")
+    assert r.returncode == 0, r.stderr
+    r = kbs.run("get-resource", "--path", "default/rv/one")
+    assert r.returncode == 0, r.stderr
+    assert base64.b64decode(r.stdout) == b"released after appraisal"
+    # integers are stored as typed JSON (in a one-element list unless --as-single-value)
+    r = kbs.admin("set-sample-reference-value", "major_version", "1", "--as-integer")
+    assert r.returncode == 0, r.stderr
+    r = kbs.admin("get-reference-value", "--id", "major_version")
+    assert r.returncode == 0 and json.loads(json.loads(r.stdout)) == [1], r.stdout
+    r = kbs.admin("set-sample-reference-value", "x", "notanumber", "--as-integer")
+    assert r.returncode == EX_FAIL
