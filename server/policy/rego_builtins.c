@@ -1777,6 +1777,11 @@ static struct val *bi_parse_rfc3339(struct ev *ev, struct val **args, const stru
 	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
 	int64_t ns;
 
+	/* negative seconds with a fraction: borrow one second so the product stays in range */
+	if (secs < 0 && frac > 0) {
+		secs++;
+		frac -= 1000000000;
+	}
 	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
 	    __builtin_add_overflow(ns, frac, &ns))
 		return ev_builtin_error(ev, call, "time outside of valid range");

@@ -1639,11 +1639,12 @@ static struct val *call_user(struct ev *ev, struct group *g, struct val **args,
 
 /* Merges two values for one path of the data tree: equal values or objects (recursively). */
 static struct val *merge_vals(struct ev *ev, struct val *a, struct val *b, const struct term *at,
-			      const char *what)
+			      const char *what, int depth)
 {
 	if (val_eq(a, b))
 		return a;
-	if (a->t != V_OBJ || b->t != V_OBJ)
+	/* below the rule's own key levels a value is a leaf: nothing may be injected into it */
+	if (depth <= 0 || a->t != V_OBJ || b->t != V_OBJ)
 		ev_error(ev, EE_CONFLICT, at, "object keys must be unique (%s)", what);
 	size_t cap = a->len + b->len + 1, m = 0;
 	struct val **ks = arena_alloc(&ev->ar, cap * sizeof(*ks));
@@ -1654,7 +1655,7 @@ static struct val *merge_vals(struct ev *ev, struct val *a, struct val *b, const
 		struct val *bv = val_obj_get(b, a->items[i]);
 
 		ks[m] = a->items[i];
-		vs[m++] = bv ? merge_vals(ev, a->vals[i], bv, at, what) : a->vals[i];
+		vs[m++] = bv ? merge_vals(ev, a->vals[i], bv, at, what, depth - 1) : a->vals[i];
 	}
 	for (size_t i = 0; i < b->len; i++) {
 		if (val_obj_get(a, b->items[i]))
@@ -1663,6 +1664,20 @@ static struct val *merge_vals(struct ev *ev, struct val *a, struct val *b, const
 		vs[m++] = b->vals[i];
 	}
 	return val_obj_take(&ev->ar, ks, vs, m, &conflict);
+}
+
+/* number of key levels every rule of a partial-object group produces */
+static int pobj_depth(const struct group *g)
+{
+	int d = 1 << 20;
+
+	for (int i = 0; i < g->nrules; i++) {
+		int k = g->rules[i]->npath - g->rules[i]->nstatic;
+
+		if (k < d)
+			d = k;
+	}
+	return d;
 }
 
 /* Full value of the document at node n: rule values merged with base data. */
@@ -1700,7 +1715,7 @@ static struct val *node_value(struct ev *ev, struct node *n, struct val *base,
 		if (!kv)
 			continue;
 		if (virt_base && kb)
-			kv = merge_vals(ev, kb, kv, at, n->grp->display);
+			kv = merge_vals(ev, kb, kv, at, n->grp->display, pobj_depth(n->grp) - 1);
 		ks[m] = val_str(&ev->ar, kid->key);
 		vs[m] = kv;
 		m++;

@@ -141,6 +141,7 @@ struct term {
 	/* comprehensions: head (value / key), vhead (object value), body */
 	struct term *vhead;
 	struct body *body;
+	int lo, hi; /* comprehensions: frame slots declared inside [lo, hi) */
 	/* TM_CALL */
 	const char *fname; /* dotted name as written */
 	const struct builtin *bi;
@@ -164,6 +165,7 @@ struct expr {
 	struct term *a, *b;             /* TERM: a; UNIFY / ASSIGN: a = b */
 	struct term *key, *val, *coll;  /* SOME_IN / EVERY; key may be NULL */
 	struct body *body;              /* EVERY */
+	int lo, hi;                     /* EVERY: slots local to it */
 	struct withmod *with;
 	int nwith;
 };

@@ -79,6 +79,27 @@ static void test_unification(void **state)
 			       "var x is unsafe"));
 }
 
+static void test_safety_reordering(void **state)
+{
+	/* OPA evaluates expressions once their variables are bound, whatever the written order */
+	const char *src = "package t\n"
+			  "p if { x > 1; x = 2 }\n"
+			  "r if { not x == 1; x = 2 }\n"
+			  "s := [a | a > 1; a = input[_]]\n"
+			  "u if { y = x; x = 1; y == 1 }\n"
+			  "w if { count(z) == 2; z = {1, 2} }\n"
+			  "e if { every v in z { v > 0 }; z = input }\n"
+			  "keep := [v | v := input[_]; v != 2]\n";
+
+	assert_string_equal(REVAL(src, "data.t", "[1,2,3]", NULL),
+			    "{\"e\":true,\"keep\":[1,3],\"p\":true,\"r\":true,\"s\":[2,3],\"u\":true,"
+			    "\"w\":true}");
+	/* nothing can bind y: still an error, never a silent answer */
+	assert_non_null(strstr(REVAL("package t\nq contains y if { y == z; z = input[_] }\n",
+				     "data.t.q", "[1]", NULL),
+			       "rego_unsafe_var_error"));
+}
+
 static void test_iteration_some_every(void **state)
 {
 	const char *src = "package t\n"
@@ -434,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_undefined_vs_false),
 		cmocka_unit_test(test_conflicts_are_errors),
 		cmocka_unit_test(test_unification),
+		cmocka_unit_test(test_safety_reordering),
 		cmocka_unit_test(test_iteration_some_every),
 		cmocka_unit_test(test_else_functions_defaults),
 		cmocka_unit_test(test_sets_and_objects),
