@@ -2,6 +2,7 @@
 #include "server/as/verifier.h"
 
 #include "server/as/verifier_snp.h"
+#include "server/as/verifier_tdx.h"
 
 #include <string.h>
 
@@ -10,9 +11,10 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_sample,
 	&as_verifier_sampledevice,
 	&as_verifier_snp,
+	&as_verifier_tdx,
 };
 
-static const char *const names[] = {"sample", "sampledevice", "snp", NULL};
+static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Intel TDX verifier. Order: evidence JSON → quote parse (v4/v5) → QE vendor → PCK chain
+ * (3 PEM certificates, root key = built-in Intel SGX Root CA, signatures, names, validity) →
+ * QE report signature (PCK key) → QE report data = SHA-256(attestation key || QE auth data) →
+ * QE identity → quote signature (attestation key) → REPORTDATA → MRCONFIGID → claims.
+ */
+#include "server/as/verifier_tdx.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/as/vendor_certs.h"
+#include "server/as/x509util.h"
+
+#define MAX_QUOTE_LEN (64 * 1024)
+
+/* Uncompressed P-256 point of the Intel SGX Root CA key (evidence.md §2.5). */
+static const char intel_root_point_hex[] =
+    "040ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f567918e2edc88e40d860bd0cc"
+    "4ee26aacc988e505a953558c453f6b0904ae7394";
+
+/* Intel's TD quoting enclave identity (TD_QE, evidence.md §2.4). */
+static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+static const char td_qe_mrsigner_hex[] =
+    "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5";
+#define TD_QE_ISVPRODID 2
+#define TD_QE_MISCSELECT 0x00000000u
+#define TD_QE_MISCSELECT_MASK 0xFFFFFFFFu
+static const uint8_t td_qe_attributes[16] = {0x11};
+static const uint8_t td_qe_attributes_mask[16] = {0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+
+struct tdx_verifier {
+	X509 *root;
+	uint8_t root_point[65];
+	char *collateral_dir;
+	time_t now;
+};
+
+static int unhex(const char *h, uint8_t *out, size_t n)
+{
+	if (strlen(h) != 2 * n)
+		return KBS_ERR_INVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			return KBS_ERR_INVAL;
+		out[i] = (uint8_t)v;
+	}
+	return KBS_OK;
+}
+
+static int ec_point(EVP_PKEY *k, uint8_t out[65])
+{
+	size_t n = 0;
+
+	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC || EVP_PKEY_get_bits(k) != 256)
+		return KBS_ERR_VERIFY;
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, 65, &n) !=
+		1 ||
+	    n != 65)
+		return KBS_ERR_VERIFY;
+	return KBS_OK;
+}
+
+int tdx_verifier_new(const struct tdx_verifier_config *cfg, struct tdx_verifier **out, char *why,
+		     size_t whylen)
+{
+	struct tdx_verifier *v = calloc(1, sizeof(*v));
+	uint8_t pinned[65];
+	size_t n = 0;
+	int rc = KBS_ERR_INTERNAL;
+
+	*out = NULL;
+	if (!v) {
+		snprintf(why, whylen, "out of memory");
+		return KBS_ERR_NOMEM;
+	}
+	if (x509u_pem_chain(vendor_intel_sgx_root_pem, strlen(vendor_intel_sgx_root_pem), &v->root,
+			    1, &n) != KBS_OK ||
+	    unhex(intel_root_point_hex, pinned, 65) != KBS_OK ||
+	    ec_point(X509_get0_pubkey(v->root), v->root_point) != KBS_OK ||
+	    memcmp(pinned, v->root_point, 65) != 0 || x509u_signed_by(v->root, v->root) != KBS_OK) {
+		snprintf(why, whylen, "built-in Intel SGX Root CA is invalid");
+		goto out;
+	}
+	if (cfg && cfg->collateral_dir && !(v->collateral_dir = strdup(cfg->collateral_dir))) {
+		rc = KBS_ERR_NOMEM;
+		goto out;
+	}
+	v->now = cfg ? cfg->now : 0;
+	*out = v;
+	v = NULL;
+	rc = KBS_OK;
+out:
+	tdx_verifier_free(v);
+	return rc;
+}
+
+void tdx_verifier_free(struct tdx_verifier *v)
+{
+	if (!v)
+		return;
+	X509_free(v->root);
+	free(v->collateral_dir);
+	free(v);
+}
+
+int tdx_pck_ext(X509 *leaf, unsigned arc, uint8_t *tag, const uint8_t **val, size_t *len)
+{
+	const uint8_t *p, *end, *seq, *item, *oid;
+	size_t l, sl, il, ol;
+	char want[64], got[64];
+	uint8_t t;
+	int rc;
+
+	if ((rc = x509u_ext(leaf, "1.2.840.113741.1.13.1", &p, &l)) != KBS_OK)
+		return rc;
+	end = p + l;
+	if (x509u_der_next(&p, end, &t, &seq, &sl) != KBS_OK || t != 0x30 || p != end)
+		return KBS_ERR_PARSE;
+	snprintf(want, sizeof(want), "1.2.840.113741.1.13.1.%u", arc);
+	p = seq;
+	end = seq + sl;
+	while (p < end) {
+		const uint8_t *q;
+
+		if (x509u_der_next(&p, end, &t, &item, &il) != KBS_OK || t != 0x30)
+			return KBS_ERR_PARSE;
+		q = item;
+		if (x509u_der_next(&q, item + il, &t, &oid, &ol) != KBS_OK || t != 0x06)
+			return KBS_ERR_PARSE;
+		if (x509u_oid_text(oid, ol, got, sizeof(got)) != KBS_OK)
+			return KBS_ERR_PARSE;
+		if (strcmp(got, want) != 0)
+			continue;
+		if (x509u_der_next(&q, item + il, tag, val, len) != KBS_OK)
+			return KBS_ERR_PARSE;
+		return KBS_OK;
+	}
+	return KBS_ERR_NOTFOUND;
+}
+
+static int check_cn(X509 *c, const char *a, const char *b, const char *what, char *why,
+		    size_t whylen)
+{
+	char cn[128];
+
+	if (x509u_subject_cn(c, cn, sizeof(cn)) == KBS_OK &&
+	    (strcmp(cn, a) == 0 || (b && strcmp(cn, b) == 0)))
+		return KBS_OK;
+	snprintf(why, whylen, "tdx: PCK chain %s has an unexpected subject CN", what);
+	return KBS_ERR_VERIFY;
+}
+
+static int verify_chain(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **chain,
+			int *platform_ca, char *why, size_t whylen)
+{
+	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
+	time_t now = v->now ? v->now : time(NULL);
+	uint8_t pt[65];
+	size_t n = 0;
+	char cn[128];
+
+	if (x509u_pem_chain((const char *)q->pck_chain, q->pck_chain_len, chain, 3, &n) != KBS_OK ||
+	    n != 3) {
+		for (size_t i = 0; i < n; i++)
+			X509_free(chain[i]);
+		memset(chain, 0, 3 * sizeof(*chain));
+		snprintf(why, whylen, "tdx: PCK chain is not 3 PEM certificates");
+		return KBS_ERR_VERIFY;
+	}
+	if (ec_point(X509_get0_pubkey(chain[2]), pt) != KBS_OK ||
+	    CRYPTO_memcmp(pt, v->root_point, 65) != 0) {
+		snprintf(why, whylen, "tdx: PCK chain root is not the Intel SGX Root CA");
+		return KBS_ERR_VERIFY;
+	}
+	if (x509u_signed_by(chain[2], chain[2]) != KBS_OK) {
+		snprintf(why, whylen, "tdx: PCK chain root self-signature does not verify");
+		return KBS_ERR_VERIFY;
+	}
+	if (x509u_signed_by(chain[1], chain[2]) != KBS_OK) {
+		snprintf(why, whylen, "tdx: PCK intermediate CA is not signed by the Intel root");
+		return KBS_ERR_VERIFY;
+	}
+	if (x509u_signed_by(chain[0], chain[1]) != KBS_OK) {
+		snprintf(why, whylen, "tdx: PCK certificate is not signed by the intermediate CA");
+		return KBS_ERR_VERIFY;
+	}
+	if (check_cn(chain[2], "Intel SGX Root CA", NULL, "root", why, whylen) ||
+	    check_cn(chain[1], "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA",
+		     "intermediate", why, whylen) ||
+	    check_cn(chain[0], "Intel SGX PCK Certificate", NULL, "leaf", why, whylen))
+		return KBS_ERR_VERIFY;
+	for (int i = 0; i < 3; i++)
+		if (x509u_check_time(chain[i], now) != KBS_OK) {
+			snprintf(why, whylen, "tdx: PCK chain %s is expired or not yet valid",
+				 names[i]);
+			return KBS_ERR_VERIFY;
+		}
+	x509u_subject_cn(chain[1], cn, sizeof(cn));
+	*platform_ca = strcmp(cn, "Intel SGX PCK Platform CA") == 0;
+	return KBS_OK;
+}
+
+static int verify_sig_raw(EVP_PKEY *k, const uint8_t *sig, const uint8_t *data, size_t len)
+{
+	uint8_t *der = NULL;
+	size_t derlen;
+	int rc;
+
+	if ((rc = x509u_ecdsa_raw_to_der(sig, sig + 32, 32, 0, &der, &derlen)) != KBS_OK)
+		return rc;
+	rc = x509u_verify_ecdsa(k, "SHA256", data, len, der, derlen);
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int check_qe_identity(const uint8_t *qe, char *why, size_t whylen)
+{
+	uint8_t mrsigner[32];
+	uint32_t misc = (uint32_t)qe[TDX_QE_MISCSELECT] | (uint32_t)qe[TDX_QE_MISCSELECT + 1] << 8 |
+			(uint32_t)qe[TDX_QE_MISCSELECT + 2] << 16 |
+			(uint32_t)qe[TDX_QE_MISCSELECT + 3] << 24;
+	unsigned prodid = qe[TDX_QE_ISVPRODID] | qe[TDX_QE_ISVPRODID + 1] << 8;
+
+	unhex(td_qe_mrsigner_hex, mrsigner, 32);
+	if (memcmp(qe + TDX_QE_MRSIGNER, mrsigner, 32) != 0) {
+		snprintf(why, whylen, "tdx: QE MRSIGNER is not Intel's TD quoting enclave");
+		return KBS_ERR_VERIFY;
+	}
+	if (prodid != TD_QE_ISVPRODID) {
+		snprintf(why, whylen, "tdx: QE ISVPRODID %u is not the TD QE (%u)", prodid,
+			 TD_QE_ISVPRODID);
+		return KBS_ERR_VERIFY;
+	}
+	if ((misc & TD_QE_MISCSELECT_MASK) != TD_QE_MISCSELECT) {
+		snprintf(why, whylen, "tdx: QE MISCSELECT does not match the TD QE identity");
+		return KBS_ERR_VERIFY;
+	}
+	for (int i = 0; i < 16; i++)
+		if ((qe[TDX_QE_ATTRIBUTES + i] & td_qe_attributes_mask[i]) != td_qe_attributes[i]) {
+			snprintf(why, whylen, "tdx: QE ATTRIBUTES do not match the TD QE identity");
+			return KBS_ERR_VERIFY;
+		}
+	return KBS_OK;
+}
+
+int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
+		     int *platform_ca, char *why, size_t whylen)
+{
+	static const uint8_t zero32[32];
+	X509 *chain[3] = {NULL, NULL, NULL};
+	EVP_PKEY *ak = NULL;
+	uint8_t h[32], pt[65];
+	int pca = 0, rc;
+
+	if (memcmp(q->header + 12, intel_qe_vendor_id, 16) != 0) {
+		snprintf(why, whylen, "tdx: QE vendor id is not Intel's");
+		rc = KBS_ERR_VERIFY;
+		goto out;
+	}
+	if ((rc = verify_chain(v, q, chain, &pca, why, whylen)) != KBS_OK)
+		goto out;
+	rc = KBS_ERR_VERIFY;
+	if (ec_point(X509_get0_pubkey(chain[0]), pt) != KBS_OK) {
+		snprintf(why, whylen, "tdx: PCK key is not EC P-256");
+		goto out;
+	}
+	if (verify_sig_raw(X509_get0_pubkey(chain[0]), q->qe_report_sig, q->qe_report,
+			   TDX_QE_REPORT_LEN) != KBS_OK) {
+		snprintf(why, whylen, "tdx: QE report signature does not verify with the PCK key");
+		goto out;
+	}
+	{
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		unsigned int hl = 0;
+		int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			 EVP_DigestUpdate(md, q->att_key, 64) == 1 &&
+			 EVP_DigestUpdate(md, q->qe_auth, q->qe_auth_len) == 1 &&
+			 EVP_DigestFinal_ex(md, h, &hl) == 1;
+
+		EVP_MD_CTX_free(md);
+		if (!ok) {
+			rc = KBS_ERR_CRYPTO;
+			snprintf(why, whylen, "tdx: SHA-256 failed");
+			goto out;
+		}
+	}
+	if (CRYPTO_memcmp(h, q->qe_report + TDX_QE_REPORTDATA, 32) != 0 ||
+	    memcmp(q->qe_report + TDX_QE_REPORTDATA + 32, zero32, 32) != 0) {
+		snprintf(
+		    why, whylen,
+		    "tdx: QE report data does not bind the attestation key (SHA-256 mismatch)");
+		goto out;
+	}
+	if ((rc = check_qe_identity(q->qe_report, why, whylen)) != KBS_OK)
+		goto out;
+	rc = KBS_ERR_VERIFY;
+	ak = x509u_p256_from_xy(q->att_key);
+	if (!ak) {
+		snprintf(why, whylen, "tdx: attestation key is not a P-256 point");
+		goto out;
+	}
+	if (verify_sig_raw(ak, q->quote_sig, q->header, q->signed_len) != KBS_OK) {
+		snprintf(why, whylen,
+			 "tdx: quote signature does not verify with the attestation key");
+		goto out;
+	}
+	if (leaf) {
+		*leaf = chain[0];
+		chain[0] = NULL;
+	}
+	if (platform_ca)
+		*platform_ca = pca;
+	rc = KBS_OK;
+out:
+	EVP_PKEY_free(ak);
+	for (int i = 0; i < 3; i++)
+		X509_free(chain[i]);
+	return rc;
+}
+
+static json_t *hexs(const uint8_t *p, size_t n, int reverse)
+{
+	char s[2 * 64 + 1];
+
+	if (n > 64)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", p[reverse ? n - 1 - i : i]);
+	s[2 * n] = 0;
+	return json_string(s);
+}
+
+int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_input *in,
+			json_t **claims, char *why, size_t whylen)
+{
+	const json_t *ev = in->evidence;
+	const char *b64;
+	uint8_t *quote = NULL, fit[64], rkid[48];
+	size_t qlen = 0;
+	struct tdx_quote q;
+	X509 *leaf = NULL;
+	json_t *c = NULL;
+	int pca = 0, rc;
+
+	*claims = NULL;
+	if (!json_is_object(ev)) {
+		snprintf(why, whylen, "tdx evidence is not a JSON object");
+		return KBS_ERR_PARSE;
+	}
+	b64 = json_string_value(json_object_get(ev, "quote"));
+	if (!b64 || !*b64) {
+		snprintf(why, whylen, "tdx evidence: member 'quote' must be a non-empty string");
+		return KBS_ERR_PARSE;
+	}
+	if (strlen(b64) > MAX_QUOTE_LEN * 4 / 3 + 4 ||
+	    b64_decode_alloc(b64, strlen(b64), B64_STD, &quote, &qlen) != KBS_OK) {
+		snprintf(why, whylen, "tdx evidence: 'quote' is not standard base64 (or too long)");
+		return KBS_ERR_PARSE;
+	}
+	if ((rc = tdx_quote_parse(quote, qlen, &q, why, whylen)) != KBS_OK)
+		goto out;
+	if ((rc = tdx_verify_quote(v, &q, &leaf, &pca, why, whylen)) != KBS_OK)
+		goto out;
+	rc = KBS_ERR_VERIFY;
+	if (in->report_data) {
+		as_fit_report_data(in->report_data, in->report_data_len, fit, 64);
+		if (CRYPTO_memcmp(fit, q.body + TDX_BODY_REPORTDATA, 64) != 0) {
+			snprintf(why, whylen,
+				 "tdx: REPORTDATA does not match the runtime data digest");
+			goto out;
+		}
+	}
+	if (in->init_data_digest) {
+		as_fit_report_data(in->init_data_digest, in->init_data_digest_len, fit, 48);
+		if (CRYPTO_memcmp(fit, q.body + TDX_BODY_MRCONFIGID, 48) != 0) {
+			snprintf(why, whylen,
+				 "tdx: MRCONFIGID does not match the init-data digest");
+			goto out;
+		}
+	}
+	if (v->collateral_dir) {
+		/* configured but not evaluated: refuse rather than report a status we lack */
+		snprintf(
+		    why, whylen,
+		    "tdx: collateral evaluation (TCB status) is not implemented in this build");
+		rc = KBS_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if (!json_is_null(json_object_get(ev, "cc_eventlog")) && json_object_get(ev, "cc_eventlog"))
+		log_warn("tdx: cc_eventlog ignored (no replay in this build); RTMRs come from the "
+			 "signed quote");
+	rc = KBS_ERR_NOMEM;
+	c = tdx_quote_claims(&q);
+	if (!c)
+		goto out;
+	if (pca) {
+		const uint8_t *val;
+		size_t len;
+		uint8_t tag;
+
+		if (tdx_pck_ext(leaf, 6, &tag, &val, &len) == KBS_OK && tag == 0x04 && len == 16 &&
+		    json_object_set_new(c, "platform_instance_id", hexs(val, 16, 1)) != 0)
+			goto out;
+	}
+	SHA384(v->root_point, 65, rkid);
+	if (json_object_set_new(c, "tcb_status", json_string("Unknown")) != 0)
+		goto out;
+	{
+		char s[97];
+
+		for (int i = 0; i < 48; i++)
+			snprintf(s + 2 * i, 3, "%02x", rkid[i]);
+		if (json_object_set_new(c, "root_key_id", json_string(s)) != 0)
+			goto out;
+	}
+	*claims = c;
+	c = NULL;
+	rc = KBS_OK;
+out:
+	if (rc == KBS_ERR_NOMEM && !*claims)
+		snprintf(why, whylen, "out of memory");
+	json_decref(c);
+	X509_free(leaf);
+	free(quote);
+	return rc;
+}
+
+/* ---- process-wide instance for the verifier table ---- */
+
+static struct tdx_verifier *g_tdx; /* written once under pthread_once, read-only after */
+static char g_tdx_err[256];
+static pthread_once_t g_tdx_once = PTHREAD_ONCE_INIT;
+
+static void tdx_global_init(void)
+{
+	struct tdx_verifier_config cfg = {0};
+	const char *dir = getenv("KBSFS_TDX_COLLATERAL_DIR");
+
+	cfg.collateral_dir = dir && *dir ? dir : NULL;
+	if (tdx_verifier_new(&cfg, &g_tdx, g_tdx_err, sizeof(g_tdx_err)) != KBS_OK)
+		g_tdx = NULL;
+}
+
+static int tdx_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
+{
+	*claims = NULL;
+	pthread_once(&g_tdx_once, tdx_global_init);
+	if (!g_tdx) {
+		snprintf(why, whylen, "tdx verifier unavailable: %s", g_tdx_err);
+		return KBS_ERR_INTERNAL;
+	}
+	return tdx_verifier_verify(g_tdx, in, claims, why, whylen);
+}
+
+const struct as_verifier as_verifier_tdx = {
+    .tee = "tdx",
+    .tee_class = "cpu",
+    .verify = tdx_verify,
+};

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KBS_AS_VERIFIER_TDX_H
+#define KBS_AS_VERIFIER_TDX_H
+
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "server/as/tdx_quote.h"
+#include "server/as/verifier.h"
+
+/*
+ * Intel TDX evidence verifier (evidence.md §2, kbs-protocol §13.3; docs/verifiers.md).
+ * Offline DCAP checks: PCK chain to the built-in Intel SGX Root CA (key pinned), QE report
+ * signed by the PCK key, QE report data binding the attestation key, QE identity (Intel TD QE),
+ * quote signature by the attestation key, REPORTDATA and MRCONFIGID binding. Without
+ * collateral the TCB status is reported as "Unknown".
+ *
+ * as_verifier_tdx (the table entry) uses one process-wide verifier built on first use from the
+ * environment: KBSFS_TDX_COLLATERAL_DIR (see docs/verifiers.md).
+ */
+struct tdx_verifier_config {
+	const char *collateral_dir; /* NULL = no collateral: tcb_status "Unknown" */
+	time_t now;		    /* certificate validity reference; 0 = current time */
+};
+
+struct tdx_verifier;
+
+/* Loads and checks the built-in Intel root (self-signed, key equals the pinned key). */
+int tdx_verifier_new(const struct tdx_verifier_config *cfg, struct tdx_verifier **out, char *why,
+		     size_t whylen);
+void tdx_verifier_free(struct tdx_verifier *v);
+
+/* The whole check (as_verifier.verify contract) with this verifier's configuration. */
+int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_input *in,
+			json_t **claims, char *why, size_t whylen);
+
+/*
+ * Cryptographic checks of a parsed quote (chain, QE report, binding, QE identity, quote
+ * signature). On success *leaf (if not NULL) receives the PCK leaf and *platform_ca whether
+ * the intermediate is the Platform CA.
+ */
+int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
+		     int *platform_ca, char *why, size_t whylen);
+
+/*
+ * Finds a member of the PCK certificate's SGX extension (OID 1.2.840.113741.1.13.1) by the
+ * last arc (e.g. 4 = FMSPC, 6 = platform instance id); returns its value TLV content.
+ */
+int tdx_pck_ext(X509 *leaf, unsigned arc, uint8_t *tag, const uint8_t **val, size_t *len);
+
+extern const struct as_verifier as_verifier_tdx;
+
+#endif

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * TDX verifier: Trustee's quotes (v4 TDX 1.0, v5 TDX 1.5, v4 with MRCONFIGID) verify offline and
+ * give Trustee's claims (parse_tdx_claims_expected.json for tdx_quote_4); a flipped signed
+ * byte, a flipped QE report byte, a swapped PCK certificate, a foreign root, wrong
+ * report_data / init-data, expired certificates and malformed quotes are rejected with the
+ * failed check named.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/b64.h"
+#include "common/err.h"
+#include "server/as/tdx_quote.h"
+#include "server/as/verifier.h"
+#include "server/as/verifier_tdx.h"
+#include "server/as/x509util.h"
+
+#define NOW_2026 ((time_t)1767225600) /* 2026-01-01: inside every sample's PCK validity */
+
+static uint8_t *td_read(const char *rel, size_t *len)
+{
+	const char *root = getenv("KBS_TEST_DATA");
+	char path[1024];
+	FILE *f;
+	uint8_t *p;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/tdx/%s", root ? root : "tests/data", rel);
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "missing test data %s\n", path);
+		abort();
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc((size_t)n + 1);
+	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	p[n] = 0;
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static void unhex(const char *h, uint8_t *out, size_t n)
+{
+	assert_int_equal(strlen(h), 2 * n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+}
+
+static json_t *evidence(const uint8_t *q, size_t n)
+{
+	char *b = NULL;
+	json_t *ev;
+
+	assert_int_equal(b64_encode_alloc(q, n, B64_STD, &b), KBS_OK);
+	ev = json_pack("{s:s,s:n}", "quote", b, "cc_eventlog");
+	free(b);
+	return ev;
+}
+
+static struct tdx_verifier *verifier_at(time_t now, const char *coll)
+{
+	struct tdx_verifier_config cfg = {.now = now, .collateral_dir = coll};
+	struct tdx_verifier *v = NULL;
+	char why[256];
+
+	assert_int_equal(tdx_verifier_new(&cfg, &v, why, sizeof(why)), KBS_OK);
+	return v;
+}
+
+static int run(const struct tdx_verifier *v, const uint8_t *q, size_t n, const uint8_t *rd,
+	       size_t rdlen, const uint8_t *id, size_t idlen, json_t **claims, char *why,
+	       size_t whylen)
+{
+	json_t *ev = evidence(q, n), *c = NULL;
+	struct as_verify_input in = {.evidence = ev,
+				     .report_data = rd,
+				     .report_data_len = rdlen,
+				     .init_data_digest = id,
+				     .init_data_digest_len = idlen};
+	int rc;
+
+	why[0] = 0;
+	rc = tdx_verifier_verify(v, &in, &c, why, whylen);
+	json_decref(ev);
+	if (rc == KBS_OK)
+		assert_non_null(c);
+	else
+		assert_true(why[0] != 0);
+	if (claims)
+		*claims = c;
+	else
+		json_decref(c);
+	return rc;
+}
+
+static void expect_fail(const struct tdx_verifier *v, const uint8_t *q, size_t n, const uint8_t *rd,
+			size_t rdlen, const char *needle)
+{
+	char why[256];
+
+	assert_int_not_equal(run(v, q, n, rd, rdlen, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+	if (!strstr(why, needle)) {
+		fprintf(stderr, "why='%s' lacks '%s'\n", why, needle);
+		fail();
+	}
+}
+
+static void quote4_claims_equal_trustee_expected(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n, en;
+	uint8_t *q = td_read("tdx_quote_4.dat", &n), rd[64], zero48[48] = {0};
+	char *et = (char *)td_read("parse_tdx_claims_expected.json", &en);
+	json_t *want = json_loadb(et, en, 0, NULL), *c = NULL;
+	char why[256];
+
+	(void)state;
+	assert_non_null(want);
+	json_object_del(want, "uefi_event_logs"); /* no event log sent */
+	unhex(json_string_value(json_object_get(want, "report_data")), rd, 64);
+	assert_int_equal(run(v, q, n, rd, 64, zero48, 48, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(json_string_value(json_object_get(c, "tcb_status")), "Unknown");
+	assert_string_equal(
+	    json_string_value(json_object_get(c, "root_key_id")),
+	    "46e403bd34f05a3f2817ab9badcaacc7ffc98e0f261008cd30dae936cace18d5dcf58eef"
+	    "31463613de1570d516200993");
+	json_object_del(c, "tcb_status");
+	json_object_del(c, "root_key_id");
+	if (!json_equal(c, want)) {
+		char *a = json_dumps(c, JSON_SORT_KEYS), *b = json_dumps(want, JSON_SORT_KEYS);
+
+		fprintf(stderr, "got  %s\nwant %s\n", a, b);
+		free(a);
+		free(b);
+		fail();
+	}
+	json_decref(c);
+	/* a 32-byte init-data digest is zero-padded to 48; NULL expected values skip checks */
+	assert_int_equal(run(v, q, n, rd, 64, zero48, 32, NULL, why, sizeof(why)), KBS_OK);
+	assert_int_equal(run(v, q, n, NULL, 0, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+	json_decref(want);
+	free(et);
+	free(q);
+	tdx_verifier_free(v);
+}
+
+static void quote5_v5_tdx15_verifies(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_5.dat", &n);
+	json_t *c = NULL, *body;
+	char why[256];
+	const char *s;
+
+	(void)state;
+	assert_int_equal(run(v, q, n, NULL, 0, NULL, 0, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_object_get(c, "quote"), "header"), "version")),
+			    "0500");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(c, "quote"), "type")),
+			    "0300");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(c, "quote"), "size")),
+			    "88020000");
+	body = json_object_get(json_object_get(c, "quote"), "body");
+	assert_true(strncmp(json_string_value(json_object_get(body, "tcb_svn")), "05010200", 8) ==
+		    0);
+	s = json_string_value(json_object_get(body, "mr_td"));
+	assert_true(strncmp(s, "dfba221b", 8) == 0 && strcmp(s + 88, "3886400a") == 0);
+	s = json_string_value(json_object_get(body, "rtmr_0"));
+	assert_true(strncmp(s, "9b529f36", 8) == 0 && strcmp(s + 88, "051f5128") == 0);
+	s = json_string_value(json_object_get(c, "report_data"));
+	assert_true(strncmp(s, "6d6ab13b", 8) == 0 && strcmp(s + 120, "74fd049f") == 0);
+	assert_non_null(json_object_get(body, "tee_tcb_svn2"));
+	assert_non_null(json_object_get(body, "mr_servicetd"));
+	{
+		uint8_t rd[64];
+
+		unhex(s, rd, 64);
+		assert_int_equal(run(v, q, n, rd, 64, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+		rd[5] ^= 1;
+		expect_fail(v, q, n, rd, 64, "REPORTDATA");
+	}
+	json_decref(c);
+	free(q);
+	tdx_verifier_free(v);
+}
+
+static void quote6_mrconfigid_binds_init_data(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_6.dat", &n), id[48], rd[64];
+	json_t *c = NULL;
+	char why[256];
+	struct tdx_quote tq;
+	X509 *leaf = NULL;
+	int pca = 0;
+	const uint8_t *val;
+	size_t len;
+	uint8_t tag;
+
+	(void)state;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	memcpy(id, tq.body + TDX_BODY_MRCONFIGID, 48);
+	memcpy(rd, tq.body + TDX_BODY_REPORTDATA, 64);
+	assert_int_equal(id[0], 0x88);
+	/* report data is a 48-byte digest + 16 zeros: the raw digest fits */
+	assert_int_equal(run(v, q, n, rd, 48, id, 48, &c, why, sizeof(why)), KBS_OK);
+	assert_true(strncmp(json_string_value(json_object_get(c, "init_data")), "889abf47", 8) ==
+		    0);
+	json_decref(c);
+	id[47] ^= 1;
+	assert_int_equal(run(v, q, n, rd, 48, id, 48, NULL, why, sizeof(why)), KBS_ERR_VERIFY);
+	assert_non_null(strstr(why, "MRCONFIGID"));
+	/* FMSPC from the PCK certificate's SGX extension (same platform as tcbInfo.json) */
+	assert_int_equal(tdx_verify_quote(v, &tq, &leaf, &pca, why, sizeof(why)), KBS_OK);
+	assert_true(pca);
+	assert_int_equal(tdx_pck_ext(leaf, 4, &tag, &val, &len), KBS_OK);
+	assert_int_equal(tag, 0x04);
+	assert_int_equal(len, 6);
+	{
+		static const uint8_t fmspc[6] = {0x00, 0xa0, 0x6d, 0x08, 0x00, 0x00};
+
+		assert_memory_equal(val, fmspc, 6);
+	}
+	assert_int_equal(tdx_pck_ext(leaf, 99, &tag, &val, &len), KBS_ERR_NOTFOUND);
+	X509_free(leaf);
+	free(q);
+	tdx_verifier_free(v);
+}
+
+/* Every byte of the signed header+body, and of the QE report, flipped: rejected. */
+static void every_signed_byte_flip_rejected(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_4.dat", &n);
+	struct tdx_quote tq;
+	char why[256];
+	size_t qe_off;
+
+	(void)state;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	qe_off = (size_t)(tq.qe_report - q);
+	for (size_t i = 0; i < tq.signed_len; i++) {
+		q[i] ^= 0x01;
+		assert_int_not_equal(run(v, q, n, NULL, 0, NULL, 0, NULL, why, sizeof(why)),
+				     KBS_OK);
+		if (i >= 48)
+			assert_non_null(strstr(why, "quote signature does not verify"));
+		q[i] ^= 0x01;
+	}
+	for (size_t i = qe_off; i < qe_off + TDX_QE_REPORT_LEN; i++) {
+		q[i] ^= 0x80;
+		expect_fail(v, q, n, NULL, 0, "QE report signature");
+		q[i] ^= 0x80;
+	}
+	/* attestation key, QE auth data, signatures */
+	q[tq.att_key - q] ^= 1;
+	expect_fail(v, q, n, NULL, 0, "QE report data does not bind the attestation key");
+	q[tq.att_key - q] ^= 1;
+	q[tq.qe_auth - q] ^= 1;
+	expect_fail(v, q, n, NULL, 0, "QE report data does not bind the attestation key");
+	q[tq.qe_auth - q] ^= 1;
+	q[tq.quote_sig - q + 40] ^= 1;
+	expect_fail(v, q, n, NULL, 0, "quote signature does not verify");
+	q[tq.quote_sig - q + 40] ^= 1;
+	q[tq.qe_report_sig - q + 3] ^= 1;
+	expect_fail(v, q, n, NULL, 0, "QE report signature");
+	q[tq.qe_report_sig - q + 3] ^= 1;
+	assert_int_equal(run(v, q, n, NULL, 0, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+	free(q);
+	tdx_verifier_free(v);
+}
+
+/* Rebuilds quote q with another PCK chain text (fixing the three nested lengths). */
+static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *outlen)
+{
+	struct tdx_quote tq;
+	char why[256];
+	size_t pre, pl = strlen(pem), old, sigoff, certoff;
+	uint8_t *o;
+	long delta;
+
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	pre = (size_t)(tq.pck_chain - q);
+	old = (size_t)(q[pre - 4] | q[pre - 3] << 8 | q[pre - 2] << 16 | (size_t)q[pre - 1] << 24);
+	delta = (long)pl - (long)old;
+	*outlen = pre + pl;
+	o = calloc(1, *outlen);
+	memcpy(o, q, pre);
+	memcpy(o + pre, pem, pl);
+#define ADD32(off, d)                                                                              \
+	do {                                                                                       \
+		uint32_t x = (uint32_t)(o[off] | o[off + 1] << 8 | o[off + 2] << 16 |              \
+					(uint32_t)o[off + 3] << 24) +                              \
+			     (uint32_t)(d);                                                        \
+		for (int k = 0; k < 4; k++)                                                        \
+			o[off + k] = (uint8_t)(x >> (8 * k));                                      \
+	} while (0)
+	ADD32(pre - 4, delta);
+	sigoff = tq.signed_len;
+	certoff = sigoff + 4 + 130;
+	ADD32(certoff, delta);
+	ADD32(sigoff, delta);
+#undef ADD32
+	return o;
+}
+
+/* The i-th PEM block of a quote's chain, as text. */
+static char *chain_cert(const uint8_t *q, size_t n, int idx)
+{
+	struct tdx_quote tq;
+	char why[256];
+	const char *p, *e;
+	char *out;
+
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	p = (const char *)tq.pck_chain;
+	for (int i = 0; i < idx; i++)
+		p = strstr(p + 1, "-----BEGIN CERTIFICATE-----");
+	e = strstr(p, "-----END CERTIFICATE-----") + strlen("-----END CERTIFICATE-----\n");
+	out = calloc(1, (size_t)(e - p) + 1);
+	memcpy(out, p, (size_t)(e - p));
+	return out;
+}
+
+static char *self_signed_root(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long l;
+
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"Intel SGX Root CA", -1, -1, 0);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_set_subject_name(x, nm);
+	X509_set_issuer_name(x, nm);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365 * 30);
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	PEM_write_bio_X509(b, x);
+	l = BIO_get_mem_data(b, &data);
+	out = calloc(1, (size_t)l + 1);
+	memcpy(out, data, (size_t)l);
+	BIO_free(b);
+	X509_NAME_free(nm);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+static void swapped_certificates_and_foreign_root_rejected(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n4, n5, nn;
+	uint8_t *q4 = td_read("tdx_quote_4.dat", &n4), *q5 = td_read("tdx_quote_5.dat", &n5), *m;
+	char *leaf4 = chain_cert(q4, n4, 0), *inter = chain_cert(q4, n4, 1);
+	char *root = chain_cert(q4, n4, 2), *leaf5 = chain_cert(q5, n5, 0);
+	char *fake = self_signed_root(), chain[16384], why[256];
+
+	(void)state;
+	/* sanity: rebuilding with the same chain keeps the quote valid */
+	snprintf(chain, sizeof(chain), "%s%s%s", leaf4, inter, root);
+	m = with_chain(q4, n4, chain, &nn);
+	assert_int_equal(run(v, m, nn, NULL, 0, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+	free(m);
+	/* another platform's PCK certificate (valid chain): the QE report signature fails */
+	snprintf(chain, sizeof(chain), "%s%s%s", leaf5, inter, root);
+	m = with_chain(q4, n4, chain, &nn);
+	expect_fail(v, m, nn, NULL, 0, "QE report signature does not verify with the PCK key");
+	free(m);
+	/* a foreign root */
+	snprintf(chain, sizeof(chain), "%s%s%s", leaf4, inter, fake);
+	m = with_chain(q4, n4, chain, &nn);
+	expect_fail(v, m, nn, NULL, 0, "root is not the Intel SGX Root CA");
+	free(m);
+	/* leaf and intermediate swapped */
+	snprintf(chain, sizeof(chain), "%s%s%s", inter, leaf4, root);
+	m = with_chain(q4, n4, chain, &nn);
+	expect_fail(v, m, nn, NULL, 0, "not signed by the Intel root");
+	free(m);
+	/* missing intermediate */
+	snprintf(chain, sizeof(chain), "%s%s", leaf4, root);
+	m = with_chain(q4, n4, chain, &nn);
+	expect_fail(v, m, nn, NULL, 0, "not 3 PEM certificates");
+	free(m);
+	free(leaf4);
+	free(inter);
+	free(root);
+	free(leaf5);
+	free(fake);
+	free(q4);
+	free(q5);
+	tdx_verifier_free(v);
+}
+
+static void expired_chain_and_collateral_dir_fail_closed(void **state)
+{
+	struct tdx_verifier *late = verifier_at((time_t)2240524800, NULL); /* 2041 */
+	struct tdx_verifier *coll = verifier_at(NOW_2026, "/nonexistent-collateral");
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_4.dat", &n);
+
+	(void)state;
+	expect_fail(late, q, n, NULL, 0, "PCK chain PCK leaf is expired");
+	expect_fail(coll, q, n, NULL, 0, "collateral evaluation");
+	free(q);
+	tdx_verifier_free(late);
+	tdx_verifier_free(coll);
+}
+
+static void malformed_quotes_rejected(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_4.dat", &n);
+	struct tdx_quote tq;
+	char why[256];
+	json_t *ev, *c = NULL;
+	struct as_verify_input in = {0};
+
+	(void)state;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	/* every truncation of the meaningful part fails to parse */
+	size_t end = (size_t)(tq.pck_chain - q) + 1;
+
+	for (size_t l = 0; l < end; l += 7)
+		assert_int_not_equal(tdx_quote_parse(q, l, &tq, why, sizeof(why)), KBS_OK);
+	q[0] = 3;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(why, "SGX"));
+	q[0] = 4;
+	q[4] = 0;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(why, "TEE type"));
+	q[4] = 0x81;
+	q[636 + 128] = 5;
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(why, "certification data type 5"));
+	q[636 + 128] = 6;
+	q[632 + 3] = 0x7f; /* signature data length beyond the quote */
+	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_PARSE);
+	q[632 + 3] = 0;
+	/* evidence shape */
+	in.evidence = ev = json_pack("{s:s}", "quote", "");
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_ERR_PARSE);
+	json_decref(ev);
+	in.evidence = ev = json_pack("{s:s}", "quote", "@@@");
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_ERR_PARSE);
+	assert_non_null(strstr(why, "base64"));
+	json_decref(ev);
+	assert_null(c);
+	free(q);
+	tdx_verifier_free(v);
+}
+
+static void table_entry_is_registered(void **state)
+{
+	const struct as_verifier *v = as_verifier_find("tdx");
+
+	(void)state;
+	assert_non_null(v);
+	assert_string_equal(v->tee_class, "cpu");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(quote4_claims_equal_trustee_expected),
+	    cmocka_unit_test(quote5_v5_tdx15_verifies),
+	    cmocka_unit_test(quote6_mrconfigid_binds_init_data),
+	    cmocka_unit_test(every_signed_byte_flip_rejected),
+	    cmocka_unit_test(swapped_certificates_and_foreign_root_rejected),
+	    cmocka_unit_test(expired_chain_and_collateral_dir_fail_closed),
+	    cmocka_unit_test(malformed_quotes_rejected),
+	    cmocka_unit_test(table_entry_is_registered),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
