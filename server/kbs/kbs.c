@@ -45,15 +45,6 @@ static const char *const known_tees[] = {"az-snp-vtpm", "az-tdx-vtpm", "nvidia",
 					 "snp", "tdx", "cca", "csv", "se", "hygondcu", "tpm",
 					 "sample", "sampledevice", NULL};
 
-/* JSON pointers of the TEE key inside token claims, after extra_teekey_paths (§7.3). */
-static const char *const teekey_paths[] = {
-	"/tdx/attester_runtime_data/tee-pubkey",
-	"/tdx/attester_user_data/tee-pubkey",
-	"/customized_claims/runtime_data/tee-pubkey",
-	"/submods/cpu0/ear.veraison.annotated-evidence/runtime_data_claims/tee-pubkey",
-	"/tee-pubkey",
-	NULL};
-
 struct kbs_ctx {
 	struct kbs_config *cfg; /* borrowed */
 	struct as_ctx *as;
@@ -115,43 +106,6 @@ static const char *bearer(const struct http_request *req)
 	while (*a == ' ')
 		a++;
 	return *a ? a : NULL;
-}
-
-static json_t *json_pointer(json_t *root, const char *ptr)
-{
-	char tok[256];
-	json_t *v = root;
-
-	if (*ptr == '\0')
-		return root;
-	if (*ptr != '/')
-		return NULL;
-	while (*ptr == '/' && v) {
-		size_t n = 0;
-		ptr++;
-		while (*ptr && *ptr != '/' && n < sizeof(tok) - 1) {
-			if (ptr[0] == '~' && ptr[1] == '0') {
-				tok[n++] = '~';
-				ptr += 2;
-			} else if (ptr[0] == '~' && ptr[1] == '1') {
-				tok[n++] = '/';
-				ptr += 2;
-			} else {
-				tok[n++] = *ptr++;
-			}
-		}
-		tok[n] = '\0';
-		if (json_is_object(v)) {
-			v = json_object_get(v, tok);
-		} else if (json_is_array(v)) {
-			char *end;
-			unsigned long idx = strtoul(tok, &end, 10);
-			v = (*tok && !*end) ? json_array_get(v, idx) : NULL;
-		} else {
-			v = NULL;
-		}
-	}
-	return v;
 }
 
 static int hexval(int c)
@@ -841,7 +795,7 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 	const char *segp[3] = {seg[0], seg[1], seg[2]};
 	struct kbs_session_info s = {0};
 	const char *tok = NULL;
-	json_t *claims = NULL, *pkj = NULL;
+	json_t *claims = NULL;
 	struct jwk *tk = NULL;
 	struct secbuf pt = {0};
 	int rc, cached = 0;
@@ -857,7 +811,8 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 				       "Bearer token");
 		goto out;
 	}
-	rc = kbs_tokver_verify(k->tokver, tok, strlen(tok), &claims, &cached, why, sizeof(why));
+	rc = kbs_tokver_verify(k->tokver, tok, strlen(tok), &claims, &tk, &cached, why,
+			       sizeof(why));
 	if (cached)
 		kbs_metrics_inc(k->metrics, KBS_CNT_TOKEN_CACHE_HITS);
 	if (rc != KBS_OK) {
@@ -893,11 +848,7 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 		goto out;
 	}
 	kbs_metrics_inc(k->metrics, KBS_CNT_RESOURCE_READS);
-	for (size_t i = 0; i < k->cfg->nextra_teekey_paths && !pkj; i++)
-		pkj = json_pointer(claims, k->cfg->extra_teekey_paths[i]);
-	for (size_t i = 0; teekey_paths[i] && !pkj; i++)
-		pkj = json_pointer(claims, teekey_paths[i]);
-	if (!pkj || jwk_from_json(pkj, &tk) != KBS_OK) {
+	if (!tk) {
 		rc = kbs_error_respond(resp, KBS_WERR_TOKEN_VERIFIER,
 				       "no usable TEE public key in the token claims");
 		goto out;

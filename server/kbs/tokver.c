@@ -26,13 +26,25 @@ struct cache_slot {
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	time_t exp;
 	json_t *claims;
+	struct jwk *teekey;
 };
+
+/* JSON pointers of the TEE key inside token claims, after extra_teekey_paths (§7.3). */
+static const char *const teekey_paths[] = {
+	"/tdx/attester_runtime_data/tee-pubkey",
+	"/tdx/attester_user_data/tee-pubkey",
+	"/customized_claims/runtime_data/tee-pubkey",
+	"/submods/cpu0/ear.veraison.annotated-evidence/runtime_data_claims/tee-pubkey",
+	"/tee-pubkey",
+	NULL};
 
 struct kbs_tokver {
 	struct jwk **keys; /* AS key + JWKS keys */
 	size_t nkeys;
 	bool insecure_header_jwk;
 	X509_STORE *store; /* trust anchors, NULL if none */
+	char *const *extra_paths;
+	size_t nextra_paths;
 	pthread_mutex_t lock;
 	struct cache_slot cache[CACHE_SLOTS];
 };
@@ -44,8 +56,10 @@ void kbs_tokver_free(struct kbs_tokver *t)
 	for (size_t i = 0; i < t->nkeys; i++)
 		jwk_free(t->keys[i]);
 	free(t->keys);
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
 		json_decref(t->cache[i].claims);
+		jwk_free(t->cache[i].teekey);
+	}
 	X509_STORE_free(t->store);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -75,6 +89,8 @@ int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
 		return KBS_ERR_NOMEM;
 	pthread_mutex_init(&t->lock, NULL);
 	t->insecure_header_jwk = cfg->insecure_header_jwk;
+	t->extra_paths = cfg->extra_teekey_paths;
+	t->nextra_paths = cfg->nextra_teekey_paths;
 	if (as_key) {
 		struct jwk *pub = NULL;
 		if ((rc = jwk_public(as_key, &pub)) != KBS_OK || (rc = push_key(t, pub)) != KBS_OK)
@@ -211,8 +227,59 @@ out:
 	return rc;
 }
 
+json_t *kbs_json_pointer(json_t *root, const char *ptr)
+{
+	char tok[256];
+	json_t *v = root;
+
+	if (*ptr == '\0')
+		return root;
+	if (*ptr != '/')
+		return NULL;
+	while (*ptr == '/' && v) {
+		size_t n = 0;
+		ptr++;
+		while (*ptr && *ptr != '/' && n < sizeof(tok) - 1) {
+			if (ptr[0] == '~' && ptr[1] == '0') {
+				tok[n++] = '~';
+				ptr += 2;
+			} else if (ptr[0] == '~' && ptr[1] == '1') {
+				tok[n++] = '/';
+				ptr += 2;
+			} else {
+				tok[n++] = *ptr++;
+			}
+		}
+		tok[n] = '\0';
+		if (json_is_object(v)) {
+			v = json_object_get(v, tok);
+		} else if (json_is_array(v)) {
+			char *end;
+			unsigned long idx = strtoul(tok, &end, 10);
+			v = (*tok && !*end) ? json_array_get(v, idx) : NULL;
+		} else {
+			v = NULL;
+		}
+	}
+	return v;
+}
+
+static struct jwk *find_teekey(struct kbs_tokver *t, json_t *claims)
+{
+	json_t *pk = NULL;
+	struct jwk *k = NULL;
+
+	for (size_t i = 0; i < t->nextra_paths && !pk; i++)
+		pk = kbs_json_pointer(claims, t->extra_paths[i]);
+	for (size_t i = 0; teekey_paths[i] && !pk; i++)
+		pk = kbs_json_pointer(claims, teekey_paths[i]);
+	if (pk && jwk_from_json(pk, &k) != KBS_OK)
+		k = NULL;
+	return k;
+}
+
 int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_t **claims,
-		      int *cached, char *why, size_t whylen)
+		      struct jwk **teekey, int *cached, char *why, size_t whylen)
 {
 	uint8_t d[SHA256_DIGEST_LENGTH];
 	time_t now = time(NULL);
@@ -223,17 +290,22 @@ int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_
 	int rc;
 
 	*claims = NULL;
+	if (teekey)
+		*teekey = NULL;
 	if (cached)
 		*cached = 0;
 	SHA256((const uint8_t *)token, len, d);
 	slot = &t->cache[(d[0] | (d[1] << 8)) % CACHE_SLOTS];
 	pthread_mutex_lock(&t->lock);
 	if (slot->claims && memcmp(slot->digest, d, sizeof(d)) == 0 && slot->exp + 60 > now) {
-		*claims = json_deep_copy(slot->claims);
+		/* shared, read-only: jansson reference counts are atomic */
+		*claims = json_incref(slot->claims);
+		if (teekey && slot->teekey)
+			*teekey = jwk_ref(slot->teekey);
 		pthread_mutex_unlock(&t->lock);
 		if (cached)
 			*cached = 1;
-		return *claims ? KBS_OK : KBS_ERR_NOMEM;
+		return KBS_OK;
 	}
 	pthread_mutex_unlock(&t->lock);
 
@@ -268,16 +340,26 @@ int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_
 			 kbs_strerror(rc));
 		goto out;
 	}
+	struct jwk *tk = find_teekey(t, c);
 	json_t *exp = json_object_get(c, "exp");
 	if (json_is_integer(exp)) {
-		json_t *copy = json_deep_copy(c);
+		json_t *old_claims;
+		struct jwk *old_key;
 		pthread_mutex_lock(&t->lock);
-		json_decref(slot->claims);
+		old_claims = slot->claims;
+		old_key = slot->teekey;
 		memcpy(slot->digest, d, sizeof(d));
 		slot->exp = (time_t)json_integer_value(exp);
-		slot->claims = copy;
+		slot->claims = json_incref(c);
+		slot->teekey = tk ? jwk_ref(tk) : NULL;
 		pthread_mutex_unlock(&t->lock);
+		json_decref(old_claims);
+		jwk_free(old_key);
 	}
+	if (teekey)
+		*teekey = tk;
+	else
+		jwk_free(tk);
 	*claims = c;
 	c = NULL;
 out:

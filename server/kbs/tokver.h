@@ -22,10 +22,16 @@ int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
 void kbs_tokver_free(struct kbs_tokver *t);
 
 /*
- * *claims: new reference. KBS_ERR_EXPIRED, KBS_ERR_VERIFY (bad signature, untrusted key),
+ * *claims: new reference to claims shared with the cache (read-only for the caller).
+ * *teekey (may be NULL): new reference to the TEE public key found in the claims
+ * (extra_teekey_paths, then Trustee's built-in pointers, §7.3), or NULL if none is usable;
+ * parsed once per token. KBS_ERR_EXPIRED, KBS_ERR_VERIFY (bad signature, untrusted key),
  * KBS_ERR_PARSE; why names the cause. *cached set when served from the cache (may be NULL).
  */
 int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_t **claims,
-		      int *cached, char *why, size_t whylen);
+		      struct jwk **teekey, int *cached, char *why, size_t whylen);
+
+/* RFC 6901 JSON pointer lookup (borrowed result or NULL). */
+json_t *kbs_json_pointer(json_t *root, const char *ptr);
 
 #endif
