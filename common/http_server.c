@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -58,7 +59,9 @@ struct http_worker {
 	struct evhttp_bound_socket **bound; /* one per listening socket */
 	struct event *drain;		    /* stop: polls until pending reaches 0 */
 	struct timeval drain_until;
-	int pending; /* replies handed to libevent and not yet fully written */
+	int pending;	      /* replies handed to libevent and not yet fully written */
+	struct event *resume; /* re-enables the listeners after an accept error */
+	int64_t last_warn_ms; /* rate limit for the accept error warning */
 	pthread_t thread;
 	int running;
 };
@@ -79,6 +82,10 @@ struct http_server {
 	int state; /* 0 = new, 1 = started, 2 = stopped */
 	pthread_mutex_t mu;
 };
+
+/* The worker whose loop runs on this thread: libevent hands the listener error callback only
+ * the struct evhttp, so this is how it finds its worker. */
+static _Thread_local struct http_worker *current_worker;
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static int evthread_rc;
@@ -381,6 +388,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 			     max = {HTTP_DRAIN_MAX_MS / 1000, (HTTP_DRAIN_MAX_MS % 1000) * 1000};
 	struct timeval now;
 
+	evtimer_del(w->resume);
 	for (size_t i = 0; i < w->srv->nfds; i++) {
 		if (w->bound[i] != NULL) {
 			evhttp_del_accept_socket(w->http, w->bound[i]);
@@ -394,10 +402,43 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(w->base);
 }
 
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_worker *w = arg;
+
+	for (size_t i = 0; i < w->srv->nfds; i++)
+		if (w->bound[i] != NULL)
+			evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound[i]));
+}
+
+/* accept() failed with a non-retriable error, typically EMFILE/ENFILE/ENOMEM. The pending
+ * connection stays in the backlog, so the level-triggered listener would fire again at once
+ * and spin: pause accepting on this worker for a moment instead. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct http_worker *w = current_worker;
+	const struct timeval pause = {0, 100000};
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timespec ts;
+	int64_t now;
+
+	evconnlistener_disable(l);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (w == NULL || now - w->last_warn_ms >= 10000) {
+		log_warn("http: accept failed: %s; pausing accepts for 100 ms", strerror(err));
+		if (w != NULL)
+			w->last_warn_ms = now;
+	}
+	if (w == NULL || evtimer_add(w->resume, &pause) != 0)
+		evconnlistener_enable(l); /* cannot pause: better spin than stop serving */
+}
+
 static void *worker_main(void *arg)
 {
 	struct http_worker *w = arg;
 
+	current_worker = w;
 	if (event_base_dispatch(w->base) < 0)
 		log_error("http: worker event loop failed");
 	return NULL;
@@ -504,7 +545,8 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 	if (s->tls)
 		evhttp_set_bevcb(w->http, tls_bevcb, s);
 	w->bound = calloc(s->nfds, sizeof(*w->bound));
-	if (w->bound == NULL)
+	w->resume = evtimer_new(w->base, resume_cb, w);
+	if (w->bound == NULL || w->resume == NULL)
 		return KBS_ERR_NOMEM;
 	for (size_t i = 0; i < s->nfds; i++) {
 		/* the server owns the fds: the listener must not close them when freed */
@@ -518,6 +560,7 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 			evconnlistener_free(l);
 			return KBS_ERR_NOMEM;
 		}
+		evconnlistener_set_error_cb(l, accept_error_cb);
 	}
 	return KBS_OK;
 }
@@ -660,6 +703,10 @@ void http_server_stop(struct http_server *s)
 		if (s->workers[i].drain != NULL) {
 			event_free(s->workers[i].drain);
 			s->workers[i].drain = NULL;
+		}
+		if (s->workers[i].resume != NULL) {
+			event_free(s->workers[i].resume);
+			s->workers[i].resume = NULL;
 		}
 		if (s->workers[i].http != NULL) {
 			evhttp_free(s->workers[i].http);

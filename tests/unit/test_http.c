@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@
 #include "common/http_client.h"
 #include "common/http_server.h"
 #include "common/http_util.h"
+#include "common/log.h"
 
 /* ------------------------------------------------------------------ parsers */
 
@@ -629,6 +633,115 @@ static void idle_and_slow_connections_time_out(void **state)
 	srv_stop(t);
 }
 
+static int lowest_free_fd(void)
+{
+	int fd = 0;
+
+	while (fcntl(fd, F_GETFD) != -1)
+		fd++;
+	return fd;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Child: server with a file descriptor limit that lets it accept ~1 connection. Reports its
+ * port, waits while the parent floods it, and exits 0 if it did not spin on EMFILE. */
+static void fd_limit_child(int up, int down)
+{
+	struct http_server_config cfg = {.workers = 1, .timeout_s = 10};
+	const char *addr[] = {"127.0.0.1:0"};
+	struct http_server *s;
+	struct hctx h;
+	struct rlimit rl;
+	double cpu0, cpu;
+	int port;
+	char c;
+
+	memset(&h, 0, sizeof(h));
+	cfg.listen = addr;
+	cfg.nlisten = 1;
+	log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	if (http_server_new(&cfg, handler, &h, &s) != KBS_OK || http_server_start(s) != KBS_OK)
+		_exit(10);
+	port = http_server_port(s, 0);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	/* only the lowest free descriptor number stays allocatable: one accept, then EMFILE */
+	rl.rlim_cur = (rlim_t)lowest_free_fd() + 1;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		_exit(11);
+	if (write(up, &port, sizeof(port)) != sizeof(port))
+		_exit(12);
+	if (read(down, &c, 1) != 1) /* parent: connections are open */
+		_exit(13);
+	cpu0 = cpu_seconds();
+	msleep(700);
+	cpu = cpu_seconds() - cpu0;
+	if (write(up, &cpu, sizeof(cpu)) != sizeof(cpu))
+		_exit(14);
+	if (read(down, &c, 1) != 1) /* parent: done with its HTTP request */
+		_exit(15);
+	http_server_free(s);
+	_exit(cpu < 0.05 ? 0 : 1); /* spinning burns 0.2-0.7 s here */
+}
+
+static void fd_exhaustion_does_not_spin(void **state)
+{
+	int up[2], down[2], port = 0, conns[8], st = 0;
+	double cpu = -1;
+	pid_t pid;
+	struct http_client_config cc = {
+	    .max_retries = 20, .backoff_initial_ms = 50, .backoff_max_ms = 200};
+	struct http_client *c;
+	struct http_result res;
+	char url[64];
+
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		fd_limit_child(up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	assert_int_equal(read(up[0], &port, sizeof(port)), sizeof(port));
+	for (int i = 0; i < 8; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		conns[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(conns[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	assert_int_equal(write(down[1], "x", 1), 1);
+	assert_int_equal(read(up[0], &cpu, sizeof(cpu)), sizeof(cpu));
+	/* descriptors come back: the paused listener resumes and serves again */
+	for (int i = 0; i < 8; i++)
+		close(conns[i]);
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", port);
+	assert_int_equal(
+	    http_client_request(c, "GET", url, NULL, NULL, 0, http_now_ms() + 5000, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	http_client_free(c);
+	assert_int_equal(write(down[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(up[0]);
+	close(down[1]);
+	print_message("server CPU while out of descriptors: %.3f s in 0.7 s\n", cpu);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void response_size_cap(void **state)
 {
 	struct srv *t = srv_start();
@@ -1178,6 +1291,7 @@ int main(void)
 	    cmocka_unit_test(path_decoding),
 	    cmocka_unit_test(bad_paths_are_400_without_handler),
 	    cmocka_unit_test(idle_and_slow_connections_time_out),
+	    cmocka_unit_test(fd_exhaustion_does_not_spin),
 	    cmocka_unit_test(response_size_cap),
 	    cmocka_unit_test(server_config_errors),
 	    cmocka_unit_test(ipv6_loopback),
