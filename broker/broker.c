@@ -489,6 +489,9 @@ out:
 	json_decref(ev);
 	jwk_free(key);
 	buf_release(&body);
+	/* the /attest answer carries the bearer token */
+	if (res.body.p)
+		OPENSSL_cleanse(res.body.p, res.body.len);
 	http_result_release(&res);
 	return rc;
 }
