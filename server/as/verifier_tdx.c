@@ -19,6 +19,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "server/as/tdx_collateral.h"
 #include "server/as/vendor_certs.h"
 #include "server/as/x509util.h"
 
@@ -258,7 +259,7 @@ static int check_qe_identity(const uint8_t *qe, char *why, size_t whylen)
 }
 
 int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
-		     int *platform_ca, char *why, size_t whylen)
+		     X509 **inter, int *platform_ca, char *why, size_t whylen)
 {
 	static const uint8_t zero32[32];
 	X509 *chain[3] = {NULL, NULL, NULL};
@@ -322,6 +323,10 @@ int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X5
 		*leaf = chain[0];
 		chain[0] = NULL;
 	}
+	if (inter) {
+		*inter = chain[1];
+		chain[1] = NULL;
+	}
 	if (platform_ca)
 		*platform_ca = pca;
 	rc = KBS_OK;
@@ -352,7 +357,7 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 	uint8_t *quote = NULL, fit[64], rkid[48];
 	size_t qlen = 0;
 	struct tdx_quote q;
-	X509 *leaf = NULL;
+	X509 *leaf = NULL, *inter = NULL;
 	json_t *c = NULL;
 	int pca = 0, rc;
 
@@ -373,7 +378,7 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 	}
 	if ((rc = tdx_quote_parse(quote, qlen, &q, why, whylen)) != KBS_OK)
 		goto out;
-	if ((rc = tdx_verify_quote(v, &q, &leaf, &pca, why, whylen)) != KBS_OK)
+	if ((rc = tdx_verify_quote(v, &q, &leaf, &inter, &pca, why, whylen)) != KBS_OK)
 		goto out;
 	rc = KBS_ERR_VERIFY;
 	if (in->report_data) {
@@ -392,14 +397,6 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 			goto out;
 		}
 	}
-	if (v->collateral_dir) {
-		/* configured but not evaluated: refuse rather than report a status we lack */
-		snprintf(
-		    why, whylen,
-		    "tdx: collateral evaluation (TCB status) is not implemented in this build");
-		rc = KBS_ERR_UNSUPPORTED;
-		goto out;
-	}
 	if (!json_is_null(json_object_get(ev, "cc_eventlog")) && json_object_get(ev, "cc_eventlog"))
 		log_warn("tdx: cc_eventlog ignored (no replay in this build); RTMRs come from the "
 			 "signed quote");
@@ -417,8 +414,15 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 			goto out;
 	}
 	SHA384(v->root_point, 65, rkid);
-	if (json_object_set_new(c, "tcb_status", json_string("Unknown")) != 0)
+	if (v->collateral_dir) {
+		rc = tdx_collateral_evaluate(v->collateral_dir, v->root, &q, leaf, inter,
+					     v->now ? v->now : time(NULL), c, why, whylen);
+		if (rc != KBS_OK)
+			goto out;
+		rc = KBS_ERR_NOMEM;
+	} else if (json_object_set_new(c, "tcb_status", json_string("Unknown")) != 0) {
 		goto out;
+	}
 	{
 		char s[97];
 
@@ -435,6 +439,7 @@ out:
 		snprintf(why, whylen, "out of memory");
 	json_decref(c);
 	X509_free(leaf);
+	X509_free(inter);
 	free(quote);
 	return rc;
 }

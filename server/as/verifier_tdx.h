@@ -38,11 +38,11 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 
 /*
  * Cryptographic checks of a parsed quote (chain, QE report, binding, QE identity, quote
- * signature). On success *leaf (if not NULL) receives the PCK leaf and *platform_ca whether
- * the intermediate is the Platform CA.
+ * signature). On success *leaf / *inter (if not NULL) receive the PCK leaf and intermediate
+ * (caller frees) and *platform_ca whether the intermediate is the Platform CA.
  */
 int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
-		     int *platform_ca, char *why, size_t whylen);
+		     X509 **inter, int *platform_ca, char *why, size_t whylen);
 
 /*
  * Finds a member of the PCK certificate's SGX extension (OID 1.2.840.113741.1.13.1) by the

@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "server/as/tdx_collateral.h"
 #include "server/as/tdx_quote.h"
 #include "server/as/verifier.h"
 #include "server/as/verifier_tdx.h"
@@ -233,7 +235,7 @@ static void quote6_mrconfigid_binds_init_data(void **state)
 	assert_int_equal(run(v, q, n, rd, 48, id, 48, NULL, why, sizeof(why)), KBS_ERR_VERIFY);
 	assert_non_null(strstr(why, "MRCONFIGID"));
 	/* FMSPC from the PCK certificate's SGX extension (same platform as tcbInfo.json) */
-	assert_int_equal(tdx_verify_quote(v, &tq, &leaf, &pca, why, sizeof(why)), KBS_OK);
+	assert_int_equal(tdx_verify_quote(v, &tq, &leaf, NULL, &pca, why, sizeof(why)), KBS_OK);
 	assert_true(pca);
 	assert_int_equal(tdx_pck_ext(leaf, 4, &tag, &val, &len), KBS_OK);
 	assert_int_equal(tag, 0x04);
@@ -420,19 +422,124 @@ static void swapped_certificates_and_foreign_root_rejected(void **state)
 	tdx_verifier_free(v);
 }
 
-static void expired_chain_and_collateral_dir_fail_closed(void **state)
+static void expired_chain_rejected(void **state)
 {
 	struct tdx_verifier *late = verifier_at((time_t)2240524800, NULL); /* 2041 */
-	struct tdx_verifier *coll = verifier_at(NOW_2026, "/nonexistent-collateral");
 	size_t n;
 	uint8_t *q = td_read("tdx_quote_4.dat", &n);
 
 	(void)state;
 	expect_fail(late, q, n, NULL, 0, "PCK chain PCK leaf is expired");
-	expect_fail(coll, q, n, NULL, 0, "collateral evaluation");
 	free(q);
 	tdx_verifier_free(late);
-	tdx_verifier_free(coll);
+}
+
+static char *collateral_dir(void)
+{
+	const char *root = getenv("KBS_TEST_DATA");
+	static char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s/tdx/collateral", root ? root : "tests/data");
+	return dir;
+}
+
+#define NOW_NOV_2025 ((time_t)1762000000) /* 2025-11-01, inside the TCB info's validity */
+
+/* quote 6 + Trustee's tcbInfo.json / enclaveIdentity.json: PCESVN 11 < 13 → OutOfDate */
+static void quote6_tcb_status_from_collateral(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_NOV_2025, collateral_dir());
+	size_t n;
+	uint8_t *q = td_read("tdx_quote_6.dat", &n);
+	json_t *c = NULL;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(run(v, q, n, NULL, 0, NULL, 0, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(json_string_value(json_object_get(c, "tcb_status")), "OutOfDate");
+	assert_string_equal(json_string_value(json_object_get(c, "tcb_date")),
+			    "2018-01-04T00:00:00Z");
+	assert_int_equal(json_integer_value(json_object_get(c, "tcb_eval_num")), 17);
+	assert_string_equal(json_string_value(json_object_get(c, "fmspc")), "00A06D080000");
+	assert_true(json_is_array(json_object_get(c, "advisory_ids")));
+	/* the TCB signing certificate in the test data expired in 2025-05: reported, not fatal */
+	assert_string_equal(json_string_value(json_object_get(c, "collateral_expiration_status")),
+			    "1");
+	json_decref(c);
+	free(q);
+	/* another platform: no TCB info for its FMSPC */
+	q = td_read("tdx_quote_4.dat", &n);
+	expect_fail(v, q, n, NULL, 0, "no TCB info for FMSPC 50806f000000");
+	free(q);
+	tdx_verifier_free(v);
+}
+
+static void tampered_or_missing_collateral_rejected(void **state)
+{
+	char dir[] = "/tmp/kbs-tdx-coll-XXXXXX", path[1200], why[256];
+	static const char *const files[] = {"tcb-signing-chain.pem", "tcbinfo-00a06d080000.json",
+					    "qe-identity.json"};
+	struct tdx_verifier *v;
+	size_t n, fl;
+	uint8_t *q = td_read("tdx_quote_6.dat", &n);
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	v = verifier_at(NOW_NOV_2025, dir);
+	expect_fail(v, q, n, NULL, 0, "no tcb-signing-chain.pem");
+	for (int i = 0; i < 3; i++) {
+		char rel[256];
+		uint8_t *d;
+		FILE *f;
+
+		snprintf(rel, sizeof(rel), "collateral/%s", files[i]);
+		d = td_read(rel, &fl);
+		if (i == 1) {
+			/* the TDX module's "TDX_03" id, inside the signed tcbInfo, becomes "TDX_04"
+			 */
+			char *m = strstr((char *)d, "\"TDX_03\"");
+
+			assert_non_null(m);
+			m[6] = '4';
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(d, 1, fl, f), fl);
+		fclose(f);
+		free(d);
+		if (i == 0)
+			expect_fail(v, q, n, NULL, 0, "no TCB info for FMSPC 00a06d080000");
+		if (i == 1)
+			expect_fail(v, q, n, NULL, 0, "tcbInfo signature does not verify");
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	(void)why;
+	free(q);
+	tdx_verifier_free(v);
+}
+
+static void raw_member_and_time_helpers(void **state)
+{
+	static const char t[] =
+	    "{\"a\":{\"x\":\"}\"} , \"tcbInfo\" : {\"k\":[1,{\"b\":2}],\"s\":\"{\"},"
+	    "\"signature\":\"00\"}";
+	const char *v;
+	size_t l;
+
+	(void)state;
+	assert_int_equal(tdx_json_raw_member(t, strlen(t), "tcbInfo", &v, &l), KBS_OK);
+	assert_int_equal(l, strlen("{\"k\":[1,{\"b\":2}],\"s\":\"{\"}"));
+	assert_memory_equal(v, "{\"k\":[1,{\"b\":2}],\"s\":\"{\"}", l);
+	assert_int_equal(tdx_json_raw_member(t, strlen(t), "x", &v, &l), KBS_ERR_NOTFOUND);
+	assert_int_not_equal(tdx_json_raw_member(t, 20, "tcbInfo", &v, &l), KBS_OK);
+	assert_true(tdx_parse_time("2025-11-26T13:07:17Z") == 1764162437LL);
+	assert_true(tdx_parse_time("1970-01-01T00:00:00Z") == 0);
+	assert_true(tdx_parse_time("2025-11-26 13:07:17") == -1);
 }
 
 static void malformed_quotes_rejected(void **state)
@@ -497,7 +604,10 @@ int main(void)
 	    cmocka_unit_test(quote6_mrconfigid_binds_init_data),
 	    cmocka_unit_test(every_signed_byte_flip_rejected),
 	    cmocka_unit_test(swapped_certificates_and_foreign_root_rejected),
-	    cmocka_unit_test(expired_chain_and_collateral_dir_fail_closed),
+	    cmocka_unit_test(expired_chain_rejected),
+	    cmocka_unit_test(quote6_tcb_status_from_collateral),
+	    cmocka_unit_test(tampered_or_missing_collateral_rejected),
+	    cmocka_unit_test(raw_member_and_time_helpers),
 	    cmocka_unit_test(malformed_quotes_rejected),
 	    cmocka_unit_test(table_entry_is_registered),
 	};
