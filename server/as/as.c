@@ -438,6 +438,11 @@ const struct jwk *as_token_key(const struct as_ctx *as)
 	return as->key;
 }
 
+const struct jwk *as_simple_token_key(const struct as_ctx *as)
+{
+	return as->rsa_key;
+}
+
 json_t *as_jwks(const struct as_ctx *as)
 {
 	return json_pack("{s:[O]}", "keys", as->header_jwk);

@@ -52,8 +52,10 @@ void as_free(struct as_ctx *as);
 /* Engine for uploaded policies (the native one by default); engine must outlive as. */
 void as_set_policy_engine(struct as_ctx *as, const struct policy_engine *engine);
 
-/* Public signing key of the tokens (EAR: P-256 with alg ES256); borrowed. */
+/* Signing key of the EAR tokens (P-256, ES256); borrowed. */
 const struct jwk *as_token_key(const struct as_ctx *as);
+/* Signing key of Simple tokens (RSA, RS384) when configured, else NULL; borrowed. */
+const struct jwk *as_simple_token_key(const struct as_ctx *as);
 /* {"keys":[<signing JWK>]} (new reference). */
 json_t *as_jwks(const struct as_ctx *as);
 

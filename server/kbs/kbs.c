@@ -340,8 +340,12 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 		goto out;
 	if ((rc = kbs_admin_new(cfg, &k->admin, err, errlen)) != KBS_OK)
 		goto out;
-	if ((rc = kbs_tokver_new(cfg, as_token_key(k->as), &k->tokver, err, errlen)) != KBS_OK)
-		goto out;
+	{
+		const struct jwk *keys[2] = {as_token_key(k->as), as_simple_token_key(k->as)};
+		rc = kbs_tokver_new(cfg, keys, 2, &k->tokver, err, errlen);
+		if (rc != KBS_OK)
+			goto out;
+	}
 	/* repository */
 	if (cfg->repository_dir) {
 		rc = repo_localfs_new(cfg->repository_dir, REPO_LAYOUT_TREE, true, &k->repo);

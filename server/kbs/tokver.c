@@ -78,8 +78,8 @@ static int push_key(struct kbs_tokver *t, struct jwk *k)
 	return KBS_OK;
 }
 
-int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
-		   struct kbs_tokver **out, char *err, size_t errlen)
+int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *const *as_keys,
+		   size_t nas_keys, struct kbs_tokver **out, char *err, size_t errlen)
 {
 	struct kbs_tokver *t = calloc(1, sizeof(*t));
 	int rc = KBS_ERR_NOMEM;
@@ -91,9 +91,12 @@ int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
 	t->insecure_header_jwk = cfg->insecure_header_jwk;
 	t->extra_paths = cfg->extra_teekey_paths;
 	t->nextra_paths = cfg->nextra_teekey_paths;
-	if (as_key) {
+	for (size_t i = 0; i < nas_keys; i++) {
 		struct jwk *pub = NULL;
-		if ((rc = jwk_public(as_key, &pub)) != KBS_OK || (rc = push_key(t, pub)) != KBS_OK)
+		if (!as_keys[i])
+			continue;
+		if ((rc = jwk_public(as_keys[i], &pub)) != KBS_OK ||
+		    (rc = push_key(t, pub)) != KBS_OK)
 			goto out;
 	}
 	for (size_t i = 0; i < cfg->ntrusted_jwk_sets; i++) {

@@ -17,8 +17,9 @@
  */
 struct kbs_tokver;
 
-int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *as_key,
-		   struct kbs_tokver **out, char *err, size_t errlen);
+/* as_keys: the in-process AS's signing keys (NULL entries skipped). */
+int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *const *as_keys,
+		   size_t nas_keys, struct kbs_tokver **out, char *err, size_t errlen);
 void kbs_tokver_free(struct kbs_tokver *t);
 
 /*

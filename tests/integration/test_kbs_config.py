@@ -92,3 +92,21 @@ def test_policy_and_resources_survive_restart(daemons, tmp_dir, free_port):
     c = KbsClient(url)
     c.rcar()
     assert c.get_secret("default/p/r") == b"persisted"
+
+
+def test_legacy_simple_token(daemons, tmp_dir, free_port):
+    """attestation_token_broker type = "Simple" (Trustee <= v0.14): RS384 token, accepted."""
+    from kbs_pyclient import jwt_decode
+    extra = ('[attestation_service]\ntype = "coco_as_builtin"\n'
+             '[attestation_service.attestation_token_broker]\ntype = "Simple"\n')
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra)
+    Admin(url).set_resource("default/s/t", b"simple")
+    Admin(url).set_resource_policy(ALLOW_ALL)
+    c = KbsClient(url)
+    tok = c.rcar()
+    hdr, claims = jwt_decode(tok)
+    assert hdr["alg"] == "RS384" and hdr["jwk"]["kty"] == "RSA"
+    assert claims["tee"] == "sample"
+    assert claims["customized_claims"]["runtime_data"]["tee-pubkey"] == c.key.jwk
+    assert c.get_secret("default/s/t") == b"simple"
+    assert c.get_secret("default/s/t", bearer=tok, cookie=False) == b"simple"

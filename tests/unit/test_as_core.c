@@ -361,6 +361,47 @@ static void test_simple_token(void **state)
 	json_decref(vec);
 }
 
+static void test_as_json_configs(void **state)
+{
+	static const char *const files[] = {"as-config.json", "docker-compose-as-config.json",
+					    "example_with_tpm_verifier.json",
+					    "kubernetes-base-as-config.json", "parse-example1.json",
+					    "parse-example2.json", NULL};
+	char why[300];
+
+	(void)state;
+	for (const char *const *f = files; *f; f++) {
+		char rel[256];
+		struct as_config c;
+		snprintf(rel, sizeof(rel), "configs/%s", *f);
+		json_t *j = load_json(rel);
+		as_config_init(&c);
+		if (as_config_from_json(j, &c, why, sizeof(why)) != KBS_OK)
+			fail_msg("%s: %s", *f, why);
+		if (strcmp(*f, "parse-example2.json") == 0) {
+			assert_string_equal(c.signer_key_path, "/etc/key");
+			assert_string_equal(c.signer_cert_path, "/etc/cert.pem");
+			assert_string_equal(c.signer_cert_url, "https://example.io");
+			assert_string_equal(c.issuer_name, "test");
+			assert_string_equal(c.developer_name, "someone");
+			assert_true(c.verbose_token);
+		}
+		as_config_release(&c);
+		json_decref(j);
+	}
+	struct as_config c;
+	json_t *bad = json_pack("{s:{s:s}}", "attestation_token_broker", "duration_min", "5");
+	as_config_init(&c);
+	assert_int_equal(as_config_from_json(bad, &c, why, sizeof(why)), KBS_ERR_INVAL);
+	assert_non_null(strstr(why, "duration_min"));
+	json_decref(bad);
+	bad = json_pack("{s:{s:{}}}", "attestation_token_broker", "signer");
+	assert_int_equal(as_config_from_json(bad, &c, why, sizeof(why)), KBS_ERR_INVAL);
+	assert_non_null(strstr(why, "key_path"));
+	json_decref(bad);
+	as_config_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_data_claims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_tee_and_policies, setup, teardown),
 		cmocka_unit_test(test_simple_token),
+		cmocka_unit_test(test_as_json_configs),
 	};
 	log_set_level(LOG_LVL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
