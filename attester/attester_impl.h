@@ -6,5 +6,6 @@
 
 /* One declaration per attester/<tee>.c; attester.c puts them in its table. */
 extern const struct attester_ops attester_sample_ops;
+extern const struct attester_ops attester_tpm_ops;
 
 #endif

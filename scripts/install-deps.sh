@@ -28,6 +28,11 @@ python3-jwcrypto
 nginx-light
 procps
 ca-certificates
+libtss2-dev
+swtpm
+swtpm-tools
+tpm2-tools
+zlib1g-dev
 "
 
 if [ "${1:-}" = "--list" ]; then

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * TPM 2.0 attester on the tpm2-tss ESAPI. See tpm.h for the evidence shape.
+ *
+ * The quote and the PCR values are taken by two commands (a TPM cannot return both at once),
+ * so after reading the PCRs we recompute the quoted pcrDigest from them and retry if a PCR
+ * was extended in between: the verifier would otherwise reject the evidence.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "attester/attester_impl.h"
+#include "attester/tpm.h"
+#include "attester/util.h"
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define TPM_EVENTLOG_MAX (16u << 20)
+#define TPM_QUOTE_TRIES 3
+
+struct tpm_ctx {
+	struct tpm_attester_cfg cfg;
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR ak;
+	uint8_t *ak_der; /* DER SubjectPublicKeyInfo */
+	size_t ak_der_len;
+};
+
+static const char *default_devices[] = {"/dev/tpm0", "/dev/tpm1", "/dev/tpm2"};
+
+void tpm_attester_cfg_from_env(struct tpm_attester_cfg *cfg)
+{
+	const char *s;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ak_handle = TPM_AK_HANDLE_DEFAULT;
+	cfg->pcr_mask = TPM_PCR_ALL;
+	cfg->eventlog_path = getenv("AA_TPM_EVENTLOG_PATH");
+	if (!cfg->eventlog_path || !*cfg->eventlog_path)
+		cfg->eventlog_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
+	cfg->aael_path = getenv("AAEL_PATH");
+	if (!cfg->aael_path || !*cfg->aael_path)
+		cfg->aael_path = "/run/attestation-agent/eventlog";
+	s = getenv("AA_TPM_AK_HANDLE");
+	if (s && *s) {
+		char *end = NULL;
+		unsigned long v = strtoul(s, &end, 16);
+
+		if (end && !*end && v >= 0x81000000ul && v <= 0x81ffffffu)
+			cfg->ak_handle = (uint32_t)v;
+		else
+			log_msg(LOG_LVL_WARN, "tpm: ignoring AA_TPM_AK_HANDLE=%s (not a persistent handle)",
+				s);
+	}
+	s = getenv("AA_TPM_CREATE_AK");
+	cfg->create_ak = s && strcmp(s, "1") == 0;
+	s = getenv("AA_TPM_TCTI");
+	if (s && *s) {
+		cfg->tcti = s;
+		return;
+	}
+	s = getenv("AA_TPM_DEVICE");
+	if (s && *s) {
+		if (access(s, F_OK) == 0 &&
+		    (size_t)snprintf(cfg->tcti_storage, sizeof(cfg->tcti_storage), "device:%s", s) <
+			    sizeof(cfg->tcti_storage))
+			cfg->tcti = cfg->tcti_storage;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
+		if (access(default_devices[i], F_OK) == 0) {
+			(void)snprintf(cfg->tcti_storage, sizeof(cfg->tcti_storage), "device:%s",
+				       default_devices[i]);
+			cfg->tcti = cfg->tcti_storage;
+			return;
+		}
+	}
+}
+
+bool tpm_attester_detect(const struct tpm_attester_cfg *cfg)
+{
+	return cfg && cfg->tcti && *cfg->tcti;
+}
+
+void tpm_report_data(const uint8_t *in, size_t len, uint8_t out[TPM_REPORT_DATA_LEN])
+{
+	attester_fit(in, len, out, TPM_REPORT_DATA_LEN);
+}
+
+static int tss_fail(const char *what, TSS2_RC r)
+{
+	log_msg(LOG_LVL_ERROR, "tpm: %s failed: %s", what, Tss2_RC_Decode(r));
+	return KBS_ERR_IO;
+}
+
+/* Restricted RSA 2048 signing key, RSASSA-SHA256, fixed to this TPM: the usual AK template. */
+static void ak_template(TPM2B_PUBLIC *pub)
+{
+	memset(pub, 0, sizeof(*pub));
+	pub->publicArea.type = TPM2_ALG_RSA;
+	pub->publicArea.nameAlg = TPM2_ALG_SHA256;
+	pub->publicArea.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+					   TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
+	pub->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	pub->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
+	pub->publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+	pub->publicArea.parameters.rsaDetail.keyBits = 2048;
+	pub->publicArea.parameters.rsaDetail.exponent = 0;
+}
+
+static int create_ak(struct tpm_ctx *c)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_PUBLIC tmpl;
+	TPM2B_DATA outside = {.size = 0};
+	TPML_PCR_SELECTION creation_pcr = {.count = 0};
+	ESYS_TR obj = ESYS_TR_NONE;
+	TSS2_RC r;
+	int rc;
+
+	memset(&sens, 0, sizeof(sens));
+	ak_template(&tmpl);
+	r = Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			       ESYS_TR_NONE, &sens, &tmpl, &outside, &creation_pcr, &obj, NULL,
+			       NULL, NULL, NULL);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("CreatePrimary (AK)", r);
+	r = Esys_EvictControl(c->esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			      ESYS_TR_NONE, c->cfg.ak_handle, &c->ak);
+	if (r != TSS2_RC_SUCCESS) {
+		rc = tss_fail("EvictControl (persist AK)", r);
+		goto out;
+	}
+	log_msg(LOG_LVL_INFO, "tpm: created AK at persistent handle 0x%x", c->cfg.ak_handle);
+	rc = KBS_OK;
+out:
+	Esys_FlushContext(c->esys, obj);
+	return rc;
+}
+
+/* DER SubjectPublicKeyInfo of the AK (RSA only, as Trustee's verifier expects). */
+static int ak_public_der(struct tpm_ctx *c)
+{
+	TPM2B_PUBLIC *pub = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	unsigned char *der = NULL;
+	uint32_t exp;
+	TSS2_RC r;
+	int len, rc = KBS_ERR_CRYPTO;
+
+	r = Esys_ReadPublic(c->esys, c->ak, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
+			    NULL);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("ReadPublic (AK)", r);
+	if (pub->publicArea.type != TPM2_ALG_RSA ||
+	    !(pub->publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
+		log_msg(LOG_LVL_ERROR, "tpm: AK at 0x%x is not an RSA signing key",
+			c->cfg.ak_handle);
+		rc = KBS_ERR_UNSUPPORTED;
+		goto out;
+	}
+	exp = pub->publicArea.parameters.rsaDetail.exponent;
+	if (!exp)
+		exp = 65537;
+	n = BN_bin2bn(pub->publicArea.unique.rsa.buffer, pub->publicArea.unique.rsa.size, NULL);
+	e = BN_new();
+	bld = OSSL_PARAM_BLD_new();
+	if (!n || !e || !bld || !BN_set_word(e, exp) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		goto out;
+	params = OSSL_PARAM_BLD_to_param(bld);
+	pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	if (!params || !pctx || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		goto out;
+	len = i2d_PUBKEY(pkey, &der);
+	if (len <= 0)
+		goto out;
+	c->ak_der = malloc((size_t)len);
+	if (!c->ak_der) {
+		rc = KBS_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(c->ak_der, der, (size_t)len);
+	c->ak_der_len = (size_t)len;
+	rc = KBS_OK;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	Esys_Free(pub);
+	return rc;
+}
+
+int tpm_open(const struct tpm_attester_cfg *cfg, struct tpm_ctx **out)
+{
+	struct tpm_ctx *c = NULL;
+	TSS2_RC r;
+	int rc;
+
+	if (!cfg || !out)
+		return KBS_ERR_INVAL;
+	*out = NULL;
+	if (!cfg->tcti || !*cfg->tcti)
+		return KBS_ERR_UNSUPPORTED;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return KBS_ERR_NOMEM;
+	c->cfg = *cfg;
+	if (cfg->tcti == cfg->tcti_storage)
+		c->cfg.tcti = c->cfg.tcti_storage;
+	c->ak = ESYS_TR_NONE;
+	r = Tss2_TctiLdr_Initialize(cfg->tcti, &c->tcti);
+	if (r != TSS2_RC_SUCCESS) {
+		log_msg(LOG_LVL_ERROR, "tpm: cannot open TCTI '%s'", cfg->tcti);
+		rc = KBS_ERR_UNAVAILABLE;
+		goto out;
+	}
+	r = Esys_Initialize(&c->esys, c->tcti, NULL);
+	if (r != TSS2_RC_SUCCESS) {
+		rc = tss_fail("Esys_Initialize", r);
+		goto out;
+	}
+	r = Esys_TR_FromTPMPublic(c->esys, cfg->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+				  ESYS_TR_NONE, &c->ak);
+	if (r != TSS2_RC_SUCCESS) {
+		if (!cfg->create_ak) {
+			log_msg(LOG_LVL_ERROR,
+				"tpm: no AK at persistent handle 0x%x (provision one, or allow "
+				"creation)",
+				cfg->ak_handle);
+			rc = KBS_ERR_NOTFOUND;
+			goto out;
+		}
+		c->ak = ESYS_TR_NONE;
+		rc = create_ak(c);
+		if (rc)
+			goto out;
+	}
+	rc = ak_public_der(c);
+	if (rc)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	tpm_close(c);
+	return rc;
+}
+
+void tpm_close(struct tpm_ctx *c)
+{
+	if (!c)
+		return;
+	if (c->esys) {
+		if (c->ak != ESYS_TR_NONE)
+			Esys_TR_Close(c->esys, &c->ak);
+		Esys_Finalize(&c->esys);
+	}
+	if (c->tcti)
+		Tss2_TctiLdr_Finalize(&c->tcti);
+	free(c->ak_der);
+	free(c);
+}
+
+static void pcr_select(TPML_PCR_SELECTION *sel, uint32_t mask)
+{
+	memset(sel, 0, sizeof(*sel));
+	sel->count = 1;
+	sel->pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel->pcrSelections[0].sizeofSelect = 3;
+	sel->pcrSelections[0].pcrSelect[0] = (uint8_t)(mask & 0xff);
+	sel->pcrSelections[0].pcrSelect[1] = (uint8_t)((mask >> 8) & 0xff);
+	sel->pcrSelections[0].pcrSelect[2] = (uint8_t)((mask >> 16) & 0xff);
+}
+
+int tpm_pcr_read(struct tpm_ctx *c, unsigned pcr, uint8_t out[32])
+{
+	TPML_PCR_SELECTION sel, *sel_out = NULL;
+	TPML_DIGEST *vals = NULL;
+	UINT32 counter;
+	TSS2_RC r;
+	int rc = KBS_ERR_PROTOCOL;
+
+	if (!c || pcr > 23 || !out)
+		return KBS_ERR_INVAL;
+	pcr_select(&sel, 1u << pcr);
+	r = Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
+			  &sel_out, &vals);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("PCR_Read", r);
+	if (vals->count != 1 || vals->digests[0].size != 32)
+		goto out;
+	memcpy(out, vals->digests[0].buffer, 32);
+	rc = KBS_OK;
+out:
+	Esys_Free(sel_out);
+	Esys_Free(vals);
+	return rc;
+}
+
+int tpm_pcr_extend(struct tpm_ctx *c, unsigned pcr, const uint8_t digest[32])
+{
+	TPML_DIGEST_VALUES dv;
+	TSS2_RC r;
+
+	if (!c || pcr > 23 || !digest)
+		return KBS_ERR_INVAL;
+	memset(&dv, 0, sizeof(dv));
+	dv.count = 1;
+	dv.digests[0].hashAlg = TPM2_ALG_SHA256;
+	memcpy(dv.digests[0].digest.sha256, digest, 32);
+	r = Esys_PCR_Extend(c->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			    ESYS_TR_NONE, &dv);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("PCR_Extend", r);
+	return KBS_OK;
+}
+
+static int add_b64(json_t *obj, const char *key, const uint8_t *p, size_t n)
+{
+	char *s = NULL;
+	int rc = b64_encode_alloc(p, n, B64_STD, &s);
+
+	if (rc)
+		return rc;
+	rc = json_object_set_new(obj, key, json_string(s)) ? KBS_ERR_NOMEM : KBS_OK;
+	free(s);
+	return rc;
+}
+
+/* Adds key = b64(file) if the file exists and is not empty; a missing file is not an error. */
+static int add_file_b64(json_t *obj, const char *key, const char *path)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!path || !*path)
+		return KBS_OK;
+	rc = attester_read_file(path, TPM_EVENTLOG_MAX, &p, &n);
+	if (rc == KBS_ERR_NOTFOUND || (rc == KBS_ERR_IO && access(path, R_OK) != 0))
+		return KBS_OK;
+	if (rc)
+		return rc;
+	if (n)
+		rc = add_b64(obj, key, p, n);
+	free(p);
+	return rc;
+}
+
+/* One quote + PCR read; KBS_ERR_BUSY if a PCR changed in between. */
+static int quote_once(struct tpm_ctx *c, const uint8_t qd[TPM_REPORT_DATA_LEN], json_t *quote)
+{
+	TPM2B_DATA qualifying = {.size = TPM_REPORT_DATA_LEN};
+	TPMT_SIG_SCHEME scheme;
+	TPML_PCR_SELECTION sel;
+	TPM2B_ATTEST *quoted = NULL;
+	TPMT_SIGNATURE *sig = NULL;
+	TPMS_ATTEST attest;
+	uint8_t sigbuf[sizeof(TPMT_SIGNATURE)];
+	uint8_t pcr[32], dig[32];
+	size_t off = 0;
+	EVP_MD_CTX *md = NULL;
+	json_t *pcrs = NULL;
+	char hex[65];
+	TSS2_RC r;
+	int rc;
+
+	memcpy(qualifying.buffer, qd, TPM_REPORT_DATA_LEN);
+	memset(&scheme, 0, sizeof(scheme));
+	scheme.scheme = TPM2_ALG_RSASSA;
+	scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+	pcr_select(&sel, c->cfg.pcr_mask);
+	r = Esys_Quote(c->esys, c->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
+		       &scheme, &sel, &quoted, &sig);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("Quote", r);
+	rc = KBS_ERR_PROTOCOL;
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS)
+		goto out;
+	{
+		size_t aoff = 0;
+
+		memset(&attest, 0, sizeof(attest));
+		if (Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &aoff,
+						  &attest) != TSS2_RC_SUCCESS ||
+		    attest.type != TPM2_ST_ATTEST_QUOTE || attest.attested.quote.pcrDigest.size != 32)
+			goto out;
+	}
+	rc = KBS_ERR_NOMEM;
+	pcrs = json_array();
+	md = EVP_MD_CTX_new();
+	if (!pcrs || !md)
+		goto out;
+	rc = KBS_ERR_CRYPTO;
+	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		goto out;
+	for (unsigned i = 0; i < 24; i++) {
+		if (!(c->cfg.pcr_mask & (1u << i)))
+			continue;
+		rc = tpm_pcr_read(c, i, pcr);
+		if (rc)
+			goto out;
+		if (!EVP_DigestUpdate(md, pcr, 32)) {
+			rc = KBS_ERR_CRYPTO;
+			goto out;
+		}
+		hex_encode(pcr, 32, hex, sizeof(hex));
+		if (json_array_append_new(pcrs, json_string(hex))) {
+			rc = KBS_ERR_NOMEM;
+			goto out;
+		}
+	}
+	rc = KBS_ERR_CRYPTO;
+	if (!EVP_DigestFinal_ex(md, dig, NULL))
+		goto out;
+	if (memcmp(dig, attest.attested.quote.pcrDigest.buffer, 32) != 0) {
+		rc = KBS_ERR_BUSY;
+		goto out;
+	}
+	rc = add_b64(quote, "signature", sigbuf, off);
+	if (!rc)
+		rc = add_b64(quote, "message", quoted->attestationData, quoted->size);
+	if (!rc && json_object_set(quote, "pcrs", pcrs))
+		rc = KBS_ERR_NOMEM;
+out:
+	EVP_MD_CTX_free(md);
+	json_decref(pcrs);
+	Esys_Free(quoted);
+	Esys_Free(sig);
+	return rc;
+}
+
+int tpm_evidence(struct tpm_ctx *c, const uint8_t *report_data, size_t len, json_t **evidence)
+{
+	uint8_t qd[TPM_REPORT_DATA_LEN];
+	json_t *ev = NULL, *quote = NULL;
+	int rc;
+
+	if (!c || !evidence || (!report_data && len))
+		return KBS_ERR_INVAL;
+	*evidence = NULL;
+	tpm_report_data(report_data, len, qd);
+	rc = KBS_ERR_NOMEM;
+	ev = json_object();
+	if (!ev)
+		goto out;
+	rc = add_b64(ev, "ak_public", c->ak_der, c->ak_der_len);
+	if (rc)
+		goto out;
+	for (int i = 0; i < TPM_QUOTE_TRIES; i++) {
+		json_decref(quote);
+		quote = json_object();
+		if (!quote) {
+			rc = KBS_ERR_NOMEM;
+			goto out;
+		}
+		rc = quote_once(c, qd, quote);
+		if (rc != KBS_ERR_BUSY)
+			break;
+		log_msg(LOG_LVL_INFO, "tpm: a PCR changed during the quote, retrying");
+	}
+	if (rc)
+		goto out;
+	rc = KBS_ERR_NOMEM;
+	if (json_object_set(ev, "tpm_quote", quote))
+		goto out;
+	rc = add_file_b64(ev, "eventlog", c->cfg.eventlog_path);
+	if (!rc)
+		rc = add_file_b64(ev, "aa_eventlog", c->cfg.aael_path);
+	if (rc)
+		goto out;
+	*evidence = ev;
+	ev = NULL;
+out:
+	json_decref(quote);
+	json_decref(ev);
+	return rc;
+}
+
+/* --- struct attester_ops glue: configuration from the environment, like upstream --- */
+
+static bool tpm_ops_detect(void)
+{
+	struct tpm_attester_cfg cfg;
+
+	tpm_attester_cfg_from_env(&cfg);
+	return tpm_attester_detect(&cfg);
+}
+
+static int tpm_ops_get_evidence(const uint8_t *report_data, size_t len, json_t **evidence)
+{
+	struct tpm_attester_cfg cfg;
+	struct tpm_ctx *c = NULL;
+	int rc;
+
+	tpm_attester_cfg_from_env(&cfg);
+	rc = tpm_open(&cfg, &c);
+	if (!rc)
+		rc = tpm_evidence(c, report_data, len, evidence);
+	tpm_close(c);
+	return rc;
+}
+
+const struct attester_ops attester_tpm_ops = {
+	.tee = ATTESTER_TEE_TPM,
+	.name = "tpm",
+	.hardware = true,
+	.report_data_max = 0,
+	.detect = tpm_ops_detect,
+	.get_evidence = tpm_ops_get_evidence,
+};
