@@ -401,7 +401,7 @@ int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote 
 			     "tdx collateral: TCB not supported (no matching level)");
 		snprintf(st, sizeof(st), "%s", str(json_object_get(lvl, "tcbStatus")));
 		if (svn[1] > 0) {
-			json_t *ml;
+			json_t *ml = NULL;
 
 			json_array_foreach(
 			    json_object_get(mod, "tcbLevels"), i,
@@ -424,7 +424,7 @@ int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote 
 		uint8_t ms[32], at[16], am[16], mi[4], mm[4];
 		unsigned isvsvn = qer[TDX_QE_ISVSVN] | qer[TDX_QE_ISVSVN + 1] << 8;
 		unsigned prod = qer[TDX_QE_ISVPRODID] | qer[TDX_QE_ISVPRODID + 1] << 8;
-		json_t *ql;
+		json_t *ql = NULL;
 
 		if (strcmp(str(json_object_get(qe, "id")), "TD_QE") != 0 ||
 		    unhex_n(json_string_value(json_object_get(qe, "mrsigner")), ms, 32) ||
