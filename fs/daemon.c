@@ -181,6 +181,7 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 	}
 	if (opts.show_version) {
 		printf("kbsfs 0.1.0\n");
+		fflush(stdout);
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out;
