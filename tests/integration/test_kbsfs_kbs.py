@@ -231,6 +231,18 @@ def test_rotation_through_admin_api(kbs, mount_kbsfs):
     wait_until(gone, 5, "the deleted resource to disappear")
 
 
+def test_failed_refresh_keeps_last_good_value(kbs, mount_kbsfs):
+    m = mount_kbsfs(kbs, "refresh=1")
+    f = m.path("default/akv/coco_one")
+    assert f.read_bytes() == SECRET
+    kbs.stop()
+    wait_until(lambda: m.status()["resources"]["default/akv/coco_one"]["refresh_failures"] >= 1,
+               10, "a failed refresh in the status file")
+    st = m.status()["resources"]["default/akv/coco_one"]
+    assert st["state"] == "ok" and st["last_error"]["errno"] == "EIO"
+    assert f.read_bytes() == SECRET
+
+
 def test_read_only_and_other_uid(kbs, mount_kbsfs, tmp_dir):
     os.chmod(tmp_dir, 0o755)
     m = mount_kbsfs(kbs, "uid=0", "gid=0")
