@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -328,6 +329,28 @@ static void toml_files_from_guest_components(void **state)
 	assert_int_equal(kbsfs_config_load_file(c, err, sizeof(err)), KBS_ERR_INVAL);
 	assert_non_null(strstr(err, "offline_fs_kbc"));
 	kbsfs_config_free(c);
+
+	/* a missing file and a TOML syntax error are reported with the file name */
+	c = cfg_new();
+	assert_int_equal(kbsfs_config_set_opt(c, "config=/nonexistent/kbsfs.toml", err,
+					      sizeof(err)),
+			 KBS_OK);
+	assert_int_not_equal(kbsfs_config_load_file(c, err, sizeof(err)), KBS_OK);
+	assert_non_null(strstr(err, "/nonexistent/kbsfs.toml"));
+	kbsfs_config_free(c);
+	char tmpl[] = "/tmp/kbsfs-cfg-XXXXXX";
+	int fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "kbs_url = \"https://k\"\nrefresh = = 3\n", 37), 37);
+	close(fd);
+	c = cfg_new();
+	snprintf(path, sizeof(path), "config=%s", tmpl);
+	assert_int_equal(kbsfs_config_set_opt(c, path, err, sizeof(err)), KBS_OK);
+	assert_int_not_equal(kbsfs_config_load_file(c, err, sizeof(err)), KBS_OK);
+	assert_non_null(strstr(err, tmpl));
+	assert_non_null(strstr(err, ":2:"));
+	kbsfs_config_free(c);
+	unlink(tmpl);
 #else
 	skip();
 #endif
