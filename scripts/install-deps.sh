@@ -33,6 +33,12 @@ swtpm
 swtpm-tools
 tpm2-tools
 zlib1g-dev
+libgrpc-dev
+protobuf-c-compiler
+libprotobuf-c-dev
+python3-grpcio
+python3-protobuf
+python3-grpc-tools
 "
 
 if [ "${1:-}" = "--list" ]; then
