@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,8 +37,24 @@ struct amd_roots {
 	X509 *ask, *ark, *asvk;
 };
 
+#define VEK_CACHE_SIZE 32
+
+/* A VCEK/VLEK already verified against the built-in ASK/ASVK of gen (by DER SHA-256). */
+struct vek_cache_entry {
+	uint8_t sha256[32];
+	X509 *vek;
+	int kind;
+	enum snp_gen gen;
+};
+
 struct snp_verifier {
 	struct amd_roots roots[3]; /* Milan, Genoa, Turin */
+	/* Parsing a VCEK and checking ASK->VCEK costs more than the report signature itself;
+	 * verified VEKs are kept here (the only mutable state, under lock). */
+	pthread_mutex_t lock;
+	struct vek_cache_entry cache[VEK_CACHE_SIZE];
+	unsigned cache_next;
+	bool lock_ok;
 	char *vcek_dir;
 	char *kds_url;
 	unsigned max_vmpl;
@@ -99,6 +116,11 @@ int snp_verifier_new(const struct snp_verifier_config *cfg, struct snp_verifier 
 	if (cfg && cfg->kds_url && !(v->kds_url = strdup(cfg->kds_url)))
 		goto out;
 	v->max_vmpl = cfg ? cfg->max_vmpl : 0;
+	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		rc = KBS_ERR_INTERNAL;
+		goto out;
+	}
+	v->lock_ok = true;
 	*out = v;
 	v = NULL;
 	rc = KBS_OK;
@@ -113,6 +135,10 @@ void snp_verifier_free(struct snp_verifier *v)
 		return;
 	for (int i = 0; i < 3; i++)
 		roots_release(&v->roots[i]);
+	for (int i = 0; i < VEK_CACHE_SIZE; i++)
+		X509_free(v->cache[i].vek);
+	if (v->lock_ok)
+		pthread_mutex_destroy(&v->lock);
 	free(v->vcek_dir);
 	free(v->kds_url);
 	free(v);
@@ -264,7 +290,10 @@ enum vek_kind { VEK_NONE = 0, VEK_VCEK, VEK_VLEK };
 struct chain {
 	X509 *ark, *ask, *vek;
 	enum vek_kind kind;
-	const char *source; /* "cert_chain", "cache", "KDS" */
+	uint8_t vek_sha256[32];
+	bool vek_hashed;
+	enum snp_gen cached_gen; /* != UNKNOWN: VEK found in the verified cache */
+	const char *source;	 /* "cert_chain", "cache", "KDS" */
 };
 
 static void chain_release(struct chain *c)
@@ -275,7 +304,45 @@ static void chain_release(struct chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int entry_cert(const json_t *e, size_t idx, X509 **out, char *why, size_t whylen)
+/* Verified VEK with this DER hash and kind, or NULL (new reference). */
+static X509 *vek_cache_get(const struct snp_verifier *cv, struct chain *c)
+{
+	struct snp_verifier *v = (struct snp_verifier *)cv; /* the lock and cache only */
+	X509 *x = NULL;
+
+	pthread_mutex_lock(&v->lock);
+	for (int i = 0; i < VEK_CACHE_SIZE; i++)
+		if (v->cache[i].vek && v->cache[i].kind == (int)c->kind &&
+		    memcmp(v->cache[i].sha256, c->vek_sha256, 32) == 0) {
+			x = v->cache[i].vek;
+			X509_up_ref(x);
+			c->cached_gen = v->cache[i].gen;
+			break;
+		}
+	pthread_mutex_unlock(&v->lock);
+	return x;
+}
+
+static void vek_cache_put(const struct snp_verifier *cv, const struct chain *c, enum snp_gen gen)
+{
+	struct snp_verifier *v = (struct snp_verifier *)cv;
+	struct vek_cache_entry *e;
+
+	if (!c->vek_hashed || c->cached_gen != SNP_GEN_UNKNOWN)
+		return;
+	pthread_mutex_lock(&v->lock);
+	e = &v->cache[v->cache_next++ % VEK_CACHE_SIZE];
+	X509_free(e->vek);
+	memcpy(e->sha256, c->vek_sha256, 32);
+	e->vek = c->vek;
+	X509_up_ref(e->vek);
+	e->kind = (int)c->kind;
+	e->gen = gen;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static int entry_cert(const struct snp_verifier *v, const json_t *e, size_t idx, X509 **out,
+		      struct chain *c, char *why, size_t whylen)
 {
 	json_t *d = json_object_get(e, "data");
 	size_t n = json_array_size(d);
@@ -301,6 +368,14 @@ static int entry_cert(const json_t *e, size_t idx, X509 **out, char *why, size_t
 		}
 		buf[i] = (uint8_t)json_integer_value(b);
 	}
+	if (c) {
+		SHA256(buf, n, c->vek_sha256);
+		c->vek_hashed = true;
+		if ((*out = vek_cache_get(v, c))) {
+			free(buf);
+			return KBS_OK;
+		}
+	}
 	*out = x509u_from_pem_or_der(buf, n);
 	free(buf);
 	if (!*out) {
@@ -311,7 +386,8 @@ static int entry_cert(const json_t *e, size_t idx, X509 **out, char *why, size_t
 }
 
 /* Reads ARK, ASK and the first VCEK/VLEK of the evidence's cert_chain (others ignored). */
-static int chain_from_evidence(const json_t *cc, struct chain *c, char *why, size_t whylen)
+static int chain_from_evidence(const struct snp_verifier *v, const json_t *cc, struct chain *c,
+			       char *why, size_t whylen)
 {
 	size_t i;
 	json_t *e;
@@ -355,7 +431,8 @@ static int chain_from_evidence(const json_t *cc, struct chain *c, char *why, siz
 			snprintf(why, whylen, "snp evidence: cert_chain has two %s entries", t);
 			return KBS_ERR_PARSE;
 		}
-		if ((rc = entry_cert(e, i, slot, why, whylen)) != KBS_OK)
+		if ((rc = entry_cert(v, e, i, slot, k != VEK_NONE ? c : NULL, why, whylen)) !=
+		    KBS_OK)
 			return rc;
 	}
 	if (c->vek)
@@ -533,6 +610,13 @@ static int chain_verify(const struct snp_verifier *v, const struct snp_report *r
 {
 	int rc;
 
+	/* a VEK verified before against the built-in issuer: only supplied ARK/ASK need checks */
+	if (c->cached_gen != SNP_GEN_UNKNOWN && !c->ark && !c->ask &&
+	    (c->cached_gen == r->gen ||
+	     (r->gen == SNP_GEN_MILAN_OR_GENOA && c->cached_gen != SNP_GEN_TURIN))) {
+		*gen = c->cached_gen;
+		return KBS_OK;
+	}
 	if (r->gen != SNP_GEN_MILAN_OR_GENOA) {
 		*gen = r->gen;
 		return chain_check(roots_for(v, r->gen), c, why, whylen);
@@ -555,7 +639,8 @@ static int obtain_vek(const struct snp_verifier *v, const json_t *ev, const stru
 {
 	int rc;
 
-	if ((rc = chain_from_evidence(json_object_get(ev, "cert_chain"), c, why, whylen)) != KBS_OK)
+	if ((rc = chain_from_evidence(v, json_object_get(ev, "cert_chain"), c, why, whylen)) !=
+	    KBS_OK)
 		return rc;
 	if (c->vek)
 		return KBS_OK;
@@ -658,6 +743,8 @@ int snp_verifier_verify(const struct snp_verifier *v, const struct as_verify_inp
 		goto out;
 	if ((rc = chain_verify(v, &r, &c, &gen, why, whylen)) != KBS_OK)
 		goto out;
+	if (!c.ask)
+		vek_cache_put(v, &c, gen);
 	want_key = c.kind == VEK_VLEK ? 1 : 0;
 	if (SNP_KEYINFO_SIGNING_KEY(r.key_info) != want_key) {
 		snprintf(why, whylen, "snp: report signing key %u does not match the %s",

@@ -439,6 +439,40 @@ static void swapped_certificates_and_foreign_roots_rejected(void **state)
 	snp_verifier_free(v);
 }
 
+/* The second verification of a VCEK comes from the verified-VEK cache: same verdicts. */
+static void cached_vcek_keeps_every_check(void **state)
+{
+	struct snp_verifier *v = verifier(0, NULL);
+	json_t *ev = e2e(), *vcek = json_array_get(json_object_get(ev, "cert_chain"), 0);
+	json_t *r;
+	uint8_t rd[64];
+	char why[256];
+
+	(void)state;
+	unhex(E2E_RD, rd, 64);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run(v, ev, rd, 64, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
+	rd[1] ^= 1;
+	expect_fail(v, ev, rd, 64, "REPORT_DATA");
+	/* the cached VCEK with a foreign ARK, or claimed to be a VLEK */
+	json_array_append_new(json_object_get(ev, "cert_chain"),
+			      pem_entry("ARK", vendor_amd_milan_pem, 1));
+	expect_fail(v, ev, NULL, 0, "ARK is not the built-in AMD ARK-Genoa");
+	json_array_remove(json_object_get(ev, "cert_chain"), 1);
+	json_object_set_new(vcek, "cert_type", json_string("VLEK"));
+	expect_fail(v, ev, NULL, 0, "VLEK is not signed by the Genoa ASVK");
+	json_object_set_new(vcek, "cert_type", json_string("VCEK"));
+	/* a changed report with the cached VCEK */
+	r = json_object_get(ev, "attestation_report");
+	json_integer_set(json_object_get(r, "guest_svn"), 1);
+	expect_fail(v, ev, NULL, 0, "report signature does not verify");
+	json_integer_set(json_object_get(r, "guest_svn"), 0);
+	json_integer_set(json_object_get(json_object_get(r, "reported_tcb"), "snp"), 24);
+	expect_fail(v, ev, NULL, 0, "signature");
+	json_decref(ev);
+	snp_verifier_free(v);
+}
+
 static void vlek_report_verifies_when_vmpl_allowed(void **state)
 {
 	struct snp_verifier *strict = verifier(0, NULL), *v1 = verifier(1, NULL);
@@ -743,6 +777,7 @@ int main(void)
 	    cmocka_unit_test(trustee_corruptions_of_v2_report_rejected),
 	    cmocka_unit_test(every_signed_byte_flip_rejected),
 	    cmocka_unit_test(swapped_certificates_and_foreign_roots_rejected),
+	    cmocka_unit_test(cached_vcek_keeps_every_check),
 	    cmocka_unit_test(vlek_report_verifies_when_vmpl_allowed),
 	    cmocka_unit_test(binary_and_json_forms_round_trip),
 	    cmocka_unit_test(turin_tcb_layout_and_v5_vectors),
