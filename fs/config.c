@@ -620,8 +620,30 @@ int kbsfs_config_load_file(struct kbsfs_config *c, char *err, size_t errlen)
 #endif
 }
 
+/* A background kbsfs runs in "/": relative file names must be resolved before that. */
+static int make_absolute(char **path, const char *what, char *err, size_t errlen)
+{
+	char *abs;
+
+	if (!*path || (*path)[0] == '/')
+		return KBS_OK;
+	abs = realpath(*path, NULL);
+	if (!abs) {
+		set_err(err, errlen, "%s=%s: %s", what, *path, strerror(errno));
+		return KBS_ERR_INVAL;
+	}
+	free(*path);
+	*path = abs;
+	return KBS_OK;
+}
+
 int kbsfs_config_finish(struct kbsfs_config *c, char *err, size_t errlen)
 {
+	int rc;
+
+	if ((rc = make_absolute(&c->kbs_cert_file, "kbs_cert", err, errlen)) ||
+	    (rc = make_absolute(&c->initdata_file, "initdata", err, errlen)))
+		return rc;
 	if (!c->kbs_url) {
 		set_err(err, errlen,
 			"no KBS configured: give -o kbs_url=URL or a config file with kbs_url / "

@@ -188,6 +188,32 @@ static void finish_requires_url_and_explicit_sample(void **state)
 	assert_int_equal(kbsfs_config_finish(c, err, sizeof(err)), KBS_OK);
 	assert_string_equal(c->tee, "auto");
 	kbsfs_config_free(c);
+
+	/* relative file names become absolute (a background kbsfs runs in "/") */
+	char cwd[4096], want[4200], dir[] = "/tmp/kbsfs-cfgdir-XXXXXX";
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chdir(dir), 0);
+	FILE *pem = fopen("kbs.pem", "w");
+	assert_non_null(pem);
+	fclose(pem);
+	c = cfg_new();
+	assert_int_equal(kbsfs_config_set_opt(c, "kbs_url=https://k", err, sizeof(err)), KBS_OK);
+	assert_int_equal(kbsfs_config_set_opt(c, "kbs_cert=kbs.pem", err, sizeof(err)), KBS_OK);
+	assert_int_equal(kbsfs_config_finish(c, err, sizeof(err)), KBS_OK);
+	snprintf(want, sizeof(want), "%s/kbs.pem", dir);
+	assert_string_equal(c->kbs_cert_file, want);
+	kbsfs_config_free(c);
+	unlink("kbs.pem");
+	c = cfg_new();
+	assert_int_equal(kbsfs_config_set_opt(c, "kbs_url=https://k", err, sizeof(err)), KBS_OK);
+	assert_int_equal(kbsfs_config_set_opt(c, "initdata=no-such-file", err, sizeof(err)),
+			 KBS_OK);
+	assert_int_equal(kbsfs_config_finish(c, err, sizeof(err)), KBS_ERR_INVAL);
+	assert_non_null(strstr(err, "initdata=no-such-file"));
+	kbsfs_config_free(c);
+	assert_int_equal(chdir(cwd), 0);
+	rmdir(dir);
 }
 
 static json_t *load_json(const char *name)
