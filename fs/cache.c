@@ -31,11 +31,11 @@ struct entry {
 	bool declared;
 	bool fetching;
 	enum res_state state;
-	struct kbsfs_value *cur;    /* newest good value */
+	struct kbsfs_value *cur; /* newest good value */
 	uint64_t gen;
 	uint64_t fetch_seq;
 	int last_rc;
-	int64_t last_ok_ns;  /* last successful fetch or refresh */
+	int64_t last_ok_ns;	   /* last successful fetch or refresh */
 	unsigned refresh_failures; /* consecutive */
 	struct res_error err;
 };
@@ -499,8 +499,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int kbsfs_cache_list(struct kbsfs_cache *c, const char *dir,
-		     int (*fn)(void *ctx, const char *name), void *ctx)
+int kbsfs_cache_list(struct kbsfs_cache *c, const char *dir, int (*fn)(void *ctx, const char *name),
+		     void *ctx)
 {
 	size_t dlen = strlen(dir), n = 0, i, k;
 	char **names;
@@ -560,8 +560,8 @@ static json_t *entry_status_locked(const struct entry *e)
 		return NULL;
 	json_object_set_new(o, "state", json_string(state_names[e->state]));
 	json_object_set_new(o, "declared", json_boolean(e->declared));
-	json_object_set_new(o, "size", e->cur ? json_integer((json_int_t)e->cur->data.len)
-					      : json_null());
+	json_object_set_new(o, "size",
+			    e->cur ? json_integer((json_int_t)e->cur->data.len) : json_null());
 	json_object_set_new(o, "version", json_integer((json_int_t)(e->cur ? e->cur->gen : 0)));
 	json_object_set_new(o, "fetched_at", time_json(e->cur ? e->cur->fetched_ns : 0));
 	json_object_set_new(o, "last_success", time_json(e->last_ok_ns));
@@ -576,9 +576,9 @@ static json_t *entry_status_locked(const struct entry *e)
 		json_object_set_new(err, "errno",
 				    json_string(kbsfs_errno_name(kbsfs_errno(e->err.rc))));
 		json_object_set_new(err, "message", json_string(kbs_strerror(e->err.rc)));
-		json_object_set_new(err, "http_status", e->err.http_status
-								? json_integer(e->err.http_status)
-								: json_null());
+		json_object_set_new(err, "http_status",
+				    e->err.http_status ? json_integer(e->err.http_status)
+						       : json_null());
 		json_object_set_new(err, "type", json_string(e->err.type));
 		/* detail comes from the KBS error body or the transport: never secret bytes */
 		json_object_set_new(err, "detail", json_string(e->err.detail));

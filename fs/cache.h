@@ -26,8 +26,8 @@
  */
 struct kbsfs_value {
 	atomic_uint refs;
-	uint64_t gen;        /* version number, starts at 1, +1 on every change */
-	int64_t fetched_ns;  /* CLOCK_REALTIME when this version was fetched */
+	uint64_t gen;	    /* version number, starts at 1, +1 on every change */
+	int64_t fetched_ns; /* CLOCK_REALTIME when this version was fetched */
 	struct secbuf data;
 };
 
@@ -79,8 +79,8 @@ void kbsfs_cache_stop_refresh(struct kbsfs_cache *c);
  * Calls fn(name) once for every distinct child of the directory dir ("" = root, "repo",
  * "repo/type") among declared resources and those with a value, in sorted order.
  */
-int kbsfs_cache_list(struct kbsfs_cache *c, const char *dir,
-		     int (*fn)(void *ctx, const char *name), void *ctx);
+int kbsfs_cache_list(struct kbsfs_cache *c, const char *dir, int (*fn)(void *ctx, const char *name),
+		     void *ctx);
 
 /* {"<path>": {"state":..., ...}, ...}: never secret bytes. New reference. */
 json_t *kbsfs_cache_status(struct kbsfs_cache *c);

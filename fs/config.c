@@ -43,31 +43,31 @@ static const struct {
 	const char *name;
 	enum opt_id id;
 } opt_names[] = {
-	{"kbs_url", O_KBS_URL},
-	{"kbs_cert", O_KBS_CERT},
-	{"tee", O_TEE},
-	{"allow_sample", O_ALLOW_SAMPLE},
-	{"tee_key_algorithm", O_TEE_KEY_ALG},
-	{"initdata", O_INITDATA},
-	{"uid", O_UID},
-	{"gid", O_GID},
-	{"mode", O_MODE},
-	{"refresh", O_REFRESH},
-	{"cache_timeout", O_CACHE_TIMEOUT},
-	{"timeout", O_TIMEOUT},
-	{"secmem", O_SECMEM},
-	{"log_level", O_LOG_LEVEL},
-	{"resources", O_RESOURCES},
-	{"config", O_CONFIG},
+    {"kbs_url", O_KBS_URL},
+    {"kbs_cert", O_KBS_CERT},
+    {"tee", O_TEE},
+    {"allow_sample", O_ALLOW_SAMPLE},
+    {"tee_key_algorithm", O_TEE_KEY_ALG},
+    {"initdata", O_INITDATA},
+    {"uid", O_UID},
+    {"gid", O_GID},
+    {"mode", O_MODE},
+    {"refresh", O_REFRESH},
+    {"cache_timeout", O_CACHE_TIMEOUT},
+    {"timeout", O_TIMEOUT},
+    {"secmem", O_SECMEM},
+    {"log_level", O_LOG_LEVEL},
+    {"resources", O_RESOURCES},
+    {"config", O_CONFIG},
 };
 
-static const char *const tee_names[] = {"auto", "sample", "tpm", "snp", "tdx",
-					"az-snp-vtpm", "az-tdx-vtpm"};
+static const char *const tee_names[] = {"auto", "sample",      "tpm",	     "snp",
+					"tdx",	"az-snp-vtpm", "az-tdx-vtpm"};
 static const char *const key_algs[] = {"ECDH-ES+A256KW-P256", "ECDH-ES+A256KW-P521",
 				       "RSA-OAEP-256"};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -334,8 +334,8 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_MODE:
 		if (parse_uint(v, 8, 0777, &x)) {
-			set_err(err, errlen, "mode: expected octal permission bits <= 0777, got '%s'",
-				v);
+			set_err(err, errlen,
+				"mode: expected octal permission bits <= 0777, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->mode = (mode_t)x;
@@ -356,8 +356,8 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_SECMEM:
 		if (parse_size(v, &c->secmem_size)) {
-			set_err(err, errlen, "secmem: expected a size between 64K and 1024M, got '%s'",
-				v);
+			set_err(err, errlen,
+				"secmem: expected a size between 64K and 1024M, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		break;
@@ -419,9 +419,16 @@ static int json_opt_to_str(json_t *v, char *tmp, size_t tmplen, const char **out
 }
 
 /* Keys of cdh.toml / aa.toml that kbsfs accepts and ignores. */
-static const char *const ignored_keys[] = {"socket", "aa", "image", "skip_sealed_secret_verification",
-					    "eventlog_config", "credentials", "kbc",
-					    "token_configs", "log", "kbsfs"};
+static const char *const ignored_keys[] = {"socket",
+					   "aa",
+					   "image",
+					   "skip_sealed_secret_verification",
+					   "eventlog_config",
+					   "credentials",
+					   "kbc",
+					   "token_configs",
+					   "log",
+					   "kbsfs"};
 
 static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, char *err,
 		       size_t errlen)
@@ -430,7 +437,8 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 	json_t *v;
 	int rc;
 
-	json_object_foreach(tab, key, v) {
+	json_object_foreach(tab, key, v)
+	{
 		size_t i;
 		bool found = false;
 
@@ -450,10 +458,11 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 				size_t k;
 				json_t *e;
 
-				json_array_foreach(v, k, e) {
+				json_array_foreach(v, k, e)
+				{
 					if (!json_is_string(e)) {
-						set_err(err, errlen, "%s: resources[] must be strings",
-							where);
+						set_err(err, errlen,
+							"%s: resources[] must be strings", where);
 						return KBS_ERR_INVAL;
 					}
 					rc = apply(c, id, json_string_value(e), true, err, errlen);
@@ -493,8 +502,8 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 	return KBS_OK;
 }
 
-static int apply_str_member(struct kbsfs_config *c, json_t *obj, const char *member,
-			    enum opt_id id, const char *where, char *err, size_t errlen)
+static int apply_str_member(struct kbsfs_config *c, json_t *obj, const char *member, enum opt_id id,
+			    const char *where, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(obj, member);
 
@@ -567,7 +576,8 @@ int kbsfs_config_apply_json(struct kbsfs_config *c, json_t *root, char *err, siz
 			set_err(err, errlen, "config: credentials must be an array of tables");
 			return KBS_ERR_INVAL;
 		}
-		json_array_foreach(t, i, v) {
+		json_array_foreach(t, i, v)
+		{
 			json_t *u = json_is_object(v) ? json_object_get(v, "resource_uri") : NULL;
 
 			if (!json_is_string(u) ||
@@ -663,63 +673,64 @@ int kbsfs_config_finish(struct kbsfs_config *c, char *err, size_t errlen)
 
 void kbsfs_config_usage(FILE *f, const char *prog)
 {
-	fprintf(f,
-		"NAME\n"
-		"    kbsfs - attestation-gated secrets from a KBS as read-only files\n"
-		"\n"
-		"SYNOPSIS\n"
-		"    %s MOUNTPOINT -o kbs_url=URL[,OPTION...] [-f] [-d] [-s]\n"
-		"    %s MOUNTPOINT -o config=FILE[,OPTION...]\n"
-		"\n"
-		"DESCRIPTION\n"
-		"    Mounts a FUSE file system in which MOUNTPOINT/REPO/TYPE/TAG is the KBS resource\n"
-		"    REPO/TYPE/TAG. The mount does not attest; the first lookup or open of a\n"
-		"    secret attests (once, shared by all callers) and fetches it; later reads are\n"
-		"    served from locked memory. Files are read-only. MOUNTPOINT/.kbsfs/status\n"
-		"    describes the attestation and every resource as JSON (never secret bytes).\n"
-		"\n"
-		"OPTIONS\n"
-		"    -o kbs_url=URL         KBS base URL, e.g. https://kbs.example:8080 (required)\n"
-		"    -o kbs_cert=FILE       PEM certificate(s) to trust for the KBS TLS server\n"
-		"    -o tee=TEE             auto (default), sample, tpm, snp, tdx, az-snp-vtpm,\n"
-		"                           az-tdx-vtpm\n"
-		"    -o allow_sample        allow sample (fake) evidence; required with tee=sample\n"
-		"                           and for tee=auto to fall back to sample. Testing only.\n"
-		"    -o tee_key_algorithm=A ECDH-ES+A256KW-P256 (default), ECDH-ES+A256KW-P521,\n"
-		"                           RSA-OAEP-256\n"
-		"    -o initdata=FILE       init-data TOML sent with the attestation\n"
-		"    -o uid=N,gid=N         owner of the files (default: the mounting user)\n"
-		"    -o mode=0400           permission bits of secret files (default 0400)\n"
-		"    -o refresh=SECONDS     re-fetch cached secrets in the background every\n"
-		"                           SECONDS (default 0 = never); a failed refresh keeps the\n"
-		"                           last good value, a denied or deleted one is dropped\n"
-		"    -o resources=R1:R2:... resources listed in directories before first access\n"
-		"                           (repo/type/tag or kbs:///repo/type/tag)\n"
-		"    -o config=FILE         TOML file with the options above as keys (top level or\n"
-		"                           [kbsfs]); also reads guest-components cdh.toml ([kbc]\n"
-		"                           url, kbs_cert; [[credentials]] resource_uri) and aa.toml\n"
-		"                           ([token_configs.kbs] url, cert, tee_key_algorithm).\n"
-		"                           Mount options win over the file.\n"
-		"    -o cache_timeout=S     kernel dentry/attribute cache time (default 3600);\n"
-		"                           changes are pushed to the kernel explicitly\n"
-		"    -o timeout=S           per-request KBS timeout (default 10)\n"
-		"    -o secmem=SIZE         locked secret memory (default 1M; K/M suffixes)\n"
-		"    -o log_level=LEVEL     error, warn, info (default), debug\n"
-		"    -f                     stay in the foreground\n"
-		"    -d                     FUSE debug output (implies -f)\n"
-		"    -s                     single-threaded request loop\n"
-		"    -h, --help             this text;  -V, --version  version\n"
-		"    Other -o options are passed to FUSE. kbsfs always mounts with ro,\n"
-		"    default_permissions, and allow_other (when permitted for the user).\n"
-		"\n"
-		"ERRORS\n"
-		"    ENOENT  no such resource (KBS 404) or not a resource path\n"
-		"    EACCES  the KBS policy denied the resource or the attestation was refused\n"
-		"    EIO     the KBS is unreachable or failed; retried on the next access\n"
-		"    EROFS   any attempt to modify the file system\n"
-		"\n"
-		"SIGNALS\n"
-		"    SIGTERM, SIGINT, SIGHUP unmount cleanly and wipe all secrets; so does\n"
-		"    fusermount3 -u MOUNTPOINT.\n",
-		prog, prog);
+	fprintf(
+	    f,
+	    "NAME\n"
+	    "    kbsfs - attestation-gated secrets from a KBS as read-only files\n"
+	    "\n"
+	    "SYNOPSIS\n"
+	    "    %s MOUNTPOINT -o kbs_url=URL[,OPTION...] [-f] [-d] [-s]\n"
+	    "    %s MOUNTPOINT -o config=FILE[,OPTION...]\n"
+	    "\n"
+	    "DESCRIPTION\n"
+	    "    Mounts a FUSE file system in which MOUNTPOINT/REPO/TYPE/TAG is the KBS resource\n"
+	    "    REPO/TYPE/TAG. The mount does not attest; the first lookup or open of a\n"
+	    "    secret attests (once, shared by all callers) and fetches it; later reads are\n"
+	    "    served from locked memory. Files are read-only. MOUNTPOINT/.kbsfs/status\n"
+	    "    describes the attestation and every resource as JSON (never secret bytes).\n"
+	    "\n"
+	    "OPTIONS\n"
+	    "    -o kbs_url=URL         KBS base URL, e.g. https://kbs.example:8080 (required)\n"
+	    "    -o kbs_cert=FILE       PEM certificate(s) to trust for the KBS TLS server\n"
+	    "    -o tee=TEE             auto (default), sample, tpm, snp, tdx, az-snp-vtpm,\n"
+	    "                           az-tdx-vtpm\n"
+	    "    -o allow_sample        allow sample (fake) evidence; required with tee=sample\n"
+	    "                           and for tee=auto to fall back to sample. Testing only.\n"
+	    "    -o tee_key_algorithm=A ECDH-ES+A256KW-P256 (default), ECDH-ES+A256KW-P521,\n"
+	    "                           RSA-OAEP-256\n"
+	    "    -o initdata=FILE       init-data TOML sent with the attestation\n"
+	    "    -o uid=N,gid=N         owner of the files (default: the mounting user)\n"
+	    "    -o mode=0400           permission bits of secret files (default 0400)\n"
+	    "    -o refresh=SECONDS     re-fetch cached secrets in the background every\n"
+	    "                           SECONDS (default 0 = never); a failed refresh keeps the\n"
+	    "                           last good value, a denied or deleted one is dropped\n"
+	    "    -o resources=R1:R2:... resources listed in directories before first access\n"
+	    "                           (repo/type/tag or kbs:///repo/type/tag)\n"
+	    "    -o config=FILE         TOML file with the options above as keys (top level or\n"
+	    "                           [kbsfs]); also reads guest-components cdh.toml ([kbc]\n"
+	    "                           url, kbs_cert; [[credentials]] resource_uri) and aa.toml\n"
+	    "                           ([token_configs.kbs] url, cert, tee_key_algorithm).\n"
+	    "                           Mount options win over the file.\n"
+	    "    -o cache_timeout=S     kernel dentry/attribute cache time (default 3600);\n"
+	    "                           changes are pushed to the kernel explicitly\n"
+	    "    -o timeout=S           per-request KBS timeout (default 10)\n"
+	    "    -o secmem=SIZE         locked secret memory (default 1M; K/M suffixes)\n"
+	    "    -o log_level=LEVEL     error, warn, info (default), debug\n"
+	    "    -f                     stay in the foreground\n"
+	    "    -d                     FUSE debug output (implies -f)\n"
+	    "    -s                     single-threaded request loop\n"
+	    "    -h, --help             this text;  -V, --version  version\n"
+	    "    Other -o options are passed to FUSE. kbsfs always mounts with ro,\n"
+	    "    default_permissions, and allow_other (when permitted for the user).\n"
+	    "\n"
+	    "ERRORS\n"
+	    "    ENOENT  no such resource (KBS 404) or not a resource path\n"
+	    "    EACCES  the KBS policy denied the resource or the attestation was refused\n"
+	    "    EIO     the KBS is unreachable or failed; retried on the next access\n"
+	    "    EROFS   any attempt to modify the file system\n"
+	    "\n"
+	    "SIGNALS\n"
+	    "    SIGTERM, SIGINT, SIGHUP unmount cleanly and wipe all secrets; so does\n"
+	    "    fusermount3 -u MOUNTPOINT.\n",
+	    prog, prog);
 }

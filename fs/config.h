@@ -19,22 +19,22 @@ struct kbsfs_config {
 	char *kbs_url;
 	char *kbs_cert_file; /* PEM file to trust for the KBS */
 	char *kbs_cert_pem;  /* inline PEM (cdh.toml kbs_cert) */
-	char *tee;           /* "auto" or a TEE name */
+	char *tee;	     /* "auto" or a TEE name */
 	bool allow_sample;
 	char *tee_key_algorithm;
 	char *initdata_file;
 	char *config_file;
 	uid_t uid;
 	gid_t gid;
-	mode_t mode;          /* permission bits of secret files, default 0400 */
-	unsigned refresh_s;   /* background refresh period, 0 = off */
+	mode_t mode;		  /* permission bits of secret files, default 0400 */
+	unsigned refresh_s;	  /* background refresh period, 0 = off */
 	unsigned cache_timeout_s; /* kernel entry/attr timeout, default 3600 */
-	unsigned timeout_s;   /* per KBS request, default 10 */
-	size_t secmem_size;   /* secret arena size, default 1 MiB */
-	int log_level;        /* enum log_level */
-	char **resources;     /* normalised "repo/type/tag", deduplicated */
+	unsigned timeout_s;	  /* per KBS request, default 10 */
+	size_t secmem_size;	  /* secret arena size, default 1 MiB */
+	int log_level;		  /* enum log_level */
+	char **resources;	  /* normalised "repo/type/tag", deduplicated */
 	size_t nresources;
-	unsigned set_mask;    /* internal: which fields came from the command line */
+	unsigned set_mask; /* internal: which fields came from the command line */
 };
 
 int kbsfs_config_new(struct kbsfs_config **out);

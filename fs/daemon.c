@@ -247,8 +247,7 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 			 "mounting user can use the mount");
 	if (fuse_opt_add_arg(&args, mopts) != 0)
 		goto out;
-	se = fuse_session_new(&args, kbsfs_fs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops),
-			      fs);
+	se = fuse_session_new(&args, kbsfs_fs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (!se)
 		goto out;
 	if (fuse_set_signal_handlers(se) != 0)
@@ -265,9 +264,8 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 		log_error("kbsfs: cannot start helper threads");
 		goto out;
 	}
-	log_info("kbsfs: mounted %s (kbs %s, tee %s%s, refresh %us)", opts.mountpoint,
-		 cfg->kbs_url, cfg->tee, cfg->allow_sample ? ", sample allowed" : "",
-		 cfg->refresh_s);
+	log_info("kbsfs: mounted %s (kbs %s, tee %s%s, refresh %us)", opts.mountpoint, cfg->kbs_url,
+		 cfg->tee, cfg->allow_sample ? ", sample allowed" : "", cfg->refresh_s);
 	/* start-up errors went to the caller's terminal; from here on a background daemon
 	 * has no terminal */
 	if (notify_fd >= 0) {
@@ -286,9 +284,8 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 		/* UINT_MAX means "not given" in fuse_parse_cmdline() */
 		if (opts.max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, opts.max_threads != UINT_MAX && opts.max_threads
-							  ? opts.max_threads
-							  : 16);
+		fuse_loop_cfg_set_max_threads(
+		    lc, opts.max_threads != UINT_MAX && opts.max_threads ? opts.max_threads : 16);
 		rc = fuse_session_loop_mt(se, lc);
 	}
 	ret = rc < 0 ? 1 : 0;

@@ -34,19 +34,19 @@ struct node {
 	struct node *next_path;
 	fuse_ino_t ino;
 	enum node_kind kind;
-	bool latest;     /* the node a lookup of this path returns (in by_path) */
+	bool latest; /* the node a lookup of this path returns (in by_path) */
 	uint64_t nlookup;
-	char *path;      /* "repo", "repo/type", "repo/type/tag", ".kbsfs/status" */
+	char *path;	       /* "repo", "repo/type", "repo/type/tag", ".kbsfs/status" */
 	struct kbsfs_value *v; /* N_FILE: the version this inode shows; NULL once revoked */
 	int revoked_errno;     /* N_FILE with v == NULL: what reads get */
-	char *snap;            /* N_STATUS: the document this inode shows */
+	char *snap;	       /* N_STATUS: the document this inode shows */
 	size_t snaplen;
 	struct timespec snap_time;
 };
 
 struct notice {
 	struct notice *next;
-	fuse_ino_t ino;    /* 0: no inode invalidation */
+	fuse_ino_t ino;	   /* 0: no inode invalidation */
 	fuse_ino_t parent; /* 0: no entry invalidation */
 	char name[KBSFS_SEG_MAX + 1];
 };
@@ -577,7 +577,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		lookup_status(req, fs);
 		return;
 	}
-	if ((pkind != N_ROOT && pkind != N_DIR1 && pkind != N_DIR2) || !kbsfs_seg_valid(name, nlen)) {
+	if ((pkind != N_ROOT && pkind != N_DIR1 && pkind != N_DIR2) ||
+	    !kbsfs_seg_valid(name, nlen)) {
 		fuse_reply_err(req, ENOENT); /* not a resource path: no network */
 		return;
 	}
@@ -758,7 +759,7 @@ struct dirent_list {
 		char *name;
 		fuse_ino_t ino;
 		mode_t type;
-	} *e;
+	} * e;
 };
 
 static int dl_add(struct dirent_list *dl, const char *name, fuse_ino_t ino, mode_t type)
@@ -997,33 +998,33 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 }
 
 static const struct fuse_lowlevel_ops kbsfs_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.access = op_access,
-	.open = op_open,
-	.read = op_read,
-	.release = op_release,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.releasedir = op_releasedir,
-	.statfs = op_statfs,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_unlink,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.write = op_write,
-	.create = op_create,
-	.setxattr = op_setxattr,
-	.removexattr = op_removexattr,
-	.fallocate = op_fallocate,
-	.copy_file_range = op_copy_file_range,
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .access = op_access,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_unlink,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .write = op_write,
+    .create = op_create,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+    .fallocate = op_fallocate,
+    .copy_file_range = op_copy_file_range,
 };
 
 const struct fuse_lowlevel_ops *kbsfs_fs_lowlevel_ops(void)

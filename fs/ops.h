@@ -20,14 +20,14 @@
 struct kbsfs_fs_params {
 	uid_t uid;
 	gid_t gid;
-	mode_t mode;               /* secret files; directories get x where r is set */
-	unsigned cache_timeout_s;  /* kernel entry/attr timeout for resources and directories */
-	bool no_open;              /* use the kernel's no-open mode when it offers it */
+	mode_t mode;		  /* secret files; directories get x where r is set */
+	unsigned cache_timeout_s; /* kernel entry/attr timeout for resources and directories */
+	bool no_open;		  /* use the kernel's no-open mode when it offers it */
 	kbsfs_fetch_fn fetch;
 	void *fetch_ctx;
 	json_t *(*attestation_status)(void *ctx); /* optional, new reference */
 	void *status_ctx;
-	json_t *info;              /* static members for the status file (borrowed, copied) */
+	json_t *info;		      /* static members for the status file (borrowed, copied) */
 	const char *const *resources; /* declared resources ("repo/type/tag") */
 	size_t nresources;
 };

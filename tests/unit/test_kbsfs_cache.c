@@ -383,8 +383,8 @@ static void listing_shows_declared_and_fetched(void **state)
 	assert_int_equal(f->calls, 2);
 	json_t *st = kbsfs_cache_status(c);
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(st, "other/x/y"), "state")),
-		"unfetched");
+	    json_string_value(json_object_get(json_object_get(st, "other/x/y"), "state")),
+	    "unfetched");
 	json_decref(st);
 	kbsfs_cache_free(c);
 	free(f);
@@ -462,17 +462,17 @@ static void refresh_thread_starts_and_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(first_get_fetches_then_memory),
-		cmocka_unit_test(errors_map_and_are_retried),
-		cmocka_unit_test(concurrent_first_access_fetches_once),
-		cmocka_unit_test(concurrent_waiters_share_a_failure),
-		cmocka_unit_test(refresh_rotates_atomically),
-		cmocka_unit_test(refresh_failure_keeps_last_good_and_shows_it),
-		cmocka_unit_test(refresh_denial_drops_the_value),
-		cmocka_unit_test(listing_shows_declared_and_fetched),
-		cmocka_unit_test(status_never_contains_secret_bytes),
-		cmocka_unit_test(free_wipes_values),
-		cmocka_unit_test(refresh_thread_starts_and_stops),
+	    cmocka_unit_test(first_get_fetches_then_memory),
+	    cmocka_unit_test(errors_map_and_are_retried),
+	    cmocka_unit_test(concurrent_first_access_fetches_once),
+	    cmocka_unit_test(concurrent_waiters_share_a_failure),
+	    cmocka_unit_test(refresh_rotates_atomically),
+	    cmocka_unit_test(refresh_failure_keeps_last_good_and_shows_it),
+	    cmocka_unit_test(refresh_denial_drops_the_value),
+	    cmocka_unit_test(listing_shows_declared_and_fetched),
+	    cmocka_unit_test(status_never_contains_secret_bytes),
+	    cmocka_unit_test(free_wipes_values),
+	    cmocka_unit_test(refresh_thread_starts_and_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

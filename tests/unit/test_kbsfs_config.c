@@ -100,8 +100,7 @@ static void options_set_every_field(void **state)
 	assert_int_equal(kbsfs_config_set_opt(c, "secmem=512K", err, sizeof(err)), KBS_OK);
 	assert_int_equal(kbsfs_config_set_opt(c, "log_level=debug", err, sizeof(err)), KBS_OK);
 	assert_int_equal(
-		kbsfs_config_set_opt(c, "tee_key_algorithm=RSA-OAEP-256", err, sizeof(err)),
-		KBS_OK);
+	    kbsfs_config_set_opt(c, "tee_key_algorithm=RSA-OAEP-256", err, sizeof(err)), KBS_OK);
 	assert_string_equal(c->kbs_url, "https://kbs:8080");
 	assert_string_equal(c->kbs_cert_file, "/etc/kbs.pem");
 	assert_null(c->kbs_cert_pem);
@@ -121,8 +120,7 @@ static void options_set_every_field(void **state)
 			 KBS_ERR_NOTFOUND);
 	assert_int_equal(kbsfs_config_set_opt(c, "max_read=4096", err, sizeof(err)),
 			 KBS_ERR_NOTFOUND);
-	assert_int_equal(kbsfs_config_set_opt(c, "kbs_urlx=1", err, sizeof(err)),
-			 KBS_ERR_NOTFOUND);
+	assert_int_equal(kbsfs_config_set_opt(c, "kbs_urlx=1", err, sizeof(err)), KBS_ERR_NOTFOUND);
 	kbsfs_config_free(c);
 	kbsfs_config_free(NULL);
 }
@@ -130,13 +128,12 @@ static void options_set_every_field(void **state)
 static void options_reject_bad_values_with_message(void **state)
 {
 	static const char *const bad[] = {
-		"kbs_url=ftp://x", "kbs_url",        "tee=sev",        "tee=",
-		"uid=-1",          "uid=abc",        "uid=1 ",         "gid=99999999999",
-		"mode=0800",       "mode=01000",     "mode=rw",        "mode=",
-		"refresh=-5",      "refresh=1h",     "timeout=0",      "secmem=1",
-		"secmem=2G",       "secmem=12Q",     "log_level=loud", "allow_sample=maybe",
-		"resources=a/b",   "resources=a/b/c/d", "resources=x/y/.z",
-		"tee_key_algorithm=A128KW",
+	    "kbs_url=ftp://x", "kbs_url",	    "tee=sev",		"tee=",
+	    "uid=-1",	       "uid=abc",	    "uid=1 ",		"gid=99999999999",
+	    "mode=0800",       "mode=01000",	    "mode=rw",		"mode=",
+	    "refresh=-5",      "refresh=1h",	    "timeout=0",	"secmem=1",
+	    "secmem=2G",       "secmem=12Q",	    "log_level=loud",	"allow_sample=maybe",
+	    "resources=a/b",   "resources=a/b/c/d", "resources=x/y/.z", "tee_key_algorithm=A128KW",
 	};
 	size_t i;
 
@@ -251,13 +248,13 @@ static void cdh_style_json_and_priority_of_options(void **state)
 	struct kbsfs_config *c = cfg_new();
 	char err[256] = "";
 	json_t *j = json_pack(
-		"{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}, s:{s:i}}", "socket",
-		"unix:///run/confidential-containers/cdh.sock", "kbc", "name", "cc_kbc", "url",
-		"http://example.io:8080", "kbs_cert", "-----BEGIN CERTIFICATE-----\nMIIB\n",
-		"credentials", "path", "/run/confidential-containers/cdh/kbs/a", "resource_uri",
-		"kbs:///default/aliyun/ecs_ram_role", "path", "/run/x", "resource_uri",
-		"kbs:///default/test/file", "log", "level", "warn", "image",
-		"max_concurrent_layer_downloads_per_image", 3);
+	    "{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s}, s:{s:i}}", "socket",
+	    "unix:///run/confidential-containers/cdh.sock", "kbc", "name", "cc_kbc", "url",
+	    "http://example.io:8080", "kbs_cert", "-----BEGIN CERTIFICATE-----\nMIIB\n",
+	    "credentials", "path", "/run/confidential-containers/cdh/kbs/a", "resource_uri",
+	    "kbs:///default/aliyun/ecs_ram_role", "path", "/run/x", "resource_uri",
+	    "kbs:///default/test/file", "log", "level", "warn", "image",
+	    "max_concurrent_layer_downloads_per_image", 3);
 
 	assert_non_null(j);
 	/* command line first: these must survive the file */
@@ -279,10 +276,10 @@ static void kbsfs_keys_in_file_and_type_errors(void **state)
 {
 	struct kbsfs_config *c = cfg_new();
 	char err[256] = "";
-	json_t *j = json_pack("{s:s, s:b, s:s, s:i, s:i, s:[s,s], s:{s:i}}", "kbs_url",
-			      "https://kbs", "allow_sample", 1, "tee", "sample", "mode", 0440,
-			      "refresh", 5, "resources", "default/akv/coco_one",
-			      "kbs:///default/akv/two", "kbsfs", "uid", 42);
+	json_t *j =
+	    json_pack("{s:s, s:b, s:s, s:i, s:i, s:[s,s], s:{s:i}}", "kbs_url", "https://kbs",
+		      "allow_sample", 1, "tee", "sample", "mode", 0440, "refresh", 5, "resources",
+		      "default/akv/coco_one", "kbs:///default/akv/two", "kbsfs", "uid", 42);
 
 	assert_int_equal(kbsfs_config_apply_json(c, j, err, sizeof(err)), KBS_OK);
 	assert_true(c->allow_sample);
@@ -295,18 +292,18 @@ static void kbsfs_keys_in_file_and_type_errors(void **state)
 	kbsfs_config_free(c);
 
 	static const char *const bad[] = {
-		"{\"kbs_url\": 5}",
-		"{\"refresh\": -1}",
-		"{\"mode\": 4096}",
-		"{\"unknown_key\": 1}",
-		"{\"resources\": [1]}",
-		"{\"config\": \"x.toml\"}",
-		"{\"kbc\": {\"name\": \"offline_fs_kbc\", \"url\": \"null\"}}",
-		"{\"kbc\": \"cc_kbc\"}",
-		"{\"kbc\": {\"name\": \"cc_kbc\", \"url\": 1}}",
-		"{\"credentials\": [{\"resource_uri\": \"file:///etc/x\"}]}",
-		"{\"credentials\": {}}",
-		"{\"kbsfs\": 1}",
+	    "{\"kbs_url\": 5}",
+	    "{\"refresh\": -1}",
+	    "{\"mode\": 4096}",
+	    "{\"unknown_key\": 1}",
+	    "{\"resources\": [1]}",
+	    "{\"config\": \"x.toml\"}",
+	    "{\"kbc\": {\"name\": \"offline_fs_kbc\", \"url\": \"null\"}}",
+	    "{\"kbc\": \"cc_kbc\"}",
+	    "{\"kbc\": {\"name\": \"cc_kbc\", \"url\": 1}}",
+	    "{\"credentials\": [{\"resource_uri\": \"file:///etc/x\"}]}",
+	    "{\"credentials\": {}}",
+	    "{\"kbsfs\": 1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_error_t jerr;
@@ -358,9 +355,8 @@ static void toml_files_from_guest_components(void **state)
 
 	/* a missing file and a TOML syntax error are reported with the file name */
 	c = cfg_new();
-	assert_int_equal(kbsfs_config_set_opt(c, "config=/nonexistent/kbsfs.toml", err,
-					      sizeof(err)),
-			 KBS_OK);
+	assert_int_equal(
+	    kbsfs_config_set_opt(c, "config=/nonexistent/kbsfs.toml", err, sizeof(err)), KBS_OK);
 	assert_int_not_equal(kbsfs_config_load_file(c, err, sizeof(err)), KBS_OK);
 	assert_non_null(strstr(err, "/nonexistent/kbsfs.toml"));
 	kbsfs_config_free(c);
@@ -387,9 +383,9 @@ static void usage_documents_every_option(void **state)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	static const char *const names[] = {"kbs_url=", "kbs_cert=", "tee=", "allow_sample",
-					    "uid=",     "mode=",     "refresh=", "resources=",
-					    "config=",  "EACCES",    "ENOENT",   "EIO"};
+	static const char *const names[] = {"kbs_url=", "kbs_cert=", "tee=",	 "allow_sample",
+					    "uid=",	"mode=",     "refresh=", "resources=",
+					    "config=",	"EACCES",    "ENOENT",	 "EIO"};
 
 	assert_non_null(f);
 	kbsfs_config_usage(f, "kbsfs");
@@ -402,17 +398,17 @@ static void usage_documents_every_option(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(path_grammar_matches_trustee_table),
-		cmocka_unit_test(path_normalize_accepts_uri_forms),
-		cmocka_unit_test(options_set_every_field),
-		cmocka_unit_test(options_reject_bad_values_with_message),
-		cmocka_unit_test(resources_list_splits_on_colon_and_keeps_uris),
-		cmocka_unit_test(finish_requires_url_and_explicit_sample),
-		cmocka_unit_test(aa_config_json_gives_kbs_settings),
-		cmocka_unit_test(cdh_style_json_and_priority_of_options),
-		cmocka_unit_test(kbsfs_keys_in_file_and_type_errors),
-		cmocka_unit_test(toml_files_from_guest_components),
-		cmocka_unit_test(usage_documents_every_option),
+	    cmocka_unit_test(path_grammar_matches_trustee_table),
+	    cmocka_unit_test(path_normalize_accepts_uri_forms),
+	    cmocka_unit_test(options_set_every_field),
+	    cmocka_unit_test(options_reject_bad_values_with_message),
+	    cmocka_unit_test(resources_list_splits_on_colon_and_keeps_uris),
+	    cmocka_unit_test(finish_requires_url_and_explicit_sample),
+	    cmocka_unit_test(aa_config_json_gives_kbs_settings),
+	    cmocka_unit_test(cdh_style_json_and_priority_of_options),
+	    cmocka_unit_test(kbsfs_keys_in_file_and_type_errors),
+	    cmocka_unit_test(toml_files_from_guest_components),
+	    cmocka_unit_test(usage_documents_every_option),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
