@@ -135,7 +135,7 @@ echo "@mode=$(stat -c %a "$M/default/akv/coco_one")"
 pid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p' "$M/.kbsfs/status")
 umount "$M"; echo "@umount=$?"
 mountpoint -q "$M"; echo "@still_mounted=$?"
-for i in $(seq 50); do [ -d /proc/$pid ] || break; sleep 0.1; done
+for i in $(seq 200); do [ -d /proc/$pid ] || break; sleep 0.1; done
 [ -d /proc/$pid ]; echo "@daemon_alive=$?"
 """
 

@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: Apache-2.0
+"""kbsfs-csi driven over its unix socket the way kubelet does (python3-grpcio, stubs generated
+from k8s/csi/proto/csi.proto at test time): the Identity and Node checks csi-sanity makes for a
+node-only plugin, the spec's error codes, idempotent publish/unpublish, a real kbsfs mount at
+target_path served by a real kbs, and a plugin killed and restarted (mount still served,
+re-adopted, unpublish still works)."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kbs_server import Kbs
+from kbsfs_mountlib import force_unmount, is_mounted
+from kbsfs_testlib import Daemon, find_binary, wait_for
+
+grpc = pytest.importorskip("grpc")
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse") or os.geteuid() != 0,
+                                reason="needs root and /dev/fuse")
+
+SECRET = b"csi secret \x00\x01 bytes"
+OTHER = b"second resource"
+DRIVER = "csi.kbsfs.io"
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.TOKEN-MUST-NOT-LEAK.sig"
+
+
+@pytest.fixture(scope="module")
+def pb(tmp_path_factory):
+    """csi_pb2 / csi_pb2_grpc generated with Debian's grpc_tools."""
+    pytest.importorskip("grpc_tools")
+    source_dir = Path(os.environ.get("KBS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+    out = tmp_path_factory.mktemp("csi_stubs")
+    wkt = "/usr/lib/python3/dist-packages/grpc_tools/_proto"
+    r = subprocess.run([sys.executable, "-m", "grpc_tools.protoc",
+                        f"-I{source_dir / 'k8s' / 'csi' / 'proto'}", f"-I{wkt}",
+                        f"--python_out={out}", f"--grpc_python_out={out}", "csi.proto"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    sys.path.insert(0, str(out))
+    import csi_pb2
+    import csi_pb2_grpc
+    return csi_pb2, csi_pb2_grpc
+
+
+@pytest.fixture
+def kbs(daemons, tmp_dir, free_port, tls_cert):
+    k = Kbs(daemons, tmp_dir, free_port(), tls_cert()).start()
+    k.set_resource("default/akv/coco_one", SECRET)
+    k.set_resource("default/akv/other", OTHER)
+    return k
+
+
+class Plugin:
+    def __init__(self, tmp_dir, kbs, pb):
+        self.tmp_dir, self.kbs = tmp_dir, kbs
+        self.pb, self.rpc = pb
+        self.sock = tmp_dir / "csi.sock"
+        self.state = tmp_dir / "state"
+        self.root = tmp_dir / "kubelet"
+        self.daemon = None
+        self.runs = 0
+        self.targets = []
+
+    def start(self):
+        self.runs += 1
+        argv = [str(find_binary("kbsfs-csi")), "--endpoint", f"unix://{self.sock}",
+                "--nodeid", "node-1", "--state-dir", str(self.state),
+                "--kbsfs", str(find_binary("kbsfs")), "--kbs-url", self.kbs.url,
+                "--kbs-cert", str(self.kbs.cert.cert), "--allow-sample"]
+        self.daemon = Daemon(argv, name=f"kbsfs-csi-{self.runs}", log_dir=self.tmp_dir,
+                             ready_log=r"serving ", ready_timeout=20,
+                             env=dict(os.environ, GRPC_VERBOSITY="ERROR"))
+        self.daemon.start()
+        self.channel = grpc.insecure_channel(f"unix://{self.sock}")
+        self.ident = self.rpc.IdentityStub(self.channel)
+        self.node = self.rpc.NodeStub(self.channel)
+        return self
+
+    def kill(self):
+        self.channel.close()
+        os.kill(self.daemon.pid, signal.SIGKILL)
+        self.daemon.stop()
+
+    def stop(self):
+        if self.daemon:
+            self.channel.close()
+            self.daemon.stop()
+
+    def publish(self, pod_uid="uid-1", vol="secrets", attrs=None, tokens=None, readonly=True,
+                ns="default", drop=(), cap="mount", target=None, volume_id=None):
+        pb = self.pb
+        vid = volume_id if volume_id is not None else \
+            "csi-" + hashlib.sha256((pod_uid + vol).encode()).hexdigest()
+        parent = self.root / "pods" / pod_uid / "volumes" / "kubernetes.io~csi" / vol
+        parent.mkdir(parents=True, exist_ok=True, mode=0o750)  # kubelet creates the parent
+        tp = target if target is not None else str(parent / "mount")
+        if tp and tp not in self.targets:
+            self.targets.append(tp)
+        ctx = {"resources": "default/akv/coco_one,kbs:///default/akv/other", "tee": "sample",
+               "mode": "0440"}
+        ctx.update(attrs or {})
+        ctx.update({"csi.storage.k8s.io/pod.name": "p", "csi.storage.k8s.io/pod.namespace": ns,
+                    "csi.storage.k8s.io/pod.uid": pod_uid,
+                    "csi.storage.k8s.io/serviceAccount.name": "default",
+                    "csi.storage.k8s.io/ephemeral": "true"})
+        if tokens is not None:
+            ctx["csi.storage.k8s.io/serviceAccount.tokens"] = json.dumps(tokens)
+        for k in drop:
+            ctx.pop(k, None)
+        kw = {}
+        mode = pb.VolumeCapability.AccessMode(
+            mode=pb.VolumeCapability.AccessMode.SINGLE_NODE_WRITER)
+        if cap == "mount":
+            kw["volume_capability"] = pb.VolumeCapability(
+                mount=pb.VolumeCapability.MountVolume(), access_mode=mode)
+        elif cap == "block":
+            kw["volume_capability"] = pb.VolumeCapability(
+                block=pb.VolumeCapability.BlockVolume(), access_mode=mode)
+        req = pb.NodePublishVolumeRequest(volume_id=vid, target_path=tp, readonly=readonly,
+                                          volume_context=ctx, **kw)
+        self.node.NodePublishVolume(req, timeout=120)
+        return vid, tp
+
+    def unpublish(self, vid, tp):
+        self.node.NodeUnpublishVolume(
+            self.pb.NodeUnpublishVolumeRequest(volume_id=vid, target_path=tp), timeout=60)
+
+    def cleanup(self):
+        for t in self.targets:
+            force_unmount(t)
+
+
+@pytest.fixture
+def plugin(tmp_dir, kbs, pb):
+    p = Plugin(tmp_dir, kbs, pb).start()
+    yield p
+    p.stop()
+    p.cleanup()
+
+
+def code_of(fn, *a, **kw):
+    with pytest.raises(grpc.RpcError) as ei:
+        fn(*a, **kw)
+    return ei.value.code(), ei.value.details()
+
+
+def mounts_at(path):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split(" - ")[1].split()[0] for line in f
+                if line.split()[4] == str(path)]
+
+
+# ------------------------------------------------------------------ identity / node info
+
+def test_identity_service(plugin):
+    pb = plugin.pb
+    info = plugin.ident.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=5)
+    assert info.name == DRIVER
+    assert len(info.name) <= 63
+    assert re.fullmatch(r"[a-zA-Z][A-Za-z0-9-\.\_]{0,61}[a-zA-Z]", info.name)
+    assert info.vendor_version
+    caps = plugin.ident.GetPluginCapabilities(pb.GetPluginCapabilitiesRequest(), timeout=5)
+    known = set(pb.PluginCapability.Service.Type.values())
+    for c in caps.capabilities:
+        assert c.service.type in known
+        assert c.service.type != pb.PluginCapability.Service.CONTROLLER_SERVICE
+    probe = plugin.ident.Probe(pb.ProbeRequest(), timeout=5)
+    assert probe.ready.value is True
+
+
+def test_node_info_and_capabilities(plugin):
+    pb = plugin.pb
+    info = plugin.node.NodeGetInfo(pb.NodeGetInfoRequest(), timeout=5)
+    assert info.node_id == "node-1"
+    assert info.max_volumes_per_node >= 0
+    caps = plugin.node.NodeGetCapabilities(pb.NodeGetCapabilitiesRequest(), timeout=5)
+    types = [c.rpc.type for c in caps.capabilities]
+    assert pb.NodeServiceCapability.RPC.STAGE_UNSTAGE_VOLUME not in types
+    assert set(types) <= set(pb.NodeServiceCapability.RPC.Type.values())
+
+
+def test_unimplemented_rpcs(plugin):
+    pb = plugin.pb
+    code, _ = code_of(plugin.node.NodeStageVolume,
+                      pb.NodeStageVolumeRequest(volume_id="v", staging_target_path="/x"),
+                      timeout=5)
+    assert code == grpc.StatusCode.UNIMPLEMENTED
+    code, _ = code_of(plugin.node.NodeGetVolumeStats,
+                      pb.NodeGetVolumeStatsRequest(volume_id="v", volume_path="/x"), timeout=5)
+    assert code == grpc.StatusCode.UNIMPLEMENTED
+
+
+# ------------------------------------------------------------------ argument errors
+
+@pytest.mark.parametrize("case,kw", [
+    ("no volume id", {"volume_id": ""}),
+    ("no target path", {"target": ""}),
+    ("relative target path", {"target": "relative/mount"}),
+    ("no capability", {"cap": None}),
+    ("block capability", {"cap": "block"}),
+    ("not read-only", {"readonly": False}),
+    ("no pod info", {"drop": ["csi.storage.k8s.io/pod.namespace"]}),
+    ("no resources", {"drop": ["resources"]}),
+    ("bad resource", {"attrs": {"resources": "default/akv/../x"}}),
+    ("unknown attribute", {"attrs": {"kbs_urll": "https://x"}}),
+    ("foreign kbs_url", {"attrs": {"kbs_url": "https://evil.example"}}),
+    ("bad mode", {"attrs": {"mode": "rw"}}),
+    ("bad uid", {"attrs": {"uid": "-1"}}),
+    ("relative kbs_cert", {"attrs": {"kbs_cert": "ca.pem"}}),
+    ("guest placement", {"attrs": {"placement": "guest"}}),
+])
+def test_publish_argument_errors(plugin, case, kw):
+    code, details = code_of(plugin.publish, tokens={"kbsfs": {"token": TOKEN}}, **kw)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (case, code, details)
+    assert TOKEN not in details
+    # nothing was created at the target
+    assert not any(is_mounted(t) for t in plugin.targets if t)
+
+
+def test_unpublish_argument_errors(plugin):
+    pb = plugin.pb
+    for req in (pb.NodeUnpublishVolumeRequest(target_path="/tmp/x"),
+                pb.NodeUnpublishVolumeRequest(volume_id="x")):
+        code, _ = code_of(plugin.node.NodeUnpublishVolume, req, timeout=5)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ------------------------------------------------------------------ real mounts
+
+def test_publish_serves_kbs_secrets_and_is_idempotent(plugin, kbs):
+    vid, tp = plugin.publish(tokens={"kbsfs": {"token": TOKEN}})
+    assert mounts_at(tp) == ["fuse.kbsfs"]
+    assert open(os.path.join(tp, "default/akv/coco_one"), "rb").read() == SECRET
+    assert open(os.path.join(tp, "default/akv/other"), "rb").read() == OTHER
+    assert oct(os.stat(os.path.join(tp, "default/akv/coco_one")).st_mode & 0o777) == "0o440"
+    assert sorted(os.listdir(os.path.join(tp, "default/akv"))) == ["coco_one", "other"]
+    # publish again, and again with a fresh token (requiresRepublish): OK, still one mount
+    plugin.publish(tokens={"kbsfs": {"token": TOKEN}})
+    plugin.publish(tokens={"kbsfs": {"token": TOKEN + "-renewed"}})
+    assert mounts_at(tp) == ["fuse.kbsfs"]
+    # same target, different parameters
+    code, _ = code_of(plugin.publish, attrs={"resources": "default/akv/other"})
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    # same volume, another target path (SINGLE_NODE_WRITER)
+    other = str(plugin.root / "other-target")
+    code, _ = code_of(plugin.publish, target=other, volume_id=vid)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert not os.path.exists(other)
+    # unpublish twice; the target directory is gone after the first
+    plugin.unpublish(vid, tp)
+    assert mounts_at(tp) == [] and not os.path.exists(tp)
+    plugin.unpublish(vid, tp)
+    assert TOKEN not in plugin.daemon.log_text()
+
+
+def test_unpublish_unknown_volume_is_ok_and_touches_nothing(plugin):
+    keep = plugin.root / "keep"
+    keep.mkdir(parents=True)
+    (keep / "file").write_text("x")
+    plugin.unpublish("never-published", str(plugin.root / "nonexistent" / "mount"))
+    plugin.unpublish("never-published", str(keep))  # not empty, not a mount: left alone
+    assert (keep / "file").read_text() == "x"
+
+
+def test_something_else_mounted_is_failed_precondition(plugin):
+    parent = plugin.root / "pods" / "uid-9" / "volumes" / "kubernetes.io~csi" / "secrets"
+    target = parent / "mount"
+    target.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "foreign", str(target)], check=True)
+    plugin.targets.append(str(target))
+    try:
+        code, _ = code_of(plugin.publish, pod_uid="uid-9")
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+        assert mounts_at(target) == ["tmpfs"]
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def test_kbsfs_failure_is_final_and_leaves_nothing(plugin):
+    code, details = code_of(plugin.publish, attrs={"kbs_cert": "/nonexistent/ca.pem"})
+    assert code == grpc.StatusCode.INTERNAL
+    assert "kbsfs" in details
+    tp = plugin.targets[-1]
+    assert not is_mounted(tp) and not os.path.exists(tp)
+    assert os.listdir(plugin.state) == []
+
+
+def test_plugin_restart_keeps_mount_and_readopts(plugin):
+    vid, tp = plugin.publish()
+    assert open(os.path.join(tp, "default/akv/coco_one"), "rb").read() == SECRET
+    status = json.loads(open(os.path.join(tp, ".kbsfs/status")).read())
+    kbsfs_pid = status["pid"]
+    plugin.kill()                                  # SIGKILL: no clean-up at all
+    assert is_mounted(tp)
+    assert open(os.path.join(tp, "default/akv/other"), "rb").read() == OTHER
+    plugin.start()
+    plugin.daemon.wait_log(r"adopted volume", timeout=10)
+    plugin.publish()                               # republish after restart: OK, no new mount
+    assert mounts_at(tp) == ["fuse.kbsfs"]
+    plugin.unpublish(vid, tp)
+    assert not is_mounted(tp) and not os.path.exists(tp)
+    wait_for(lambda: not os.path.exists(f"/proc/{kbsfs_pid}"), 10, what="kbsfs exit")
+
+
+def test_stale_state_is_dropped_on_restart(plugin):
+    vid, tp = plugin.publish()
+    plugin.kill()
+    subprocess.run(["umount", tp], check=True)     # someone unmounted behind our back
+    plugin.start()
+    plugin.daemon.wait_log(r"no longer mounted", timeout=10)
+    assert [f for f in os.listdir(plugin.state) if f.endswith(".json")] == []
+    plugin.publish()                               # publishes afresh
+    assert mounts_at(tp) == ["fuse.kbsfs"]
+    plugin.unpublish(vid, tp)
