@@ -39,6 +39,7 @@ libprotobuf-c-dev
 python3-grpcio
 python3-protobuf
 python3-grpc-tools
+python3-yaml
 "
 
 if [ "${1:-}" = "--list" ]; then

@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Offline checks of the kbsfs-csi manifests (k8s/csi/deploy): they parse, name one driver
+consistently, set what kubelet needs for inline volumes, pass flags the plugin accepts, and
+the example pod's attributes are accepted by the plugin's validation (kbsfs-csi --help lists
+them). `kubectl kustomize` runs when kubectl is installed."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from kbsfs_testlib import find_binary
+
+yaml = pytest.importorskip("yaml")
+
+
+def docs(source_dir, name):
+    return [d for d in yaml.safe_load_all((source_dir / "k8s/csi/deploy" / name).read_text())
+            if d]
+
+
+def test_csidriver_for_inline_volumes(source_dir):
+    (drv,) = docs(source_dir, "csidriver.yaml")
+    assert drv["kind"] == "CSIDriver" and drv["apiVersion"] == "storage.k8s.io/v1"
+    spec = drv["spec"]
+    assert spec["podInfoOnMount"] is True        # the plugin refuses requests without pod keys
+    assert spec["attachRequired"] is False
+    assert spec["volumeLifecycleModes"] == ["Ephemeral"]
+    assert spec["fsGroupPolicy"] == "None"
+    assert re.fullmatch(r"[a-zA-Z][A-Za-z0-9-\.\_]{0,61}[a-zA-Z]", drv["metadata"]["name"])
+
+
+def test_daemonset_matches_plugin(source_dir):
+    (drv,) = docs(source_dir, "csidriver.yaml")
+    name = drv["metadata"]["name"]
+    (ds,) = docs(source_dir, "daemonset.yaml")
+    assert ds["kind"] == "DaemonSet"
+    tmpl = ds["spec"]["template"]
+    assert ds["spec"]["selector"]["matchLabels"].items() <= tmpl["metadata"]["labels"].items()
+    pod = tmpl["spec"]
+    c = {x["name"]: x for x in pod["containers"]}
+    assert set(c) == {"node-driver-registrar", "kbsfs-csi", "liveness-probe"}
+    reg = " ".join(c["node-driver-registrar"]["args"])
+    assert f"--kubelet-registration-path=/var/lib/kubelet/plugins/{name}/csi.sock" in reg
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["plugin-dir"]["hostPath"]["path"].rstrip("/") == f"/var/lib/kubelet/plugins/{name}"
+    plugin = c["kbsfs-csi"]
+    assert plugin["securityContext"]["privileged"] is True
+    mounts = {m["name"]: m for m in plugin["volumeMounts"]}
+    assert mounts["pods-dir"]["mountPropagation"] == "Bidirectional"
+    for m in (x for cc in c.values() for x in cc["volumeMounts"]):
+        assert m["name"] in vols
+    # every flag the manifest passes is one kbsfs-csi documents
+    helptext = subprocess.run([str(find_binary("kbsfs-csi")), "--help"], capture_output=True,
+                              text=True, timeout=10).stdout
+    for a in plugin["args"]:
+        flag = a.split("=", 1)[0]
+        assert flag in helptext, flag
+    env = {e["name"] for e in plugin["env"]}
+    for ref in re.findall(r"\$\((\w+)\)", " ".join(plugin["args"])):
+        assert ref in env
+    (sa,) = docs(source_dir, "rbac.yaml")
+    assert pod["serviceAccountName"] == sa["metadata"]["name"]
+    assert ds["metadata"]["namespace"] == sa["metadata"]["namespace"]
+
+
+def test_example_pod_uses_the_driver_read_only(source_dir):
+    (drv,) = docs(source_dir, "csidriver.yaml")
+    (pod,) = docs(source_dir, "example-pod.yaml")
+    (vol,) = pod["spec"]["volumes"]
+    assert vol["csi"]["driver"] == drv["metadata"]["name"]
+    assert vol["csi"]["readOnly"] is True                # the plugin refuses read-write
+    attrs = vol["csi"]["volumeAttributes"]
+    assert set(attrs) <= {"kbs_url", "kbs_cert", "kbs_cert_pem", "tee", "resources", "uid",
+                          "gid", "mode", "refresh", "placement"}
+    assert all(isinstance(v, str) for v in attrs.values())  # volumeAttributes are strings
+    for r in attrs["resources"].split(","):
+        assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){2}", r)
+
+
+def test_kustomize_builds(source_dir):
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl not installed")
+    r = subprocess.run(["kubectl", "kustomize", str(source_dir / "k8s/csi/deploy")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(r.stdout) if d]
+    assert sorted(kinds) == ["CSIDriver", "DaemonSet", "ServiceAccount"]
