@@ -7,5 +7,7 @@
 /* One declaration per attester/<tee>.c; attester.c puts them in its table. */
 extern const struct attester_ops attester_sample_ops;
 extern const struct attester_ops attester_tpm_ops;
+extern const struct attester_ops attester_tdx_ops;
+extern const struct attester_ops attester_snp_ops;
 
 #endif
