@@ -19,11 +19,13 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "server/as/tdx_ccel.h"
 #include "server/as/tdx_collateral.h"
 #include "server/as/vendor_certs.h"
 #include "server/as/x509util.h"
 
 #define MAX_QUOTE_LEN (64 * 1024)
+#define MAX_EVENTLOG_B64 (16u << 20)
 
 /* Uncompressed P-256 point of the Intel SGX Root CA key (evidence.md §2.5). */
 static const char intel_root_point_hex[] =
@@ -337,6 +339,33 @@ out:
 	return rc;
 }
 
+/* Replays a supplied CC event log into RTMR0..3 and requires the quote's values. */
+static int check_eventlog(const json_t *el, const struct tdx_quote *q, char *why, size_t whylen)
+{
+	const char *b64 = json_string_value(el);
+	uint8_t *log = NULL, rtmr[4][48];
+	size_t len = 0, n = 0;
+	int rc;
+
+	if (!el || json_is_null(el) || (b64 && !*b64))
+		return KBS_OK;
+	if (!b64 || strlen(b64) > MAX_EVENTLOG_B64 ||
+	    b64_decode_alloc(b64, strlen(b64), B64_STD, &log, &len) != KBS_OK) {
+		snprintf(why, whylen, "tdx evidence: 'cc_eventlog' is not standard base64");
+		return KBS_ERR_PARSE;
+	}
+	rc = tdx_ccel_replay(log, len, rtmr, &n, why, whylen);
+	free(log);
+	if (rc != KBS_OK)
+		return rc;
+	for (int i = 0; i < 4; i++)
+		if (CRYPTO_memcmp(rtmr[i], q->body + TDX_BODY_RTMR0 + 48 * i, 48) != 0) {
+			snprintf(why, whylen, "tdx: event log replay does not match RTMR%d", i);
+			return KBS_ERR_VERIFY;
+		}
+	return KBS_OK;
+}
+
 static json_t *hexs(const uint8_t *p, size_t n, int reverse)
 {
 	char s[2 * 64 + 1];
@@ -397,9 +426,8 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
 			goto out;
 		}
 	}
-	if (!json_is_null(json_object_get(ev, "cc_eventlog")) && json_object_get(ev, "cc_eventlog"))
-		log_warn("tdx: cc_eventlog ignored (no replay in this build); RTMRs come from the "
-			 "signed quote");
+	if ((rc = check_eventlog(json_object_get(ev, "cc_eventlog"), &q, why, whylen)) != KBS_OK)
+		goto out;
 	rc = KBS_ERR_NOMEM;
 	c = tdx_quote_claims(&q);
 	if (!c)

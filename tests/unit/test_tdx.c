@@ -22,6 +22,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "server/as/tdx_ccel.h"
 #include "server/as/tdx_collateral.h"
 #include "server/as/tdx_quote.h"
 #include "server/as/verifier.h"
@@ -587,6 +588,91 @@ static void malformed_quotes_rejected(void **state)
 	tdx_verifier_free(v);
 }
 
+static void ccel_replay_matches_trustee_rtmrs(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t events;
+		const char *rtmr[4];
+	} logs[] = {
+	    {"CCEL_data.trimmed",
+	     5,
+	     {"2dc712306a963eadb894ad47dbaa17df44814151555aee11cbb843becca88950ffd079664902e6f22c6"
+	      "6f7c8213543f4",
+	      "0fa3be56af61208bbd179dc7b124988eb929319154663c539d6f46445ecac2fec287075047ff7bd1922"
+	      "829fec28cd3cf",
+	      NULL, NULL}},
+	    {"CCEL_data_grub.trimmed",
+	     37,
+	     {"cec0a104f691f60da2387fea3c2de00c4ac035e2bb479ff02edcce69039d9e9907f0b3e55031da3dc70"
+	      "38f423adebd79",
+	      "6c289e0c62182d41ebe97bdbc9872d10998a08eaa86adcdc684001a363207ee72942c7522cdf00a4bbc"
+	      "3d784bed7b670",
+	      "08919d017ba0e52cd6d966351c7de16fe76c1d3d3d3da4554239e4c7d16cb8b82a94e7eaea3a0e6e18e"
+	      "b690b999fd31e",
+	      NULL}},
+	};
+	uint8_t rtmr[4][48], want[48];
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		size_t n, ev;
+		uint8_t *log = td_read(logs[i].file, &n);
+
+		assert_int_equal(tdx_ccel_replay(log, n, rtmr, &ev, why, sizeof(why)), KBS_OK);
+		assert_int_equal(ev, logs[i].events);
+		for (int k = 0; k < 4; k++) {
+			memset(want, 0, sizeof(want));
+			if (logs[i].rtmr[k])
+				unhex(logs[i].rtmr[k], want, 48);
+			assert_memory_equal(rtmr[k], want, 48);
+		}
+		/* without the end marker the log ends at its length: same result */
+		assert_int_equal(tdx_ccel_replay(log, n - 8, rtmr, &ev, why, sizeof(why)), KBS_OK);
+		assert_int_equal(ev, logs[i].events);
+		/* every cut inside the events is refused, never read past the end */
+		for (size_t l = 0; l < n - 8; l += 13) {
+			int rc = tdx_ccel_replay(log, l, rtmr, &ev, why, sizeof(why));
+
+			assert_true(rc != KBS_OK || ev < logs[i].events);
+		}
+		free(log);
+	}
+}
+
+static void eventlog_must_replay_to_quote_rtmrs(void **state)
+{
+	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
+	size_t n, ln;
+	uint8_t *q = td_read("tdx_quote_4.dat", &n), *log = td_read("CCEL_data.trimmed", &ln);
+	char *b64q = NULL, *b64l = NULL, why[256];
+	struct as_verify_input in = {0};
+	json_t *ev, *c = NULL;
+
+	(void)state;
+	assert_int_equal(b64_encode_alloc(q, n, B64_STD, &b64q), KBS_OK);
+	assert_int_equal(b64_encode_alloc(log, ln, B64_STD, &b64l), KBS_OK);
+	/* Trustee pairs these two only for claim parsing: the log is from another boot */
+	in.evidence = ev = json_pack("{s:s,s:s}", "quote", b64q, "cc_eventlog", b64l);
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_ERR_VERIFY);
+	assert_non_null(strstr(why, "event log replay does not match RTMR0"));
+	json_object_set_new(ev, "cc_eventlog", json_string("AAAA"));
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_ERR_PARSE);
+	assert_non_null(strstr(why, "event log"));
+	json_object_set_new(ev, "cc_eventlog", json_integer(1));
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_ERR_PARSE);
+	json_object_set_new(ev, "cc_eventlog", json_string(""));
+	assert_int_equal(tdx_verifier_verify(v, &in, &c, why, sizeof(why)), KBS_OK);
+	json_decref(c);
+	json_decref(ev);
+	free(b64q);
+	free(b64l);
+	free(q);
+	free(log);
+	tdx_verifier_free(v);
+}
+
 static void table_entry_is_registered(void **state)
 {
 	const struct as_verifier *v = as_verifier_find("tdx");
@@ -609,6 +695,8 @@ int main(void)
 	    cmocka_unit_test(tampered_or_missing_collateral_rejected),
 	    cmocka_unit_test(raw_member_and_time_helpers),
 	    cmocka_unit_test(malformed_quotes_rejected),
+	    cmocka_unit_test(ccel_replay_matches_trustee_rtmrs),
+	    cmocka_unit_test(eventlog_must_replay_to_quote_rtmrs),
 	    cmocka_unit_test(table_entry_is_registered),
 	};
 
