@@ -18,6 +18,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_tcti.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "attester/attester_impl.h"
@@ -65,6 +66,9 @@ void tpm_attester_cfg_from_env(struct tpm_attester_cfg *cfg)
 			log_msg(LOG_LVL_WARN, "tpm: ignoring AA_TPM_AK_HANDLE=%s (not a persistent handle)",
 				s);
 	}
+	s = getenv("AA_TPM_LOCALITY");
+	if (s && *s >= '0' && *s <= '4' && !s[1])
+		cfg->locality = (uint8_t)(*s - '0');
 	s = getenv("AA_TPM_CREATE_AK");
 	cfg->create_ak = s && strcmp(s, "1") == 0;
 	s = getenv("AA_TPM_TCTI");
@@ -244,6 +248,11 @@ int tpm_open(const struct tpm_attester_cfg *cfg, struct tpm_ctx **out)
 		rc = tss_fail("Esys_Initialize", r);
 		goto out;
 	}
+	if (cfg->ak_handle == 0) {
+		/* PCR access only: no AK needed */
+		*out = c;
+		return KBS_OK;
+	}
 	r = Esys_TR_FromTPMPublic(c->esys, cfg->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
 				  ESYS_TR_NONE, &c->ak);
 	if (r != TSS2_RC_SUCCESS) {
@@ -332,8 +341,16 @@ int tpm_pcr_extend(struct tpm_ctx *c, unsigned pcr, const uint8_t digest[32])
 	dv.count = 1;
 	dv.digests[0].hashAlg = TPM2_ALG_SHA256;
 	memcpy(dv.digests[0].digest.sha256, digest, 32);
+	/* PCRs 17-22 are reserved for localities 2-4 (PC Client profile) */
+	if (c->cfg.locality) {
+		r = Tss2_Tcti_SetLocality(c->tcti, c->cfg.locality);
+		if (r != TSS2_RC_SUCCESS)
+			return tss_fail("SetLocality", r);
+	}
 	r = Esys_PCR_Extend(c->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			    ESYS_TR_NONE, &dv);
+	if (c->cfg.locality)
+		(void)Tss2_Tcti_SetLocality(c->tcti, 0);
 	if (r != TSS2_RC_SUCCESS)
 		return tss_fail("PCR_Extend", r);
 	return KBS_OK;
@@ -463,6 +480,8 @@ int tpm_evidence(struct tpm_ctx *c, const uint8_t *report_data, size_t len, json
 	if (!c || !evidence || (!report_data && len))
 		return KBS_ERR_INVAL;
 	*evidence = NULL;
+	if (!c->ak_der)
+		return KBS_ERR_INVAL;
 	tpm_report_data(report_data, len, qd);
 	rc = KBS_ERR_NOMEM;
 	ev = json_object();

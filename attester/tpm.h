@@ -30,11 +30,12 @@
 struct tpm_attester_cfg {
 	const char *tcti;          /* tctildr config, e.g. "device:/dev/tpm0",
 				      "swtpm:host=127.0.0.1,port=2321" */
-	uint32_t ak_handle;        /* persistent handle of the AK */
+	uint32_t ak_handle;        /* persistent handle of the AK; 0 = PCR access only */
 	bool create_ak;            /* create (RSA 2048, RSASSA-SHA256) + persist if absent */
 	uint32_t pcr_mask;         /* bit i = quote PCR i of the SHA-256 bank */
 	const char *eventlog_path; /* firmware event log, NULL = not included */
 	const char *aael_path;     /* AAEL file, NULL = not included */
+	uint8_t locality;          /* locality for PCR extends (0-4; PCR 17 needs 4) */
 	char tcti_storage[256];    /* backing store for tcti when built from a device path */
 };
 
@@ -43,7 +44,7 @@ struct tpm_ctx;
 /*
  * Defaults as upstream, from the environment: AA_TPM_TCTI (kbsfs), else AA_TPM_DEVICE, else
  * the first of /dev/tpm0..2 ("device:<path>"); AA_TPM_AK_HANDLE (hex) else 0x81010002;
- * AA_TPM_CREATE_AK=1 allows creating the AK; PCRs 0-23; event log from AA_TPM_EVENTLOG_PATH
+ * AA_TPM_CREATE_AK=1 allows creating the AK; AA_TPM_LOCALITY (0-4) for PCR extends; PCRs 0-23; event log from AA_TPM_EVENTLOG_PATH
  * or /sys/kernel/security/tpm0/binary_bios_measurements; AAEL from AAEL_PATH or
  * /run/attestation-agent/eventlog. The strings point into the environment, static text or
  * cfg->tcti_storage.
