@@ -87,3 +87,66 @@ def test_kustomize_builds(source_dir):
     assert r.returncode == 0, r.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(r.stdout) if d]
     assert sorted(kinds) == ["CSIDriver", "DaemonSet", "ServiceAccount"]
+
+
+# ------------------------------------------------------------------ server side (k8s/deploy)
+
+def test_kbs_config_in_the_base_is_valid(source_dir, tmp_dir, tls_cert, keypair):
+    """The ConfigMap's kbs-config.toml passes `kbs --check-config` once its paths exist."""
+    cert = tls_cert()
+    admin = keypair("ed25519", name="admin")
+    text = (source_dir / "k8s/deploy/base/kbs-config.toml").read_text()
+    for path, real in (("/etc/kbs/tls/tls.crt", cert.cert), ("/etc/kbs/tls/tls.key", cert.key),
+                       ("/etc/kbs/admin/public.pub", admin.public),
+                       ("/opt/confidential-containers/kbs", tmp_dir / "storage")):
+        assert path in text
+        text = text.replace(path, str(real))
+    cfg = tmp_dir / "kbs-config.toml"
+    cfg.write_text(text)
+    r = subprocess.run([str(find_binary("kbs")), "--check-config", "-c", str(cfg)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(0 warning(s))" in r.stdout + r.stderr
+
+
+def test_akv_overlay_mounts_into_the_repository(source_dir):
+    import tomllib
+    base = source_dir / "k8s/deploy/base"
+    cfg = tomllib.loads((base / "kbs-config.toml").read_text())
+    dir_path = cfg["storage_backend"]["backends"]["local_fs"]["dir_path"]
+    (dep,) = [d for d in yaml.safe_load_all((base / "deployment.yaml").read_text()) if d]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert c["args"][-1].endswith("/kbs-config.toml")
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts["storage"] == dir_path
+    ov = source_dir / "k8s/deploy/overlays/akv"
+    (patch,) = [d for d in yaml.safe_load_all((ov / "deployment-akv.yaml").read_text()) if d]
+    (pc,) = patch["spec"]["template"]["spec"]["containers"]
+    assert pc["name"] == c["name"]
+    (m,) = pc["volumeMounts"]
+    # tree layout: <dir_path>/repository/<repo>/<type>/<tag>
+    assert m["mountPath"] == f"{dir_path}/repository/default/akv"
+    (v,) = patch["spec"]["template"]["spec"]["volumes"]
+    assert v["csi"]["driver"] == "secrets-store.csi.k8s.io"
+    (spc,) = [d for d in yaml.safe_load_all((ov / "secretproviderclass.yaml").read_text()) if d]
+    assert v["csi"]["volumeAttributes"]["secretProviderClass"] == spc["metadata"]["name"]
+    assert spc["metadata"]["namespace"] == "kbs-system"
+    objs = yaml.safe_load(spc["spec"]["parameters"]["objects"])["array"]
+    for o in objs:
+        name = yaml.safe_load(o)["objectName"]
+        assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name)  # a valid resource tag
+
+
+def test_server_kustomize_builds(source_dir):
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl not installed")
+    for d, kinds in (("base", ["ConfigMap", "Deployment", "Namespace", "Service"]),
+                     ("overlays/akv", ["ConfigMap", "Deployment", "Namespace",
+                                       "SecretProviderClass", "Service"])):
+        r = subprocess.run(["kubectl", "kustomize", str(source_dir / "k8s/deploy" / d)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = [x for x in yaml.safe_load_all(r.stdout) if x]
+        assert sorted(x["kind"] for x in out) == kinds
+        dep = next(x for x in out if x["kind"] == "Deployment")
+        assert dep["metadata"]["namespace"] == "kbs-system"
