@@ -39,7 +39,8 @@ static void usage(FILE *f)
 	      "    tee           kbsfs tee= (sample only with --allow-sample)\n"
 	      "    uid, gid      owner of the files (decimal);  mode  octal bits (default 0400)\n"
 	      "    refresh       seconds between background re-fetches\n"
-	      "    placement     node (default); guest is refused by this build\n"
+	      "    placement     node (default) or guest (kata CoCo: a read-only tmpfs with\n"
+	      "                  signed sealed references, no secret on the host)\n"
 	      "    Unknown attributes are refused (INVALID_ARGUMENT). The CSIDriver object must\n"
 	      "    set podInfoOnMount: true; readOnly: true is required.\n"
 	      "\n"
@@ -58,6 +59,10 @@ static void usage(FILE *f)
 	      "    --kbs-url URL        default KBS;  --kbs-cert FILE  its CA certificate\n"
 	      "    --allow-volume-kbs-url  let volumes name another KBS\n"
 	      "    --allow-sample       allow tee=sample volumes (testing only)\n"
+	      "    --sealing-key FILE   guest mode: PEM P-256 private key signing the sealed\n"
+	      "                         references (ES256)\n"
+	      "    --sealing-kid KID    guest mode: kid of that key as the guest's CDH resolves\n"
+	      "                         it (kbs:///repo/type/tag of the public JWK, or a name)\n"
 	      "    --threads N          gRPC polling threads (default 4)\n"
 	      "    --log-level L        error, warn, info (default), debug;  --v=N  accepted\n"
 	      "    -h, --help           this text;  --version  version\n"
@@ -84,6 +89,8 @@ int main(int argc, char **argv)
 		{"allow-volume-kbs-url", no_argument, NULL, 'U'},
 		{"allow-sample", no_argument, NULL, 'S'},
 		{"threads", required_argument, NULL, 't'},
+		{"sealing-key", required_argument, NULL, 'K'},
+		{"sealing-kid", required_argument, NULL, 'I'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"v", required_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
@@ -120,6 +127,8 @@ int main(int argc, char **argv)
 		case 'U': nc.allow_user_kbs_url = true; break;
 		case 'S': nc.allow_sample = true; break;
 		case 't': sc.threads = atoi(optarg); break;
+		case 'K': nc.sealing_key = optarg; break;
+		case 'I': nc.sealing_kid = optarg; break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0) {

@@ -2,6 +2,8 @@
 #include "k8s/csi/csi_node.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/jose/jwk.h"
+#include "common/jose/jws.h"
 #include "common/log.h"
 #include "fs/path.h"
 
@@ -29,6 +31,7 @@
 
 struct csi_node {
 	struct csi_node_cfg cfg;
+	struct jwk *seal_key;
 	char *state_dir;
 	pthread_mutex_t lock;
 	char *inflight[MAX_INFLIGHT]; /* target paths and volume ids being worked on */
@@ -145,7 +148,8 @@ static char *read_text(const char *path, size_t max)
 }
 
 /* 1 mounted (fstype copied), 0 not mounted, -1 cannot tell */
-static int mounted_at(struct csi_node *n, const char *path, char *fstype, size_t fslen)
+static int mounted_at2(struct csi_node *n, const char *path, char *fstype, size_t fslen,
+		       char *src, size_t srclen)
 {
 	char *text = read_text(n->cfg.mountinfo ? n->cfg.mountinfo : "/proc/self/mountinfo",
 			       MOUNTINFO_MAX);
@@ -153,9 +157,22 @@ static int mounted_at(struct csi_node *n, const char *path, char *fstype, size_t
 
 	if (!text)
 		return -1;
-	rc = csi_mountinfo_find(text, path, fstype, fslen, NULL, 0);
+	rc = csi_mountinfo_find(text, path, fstype, fslen, src, srclen);
 	free(text);
 	return rc == KBS_OK ? 1 : rc == KBS_ERR_NOTFOUND ? 0 : -1;
+}
+
+static int mounted_at(struct csi_node *n, const char *path, char *fstype, size_t fslen)
+{
+	return mounted_at2(n, path, fstype, fslen, NULL, 0);
+}
+
+#define GUEST_SOURCE "kbsfs-csi"
+
+/* A mount this plugin made: kbsfs (node mode) or its marked tmpfs (guest mode). */
+static bool ours(const char *fstype, const char *src)
+{
+	return !strcmp(fstype, "fuse.kbsfs") || (!strcmp(fstype, "tmpfs") && !strcmp(src, GUEST_SOURCE));
 }
 
 /* ------------------------------------------------------------------ attributes */
@@ -298,11 +315,15 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 	snprintf(vol->pod, sizeof(vol->pod), "%s", ctx_get(req, POD_PREFIX "pod.name"));
 	snprintf(vol->ns, sizeof(vol->ns), "%s", ctx_get(req, POD_PREFIX "pod.namespace"));
 	snprintf(vol->sa, sizeof(vol->sa), "%s", ctx_get(req, POD_PREFIX "serviceAccount.name"));
+	snprintf(vol->pod_uid, sizeof(vol->pod_uid), "%s", ctx_get(req, POD_PREFIX "pod.uid"));
 	placement = ctx_get(req, "placement");
-	if (placement && strcmp(placement, "node")) {
-		res_set(res, rc, !strcmp(placement, "guest")
-					 ? "placement=guest is not served by this plugin (node mode)"
-					 : "placement must be node or guest");
+	if (placement && strcmp(placement, "node") && strcmp(placement, "guest")) {
+		res_set(res, rc, "placement must be node or guest");
+		goto out;
+	}
+	vol->guest = placement && !strcmp(placement, "guest");
+	if (vol->guest && (!cfg->sealing_key || !cfg->sealing_kid)) {
+		res_set(res, rc, "placement=guest needs the plugin's --sealing-key and --sealing-kid");
 		goto out;
 	}
 	url = ctx_get(req, "kbs_url");
@@ -395,6 +416,7 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			goto toolong;
 		}
 		rc = opt_append(&b, "resources", (const char *)r.p);
+		snprintf(vol->resources, sizeof(vol->resources), "%s", (const char *)r.p);
 		buf_release(&r);
 		if (rc != KBS_OK)
 			goto toolong;
@@ -405,6 +427,7 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			res_set(res, rc, "uid must be a decimal number");
 			goto out;
 		}
+		snprintf(vol->uid, sizeof(vol->uid), "%s", v);
 		if ((rc = opt_append(&b, "uid", v)) != KBS_OK)
 			goto toolong;
 	}
@@ -414,6 +437,7 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			res_set(res, rc, "gid must be a decimal number");
 			goto out;
 		}
+		snprintf(vol->gid, sizeof(vol->gid), "%s", v);
 		if ((rc = opt_append(&b, "gid", v)) != KBS_OK)
 			goto toolong;
 	}
@@ -423,6 +447,7 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			res_set(res, rc, "mode must be octal permission bits, e.g. 0440");
 			goto out;
 		}
+		snprintf(vol->mode, sizeof(vol->mode), "%s", v);
 		if ((rc = opt_append(&b, "mode", v)) != KBS_OK)
 			goto toolong;
 	}
@@ -432,6 +457,7 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			res_set(res, rc, "refresh must be a number of seconds");
 			goto out;
 		}
+		snprintf(vol->refresh, sizeof(vol->refresh), "%s", v);
 		if ((rc = opt_append(&b, "refresh", v)) != KBS_OK)
 			goto toolong;
 	}
@@ -508,7 +534,7 @@ static int state_save(struct csi_node *n, const char *volume_id, const char *tar
 
 	state_path(n, volume_id, ".json", p, sizeof(p));
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "version", 1, "volume_id",
-		      volume_id, "target_path", target, "placement", "node", "params_sha256",
+		      volume_id, "target_path", target, "placement", vol->guest ? "guest" : "node", "params_sha256",
 		      vol->digest, "pod_namespace", vol->ns, "pod_name", vol->pod,
 		      "service_account", vol->sa, "published_at", (json_int_t)time(NULL));
 	if (!j)
@@ -669,13 +695,180 @@ static int unmount_path(const char *target)
 	return -1;
 }
 
+/* ------------------------------------------------------------------ guest mode */
+
+static int write_at(int dfd, const char *name, const char *data, size_t len)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+	int rc = KBS_ERR_IO;
+
+	if (fd < 0)
+		return rc;
+	if (write(fd, data, len) == (ssize_t)len)
+		rc = KBS_OK;
+	close(fd);
+	return rc;
+}
+
+/* "sealed." + ES256 JWS over a vault reference naming kbs:///<res> */
+static int seal_ref(struct csi_node *n, const char *res, char **out)
+{
+	json_t *payload = NULL, *hdr = NULL;
+	char *ptext = NULL, *jws = NULL, uri[KBSFS_PATH_MAX + 16];
+	size_t l;
+	int rc = KBS_ERR_NOMEM;
+
+	*out = NULL;
+	snprintf(uri, sizeof(uri), "kbs:///%s", res);
+	payload = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}}", "version", "0.1.0", "type",
+			    "vault", "name", uri, "provider", "kbs", "provider_settings",
+			    "annotations");
+	hdr = json_pack("{s:s}", "kid", n->cfg.sealing_kid);
+	if (!payload || !hdr)
+		goto out;
+	ptext = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!ptext)
+		goto out;
+	rc = jws_sign(n->seal_key, "ES256", hdr, ptext, strlen(ptext), &jws);
+	if (rc != KBS_OK)
+		goto out;
+	l = strlen(jws) + 8;
+	rc = KBS_ERR_NOMEM;
+	*out = malloc(l);
+	if (!*out)
+		goto out;
+	snprintf(*out, l, "sealed.%s", jws);
+	rc = KBS_OK;
+out:
+	free(jws);
+	free(ptext);
+	json_decref(payload);
+	json_decref(hdr);
+	return rc;
+}
+
+/*
+ * Guest mode (kata CoCo): a read-only tmpfs holding only non-secret sealed references, in the
+ * kubelet atomic-writer layout the kata agent's unseal hook walks (..<stamp>/<name>,
+ * ..data -> ..<stamp>, <name> -> ..data/<name>), plus the .kbsfs-volume.json descriptor.
+ */
+static int guest_publish(struct csi_node *n, const char *target, const char *volume_id,
+			 const struct csi_volume *vol, struct csi_result *res)
+{
+	const unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	char stamp[64], link[320], names[64][KBSFS_SEG_MAX + 1], list[sizeof(vol->resources)];
+	char *save = NULL, *r, *sealed = NULL, *desc = NULL;
+	json_t *d = NULL, *arr;
+	struct timespec ts;
+	struct tm tm;
+	size_t nn = 0, i;
+	int dfd = -1, sfd = -1, rc = KBS_ERR_IO;
+
+	if (mount(GUEST_SOURCE, target, "tmpfs", fl, "size=1m,mode=0755") != 0) {
+		res_set(res, CSI_INTERNAL, "cannot mount tmpfs at target_path: %s", strerror(errno));
+		return KBS_ERR_IO;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(stamp, sizeof(stamp), "..%04d_%02d_%02d_%02d_%02d_%02d.%09ld", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
+	dfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || mkdirat(dfd, stamp, 0755) != 0)
+		goto io;
+	sfd = openat(dfd, stamp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		goto io;
+	d = json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:[]}", "kbsfs_volume", 1, "volume_id",
+		      volume_id, "pod", "namespace", vol->ns, "name", vol->pod, "uid", vol->pod_uid,
+		      "serviceAccount", vol->sa, "resources");
+	arr = d ? json_object_get(d, "resources") : NULL;
+	if (!arr)
+		goto nomem;
+	snprintf(list, sizeof(list), "%s", vol->resources);
+	for (r = strtok_r(list, ":", &save); r; r = strtok_r(NULL, ":", &save)) {
+		const char *tag = strrchr(r, '/') + 1;
+		char uri[KBSFS_PATH_MAX + 16];
+
+		/* top-level names only (the agent does not descend): the tag names the file */
+		for (i = 0; i < nn; i++)
+			if (!strcmp(names[i], tag)) {
+				res_set(res, CSI_INVALID_ARGUMENT,
+					"guest mode: two resources share the file name '%s'", tag);
+				rc = KBS_ERR_INVAL;
+				goto out;
+			}
+		if (nn == 64) {
+			res_set(res, CSI_INVALID_ARGUMENT, "guest mode: at most 64 resources");
+			rc = KBS_ERR_INVAL;
+			goto out;
+		}
+		snprintf(names[nn++], sizeof(names[0]), "%s", tag);
+		if ((rc = seal_ref(n, r, &sealed)) != KBS_OK) {
+			res_set(res, CSI_INTERNAL, "cannot sign a sealed reference (%s)",
+				kbs_strerror(rc));
+			goto out;
+		}
+		if (write_at(sfd, tag, sealed, strlen(sealed)) != KBS_OK)
+			goto io;
+		free(sealed);
+		sealed = NULL;
+		snprintf(uri, sizeof(uri), "kbs:///%s", r);
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "uri", uri, "path", tag,
+							 "mode", vol->mode[0] ? vol->mode
+									      : "0400")) != 0)
+			goto nomem;
+	}
+	if ((vol->uid[0] && json_object_set_new(d, "uid", json_integer(atol(vol->uid)))) ||
+	    (vol->gid[0] && json_object_set_new(d, "gid", json_integer(atol(vol->gid)))) ||
+	    (vol->refresh[0] &&
+	     json_object_set_new(d, "refresh_seconds", json_integer(atol(vol->refresh)))))
+		goto nomem;
+	desc = json_dumps(d, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!desc)
+		goto nomem;
+	if (write_at(sfd, ".kbsfs-volume.json", desc, strlen(desc)) != KBS_OK)
+		goto io;
+	if (symlinkat(stamp, dfd, "..data") != 0)
+		goto io;
+	for (i = 0; i < nn; i++) {
+		snprintf(link, sizeof(link), "..data/%s", names[i]);
+		if (symlinkat(link, dfd, names[i]) != 0)
+			goto io;
+	}
+	if (symlinkat("..data/.kbsfs-volume.json", dfd, ".kbsfs-volume.json") != 0)
+		goto io;
+	if (mount(GUEST_SOURCE, target, "tmpfs", MS_REMOUNT | MS_RDONLY | fl, "size=1m,mode=0755") !=
+	    0)
+		goto io;
+	rc = KBS_OK;
+	goto out;
+nomem:
+	rc = KBS_ERR_NOMEM;
+	res_set(res, CSI_UNAVAILABLE, "out of memory");
+	goto out;
+io:
+	rc = KBS_ERR_IO;
+	res_set(res, CSI_INTERNAL, "cannot write the guest-mode volume: %s", strerror(errno));
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	free(sealed);
+	free(desc);
+	json_decref(d);
+	if (rc != KBS_OK && umount2(target, MNT_DETACH) != 0)
+		res->code = CSI_UNAVAILABLE;
+	return rc;
+}
+
 /* ------------------------------------------------------------------ RPCs */
 
 void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req,
 		      struct csi_result *res)
 {
 	struct csi_volume vol;
-	char fstype[64] = "", err[1024] = "", pem_path[4096], *opts = NULL;
+	char fstype[64] = "", src[64] = "", err[1024] = "", pem_path[4096], *opts = NULL;
 	json_t *st = NULL;
 	const char *old_target = NULL, *old_digest = NULL;
 	bool locked = false, created_dir = false, mounted = false;
@@ -727,13 +920,13 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req,
 			"volume is already published at another target path");
 		goto out;
 	}
-	m = mounted_at(n, req->target_path, fstype, sizeof(fstype));
+	m = mounted_at2(n, req->target_path, fstype, sizeof(fstype), src, sizeof(src));
 	if (m < 0) {
 		res_set(res, CSI_UNAVAILABLE, "cannot read the mount table");
 		goto out;
 	}
 	if (m == 1) {
-		if (strcmp(fstype, "fuse.kbsfs") || !old_target ||
+		if (!ours(fstype, src) || !old_target ||
 		    strcmp(old_target, req->target_path)) {
 			res_set(res, CSI_FAILED_PRECONDITION,
 				"target_path is already a mount point not published by this "
@@ -753,6 +946,21 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req,
 		created_dir = true;
 	else if (errno != EEXIST) {
 		res_set(res, CSI_INTERNAL, "cannot create target_path: %s", strerror(errno));
+		goto out;
+	}
+	if (vol.guest) {
+		if (guest_publish(n, req->target_path, req->volume_id, &vol, res) != KBS_OK) {
+			if (res->code != CSI_UNAVAILABLE && created_dir)
+				rmdir(req->target_path);
+			goto out;
+		}
+		if (state_save(n, req->volume_id, req->target_path, &vol) != KBS_OK) {
+			res_set(res, CSI_INTERNAL, "cannot write the volume state file");
+			mounted = true;
+			goto fail;
+		}
+		log_info("kbsfs-csi: published guest-mode volume %.*s at %s for pod %s/%s", 128,
+			 req->volume_id, req->target_path, vol.ns, vol.pod);
 		goto out;
 	}
 	opts = strdup(vol.options);
@@ -873,7 +1081,7 @@ int csi_node_adopt(struct csi_node *n)
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		char p[4096], fstype[64];
+		char p[4096], fstype[64], src[64] = "";
 		size_t l = strlen(e->d_name);
 		json_t *j;
 		const char *t, *v;
@@ -884,8 +1092,8 @@ int csi_node_adopt(struct csi_node *n)
 		j = json_load_file(p, JSON_REJECT_DUPLICATES, NULL);
 		t = j ? json_string_value(json_object_get(j, "target_path")) : NULL;
 		v = j ? json_string_value(json_object_get(j, "volume_id")) : NULL;
-		if (t && v && mounted_at(n, t, fstype, sizeof(fstype)) == 1 &&
-		    !strcmp(fstype, "fuse.kbsfs")) {
+		if (t && v && mounted_at2(n, t, fstype, sizeof(fstype), src, sizeof(src)) == 1 &&
+		    ours(fstype, src)) {
 			log_info("kbsfs-csi: adopted volume %.*s at %s", 128, v, t);
 			adopted++;
 		} else if (t && v) {
@@ -918,6 +1126,11 @@ int csi_node_new(const struct csi_node_cfg *cfg, struct csi_node **out)
 		return KBS_ERR_NOMEM;
 	}
 	n->cfg.state_dir = n->state_dir;
+	if (cfg->sealing_key && jwk_from_pem_file(cfg->sealing_key, &n->seal_key) != KBS_OK) {
+		log_error("kbsfs-csi: cannot load the sealing key %s", cfg->sealing_key);
+		csi_node_free(n);
+		return KBS_ERR_INVAL;
+	}
 	if (mkdir(n->state_dir, 0700) != 0 && errno != EEXIST) {
 		csi_node_free(n);
 		return KBS_ERR_IO;
@@ -935,6 +1148,7 @@ void csi_node_free(struct csi_node *n)
 	for (i = 0; i < MAX_INFLIGHT; i++)
 		free(n->inflight[i]);
 	pthread_mutex_destroy(&n->lock);
+	jwk_free(n->seal_key);
 	free(n->state_dir);
 	free(n);
 }

@@ -59,6 +59,8 @@ struct csi_node_cfg {
 	const char *mountinfo;       /* default /proc/self/mountinfo */
 	bool allow_sample;           /* admin opt-in for tee=sample volumes (testing) */
 	bool allow_user_kbs_url;     /* let volumes override the default KBS URL */
+	const char *sealing_key;     /* guest mode: PEM P-256 key signing sealed references */
+	const char *sealing_kid;     /* guest mode: kid of that key (kbs:///... or a file name) */
 };
 
 /* Validated volume: the kbsfs -o string and a digest of the parameters that matter. */
@@ -66,7 +68,10 @@ struct csi_volume {
 	char options[4096];
 	char digest[65];      /* hex SHA-256 of the compared parameters */
 	const char *cert_pem; /* kbs_cert_pem attribute (points into the request), or NULL */
-	char ns[256], pod[256], sa[256];
+	char ns[256], pod[256], sa[256], pod_uid[256];
+	bool guest;              /* placement=guest: sealed references on a tmpfs */
+	char resources[3000];    /* colon-separated repo/type/tag */
+	char uid[16], gid[16], mode[8], refresh[16];
 };
 
 struct csi_node;

@@ -68,12 +68,12 @@ class Plugin:
         self.runs = 0
         self.targets = []
 
-    def start(self):
+    def start(self, extra=()):
         self.runs += 1
         argv = [str(find_binary("kbsfs-csi")), "--endpoint", f"unix://{self.sock}",
                 "--nodeid", "node-1", "--state-dir", str(self.state),
                 "--kbsfs", str(find_binary("kbsfs")), "--kbs-url", self.kbs.url,
-                "--kbs-cert", str(self.kbs.cert.cert), "--allow-sample"]
+                "--kbs-cert", str(self.kbs.cert.cert), "--allow-sample", *extra]
         self.daemon = Daemon(argv, name=f"kbsfs-csi-{self.runs}", log_dir=self.tmp_dir,
                              ready_log=r"serving ", ready_timeout=20,
                              env=dict(os.environ, GRPC_VERBOSITY="ERROR"))
@@ -319,3 +319,93 @@ def test_stale_state_is_dropped_on_restart(plugin):
     plugin.publish()                               # publishes afresh
     assert mounts_at(tp) == ["fuse.kbsfs"]
     plugin.unpublish(vid, tp)
+
+
+# ------------------------------------------------------------------ guest mode
+
+SEAL_KID = "kbs:///default/keys/sealing"
+
+
+def unseal(sealed, pubkey_pem, kbs):
+    """Our unseal path for a sealed reference: verify the ES256 signature with the admin's
+    key, read the vault reference, fetch the resource through the broker (kbs-client, sample
+    TEE) from the real kbs. Raises on a bad signature."""
+    import base64
+    from jwcrypto import jwk, jws
+    assert sealed.startswith("sealed.")
+    tok = jws.JWS()
+    tok.deserialize(sealed[len("sealed."):])
+    tok.verify(jwk.JWK.from_pem(pubkey_pem), alg="ES256")
+    assert tok.jose_header["kid"] == SEAL_KID
+    ref = json.loads(tok.payload)
+    assert (ref["version"], ref["type"], ref["provider"]) == ("0.1.0", "vault", "kbs")
+    assert ref["name"].startswith("kbs:///")
+    r = subprocess.run([str(find_binary("kbs-client")), "--url", kbs.url, "--cert-file",
+                        str(kbs.cert.cert), "--tee", "sample", "get-resource", "--path",
+                        ref["name"][len("kbs:///"):]], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return base64.b64decode(r.stdout.strip())
+
+
+def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
+    key = keypair("ec", name="sealing")
+    p = Plugin(tmp_dir, kbs, pb).start(["--sealing-key", str(key.private),
+                                        "--sealing-kid", SEAL_KID])
+    try:
+        vid, tp = p.publish(attrs={"placement": "guest", "uid": "1000"})
+        with open("/proc/self/mountinfo") as f:
+            (line,) = [x for x in f if x.split()[4] == tp]
+        opts, (fstype, source, _) = line.split()[5].split(","), line.split(" - ")[1].split()
+        assert (fstype, source) == ("tmpfs", "kbsfs-csi") and "ro" in opts
+        # the kubelet atomic-writer layout the kata agent's unseal hook expects
+        stamp = os.readlink(os.path.join(tp, "..data"))
+        assert re.fullmatch(r"\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d{9}", stamp)
+        assert sorted(os.listdir(tp)) == sorted(
+            ["..data", stamp, "coco_one", "other", ".kbsfs-volume.json"])
+        for name in ("coco_one", "other", ".kbsfs-volume.json"):
+            assert os.readlink(os.path.join(tp, name)) == f"..data/{name}"
+            assert os.path.isfile(os.path.join(tp, stamp, name))
+        # no byte of any secret anywhere the plugin wrote
+        for root in (p.root, p.state):
+            for dirpath, _, files in os.walk(root):
+                for fn in files:
+                    data = open(os.path.join(dirpath, fn), "rb").read()
+                    assert SECRET not in data and OTHER not in data, fn
+        pub = open(key.public, "rb").read()
+        for name, want in (("coco_one", SECRET), ("other", OTHER)):
+            sealed = open(os.path.join(tp, name)).read()
+            assert unseal(sealed, pub, kbs) == want
+        desc = json.loads(open(os.path.join(tp, ".kbsfs-volume.json")).read())
+        assert desc["kbsfs_volume"] == 1 and desc["volume_id"] == vid
+        assert desc["pod"]["namespace"] == "default" and desc["uid"] == 1000
+        assert [r["uri"] for r in desc["resources"]] == [
+            "kbs:///default/akv/coco_one", "kbs:///default/akv/other"]
+        # a reference re-pointed at another resource, or signed by another key, is refused
+        from jwcrypto.common import JWException
+        sealed = open(os.path.join(tp, "coco_one")).read()
+        h, pl, sig = sealed[len("sealed."):].split(".")
+        import base64
+        ref = json.loads(base64.urlsafe_b64decode(pl + "=="))
+        ref["name"] = "kbs:///default/akv/other"
+        pl2 = base64.urlsafe_b64encode(json.dumps(ref).encode()).rstrip(b"=").decode()
+        with pytest.raises(JWException):
+            unseal(f"sealed.{h}.{pl2}.{sig}", pub, kbs)
+        other_key = keypair("ec", name="other")
+        with pytest.raises(JWException):
+            unseal(sealed, open(other_key.public, "rb").read(), kbs)
+        # idempotent, then unpublish removes the tmpfs and the directory
+        p.publish(attrs={"placement": "guest", "uid": "1000"})
+        assert mounts_at(tp) == ["tmpfs"]
+        code, _ = code_of(p.publish, attrs={"placement": "guest", "uid": "0"})
+        assert code == grpc.StatusCode.ALREADY_EXISTS
+        p.unpublish(vid, tp)
+        assert not os.path.exists(tp)
+        # two resources with the same file name cannot share the top level
+        code, details = code_of(p.publish, pod_uid="uid-2", attrs={
+            "placement": "guest", "resources": "a/b/same,c/d/same"})
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "same" in details
+        assert not is_mounted(p.targets[-1])
+    finally:
+        p.stop()
+        p.cleanup()
