@@ -25,17 +25,23 @@ size_t kid_digest_size(const char *algorithm)
 	return 0;
 }
 
-int kid_digest(const char *algorithm, const uint8_t *data, size_t len, uint8_t *out,
-	       size_t *outlen)
+int kid_digest(const char *algorithm, const uint8_t *data, size_t len, uint8_t *out, size_t *outlen)
 {
 	const EVP_MD *md;
 	unsigned int n = 0;
 
 	switch (kid_digest_size(algorithm)) {
-	case 32: md = EVP_sha256(); break;
-	case 48: md = EVP_sha384(); break;
-	case 64: md = EVP_sha512(); break;
-	default: return KBS_ERR_INVAL;
+	case 32:
+		md = EVP_sha256();
+		break;
+	case 48:
+		md = EVP_sha384();
+		break;
+	case 64:
+		md = EVP_sha512();
+		break;
+	default:
+		return KBS_ERR_INVAL;
 	}
 	if (EVP_Digest(data, len, out, &n, md, NULL) != 1)
 		return KBS_ERR_CRYPTO;

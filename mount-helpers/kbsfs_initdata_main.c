@@ -17,50 +17,52 @@
 
 static void usage(FILE *f)
 {
-	fputs("NAME\n"
-	      "    kbsfs-initdata - build init-data for a confidential pod or VM, print its\n"
-	      "    digests and the kata annotation value\n"
-	      "\n"
-	      "SYNOPSIS\n"
-	      "    kbsfs-initdata [--algorithm sha256|sha384|sha512] [--kbs-url URL]\n"
-	      "                   [--kbs-cert FILE] [--aa-toml FILE] [--cdh-toml FILE]\n"
-	      "                   [--policy FILE] [--data KEY=FILE]... [--output FILE]\n"
-	      "                   [--image FILE] [--annotation]\n"
-	      "    kbsfs-initdata --from INITDATA.toml [--output FILE] [--image FILE] [--annotation]\n"
-	      "\n"
-	      "DESCRIPTION\n"
-	      "    Builds the init-data TOML (version \"0.1.0\", algorithm, [data]) whose digest\n"
-	      "    the host programs into the TEE (SNP HOST_DATA, TDX MRCONFIGID, PCR 8 on vTPMs)\n"
-	      "    and whose text the attestation agent sends to the KBS. With --kbs-url it\n"
-	      "    writes aa.toml ([token_configs.kbs] url, cert) and cdh.toml ([kbc] cc_kbc, url,\n"
-	      "    kbs_cert) pointing at that KBS, unless given as files. With --from it takes an\n"
-	      "    existing document as is (its exact bytes are what is digested).\n"
-	      "    The report on stdout, one \"name: value\" line each:\n"
-	      "      algorithm, digest (hex, of the document's algorithm), sha256, sha384,\n"
-	      "      sha512 (hex digests of the same bytes), snp_host_data (base64, digest\n"
-	      "      truncated/zero-padded to 32 bytes), tdx_mrconfigid (base64, 48 bytes),\n"
-	      "      tpm_pcr8 (hex, SHA-256(0^32 || digest); sha256 only), annotation_key,\n"
-	      "      annotation (standard base64 of gzip(TOML): the value of the pod annotation\n"
-	      "      io.katacontainers.config.hypervisor.cc_init_data).\n"
-	      "\n"
-	      "OPTIONS\n"
-	      "    --algorithm A     digest algorithm written into the document (default sha256;\n"
-	      "                      vTPM platforms support sha256 only)\n"
-	      "    --kbs-url URL     KBS base URL for the generated aa.toml and cdh.toml\n"
-	      "    --kbs-cert FILE   PEM certificate of the KBS, embedded in both\n"
-	      "    --aa-toml FILE    data[\"aa.toml\"] from FILE\n"
-	      "    --cdh-toml FILE   data[\"cdh.toml\"] from FILE\n"
-	      "    --policy FILE     data[\"policy.rego\"] (kata agent policy) from FILE\n"
-	      "    --data KEY=FILE   any other data[KEY] from FILE (repeatable)\n"
-	      "    --from FILE       use this init-data document instead of building one\n"
-	      "    --output FILE     write the TOML document to FILE (\"-\" = stdout, no report)\n"
-	      "    --image FILE      write the kata init-data block image to FILE\n"
-	      "    --annotation      print only the annotation value\n"
-	      "    -h, --help        this text\n"
-	      "\n"
-	      "EXIT STATUS\n"
-	      "    0 success, 1 error (message on stderr), 2 usage error\n",
-	      f);
+	fputs(
+	    "NAME\n"
+	    "    kbsfs-initdata - build init-data for a confidential pod or VM, print its\n"
+	    "    digests and the kata annotation value\n"
+	    "\n"
+	    "SYNOPSIS\n"
+	    "    kbsfs-initdata [--algorithm sha256|sha384|sha512] [--kbs-url URL]\n"
+	    "                   [--kbs-cert FILE] [--aa-toml FILE] [--cdh-toml FILE]\n"
+	    "                   [--policy FILE] [--data KEY=FILE]... [--output FILE]\n"
+	    "                   [--image FILE] [--annotation]\n"
+	    "    kbsfs-initdata --from INITDATA.toml [--output FILE] [--image FILE] "
+	    "[--annotation]\n"
+	    "\n"
+	    "DESCRIPTION\n"
+	    "    Builds the init-data TOML (version \"0.1.0\", algorithm, [data]) whose digest\n"
+	    "    the host programs into the TEE (SNP HOST_DATA, TDX MRCONFIGID, PCR 8 on vTPMs)\n"
+	    "    and whose text the attestation agent sends to the KBS. With --kbs-url it\n"
+	    "    writes aa.toml ([token_configs.kbs] url, cert) and cdh.toml ([kbc] cc_kbc, url,\n"
+	    "    kbs_cert) pointing at that KBS, unless given as files. With --from it takes an\n"
+	    "    existing document as is (its exact bytes are what is digested).\n"
+	    "    The report on stdout, one \"name: value\" line each:\n"
+	    "      algorithm, digest (hex, of the document's algorithm), sha256, sha384,\n"
+	    "      sha512 (hex digests of the same bytes), snp_host_data (base64, digest\n"
+	    "      truncated/zero-padded to 32 bytes), tdx_mrconfigid (base64, 48 bytes),\n"
+	    "      tpm_pcr8 (hex, SHA-256(0^32 || digest); sha256 only), annotation_key,\n"
+	    "      annotation (standard base64 of gzip(TOML): the value of the pod annotation\n"
+	    "      io.katacontainers.config.hypervisor.cc_init_data).\n"
+	    "\n"
+	    "OPTIONS\n"
+	    "    --algorithm A     digest algorithm written into the document (default sha256;\n"
+	    "                      vTPM platforms support sha256 only)\n"
+	    "    --kbs-url URL     KBS base URL for the generated aa.toml and cdh.toml\n"
+	    "    --kbs-cert FILE   PEM certificate of the KBS, embedded in both\n"
+	    "    --aa-toml FILE    data[\"aa.toml\"] from FILE\n"
+	    "    --cdh-toml FILE   data[\"cdh.toml\"] from FILE\n"
+	    "    --policy FILE     data[\"policy.rego\"] (kata agent policy) from FILE\n"
+	    "    --data KEY=FILE   any other data[KEY] from FILE (repeatable)\n"
+	    "    --from FILE       use this init-data document instead of building one\n"
+	    "    --output FILE     write the TOML document to FILE (\"-\" = stdout, no report)\n"
+	    "    --image FILE      write the kata init-data block image to FILE\n"
+	    "    --annotation      print only the annotation value\n"
+	    "    -h, --help        this text\n"
+	    "\n"
+	    "EXIT STATUS\n"
+	    "    0 success, 1 error (message on stderr), 2 usage error\n",
+	    f);
 }
 
 static int read_file(const char *path, char **out, size_t *outlen)
@@ -242,8 +244,10 @@ static int doc_algorithm(const char *doc, char *alg, size_t alglen)
 				if (*q == '"' || *q == '\'') {
 					e = strchr(q + 1, *q);
 					if (e && (size_t)(e - q - 1) < alglen) {
-						snprintf(alg, alglen, "%.*s", (int)(e - q - 1), q + 1);
-						return kid_digest_size(alg) ? KBS_OK : KBS_ERR_UNSUPPORTED;
+						snprintf(alg, alglen, "%.*s", (int)(e - q - 1),
+							 q + 1);
+						return kid_digest_size(alg) ? KBS_OK
+									    : KBS_ERR_UNSUPPORTED;
 					}
 				}
 			}
@@ -259,14 +263,19 @@ static int doc_algorithm(const char *doc, char *alg, size_t alglen)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"algorithm", required_argument, NULL, 'a'}, {"kbs-url", required_argument, NULL, 'u'},
-		{"kbs-cert", required_argument, NULL, 'c'},  {"aa-toml", required_argument, NULL, 'A'},
-		{"cdh-toml", required_argument, NULL, 'C'},  {"policy", required_argument, NULL, 'p'},
-		{"data", required_argument, NULL, 'd'},      {"from", required_argument, NULL, 'F'},
-		{"output", required_argument, NULL, 'o'},    {"image", required_argument, NULL, 'i'},
-		{"annotation", no_argument, NULL, 'n'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"algorithm", required_argument, NULL, 'a'},
+					   {"kbs-url", required_argument, NULL, 'u'},
+					   {"kbs-cert", required_argument, NULL, 'c'},
+					   {"aa-toml", required_argument, NULL, 'A'},
+					   {"cdh-toml", required_argument, NULL, 'C'},
+					   {"policy", required_argument, NULL, 'p'},
+					   {"data", required_argument, NULL, 'd'},
+					   {"from", required_argument, NULL, 'F'},
+					   {"output", required_argument, NULL, 'o'},
+					   {"image", required_argument, NULL, 'i'},
+					   {"annotation", no_argument, NULL, 'n'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	const char *alg = "sha256", *url = NULL, *certf = NULL, *aaf = NULL, *cdhf = NULL;
 	const char *polf = NULL, *from = NULL, *outf = NULL, *imgf = NULL;
 	const char *dkeys[MAX_ENTRIES], *dfiles[MAX_ENTRIES];
@@ -279,16 +288,36 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'a': alg = optarg; break;
-		case 'u': url = optarg; break;
-		case 'c': certf = optarg; break;
-		case 'A': aaf = optarg; break;
-		case 'C': cdhf = optarg; break;
-		case 'p': polf = optarg; break;
-		case 'F': from = optarg; break;
-		case 'o': outf = optarg; break;
-		case 'i': imgf = optarg; break;
-		case 'n': only_ann = 1; break;
+		case 'a':
+			alg = optarg;
+			break;
+		case 'u':
+			url = optarg;
+			break;
+		case 'c':
+			certf = optarg;
+			break;
+		case 'A':
+			aaf = optarg;
+			break;
+		case 'C':
+			cdhf = optarg;
+			break;
+		case 'p':
+			polf = optarg;
+			break;
+		case 'F':
+			from = optarg;
+			break;
+		case 'o':
+			outf = optarg;
+			break;
+		case 'i':
+			imgf = optarg;
+			break;
+		case 'n':
+			only_ann = 1;
+			break;
 		case 'd':
 			if (nd == MAX_ENTRIES || !strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "kbsfs-initdata: --data KEY=FILE (at most %d)\n",
@@ -298,14 +327,20 @@ int main(int argc, char **argv)
 			dkeys[nd] = optarg;
 			dfiles[nd++] = strchr(optarg, '=') + 1;
 			break;
-		case 'h': usage(stdout); ret = 0; goto out;
-		default: usage(stderr); goto out;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
 		}
 	}
 	if (optind != argc || !kid_digest_size(alg)) {
 		fprintf(stderr, "kbsfs-initdata: %s (see --help)\n",
-			optind != argc ? "unexpected argument" : "algorithm must be sha256, "
-								 "sha384 or sha512");
+			optind != argc ? "unexpected argument"
+				       : "algorithm must be sha256, "
+					 "sha384 or sha512");
 		goto out;
 	}
 	if (from && (url || certf || aaf || cdhf || polf || nd)) {
@@ -332,15 +367,15 @@ int main(int argc, char **argv)
 		}
 		if (url && (rc = gen_configs(url, cert, &aa, &cdh)) != KBS_OK)
 			goto err;
-#define ADD_FILE(K, P)                                                                    \
-	do {                                                                                   \
-		if ((rc = read_file(P, &owned[no], &l)) != KBS_OK) {                           \
-			fprintf(stderr, "kbsfs-initdata: cannot read %s\n", P);                \
-			goto out;                                                              \
-		}                                                                              \
-		e[ne].key = K;                                                                   \
-		e[ne].value = owned[no++];                                                     \
-		e[ne++].value_len = l;                                                         \
+#define ADD_FILE(K, P)                                                                             \
+	do {                                                                                       \
+		if ((rc = read_file(P, &owned[no], &l)) != KBS_OK) {                               \
+			fprintf(stderr, "kbsfs-initdata: cannot read %s\n", P);                    \
+			goto out;                                                                  \
+		}                                                                                  \
+		e[ne].key = K;                                                                     \
+		e[ne].value = owned[no++];                                                         \
+		e[ne++].value_len = l;                                                             \
 	} while (0)
 		if (aaf)
 			ADD_FILE("aa.toml", aaf);

@@ -21,48 +21,49 @@
 
 static void usage(FILE *f)
 {
-	fputs("NAME\n"
-	      "    mount.kbsfs - mount(8) helper for kbsfs, attestation-gated KBS secrets\n"
-	      "\n"
-	      "SYNOPSIS\n"
-	      "    mount -t kbsfs SOURCE DIRECTORY -o kbs_url=URL[,OPTION...]\n"
-	      "    mount.kbsfs SOURCE DIRECTORY [-sfnv] [-o OPTIONS]\n"
-	      "    fstab: kbs:///default/akv  /run/secrets  kbsfs  kbs_url=URL,_netdev,nofail  0 0\n"
-	      "\n"
-	      "DESCRIPTION\n"
-	      "    Starts the kbsfs daemon on DIRECTORY and returns once the mount is usable.\n"
-	      "    SOURCE is kbs:/// (the whole KBS), kbs:///repo or kbs:///repo/type (the part\n"
-	      "    meant; informational), kbs:///repo/type/tag (also declared, so it is listed\n"
-	      "    before first access), kbs://HOST[:PORT]/... (kbs_url defaults to\n"
-	      "    https://HOST[:PORT] when neither kbs_url nor config is given), or kbsfs/none.\n"
-	      "    Unmount with umount DIRECTORY (or fusermount3 -u DIRECTORY).\n"
-	      "\n"
-	      "OPTIONS\n"
-	      "    -o OPTIONS  comma-separated kbsfs options (kbs_url, kbs_cert, tee, uid, gid,\n"
-	      "                mode, refresh, resources, config, initdata, ...; see kbsfs --help),\n"
-	      "                passed through in order. Dropped because they are for mount(8),\n"
-	      "                systemd or fstab only: defaults, auto, noauto, user, nouser, users,\n"
-	      "                owner, group, _netdev, nofail, comment=, x-* (x-systemd.*), rw, ro\n"
-	      "                (kbsfs is always read-only). A value may be double-quoted to hold\n"
-	      "                commas.\n"
-	      "    -f          fake: check the arguments, do not mount\n"
-	      "    -s          sloppy (accepted; kbsfs itself rejects unknown options)\n"
-	      "    -n          accepted for compatibility (there is no mtab to write)\n"
-	      "    -v          print the kbsfs command line before running it\n"
-	      "    -t TYPE     kbsfs or fuse.kbsfs (as mount(8) passes it)\n"
-	      "    -h, --help  this text;  -V, --version  version\n"
-	      "\n"
-	      "ENVIRONMENT\n"
-	      "    KBSFS_BINARY  path of the kbsfs daemon (default: next to mount.kbsfs, then\n"
-	      "                  /usr/local/bin/kbsfs, /usr/bin/kbsfs)\n"
-	      "\n"
-	      "EXIT STATUS (as mount(8))\n"
-	      "    0   mounted\n"
-	      "    1   incorrect invocation\n"
-	      "    2   system error (cannot fork)\n"
-	      "    32  mount failure (kbsfs refused the options, no such directory, kbsfs\n"
-	      "        binary missing, FUSE unavailable); the reason is on stderr\n",
-	      f);
+	fputs(
+	    "NAME\n"
+	    "    mount.kbsfs - mount(8) helper for kbsfs, attestation-gated KBS secrets\n"
+	    "\n"
+	    "SYNOPSIS\n"
+	    "    mount -t kbsfs SOURCE DIRECTORY -o kbs_url=URL[,OPTION...]\n"
+	    "    mount.kbsfs SOURCE DIRECTORY [-sfnv] [-o OPTIONS]\n"
+	    "    fstab: kbs:///default/akv  /run/secrets  kbsfs  kbs_url=URL,_netdev,nofail  0 0\n"
+	    "\n"
+	    "DESCRIPTION\n"
+	    "    Starts the kbsfs daemon on DIRECTORY and returns once the mount is usable.\n"
+	    "    SOURCE is kbs:/// (the whole KBS), kbs:///repo or kbs:///repo/type (the part\n"
+	    "    meant; informational), kbs:///repo/type/tag (also declared, so it is listed\n"
+	    "    before first access), kbs://HOST[:PORT]/... (kbs_url defaults to\n"
+	    "    https://HOST[:PORT] when neither kbs_url nor config is given), or kbsfs/none.\n"
+	    "    Unmount with umount DIRECTORY (or fusermount3 -u DIRECTORY).\n"
+	    "\n"
+	    "OPTIONS\n"
+	    "    -o OPTIONS  comma-separated kbsfs options (kbs_url, kbs_cert, tee, uid, gid,\n"
+	    "                mode, refresh, resources, config, initdata, ...; see kbsfs --help),\n"
+	    "                passed through in order. Dropped because they are for mount(8),\n"
+	    "                systemd or fstab only: defaults, auto, noauto, user, nouser, users,\n"
+	    "                owner, group, _netdev, nofail, comment=, x-* (x-systemd.*), rw, ro\n"
+	    "                (kbsfs is always read-only). A value may be double-quoted to hold\n"
+	    "                commas.\n"
+	    "    -f          fake: check the arguments, do not mount\n"
+	    "    -s          sloppy (accepted; kbsfs itself rejects unknown options)\n"
+	    "    -n          accepted for compatibility (there is no mtab to write)\n"
+	    "    -v          print the kbsfs command line before running it\n"
+	    "    -t TYPE     kbsfs or fuse.kbsfs (as mount(8) passes it)\n"
+	    "    -h, --help  this text;  -V, --version  version\n"
+	    "\n"
+	    "ENVIRONMENT\n"
+	    "    KBSFS_BINARY  path of the kbsfs daemon (default: next to mount.kbsfs, then\n"
+	    "                  /usr/local/bin/kbsfs, /usr/bin/kbsfs)\n"
+	    "\n"
+	    "EXIT STATUS (as mount(8))\n"
+	    "    0   mounted\n"
+	    "    1   incorrect invocation\n"
+	    "    2   system error (cannot fork)\n"
+	    "    32  mount failure (kbsfs refused the options, no such directory, kbsfs\n"
+	    "        binary missing, FUSE unavailable); the reason is on stderr\n",
+	    f);
 }
 
 static int find_kbsfs(char *out, size_t outlen)
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
 	}
 	ret = EX_MNT_FAIL;
 	if (stat(cmd->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "mount.kbsfs: mount point %s does not exist or is not a directory\n",
+		fprintf(stderr,
+			"mount.kbsfs: mount point %s does not exist or is not a directory\n",
 			cmd->dir);
 		goto out;
 	}

@@ -12,7 +12,7 @@
 #define MKBS_OPTS_MAX 65536
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -27,9 +27,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 bool mkbs_option_dropped(const char *opt)
 {
-	static const char *const dropped[] = {"defaults", "auto",  "noauto", "user",
-					      "nouser",   "users", "owner",  "group",
-					      "_netdev",  "nofail", "rw",    "ro"};
+	static const char *const dropped[] = {"defaults", "auto",   "noauto", "user",
+					      "nouser",	  "users",  "owner",  "group",
+					      "_netdev",  "nofail", "rw",     "ro"};
 	size_t klen = strcspn(opt, "=");
 	size_t i;
 
@@ -274,12 +274,24 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 			const char *val = NULL;
 
 			switch (*a) {
-			case 's': cmd->sloppy = true; continue;
-			case 'f': cmd->fake = true; continue;
-			case 'n': cmd->no_mtab = true; continue;
-			case 'v': cmd->verbose = true; continue;
-			case 'h': cmd->help = true; continue;
-			case 'V': cmd->version = true; continue;
+			case 's':
+				cmd->sloppy = true;
+				continue;
+			case 'f':
+				cmd->fake = true;
+				continue;
+			case 'n':
+				cmd->no_mtab = true;
+				continue;
+			case 'v':
+				cmd->verbose = true;
+				continue;
+			case 'h':
+				cmd->help = true;
+				continue;
+			case 'V':
+				cmd->version = true;
+				continue;
 			case 'o':
 			case 't':
 			case 'N':
@@ -299,7 +311,8 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 				if (buf_append_str(&opts, val) != KBS_OK)
 					goto nomem;
 			} else if (*a == 't') {
-				/* mount(8) passes "kbsfs" or "fuse.kbsfs"; anything else is a mix-up */
+				/* mount(8) passes "kbsfs" or "fuse.kbsfs"; anything else is a
+				 * mix-up */
 				if (strcmp(val, "kbsfs") && strcmp(val, "fuse.kbsfs")) {
 					set_err(err, errlen, "type '%s' is not kbsfs", val);
 					goto out;

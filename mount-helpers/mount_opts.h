@@ -19,16 +19,16 @@
  * Every other option is passed to kbsfs unchanged, in order.
  */
 struct mkbs_cmd {
-	char *spec;     /* as given */
-	char *dir;      /* as given */
-	char *options;  /* comma-joined options for kbsfs -o (never empty: "ro" at least) */
+	char *spec;	/* as given */
+	char *dir;	/* as given */
+	char *options;	/* comma-joined options for kbsfs -o (never empty: "ro" at least) */
 	char *resource; /* "repo/type/tag" from SPEC, or NULL */
-	bool fake;      /* -f: do everything but mount */
-	bool sloppy;    /* -s */
-	bool verbose;   /* -v */
-	bool no_mtab;   /* -n (no effect: there is no /etc/mtab to write) */
-	bool help;      /* -h / --help */
-	bool version;   /* -V / --version */
+	bool fake;	/* -f: do everything but mount */
+	bool sloppy;	/* -s */
+	bool verbose;	/* -v */
+	bool no_mtab;	/* -n (no effect: there is no /etc/mtab to write) */
+	bool help;	/* -h / --help */
+	bool version;	/* -V / --version */
 };
 
 /*

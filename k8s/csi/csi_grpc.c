@@ -31,10 +31,10 @@ enum method {
 };
 
 static const char *const method_path[M_COUNT] = {
-	"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
-	"/csi.v1.Identity/Probe",         "/csi.v1.Node/NodeGetInfo",
-	"/csi.v1.Node/NodeGetCapabilities", "/csi.v1.Node/NodePublishVolume",
-	"/csi.v1.Node/NodeUnpublishVolume",
+    "/csi.v1.Identity/GetPluginInfo",	"/csi.v1.Identity/GetPluginCapabilities",
+    "/csi.v1.Identity/Probe",		"/csi.v1.Node/NodeGetInfo",
+    "/csi.v1.Node/NodeGetCapabilities", "/csi.v1.Node/NodePublishVolume",
+    "/csi.v1.Node/NodeUnpublishVolume",
 };
 
 struct server;
@@ -81,8 +81,8 @@ static bool arm(struct slot *s)
 					     s->srv->cq, s);
 	} else {
 		e = grpc_server_request_registered_call(s->srv->gs, s->srv->registered[s->method],
-							&s->call, &s->deadline, &s->md,
-							&s->payload, s->srv->cq, s->srv->cq, s);
+							&s->call, &s->deadline, &s->md, &s->payload,
+							s->srv->cq, s->srv->cq, s);
 	}
 	return e == GRPC_CALL_OK;
 }
@@ -173,7 +173,7 @@ static void dispatch(struct server *srv, struct slot *s, struct csi_result *res)
 	case M_PLUGIN_CAPS: {
 		/* a node-only plugin: no controller service, no topology */
 		Csi__V1__GetPluginCapabilitiesResponse r =
-			CSI__V1__GET_PLUGIN_CAPABILITIES_RESPONSE__INIT;
+		    CSI__V1__GET_PLUGIN_CAPABILITIES_RESPONSE__INIT;
 
 		s->reply = pack(&r.base);
 		break;
@@ -203,14 +203,14 @@ static void dispatch(struct server *srv, struct slot *s, struct csi_result *res)
 	case M_NODE_CAPS: {
 		/* no STAGE_UNSTAGE, no stats, no expansion: publish/unpublish only */
 		Csi__V1__NodeGetCapabilitiesResponse r =
-			CSI__V1__NODE_GET_CAPABILITIES_RESPONSE__INIT;
+		    CSI__V1__NODE_GET_CAPABILITIES_RESPONSE__INIT;
 
 		s->reply = pack(&r.base);
 		break;
 	}
 	case M_PUBLISH: {
 		Csi__V1__NodePublishVolumeRequest *q =
-			csi__v1__node_publish_volume_request__unpack(NULL, inlen, in);
+		    csi__v1__node_publish_volume_request__unpack(NULL, inlen, in);
 		Csi__V1__NodePublishVolumeResponse r = CSI__V1__NODE_PUBLISH_VOLUME_RESPONSE__INIT;
 		struct csi_publish_req req;
 		struct csi_attr *attrs = NULL;
@@ -256,13 +256,14 @@ static void dispatch(struct server *srv, struct slot *s, struct csi_result *res)
 	}
 	case M_UNPUBLISH: {
 		Csi__V1__NodeUnpublishVolumeRequest *q =
-			csi__v1__node_unpublish_volume_request__unpack(NULL, inlen, in);
+		    csi__v1__node_unpublish_volume_request__unpack(NULL, inlen, in);
 		Csi__V1__NodeUnpublishVolumeResponse r =
-			CSI__V1__NODE_UNPUBLISH_VOLUME_RESPONSE__INIT;
+		    CSI__V1__NODE_UNPUBLISH_VOLUME_RESPONSE__INIT;
 
 		if (!q) {
 			res->code = CSI_INVALID_ARGUMENT;
-			snprintf(res->msg, sizeof(res->msg), "malformed NodeUnpublishVolumeRequest");
+			snprintf(res->msg, sizeof(res->msg),
+				 "malformed NodeUnpublishVolumeRequest");
 			break;
 		}
 		csi_node_unpublish(cfg->node, q->volume_id, q->target_path, res);
@@ -319,8 +320,8 @@ static void *poll_thread(void *arg)
 	struct server *srv = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(srv->cq,
-							   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		grpc_event ev =
+		    grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		struct slot *s;
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
@@ -389,7 +390,7 @@ int csi_server_run(const struct csi_server_cfg *cfg)
 	srv.gs = grpc_server_create(NULL, NULL);
 	for (i = 0; i < M_COUNT; i++)
 		srv.registered[i] = grpc_server_register_method(
-			srv.gs, method_path[i], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		    srv.gs, method_path[i], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 	grpc_server_register_completion_queue(srv.gs, srv.cq, NULL);
 	path = endpoint_addr(cfg->endpoint, addr, sizeof(addr));
 	if (unlink(path) != 0 && errno != ENOENT)
@@ -413,8 +414,8 @@ int csi_server_run(const struct csi_server_cfg *cfg)
 
 		s->srv = &srv;
 		s->method = k == srv.nslots - 1 ? M_UNKNOWN
-			    : k < 2 * M_COUNT  ? (int)(k % M_COUNT)
-			    : (k % 2 ? M_PUBLISH : M_UNPUBLISH);
+			    : k < 2 * M_COUNT	? (int)(k % M_COUNT)
+						: (k % 2 ? M_PUBLISH : M_UNPUBLISH);
 		if (!arm(s)) {
 			log_error("kbsfs-csi: cannot request calls");
 			goto out_srv;
@@ -458,7 +459,7 @@ out_cq:
 		pthread_join(th[k], NULL);
 	if (!started) {
 		while (grpc_completion_queue_next(srv.cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-			       .type != GRPC_QUEUE_SHUTDOWN)
+			   .type != GRPC_QUEUE_SHUTDOWN)
 			;
 	}
 	grpc_completion_queue_destroy(srv.cq);

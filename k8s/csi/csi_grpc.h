@@ -9,12 +9,12 @@
  * replies coded with protobuf-c. Unregistered methods are answered UNIMPLEMENTED.
  */
 struct csi_server_cfg {
-	const char *endpoint;    /* unix:///path, unix:/path or /path */
+	const char *endpoint;	 /* unix:///path, unix:/path or /path */
 	const char *driver_name; /* GetPluginInfo name */
 	const char *node_id;
-	const char *kbsfs_bin;   /* Probe checks it is executable */
+	const char *kbsfs_bin; /* Probe checks it is executable */
 	struct csi_node *node;
-	int threads;             /* polling threads (handlers may block) */
+	int threads; /* polling threads (handlers may block) */
 };
 
 /* Serves until SIGTERM/SIGINT. Returns 0, or 1 when the endpoint cannot be served. */

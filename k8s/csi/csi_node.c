@@ -38,7 +38,7 @@ struct csi_node {
 };
 
 static void res_set(struct csi_result *r, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void res_set(struct csi_result *r, int code, const char *fmt, ...)
 {
@@ -58,8 +58,8 @@ static void unescape(const char *in, size_t len, char *out, size_t outlen)
 	size_t i, o = 0;
 
 	for (i = 0; i < len && o + 1 < outlen; i++) {
-		if (in[i] == '\\' && i + 3 < len && in[i + 1] >= '0' && in[i + 1] <= '3' && in[i + 2] >= '0' && in[i + 2] <= '7' &&
-		    in[i + 3] >= '0' && in[i + 3] <= '7') {
+		if (in[i] == '\\' && i + 3 < len && in[i + 1] >= '0' && in[i + 1] <= '3' &&
+		    in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
 			out[o++] = (char)((in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 +
 					  (in[i + 3] - '0'));
 			i += 3;
@@ -70,8 +70,8 @@ static void unescape(const char *in, size_t len, char *out, size_t outlen)
 	out[o] = 0;
 }
 
-int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t fslen,
-		       char *source, size_t srclen)
+int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t fslen, char *source,
+		       size_t srclen)
 {
 	const char *line = text;
 	char mp[4096];
@@ -103,7 +103,8 @@ int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t 
 		if (nf == 6) {
 			unescape(f[4], flen[4], mp, sizeof(mp));
 			if (!strcmp(mp, path)) {
-				const char *t = sep + 3, *te = memchr(t, ' ', (size_t)(line + ll - t));
+				const char *t = sep + 3,
+					   *te = memchr(t, ' ', (size_t)(line + ll - t));
 				const char *s, *se;
 
 				if (!te)
@@ -116,7 +117,8 @@ int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t 
 					unescape(t, (size_t)(te - t), fstype, fslen);
 				if (source)
 					unescape(s, (size_t)(se - s), source, srclen);
-				rc = KBS_OK; /* keep going: the last entry is the top of the stack */
+				rc =
+				    KBS_OK; /* keep going: the last entry is the top of the stack */
 			}
 		} else if (ll) {
 			return KBS_ERR_PARSE;
@@ -148,11 +150,11 @@ static char *read_text(const char *path, size_t max)
 }
 
 /* 1 mounted (fstype copied), 0 not mounted, -1 cannot tell */
-static int mounted_at2(struct csi_node *n, const char *path, char *fstype, size_t fslen,
-		       char *src, size_t srclen)
+static int mounted_at2(struct csi_node *n, const char *path, char *fstype, size_t fslen, char *src,
+		       size_t srclen)
 {
-	char *text = read_text(n->cfg.mountinfo ? n->cfg.mountinfo : "/proc/self/mountinfo",
-			       MOUNTINFO_MAX);
+	char *text =
+	    read_text(n->cfg.mountinfo ? n->cfg.mountinfo : "/proc/self/mountinfo", MOUNTINFO_MAX);
 	int rc;
 
 	if (!text)
@@ -172,7 +174,8 @@ static int mounted_at(struct csi_node *n, const char *path, char *fstype, size_t
 /* A mount this plugin made: kbsfs (node mode) or its marked tmpfs (guest mode). */
 static bool ours(const char *fstype, const char *src)
 {
-	return !strcmp(fstype, "fuse.kbsfs") || (!strcmp(fstype, "tmpfs") && !strcmp(src, GUEST_SOURCE));
+	return !strcmp(fstype, "fuse.kbsfs") ||
+	       (!strcmp(fstype, "tmpfs") && !strcmp(src, GUEST_SOURCE));
 }
 
 /* ------------------------------------------------------------------ attributes */
@@ -271,9 +274,9 @@ out:
 int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_req *req,
 		     struct csi_volume *vol, struct csi_result *res)
 {
-	static const char *const known[] = {"kbs_url", "kbs_cert", "kbs_cert_pem", "tee",
-					    "resources", "uid",      "gid",          "mode",
-					    "refresh",   "placement"};
+	static const char *const known[] = {"kbs_url",	 "kbs_cert", "kbs_cert_pem", "tee",
+					    "resources", "uid",	     "gid",	     "mode",
+					    "refresh",	 "placement"};
 	static const char *const pod_keys[] = {POD_PREFIX "pod.name", POD_PREFIX "pod.namespace",
 					       POD_PREFIX "pod.uid",
 					       POD_PREFIX "serviceAccount.name"};
@@ -298,7 +301,8 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			ok = !strcmp(key, known[k]);
 		if (!ok) {
 			/* name the key (not the value): catches typos */
-			res_set(res, rc, "unknown volume attribute '%.64s' (known: kbs_url, kbs_cert, "
+			res_set(res, rc,
+				"unknown volume attribute '%.64s' (known: kbs_url, kbs_cert, "
 				"kbs_cert_pem, tee, resources, uid, gid, mode, refresh, placement)",
 				key);
 			goto out;
@@ -307,8 +311,10 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 	for (k = 0; k < sizeof(pod_keys) / sizeof(pod_keys[0]); k++) {
 		v = ctx_get(req, pod_keys[k]);
 		if (!v || !v[0]) {
-			res_set(res, rc, "volume context lacks %s: the CSIDriver object must set "
-				"podInfoOnMount: true", pod_keys[k]);
+			res_set(res, rc,
+				"volume context lacks %s: the CSIDriver object must set "
+				"podInfoOnMount: true",
+				pod_keys[k]);
 			goto out;
 		}
 	}
@@ -323,7 +329,8 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 	}
 	vol->guest = placement && !strcmp(placement, "guest");
 	if (vol->guest && (!cfg->sealing_key || !cfg->sealing_kid)) {
-		res_set(res, rc, "placement=guest needs the plugin's --sealing-key and --sealing-kid");
+		res_set(res, rc,
+			"placement=guest needs the plugin's --sealing-key and --sealing-kid");
 		goto out;
 	}
 	url = ctx_get(req, "kbs_url");
@@ -366,7 +373,8 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 	}
 	resources = ctx_get(req, "resources");
 	if (!resources || !resources[0]) {
-		res_set(res, rc, "volume attribute resources (comma-separated repo/type/tag) is "
+		res_set(res, rc,
+			"volume attribute resources (comma-separated repo/type/tag) is "
 			"required");
 		goto out;
 	}
@@ -398,7 +406,8 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 			if (kbsfs_path_normalize(s, l, path, sizeof(path)) != KBS_OK) {
 				buf_release(&r);
 				rc = CSI_INVALID_ARGUMENT;
-				res_set(res, rc, "resources: each entry must be repo/type/tag or "
+				res_set(res, rc,
+					"resources: each entry must be repo/type/tag or "
 					"kbs:///repo/type/tag");
 				goto out;
 			}
@@ -534,8 +543,8 @@ static int state_save(struct csi_node *n, const char *volume_id, const char *tar
 
 	state_path(n, volume_id, ".json", p, sizeof(p));
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "version", 1, "volume_id",
-		      volume_id, "target_path", target, "placement", vol->guest ? "guest" : "node", "params_sha256",
-		      vol->digest, "pod_namespace", vol->ns, "pod_name", vol->pod,
+		      volume_id, "target_path", target, "placement", vol->guest ? "guest" : "node",
+		      "params_sha256", vol->digest, "pod_namespace", vol->ns, "pod_name", vol->pod,
 		      "service_account", vol->sa, "published_at", (json_int_t)time(NULL));
 	if (!j)
 		return rc;
@@ -611,8 +620,8 @@ static void unlock_keys(struct csi_node *n, const char *a, const char *b)
  * and the daemon it leaves behind belongs to no process of the plugin, so it survives a
  * plugin restart. Only async-signal-safe calls between fork and exec (gRPC has threads).
  */
-static int spawn_kbsfs(struct csi_node *n, const char *target, const char *options,
-		       char *err, size_t errlen)
+static int spawn_kbsfs(struct csi_node *n, const char *target, const char *options, char *err,
+		       size_t errlen)
 {
 	char *argv[40], *launcher = NULL, *save = NULL, *tok;
 	size_t argc = 0, got = 0;
@@ -720,9 +729,8 @@ static int seal_ref(struct csi_node *n, const char *res, char **out)
 
 	*out = NULL;
 	snprintf(uri, sizeof(uri), "kbs:///%s", res);
-	payload = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}}", "version", "0.1.0", "type",
-			    "vault", "name", uri, "provider", "kbs", "provider_settings",
-			    "annotations");
+	payload = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}}", "version", "0.1.0", "type", "vault",
+			    "name", uri, "provider", "kbs", "provider_settings", "annotations");
 	hdr = json_pack("{s:s}", "kid", n->cfg.sealing_kid);
 	if (!payload || !hdr)
 		goto out;
@@ -765,7 +773,8 @@ static int guest_publish(struct csi_node *n, const char *target, const char *vol
 	int dfd = -1, sfd = -1, rc = KBS_ERR_IO;
 
 	if (mount(GUEST_SOURCE, target, "tmpfs", fl, "size=1m,mode=0755") != 0) {
-		res_set(res, CSI_INTERNAL, "cannot mount tmpfs at target_path: %s", strerror(errno));
+		res_set(res, CSI_INTERNAL, "cannot mount tmpfs at target_path: %s",
+			strerror(errno));
 		return KBS_ERR_IO;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -814,8 +823,8 @@ static int guest_publish(struct csi_node *n, const char *target, const char *vol
 		sealed = NULL;
 		snprintf(uri, sizeof(uri), "kbs:///%s", r);
 		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "uri", uri, "path", tag,
-							 "mode", vol->mode[0] ? vol->mode
-									      : "0400")) != 0)
+							 "mode",
+							 vol->mode[0] ? vol->mode : "0400")) != 0)
 			goto nomem;
 	}
 	if ((vol->uid[0] && json_object_set_new(d, "uid", json_integer(atol(vol->uid)))) ||
@@ -837,8 +846,8 @@ static int guest_publish(struct csi_node *n, const char *target, const char *vol
 	}
 	if (symlinkat("..data/.kbsfs-volume.json", dfd, ".kbsfs-volume.json") != 0)
 		goto io;
-	if (mount(GUEST_SOURCE, target, "tmpfs", MS_REMOUNT | MS_RDONLY | fl, "size=1m,mode=0755") !=
-	    0)
+	if (mount(GUEST_SOURCE, target, "tmpfs", MS_REMOUNT | MS_RDONLY | fl,
+		  "size=1m,mode=0755") != 0)
 		goto io;
 	rc = KBS_OK;
 	goto out;
@@ -864,8 +873,7 @@ out:
 
 /* ------------------------------------------------------------------ RPCs */
 
-void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req,
-		      struct csi_result *res)
+void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, struct csi_result *res)
 {
 	struct csi_volume vol;
 	char fstype[64] = "", src[64] = "", err[1024] = "", pem_path[4096], *opts = NULL;
@@ -926,8 +934,7 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req,
 		goto out;
 	}
 	if (m == 1) {
-		if (!ours(fstype, src) || !old_target ||
-		    strcmp(old_target, req->target_path)) {
+		if (!ours(fstype, src) || !old_target || strcmp(old_target, req->target_path)) {
 			res_set(res, CSI_FAILED_PRECONDITION,
 				"target_path is already a mount point not published by this "
 				"volume");
@@ -1097,7 +1104,8 @@ int csi_node_adopt(struct csi_node *n)
 			log_info("kbsfs-csi: adopted volume %.*s at %s", 128, v, t);
 			adopted++;
 		} else if (t && v) {
-			log_info("kbsfs-csi: volume %.*s is no longer mounted; state removed", 128, v);
+			log_info("kbsfs-csi: volume %.*s is no longer mounted; state removed", 128,
+				 v);
 			state_remove(n, v);
 		} else {
 			log_warn("kbsfs-csi: ignoring unreadable state file %s", p);

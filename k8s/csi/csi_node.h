@@ -51,16 +51,16 @@ struct csi_publish_req {
 
 struct csi_node_cfg {
 	const char *node_id;
-	const char *state_dir;       /* per-volume state files (created 0700) */
-	const char *kbsfs_bin;       /* kbsfs daemon */
-	const char *launcher;        /* optional argv prefix (space-separated), e.g. nsenter */
+	const char *state_dir;	     /* per-volume state files (created 0700) */
+	const char *kbsfs_bin;	     /* kbsfs daemon */
+	const char *launcher;	     /* optional argv prefix (space-separated), e.g. nsenter */
 	const char *default_kbs_url; /* used when a volume names none */
 	const char *default_kbs_cert;
-	const char *mountinfo;       /* default /proc/self/mountinfo */
-	bool allow_sample;           /* admin opt-in for tee=sample volumes (testing) */
-	bool allow_user_kbs_url;     /* let volumes override the default KBS URL */
-	const char *sealing_key;     /* guest mode: PEM P-256 key signing sealed references */
-	const char *sealing_kid;     /* guest mode: kid of that key (kbs:///... or a file name) */
+	const char *mountinfo;	 /* default /proc/self/mountinfo */
+	bool allow_sample;	 /* admin opt-in for tee=sample volumes (testing) */
+	bool allow_user_kbs_url; /* let volumes override the default KBS URL */
+	const char *sealing_key; /* guest mode: PEM P-256 key signing sealed references */
+	const char *sealing_kid; /* guest mode: kid of that key (kbs:///... or a file name) */
 };
 
 /* Validated volume: the kbsfs -o string and a digest of the parameters that matter. */
@@ -69,8 +69,8 @@ struct csi_volume {
 	char digest[65];      /* hex SHA-256 of the compared parameters */
 	const char *cert_pem; /* kbs_cert_pem attribute (points into the request), or NULL */
 	char ns[256], pod[256], sa[256], pod_uid[256];
-	bool guest;              /* placement=guest: sealed references on a tmpfs */
-	char resources[3000];    /* colon-separated repo/type/tag */
+	bool guest;	      /* placement=guest: sealed references on a tmpfs */
+	char resources[3000]; /* colon-separated repo/type/tag */
 	char uid[16], gid[16], mode[8], refresh[16];
 };
 
@@ -108,7 +108,7 @@ int csi_node_adopt(struct csi_node *n);
  * Finds the top-most mount at `path` in mountinfo text; copies its fstype and source.
  * Returns KBS_OK, KBS_ERR_NOTFOUND, or KBS_ERR_PARSE for a malformed line.
  */
-int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t fslen,
-		       char *source, size_t srclen);
+int csi_mountinfo_find(const char *text, const char *path, char *fstype, size_t fslen, char *source,
+		       size_t srclen);
 
 #endif

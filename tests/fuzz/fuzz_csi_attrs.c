@@ -13,10 +13,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct csi_node_cfg cfg = {.node_id = "n", .state_dir = "/nonexistent",
+	static const struct csi_node_cfg cfg = {.node_id = "n",
+						.state_dir = "/nonexistent",
 						.kbsfs_bin = "/bin/false",
 						.default_kbs_url = "https://kbs",
-						.allow_user_kbs_url = true, .allow_sample = true};
+						.allow_user_kbs_url = true,
+						.allow_sample = true};
 	struct csi_attr attrs[32];
 	struct csi_publish_req req;
 	struct csi_volume vol;

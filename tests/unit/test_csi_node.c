@@ -17,14 +17,14 @@
 
 /* real lines from a Debian 12 host, plus an escaped mount point and a stacked mount */
 static const char mountinfo[] =
-	"22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
-	"28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw,errors=remount-ro\n"
-	"512 28 0:62 / /var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/s/mount "
-	"ro,nosuid,nodev,relatime shared:300 - fuse.kbsfs kbsfs "
-	"ro,user_id=0,group_id=0,default_permissions,allow_other\n"
-	"513 28 0:63 / /tmp/with\\040space rw,relatime - tmpfs kbsfs-csi rw,size=1024k\n"
-	"514 28 0:64 / /stack rw - tmpfs below rw\n"
-	"515 514 0:65 / /stack rw - fuse.kbsfs kbsfs ro\n";
+    "22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+    "28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw,errors=remount-ro\n"
+    "512 28 0:62 / /var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/s/mount "
+    "ro,nosuid,nodev,relatime shared:300 - fuse.kbsfs kbsfs "
+    "ro,user_id=0,group_id=0,default_permissions,allow_other\n"
+    "513 28 0:63 / /tmp/with\\040space rw,relatime - tmpfs kbsfs-csi rw,size=1024k\n"
+    "514 28 0:64 / /stack rw - tmpfs below rw\n"
+    "515 514 0:65 / /stack rw - fuse.kbsfs kbsfs ro\n";
 
 static void test_mountinfo_find(void **state)
 {
@@ -38,19 +38,18 @@ static void test_mountinfo_find(void **state)
 			 KBS_OK);
 	assert_string_equal(fs, "fuse.kbsfs");
 	assert_string_equal(src, "kbsfs");
-	assert_int_equal(csi_mountinfo_find(mountinfo, "/tmp/with space", fs, sizeof(fs), src,
-					    sizeof(src)),
-			 KBS_OK);
+	assert_int_equal(
+	    csi_mountinfo_find(mountinfo, "/tmp/with space", fs, sizeof(fs), src, sizeof(src)),
+	    KBS_OK);
 	assert_string_equal(fs, "tmpfs");
 	assert_string_equal(src, "kbsfs-csi");
 	/* the last entry is the top of a stack */
 	assert_int_equal(csi_mountinfo_find(mountinfo, "/stack", fs, sizeof(fs), NULL, 0), KBS_OK);
 	assert_string_equal(fs, "fuse.kbsfs");
-	assert_int_equal(csi_mountinfo_find(mountinfo, "/tmp/with\\040space", fs, sizeof(fs),
-					    NULL, 0),
-			 KBS_ERR_NOTFOUND);
-	assert_int_equal(csi_mountinfo_find(mountinfo, "/var/lib/kubelet", fs, sizeof(fs), NULL,
-					    0),
+	assert_int_equal(
+	    csi_mountinfo_find(mountinfo, "/tmp/with\\040space", fs, sizeof(fs), NULL, 0),
+	    KBS_ERR_NOTFOUND);
+	assert_int_equal(csi_mountinfo_find(mountinfo, "/var/lib/kubelet", fs, sizeof(fs), NULL, 0),
 			 KBS_ERR_NOTFOUND);
 	assert_int_equal(csi_mountinfo_find("", "/", fs, sizeof(fs), NULL, 0), KBS_ERR_NOTFOUND);
 	/* malformed: no separator, missing fields */
@@ -59,20 +58,25 @@ static void test_mountinfo_find(void **state)
 			 KBS_ERR_PARSE);
 	assert_int_equal(csi_mountinfo_find("1 2 3:4 /\n", "/x", fs, sizeof(fs), NULL, 0),
 			 KBS_ERR_PARSE);
-	assert_int_equal(csi_mountinfo_find("1 2 3:4 / /x rw - ext4\n", "/x", fs, sizeof(fs),
-					    NULL, 0),
-			 KBS_ERR_PARSE);
+	assert_int_equal(
+	    csi_mountinfo_find("1 2 3:4 / /x rw - ext4\n", "/x", fs, sizeof(fs), NULL, 0),
+	    KBS_ERR_PARSE);
 }
 
-#define POD(ns)                                                                                \
-	{"csi.storage.k8s.io/pod.name", "p"}, {"csi.storage.k8s.io/pod.namespace", ns},         \
-		{"csi.storage.k8s.io/pod.uid", "u1"},                                          \
-		{"csi.storage.k8s.io/serviceAccount.name", "sa"},                              \
-		{"csi.storage.k8s.io/ephemeral", "true"}
+#define POD(ns)                                                                                    \
+	{"csi.storage.k8s.io/pod.name", "p"}, {"csi.storage.k8s.io/pod.namespace", ns},            \
+	    {"csi.storage.k8s.io/pod.uid", "u1"},                                                  \
+	    {"csi.storage.k8s.io/serviceAccount.name", "sa"},                                      \
+	{                                                                                          \
+		"csi.storage.k8s.io/ephemeral", "true"                                             \
+	}
 
 static const struct csi_node_cfg cfg = {
-	.node_id = "n", .state_dir = "/nonexistent", .kbsfs_bin = "/bin/false",
-	.default_kbs_url = "https://kbs:8080", .default_kbs_cert = "/etc/kbs/ca.pem",
+    .node_id = "n",
+    .state_dir = "/nonexistent",
+    .kbsfs_bin = "/bin/false",
+    .default_kbs_url = "https://kbs:8080",
+    .default_kbs_cert = "/etc/kbs/ca.pem",
 };
 
 static int parse(const struct csi_node_cfg *c, const struct csi_attr *a, size_t n,
@@ -94,14 +98,14 @@ static int parse(const struct csi_node_cfg *c, const struct csi_attr *a, size_t 
 static void test_attributes_to_kbsfs_options(void **state)
 {
 	const struct csi_attr a[] = {
-		{"resources", "default/akv/one, kbs:///default/akv/two"},
-		{"uid", "1000"},
-		{"gid", "2000"},
-		{"mode", "0440"},
-		{"refresh", "300"},
-		{"tee", "snp"},
-		{"csi.storage.k8s.io/serviceAccount.tokens", "{\"kbsfs\":{\"token\":\"T0K\"}}"},
-		POD("team-a")};
+	    {"resources", "default/akv/one, kbs:///default/akv/two"},
+	    {"uid", "1000"},
+	    {"gid", "2000"},
+	    {"mode", "0440"},
+	    {"refresh", "300"},
+	    {"tee", "snp"},
+	    {"csi.storage.k8s.io/serviceAccount.tokens", "{\"kbsfs\":{\"token\":\"T0K\"}}"},
+	    POD("team-a")};
 	struct csi_volume v, v2;
 	struct csi_result r;
 
@@ -140,20 +144,20 @@ static void test_attribute_errors(void **state)
 		struct csi_attr extra;
 		const char *needle;
 	} bad[] = {
-		{{"kbs_urll", "https://SECRETVALUE"}, "kbs_urll"},
-		{{"kbs_url", "https://SECRETVALUE"}, "kbs_url"},
-		{{"resources", "default/akv/../SECRETVALUE"}, "resources"},
-		{{"resources", ""}, "resources"},
-		{{"uid", "-1SECRETVALUE"}, "uid"},
-		{{"gid", "1e3"}, "gid"},
-		{{"mode", "0999"}, "mode"},
-		{{"refresh", "soon"}, "refresh"},
-		{{"kbs_cert", "relative/SECRETVALUE.pem"}, "kbs_cert"},
-		{{"kbs_cert_pem", "not a pem SECRETVALUE"}, "kbs_cert_pem"},
-		{{"tee", "sample"}, "allow-sample"},
-		{{"tee", "SNP;rm"}, "tee"},
-		{{"placement", "guest"}, "guest"},
-		{{"placement", "cloud"}, "placement"},
+	    {{"kbs_urll", "https://SECRETVALUE"}, "kbs_urll"},
+	    {{"kbs_url", "https://SECRETVALUE"}, "kbs_url"},
+	    {{"resources", "default/akv/../SECRETVALUE"}, "resources"},
+	    {{"resources", ""}, "resources"},
+	    {{"uid", "-1SECRETVALUE"}, "uid"},
+	    {{"gid", "1e3"}, "gid"},
+	    {{"mode", "0999"}, "mode"},
+	    {{"refresh", "soon"}, "refresh"},
+	    {{"kbs_cert", "relative/SECRETVALUE.pem"}, "kbs_cert"},
+	    {{"kbs_cert_pem", "not a pem SECRETVALUE"}, "kbs_cert_pem"},
+	    {{"tee", "sample"}, "allow-sample"},
+	    {{"tee", "SNP;rm"}, "tee"},
+	    {{"placement", "guest"}, "guest"},
+	    {{"placement", "cloud"}, "placement"},
 	};
 	struct csi_volume v;
 	struct csi_result r;
@@ -189,7 +193,8 @@ static void test_attribute_errors(void **state)
 		c2.allow_user_kbs_url = true;
 		c2.allow_sample = true;
 		{
-			struct csi_attr b[] = {{"resources", "a/b/c"}, POD("ns"),
+			struct csi_attr b[] = {{"resources", "a/b/c"},
+					       POD("ns"),
 					       {"kbs_url", "https://other,x"},
 					       {"tee", "sample"},
 					       {"kbs_cert_pem", "-----BEGIN CERTIFICATE-----\n"}};
@@ -249,10 +254,10 @@ static void test_publish_validation_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mountinfo_find),
-		cmocka_unit_test(test_attributes_to_kbsfs_options),
-		cmocka_unit_test(test_attribute_errors),
-		cmocka_unit_test(test_publish_validation_order),
+	    cmocka_unit_test(test_mountinfo_find),
+	    cmocka_unit_test(test_attributes_to_kbsfs_options),
+	    cmocka_unit_test(test_attribute_errors),
+	    cmocka_unit_test(test_publish_validation_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

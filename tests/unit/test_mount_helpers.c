@@ -32,8 +32,14 @@ static struct mkbs_cmd *parse(int argc, char **argv, int want_rc)
 
 static void test_mount8_argument_order(void **state)
 {
-	char *argv[] = {"kbs:///default/akv", "/run/secrets", "-o", "kbs_url=https://k:8080",
-			"-sfnv", "-t", "fuse.kbsfs", "-ouid=1000,_netdev"};
+	char *argv[] = {"kbs:///default/akv",
+			"/run/secrets",
+			"-o",
+			"kbs_url=https://k:8080",
+			"-sfnv",
+			"-t",
+			"fuse.kbsfs",
+			"-ouid=1000,_netdev"};
 	struct mkbs_cmd *c = parse(8, argv, KBS_OK);
 
 	(void)state;
@@ -47,12 +53,24 @@ static void test_mount8_argument_order(void **state)
 
 static void test_dropped_options(void **state)
 {
-	static const char *const drop[] = {"_netdev", "nofail", "x-systemd.automount",
-					   "x-systemd.requires=a.service", "x-mount.mkdir",
-					   "defaults", "auto", "noauto", "user", "users", "nouser",
-					   "owner", "group", "rw", "ro", "comment=systemd.x"};
-	static const char *const keep[] = {"kbs_url=x", "nosuid", "nodev", "noexec", "uid=0",
-					   "allow_other", "xattr", "users_x", "roo", "auto_x"};
+	static const char *const drop[] = {"_netdev",
+					   "nofail",
+					   "x-systemd.automount",
+					   "x-systemd.requires=a.service",
+					   "x-mount.mkdir",
+					   "defaults",
+					   "auto",
+					   "noauto",
+					   "user",
+					   "users",
+					   "nouser",
+					   "owner",
+					   "group",
+					   "rw",
+					   "ro",
+					   "comment=systemd.x"};
+	static const char *const keep[] = {"kbs_url=x",	  "nosuid", "nodev",   "noexec", "uid=0",
+					   "allow_other", "xattr",  "users_x", "roo",	 "auto_x"};
 	size_t i;
 
 	(void)state;
@@ -176,9 +194,10 @@ static void test_initdata_build_digest_annotation(void **state)
 
 	(void)state;
 	assert_int_equal(kid_build("sha384", e, 2, &doc, &len), KBS_OK);
-	assert_string_equal(doc, "version = \"0.1.0\"\nalgorithm = \"sha384\"\n\n[data]\n"
-				 "\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"https://k\"\n'''\n"
-				 "\"x\\\"y\" = \"it's '''quoted'''\\u0001\\n\"\n");
+	assert_string_equal(doc,
+			    "version = \"0.1.0\"\nalgorithm = \"sha384\"\n\n[data]\n"
+			    "\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"https://k\"\n'''\n"
+			    "\"x\\\"y\" = \"it's '''quoted'''\\u0001\\n\"\n");
 	assert_int_equal(len, strlen(doc));
 	assert_int_equal(kid_digest("sha384", (uint8_t *)doc, len, d, &n), KBS_OK);
 	assert_int_equal(n, 48);
@@ -225,18 +244,19 @@ static void test_initdata_vector(void **state)
 	assert_int_equal(kid_digest("sha256", buf, len, d, &n), KBS_OK);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	assert_string_equal(hex, "8e001b98978c1bc78a8e05d7e416e050b87464c79330d84666947ef54ecda93c");
+	assert_string_equal(hex,
+			    "8e001b98978c1bc78a8e05d7e416e050b87464c79330d84666947ef54ecda93c");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mount8_argument_order),
-		cmocka_unit_test(test_dropped_options),
-		cmocka_unit_test(test_spec_forms),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_initdata_build_digest_annotation),
-		cmocka_unit_test(test_initdata_vector),
+	    cmocka_unit_test(test_mount8_argument_order),
+	    cmocka_unit_test(test_dropped_options),
+	    cmocka_unit_test(test_spec_forms),
+	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_initdata_build_digest_annotation),
+	    cmocka_unit_test(test_initdata_vector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
