@@ -256,3 +256,16 @@ def test_bad_policy_upload(kbs):
     c = KbsClient(kbs)
     c.rcar()
     assert c.get_secret("default/test/secret") == SECRET
+
+
+def test_point_not_on_curve_fails_at_encryption(kbs):
+    """The attest step checks the key's shape; the point itself is validated when a resource
+    is encrypted to it (as Trustee does), and the GET then fails closed."""
+    from kbs_pyclient import b64u
+    c = KbsClient(kbs)
+    nonce = c.auth().json()["nonce"]
+    jwk = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW",
+           "x": b64u(b"\x01" * 32), "y": b64u(b"\x02" * 32)}
+    r = c.attest(c.attest_body(nonce, jwk=jwk))
+    assert r.status_code == 200, r.text
+    expect(c.get("default/test/secret"), 401, "TokenVerifierError", "no usable TEE public key")
