@@ -40,7 +40,7 @@ static const char usage[] =
 	"      GET  /.well-known/jwks.json   {\"keys\":[signing key]}\n"
 	"      GET  /healthz\n"
 	"    Errors: 500 with a plain-text cause chain; malformed request bodies: 400.\n"
-	"    TEEs with a verifier in this build: sample, sampledevice.\n"
+	"    TEEs with a verifier: see docs/verifiers.md (sample, sampledevice, snp, tdx, ...).\n"
 	"\n"
 	"OPTIONS\n"
 	"    -s, --socket IP:PORT         listen address (required)\n"
