@@ -4,10 +4,13 @@
 #include "common/err.h"
 #include "fs/path.h"
 
+#include <jansson.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MKBS_OPTS_MAX 65536
 
@@ -141,6 +144,136 @@ static int parse_spec(const char *spec, char *url, size_t urllen, char *res, siz
 	return KBS_OK;
 }
 
+int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err, size_t errlen)
+{
+	json_t *d, *arr, *r, *v;
+	json_error_t jerr;
+	struct buf b, res;
+	char path[KBSFS_PATH_MAX + 1];
+	const char *mode = NULL;
+	size_t i;
+	int rc = KBS_ERR_INVAL;
+
+	*opts = NULL;
+	buf_init(&b, MKBS_OPTS_MAX);
+	buf_init(&res, MKBS_OPTS_MAX);
+	d = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!d || !json_is_object(d)) {
+		set_err(err, errlen, "volume descriptor is not a JSON object");
+		rc = KBS_ERR_PARSE;
+		goto out;
+	}
+	v = json_object_get(d, "kbsfs_volume");
+	if (!json_is_integer(v) || json_integer_value(v) != 1) {
+		set_err(err, errlen, "volume descriptor: kbsfs_volume must be 1");
+		goto out;
+	}
+	arr = json_object_get(d, "resources");
+	if (!json_is_array(arr) || !json_array_size(arr)) {
+		set_err(err, errlen, "volume descriptor: resources must be a non-empty array");
+		goto out;
+	}
+	json_array_foreach(arr, i, r)
+	{
+		const char *uri = json_string_value(json_object_get(r, "uri"));
+		const char *m = json_string_value(json_object_get(r, "mode"));
+
+		if (!uri || kbsfs_path_normalize(uri, strlen(uri), path, sizeof(path)) != KBS_OK) {
+			set_err(err, errlen,
+				"volume descriptor: resources[%zu].uri is not "
+				"kbs:///repo/type/tag",
+				i);
+			goto out;
+		}
+		/* kbsfs has one mode for all files: the descriptor must agree */
+		if (m && mode && strcmp(m, mode)) {
+			set_err(err, errlen, "volume descriptor: resources differ in mode");
+			goto out;
+		}
+		if (m)
+			mode = m;
+		if ((res.len && buf_append_byte(&res, ':') != KBS_OK) ||
+		    buf_append_str(&res, path) != KBS_OK)
+			goto toolong;
+	}
+	if (buf_append_byte(&res, 0) != KBS_OK)
+		goto toolong;
+	if (buf_printf(&b, "resources=%s", (const char *)res.p) != KBS_OK)
+		goto toolong;
+	if (mode) {
+		if (strspn(mode, "01234567") != strlen(mode) || !mode[0] || strlen(mode) > 4) {
+			set_err(err, errlen, "volume descriptor: mode must be octal");
+			goto out;
+		}
+		if (buf_printf(&b, ",mode=%s", mode) != KBS_OK)
+			goto toolong;
+	}
+	{
+		static const char *const ints[][2] = {
+		    {"uid", "uid"}, {"gid", "gid"}, {"refresh_seconds", "refresh"}};
+
+		for (i = 0; i < 3; i++) {
+			v = json_object_get(d, ints[i][0]);
+			if (!v)
+				continue;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 0x7fffffff) {
+				set_err(err, errlen, "volume descriptor: %s must be a number",
+					ints[i][0]);
+				goto out;
+			}
+			if (buf_printf(&b, ",%s=%lld", ints[i][1],
+				       (long long)json_integer_value(v)) != KBS_OK)
+				goto toolong;
+		}
+	}
+	if (buf_append_byte(&b, 0) != KBS_OK)
+		goto toolong;
+	*opts = buf_steal(&b, NULL);
+	rc = *opts ? KBS_OK : KBS_ERR_NOMEM;
+	goto out;
+toolong:
+	set_err(err, errlen, "volume descriptor too large");
+	rc = KBS_ERR_RANGE;
+out:
+	json_decref(d);
+	buf_release(&b);
+	buf_release(&res);
+	return rc;
+}
+
+/* SPEC naming a descriptor file (or the volume directory holding .kbsfs-volume.json) */
+static int descriptor_from_spec(const char *spec, char **opts, char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+	struct buf b;
+	FILE *f;
+	char chunk[4096];
+	size_t n;
+	int rc = KBS_OK;
+
+	if (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(path, sizeof(path), "%s/.kbsfs-volume.json", spec);
+	else
+		snprintf(path, sizeof(path), "%s", spec);
+	f = fopen(path, "re");
+	if (!f) {
+		set_err(err, errlen, "cannot read volume descriptor %s", path);
+		return KBS_ERR_INVAL;
+	}
+	buf_init(&b, 1u << 20);
+	while (rc == KBS_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_append(&b, chunk, n);
+	fclose(f);
+	if (rc == KBS_OK)
+		rc = mkbs_descriptor_options((const char *)b.p, b.len, opts, err, errlen);
+	else
+		set_err(err, errlen, "volume descriptor %s too large", path);
+	buf_release(&b);
+	return rc == KBS_OK ? KBS_OK : KBS_ERR_INVAL;
+}
+
 int mkbs_process(struct mkbs_cmd *cmd, const char *optstr, char *err, size_t errlen)
 {
 	struct buf out;
@@ -151,7 +284,19 @@ int mkbs_process(struct mkbs_cmd *cmd, const char *optstr, char *err, size_t err
 	int rc;
 
 	buf_init(&out, MKBS_OPTS_MAX);
-	rc = parse_spec(cmd->spec, url, sizeof(url), res, sizeof(res), err, errlen);
+	if (cmd->spec[0] == '/') {
+		/* the descriptor's options come first, so explicit -o options win */
+		char *dopts = NULL;
+
+		url[0] = res[0] = 0;
+		rc = descriptor_from_spec(cmd->spec, &dopts, err, errlen);
+		if (rc == KBS_OK)
+			rc = buf_append_str(&out, dopts);
+		free(dopts);
+		have_res = true; /* resources= already given by the descriptor */
+	} else {
+		rc = parse_spec(cmd->spec, url, sizeof(url), res, sizeof(res), err, errlen);
+	}
 	if (rc != KBS_OK)
 		goto out;
 	rc = KBS_ERR_NOMEM;

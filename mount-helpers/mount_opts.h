@@ -43,6 +43,15 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
  */
 int mkbs_process(struct mkbs_cmd *cmd, const char *optstr, char *err, size_t errlen);
 
+/*
+ * Guest side of kbsfs-csi's guest mode: turns a .kbsfs-volume.json descriptor (kbsfs_volume 1,
+ * resources[].uri, uid, gid, resources[].mode, refresh_seconds) into kbsfs options
+ * ("resources=a/b/c:d/e/f,uid=..,gid=..,mode=..,refresh=.."). The descriptor never carries
+ * the KBS URL: that comes from -o (or config=, e.g. the guest's measured init-data cdh.toml).
+ * *opts: free(). Returns KBS_OK or KBS_ERR_PARSE/INVAL with a message in err.
+ */
+int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err, size_t errlen);
+
 /* True if the option (without value) is one mount.kbsfs drops. */
 bool mkbs_option_dropped(const char *opt);
 

@@ -381,6 +381,26 @@ def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
         assert desc["pod"]["namespace"] == "default" and desc["uid"] == 1000
         assert [r["uri"] for r in desc["resources"]] == [
             "kbs:///default/akv/coco_one", "kbs:///default/akv/other"]
+        # in-guest path for images running our own agent: kata copies the tree into the guest
+        # (symlinks preserved); mount.kbsfs reads .kbsfs-volume.json and mounts kbsfs over it
+        guest = tmp_dir / "guest-copy"
+        subprocess.run(["cp", "-a", tp, str(guest)], check=True)
+        mnt = tmp_dir / "guest-mnt"
+        mnt.mkdir()
+        script = (f"{find_binary('mount.kbsfs')} {guest} {mnt} -o "
+                  f"kbs_url={kbs.url},kbs_cert={kbs.cert.cert},tee=sample,allow_sample || exit 3\n"
+                  f"base64 -w0 {mnt}/default/akv/coco_one; echo\n"
+                  f"stat -c %a:%u {mnt}/default/akv/other\n"
+                  f"umount {mnt}\n")
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, KBSFS_BINARY=str(find_binary("kbsfs"))))
+        assert r.returncode == 0, r.stderr
+        import base64
+        lines = r.stdout.split()
+        assert base64.b64decode(lines[0]) == SECRET
+        assert lines[1] == "440:1000"  # mode and uid from the descriptor
+        assert not is_mounted(mnt)
         # a reference re-pointed at another resource, or signed by another key, is refused
         from jwcrypto.common import JWException
         sealed = open(os.path.join(tp, "coco_one")).read()

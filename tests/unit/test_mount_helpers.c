@@ -162,6 +162,42 @@ static void test_usage_errors(void **state)
 	mkbs_cmd_free(NULL);
 }
 
+static void test_volume_descriptor(void **state)
+{
+	static const char good[] =
+	    "{\"kbsfs_volume\":1,\"volume_id\":\"csi-1\",\"pod\":{\"namespace\":\"a\"},"
+	    "\"resources\":[{\"uri\":\"kbs:///default/akv/one\",\"path\":\"one\",\"mode\":"
+	    "\"0440\"},{\"uri\":\"kbs:///default/akv/two\",\"path\":\"two\",\"mode\":\"0440\"}],"
+	    "\"uid\":1000,\"gid\":2000,\"refresh_seconds\":300}";
+	static const char *const bad[] = {
+	    "[]",
+	    "{}",
+	    "{\"kbsfs_volume\":2,\"resources\":[{\"uri\":\"a/b/c\"}]}",
+	    "{\"kbsfs_volume\":1,\"resources\":[]}",
+	    "{\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"kbs:///a/../c\"}]}",
+	    "{\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"a/b/c\",\"mode\":\"0440\"},"
+	    "{\"uri\":\"a/b/d\",\"mode\":\"0400\"}]}",
+	    "{\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"a/b/c\",\"mode\":\"rw\"}]}",
+	    "{\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"a/b/c\"}],\"uid\":-1}",
+	    "{\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"a/b/c\"}],\"gid\":\"0\"}",
+	    "{\"kbsfs_volume\":1,\"kbsfs_volume\":1,\"resources\":[{\"uri\":\"a/b/c\"}]}"};
+	char *o = NULL, err[256];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(mkbs_descriptor_options(good, strlen(good), &o, err, sizeof(err)), KBS_OK);
+	assert_string_equal(o, "resources=default/akv/one:default/akv/two,mode=0440,uid=1000,"
+			       "gid=2000,refresh=300");
+	free(o);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_not_equal(
+		    mkbs_descriptor_options(bad[i], strlen(bad[i]), &o, err, sizeof(err)), KBS_OK);
+		assert_null(o);
+		assert_true(err[0] != 0);
+	}
+}
+
 static char *gunzip_b64(const char *b64, size_t *outlen)
 {
 	uint8_t *gz = NULL;
@@ -255,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_dropped_options),
 	    cmocka_unit_test(test_spec_forms),
 	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_volume_descriptor),
 	    cmocka_unit_test(test_initdata_build_digest_annotation),
 	    cmocka_unit_test(test_initdata_vector),
 	};
