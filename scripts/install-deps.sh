@@ -40,6 +40,8 @@ python3-grpcio
 python3-protobuf
 python3-grpc-tools
 python3-yaml
+libpq-dev
+postgresql-15
 "
 
 if [ "${1:-}" = "--list" ]; then

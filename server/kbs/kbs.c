@@ -20,8 +20,11 @@
 #include "server/kbs/admin.h"
 #include "server/kbs/kbs_error.h"
 #include "server/kbs/metrics.h"
+#include "server/kbs/pgstore.h"
 #include "server/kbs/repo.h"
+#include "server/kbs/repo_pg.h"
 #include "server/kbs/session.h"
+#include "server/kbs/session_pg.h"
 #include "server/kbs/tokver.h"
 
 #define KBS_PREFIX "/kbs/v0/"
@@ -59,7 +62,51 @@ struct kbs_ctx {
 	size_t resource_policy_len;
 	char *policy_dir; /* <storage>/kbs, NULL = memory only */
 	size_t max_body;
+	/* Postgres storage: resources, the resource policy (read at every request, so an
+	 * upload on one replica applies on all) and, unless session_storage_type says
+	 * otherwise, RCAR sessions. */
+	struct pgstore *pg;
+	bool pg_sessions;
 };
+
+#define PG_POLICY_KEY "resource-policy.rego"
+
+/* Session store dispatch: shared table on Postgres, else the in-process store. */
+static int sess_create(struct kbs_ctx *k, const char *tee, long lifetime_s, time_t now,
+		       char *id, char *nonce, time_t *expires)
+{
+	return k->pg_sessions ? kbs_pgsess_create(k->pg, tee, lifetime_s, now, id, nonce, expires)
+			      : kbs_session_create(k->sessions, tee, lifetime_s, now, id, nonce,
+						   expires);
+}
+
+static int sess_get(struct kbs_ctx *k, const char *id, time_t now, struct kbs_session_info *out)
+{
+	return k->pg_sessions ? kbs_pgsess_get(k->pg, id, now, out)
+			      : kbs_session_get(k->sessions, id, now, out);
+}
+
+static int sess_consume_nonce(struct kbs_ctx *k, const char *id, const char *nonce, time_t now)
+{
+	return k->pg_sessions ? kbs_pgsess_consume_nonce(k->pg, id, nonce, now)
+			      : kbs_session_consume_nonce(k->sessions, id, nonce, now);
+}
+
+static int sess_set_token(struct kbs_ctx *k, const char *id, const char *token)
+{
+	return k->pg_sessions ? kbs_pgsess_set_token(k->pg, id, token)
+			      : kbs_session_set_token(k->sessions, id, token);
+}
+
+/* 503 naming the backend: never an answer computed without the database. */
+static int respond_unavailable(struct http_response *resp, const char *what)
+{
+	int rc = kbs_error_respond(resp, KBS_WERR_POSTGRES_UNAVAILABLE,
+				   "%s: database unreachable, retry later", what);
+	if (rc == KBS_OK)
+		rc = http_response_header(resp, "Retry-After", "1");
+	return rc;
+}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -330,6 +377,15 @@ static int set_resource_policy(struct kbs_ctx *k, const char *text, size_t len, 
 		return KBS_ERR_NOMEM;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
+	if (persist && k->pg) {
+		if ((rc = pgstore_set(k->pg, PGSTORE_NS_KBS, PG_POLICY_KEY, text, len, true)) !=
+		    KBS_OK) {
+			snprintf(why, whylen, "cannot store the policy in Postgres (%s)",
+				 kbs_strerror(rc));
+			free(copy);
+			return rc;
+		}
+	}
 	if (persist && k->policy_dir) {
 		mkdir(k->policy_dir, 0700);
 		if ((rc = write_file_atomic(k->policy_dir, "resource-policy.rego", text, len)) !=
@@ -402,13 +458,25 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 			goto out;
 		}
 		log_info("kbs: resources in %s", dir);
+	} else if (cfg->storage_type == KBS_STORAGE_POSTGRES) {
+		struct pgstore_params pp = {cfg->pg_host,	  (int)cfg->pg_port,
+					    cfg->pg_db,		  cfg->pg_username,
+					    cfg->pg_password,	  getenv("POSTGRES_URL"),
+					    (int)cfg->pg_pool_size, 0};
+		if ((rc = pgstore_new(&pp, &k->pg, err, errlen)) != KBS_OK ||
+		    (rc = repo_pg_new(k->pg, &k->repo)) != KBS_OK)
+			goto out;
+		k->pg_sessions = !cfg->session_storage_set ||
+				 cfg->session_storage_type == KBS_STORAGE_POSTGRES;
+		log_info("kbs: resources, resource policy%s in Postgres",
+			 k->pg_sessions ? " and sessions" : "");
 	} else if (cfg->storage_type == KBS_STORAGE_MEMORY) {
 		if ((rc = repo_memory_new(&k->repo)) != KBS_OK)
 			goto out;
 		log_info("kbs: resources in memory (not persisted)");
 	} else {
-		snprintf(err, errlen, "storage_backend.storage_type: only Memory and LocalFs are "
-				      "supported");
+		snprintf(err, errlen, "storage_backend.storage_type: only Memory, LocalFs and "
+				      "Postgres are supported");
 		rc = KBS_ERR_UNSUPPORTED;
 		goto out;
 	}
@@ -425,6 +493,22 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 		char path[4200];
 		const char *src = NULL;
 		rc = KBS_ERR_NOTFOUND;
+		if (k->pg) {
+			struct buf b;
+			buf_init(&b, MAX_POLICY_TEXT);
+			rc = pgstore_get(k->pg, PGSTORE_NS_KBS, PG_POLICY_KEY, &b);
+			if (rc == KBS_OK) {
+				text = buf_steal(&b, &len);
+				src = "Postgres kbs/" PG_POLICY_KEY;
+				rc = text ? KBS_OK : KBS_ERR_NOMEM;
+			}
+			buf_release(&b);
+			if (rc != KBS_OK && rc != KBS_ERR_NOTFOUND) {
+				snprintf(err, errlen, "resource policy from Postgres: %s",
+					 kbs_strerror(rc));
+				goto out;
+			}
+		}
 		if (k->policy_dir) {
 			snprintf(path, sizeof(path), "%s/resource-policy.rego", k->policy_dir);
 			rc = read_small_file(path, &text, &len);
@@ -472,6 +556,7 @@ void kbs_free(struct kbs_ctx *k)
 	kbs_admin_free(k->admin);
 	kbs_tokver_free(k->tokver);
 	repo_free(k->repo);
+	pgstore_free(k->pg);
 	kbs_metrics_free(k->metrics);
 	free(k->resource_policy);
 	free(k->policy_dir);
@@ -570,10 +655,14 @@ static int handle_auth(struct kbs_ctx *k, const struct http_request *req,
 	raw = http_request_body(req, &len);
 	if ((rc = kbs_parse_auth(raw, len, k->max_body, &body, &tee, why, sizeof(why))) != KBS_OK)
 		goto fail;
-	rc = kbs_session_create(k->sessions, tee,
+	rc = sess_create(k, tee,
 				k->cfg->session_lifetime_s > 0 ? k->cfg->session_lifetime_s
 								: k->cfg->session_timeout_min * 60,
 				time(NULL), id, nonce, &expires);
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		json_decref(body);
+		return respond_unavailable(resp, "RCAR handshake Auth");
+	}
 	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "cannot create session (%s)", kbs_strerror(rc));
 		goto fail;
@@ -685,7 +774,9 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 		snprintf(why, sizeof(why), "no kbs-session-id cookie (call /auth first)");
 		goto fail;
 	}
-	rc = kbs_session_get(k->sessions, id, time(NULL), &s);
+	rc = sess_get(k, id, time(NULL), &s);
+	if (rc == KBS_ERR_UNAVAILABLE)
+		return respond_unavailable(resp, "RCAR handshake Attest");
 	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "session %s", rc == KBS_ERR_EXPIRED ? "expired" :
 							 "unknown");
@@ -710,7 +801,11 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 	primary = ar.primary;
 	addl = ar.additional;
 	init_text = ar.init_toml;
-	rc = kbs_session_consume_nonce(k->sessions, id, nonce, time(NULL));
+	rc = sess_consume_nonce(k, id, nonce, time(NULL));
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		rc = respond_unavailable(resp, "RCAR handshake Attest");
+		goto done;
+	}
 	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "%s",
 			 rc == KBS_ERR_PERM     ? "nonce already used (start again with /auth)"
@@ -762,7 +857,11 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 	rc = as_evaluate(k->as, areq, nreq, "default", &res, why, sizeof(why));
 	if (rc != KBS_OK)
 		goto fail;
-	if ((rc = kbs_session_set_token(k->sessions, id, res.token)) != KBS_OK) {
+	if ((rc = sess_set_token(k, id, res.token)) == KBS_ERR_UNAVAILABLE) {
+		rc = respond_unavailable(resp, "RCAR handshake Attest");
+		goto done;
+	}
+	if (rc != KBS_OK) {
 		snprintf(why, sizeof(why), "session vanished");
 		goto fail;
 	}
@@ -810,10 +909,24 @@ static int eval_resource_policy(struct kbs_ctx *k, json_t *claims, const char *p
 	pthread_rwlock_rdlock(&k->policy_lock);
 	eng = k->engine;
 	len = k->resource_policy_len;
-	text = malloc(len + 1);
+	text = k->pg ? NULL : malloc(len + 1);
 	if (text)
 		memcpy(text, k->resource_policy, len + 1);
 	pthread_rwlock_unlock(&k->policy_lock);
+	if (k->pg) {
+		/* the shared copy, read at every request: no replica serves a stale policy */
+		struct buf b;
+		buf_init(&b, MAX_POLICY_TEXT);
+		rc = pgstore_get(k->pg, PGSTORE_NS_KBS, PG_POLICY_KEY, &b);
+		if (rc == KBS_OK && !(text = buf_steal(&b, &len)))
+			rc = KBS_ERR_NOMEM;
+		buf_release(&b);
+		if (rc != KBS_OK) {
+			snprintf(why, whylen, "resource policy unavailable (%s)", kbs_strerror(rc));
+			json_decref(data);
+			return rc == KBS_ERR_NOTFOUND ? KBS_ERR_INTERNAL : rc;
+		}
+	}
 	if (!text) {
 		json_decref(data);
 		return KBS_ERR_NOMEM;
@@ -850,9 +963,15 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 	struct secbuf pt = {0};
 	int rc, cached = 0;
 
-	if (http_request_cookie(req, "kbs-session-id", id, sizeof(id)) == KBS_OK &&
-	    kbs_session_get(k->sessions, id, time(NULL), &s) == KBS_OK && s.attested)
-		tok = s.token;
+	if (http_request_cookie(req, "kbs-session-id", id, sizeof(id)) == KBS_OK) {
+		rc = sess_get(k, id, time(NULL), &s);
+		if (rc == KBS_ERR_UNAVAILABLE) {
+			rc = respond_unavailable(resp, "session lookup");
+			goto out;
+		}
+		if (rc == KBS_OK && s.attested)
+			tok = s.token;
+	}
 	if (!tok)
 		tok = bearer(req);
 	if (!tok) {
@@ -884,11 +1003,19 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 				       seg[1], seg[2], rule);
 		goto out;
 	}
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		rc = respond_unavailable(resp, "resource policy");
+		goto out;
+	}
 	if (rc != KBS_OK) {
 		rc = kbs_error_respond(resp, KBS_WERR_POLICY_ENGINE, "%s", why);
 		goto out;
 	}
 	rc = k->repo->ops->read(k->repo, segp, &pt);
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		rc = respond_unavailable(resp, "resource read");
+		goto out;
+	}
 	if (rc != KBS_OK) {
 		rc = kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL, "resource %s/%s/%s %s",
 				       seg[0], seg[1], seg[2],
@@ -963,6 +1090,8 @@ static int handle_resource_write(struct kbs_ctx *k, const struct http_request *r
 					 "invalid resource path: %s", why);
 	if (del) {
 		rc = k->repo->ops->remove(k->repo, segp);
+		if (rc == KBS_ERR_UNAVAILABLE)
+			return respond_unavailable(resp, "resource delete");
 		if (rc != KBS_OK)
 			return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 						 "resource %s/%s/%s %s", seg[0], seg[1], seg[2],
@@ -974,6 +1103,8 @@ static int handle_resource_write(struct kbs_ctx *k, const struct http_request *r
 		char dg[32];
 		body = http_request_body(req, &len);
 		rc = k->repo->ops->write(k->repo, segp, body, len);
+		if (rc == KBS_ERR_UNAVAILABLE)
+			return respond_unavailable(resp, "resource write");
 		if (rc != KBS_OK)
 			return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 						 "resource %s/%s/%s could not be stored (%s)", seg[0],
@@ -1022,6 +1153,8 @@ static int handle_resource_policy(struct kbs_ctx *k, const struct http_request *
 	rc = set_resource_policy(k, (const char *)text, len, true, why, sizeof(why));
 	free(text);
 	json_decref(body);
+	if (rc == KBS_ERR_UNAVAILABLE)
+		return respond_unavailable(resp, "resource policy upload");
 	if (rc != KBS_OK)
 		return kbs_error_respond(resp, KBS_WERR_POLICY_ENGINE, "%s", why);
 	log_info("kbs: resource policy replaced (%zu bytes)", len);
@@ -1115,7 +1248,8 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 			return kbs_error_respond(resp, KBS_WERR_METHOD_NOT_ALLOWED, "use GET");
 		resp->status = 200;
 		buf_reset(&resp->body);
-		int rc = kbs_metrics_render(k->metrics, kbs_sessions_count(k->sessions),
+		int rc = kbs_metrics_render(k->metrics, k->pg_sessions ? (size_t)pgstore_count(k->pg, PGSTORE_NS_SESSION)
+							 : kbs_sessions_count(k->sessions),
 					    &resp->body);
 		if (rc == KBS_OK)
 			rc = http_response_header(resp, "Content-Type",

@@ -33,6 +33,8 @@ void kbs_config_init(struct kbs_config *cfg)
 	cfg->payload_request_size_mib = 2;
 	cfg->session_timeout_min = 5;
 	cfg->resource_plugin = true;
+	cfg->pg_port = 5432;
+	cfg->pg_pool_size = 4;
 	cfg->admin_mode = KBS_ADMIN_DENY_ALL;
 	as_config_init(&cfg->as);
 }
@@ -67,6 +69,10 @@ void kbs_config_release(struct kbs_config *cfg)
 	free(cfg->acls);
 	cfg_free_strv(cfg->legacy_admin_keys, cfg->nlegacy_admin_keys);
 	free(cfg->storage_dir);
+	free(cfg->pg_host);
+	free(cfg->pg_db);
+	free(cfg->pg_username);
+	free(cfg->pg_password);
 	free(cfg->repository_dir);
 	free(cfg->policy_path);
 	kbs_config_init(cfg);
@@ -565,7 +571,7 @@ static int parse_storage(struct cp *p, const json_t *t)
 	static const char *const known[] = {"storage_type", "backends", NULL};
 	struct kbs_config *c = p->cfg;
 	const char *st = NULL;
-	json_t *be = NULL, *lfs = NULL;
+	json_t *be = NULL, *lfs = NULL, *pg = NULL;
 	int rc;
 
 	if ((rc = peek_str(p, t, "storage_backend", "storage_type", &st)) ||
@@ -583,6 +589,21 @@ static int parse_storage(struct cp *p, const json_t *t)
 		if ((rc = get_str(p, lfs, "storage_backend.backends.local_fs", "dir_path",
 				  &c->storage_dir)))
 			return rc;
+	}
+	if (be && (rc = get_table(p, be, "storage_backend.backends", "postgres", &pg)))
+		return rc;
+	if (pg) {
+		static const char *const pknown[] = {"host", "port", "db", "username", "password",
+						     "pool_size", NULL};
+		static const char *const tp = "storage_backend.backends.postgres";
+		if ((rc = get_str(p, pg, tp, "host", &c->pg_host)) ||
+		    (rc = get_str(p, pg, tp, "db", &c->pg_db)) ||
+		    (rc = get_str(p, pg, tp, "username", &c->pg_username)) ||
+		    (rc = get_str(p, pg, tp, "password", &c->pg_password)) ||
+		    (rc = get_int(p, pg, tp, "port", 1, 65535, &c->pg_port)) ||
+		    (rc = get_int(p, pg, tp, "pool_size", 1, 1024, &c->pg_pool_size)))
+			return rc;
+		warn_unknown(p, pg, tp, pknown);
 	}
 	if (c->storage_type == KBS_STORAGE_LOCALFS && !lfs)
 		return fail(p, "storage_backend.backends.local_fs",
@@ -749,6 +770,8 @@ static int parse_root(struct cp *p, const json_t *root)
 		enum kbs_storage_type tmp;
 		if ((rc = parse_storage_type(p, sst, "session_storage_type", &tmp)))
 			return rc;
+		c->session_storage_set = true;
+		c->session_storage_type = tmp;
 	}
 	warn_unknown(p, root, "", known);
 	if (c->storage_type == KBS_STORAGE_LOCALFS && c->storage_dir && !c->as.state_dir) {

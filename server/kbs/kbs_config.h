@@ -84,6 +84,13 @@ struct kbs_config {
 	char *storage_dir;      /* local_fs.dir_path; repository = <dir>/repository (flat) */
 	char *repository_dir;   /* legacy tree layout dir (type = "LocalFs") */
 	bool resource_plugin;   /* resource plugin enabled (default true) */
+	/* [storage_backend.backends.postgres] (Trustee's keys; env POSTGRES_URL overrides) */
+	char *pg_host, *pg_db, *pg_username, *pg_password;
+	long pg_port;      /* default 5432 */
+	long pg_pool_size; /* kbsfs extension: connections per replica, default 4 */
+	/* top-level session_storage_type; sessions follow storage_type when not set */
+	bool session_storage_set;
+	enum kbs_storage_type session_storage_type;
 
 	char *policy_path;      /* legacy [policy_engine] policy_path (read at start if present) */
 	int nwarnings;          /* unknown keys seen */

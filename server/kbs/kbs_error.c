@@ -35,6 +35,8 @@ static const struct {
 	[KBS_WERR_PROMETHEUS] = {"PrometheusError", 401, "Prometheus error"},
 	[KBS_WERR_METHOD_NOT_ALLOWED] = {"MethodNotAllowed", 405, "Method not allowed"},
 	[KBS_WERR_PAYLOAD_TOO_LARGE] = {"PayloadTooLarge", 413, "Payload too large"},
+	[KBS_WERR_POSTGRES_UNAVAILABLE] = {"PostgresUnavailable", 503,
+					   "Storage backend Postgres unavailable"},
 };
 
 const char *kbs_werr_name(enum kbs_werr e)

@@ -8,7 +8,8 @@
  * Wire errors of the KBS: Trustee's error enum (kbs-protocol §6). Body
  * {"type":"https://github.com/confidential-containers/kbs/errors/<Name>","detail":"..."};
  * 404 for InvalidRequestPath and PluginNotFound, 401 for every other Trustee error.
- * Two HTTP-layer statuses Trustee's web framework produces are added (405, 413).
+ * Two HTTP-layer statuses Trustee's web framework produces are added (405, 413), and a 503
+ * whose type names the storage backend that is down (kbsfs; Trustee answers 401 there).
  * The table in kbs_error.c is the only place statuses and names are decided.
  */
 enum kbs_werr {
@@ -29,6 +30,7 @@ enum kbs_werr {
 	KBS_WERR_PROMETHEUS,          /* PrometheusError */
 	KBS_WERR_METHOD_NOT_ALLOWED,  /* 405 from the HTTP layer */
 	KBS_WERR_PAYLOAD_TOO_LARGE,   /* 413 from the HTTP layer */
+	KBS_WERR_POSTGRES_UNAVAILABLE,/* 503: the Postgres storage backend is unreachable */
 	KBS_WERR__COUNT
 };
 

@@ -24,6 +24,8 @@ static void test_statuses(void **state)
 			assert_int_equal(st, 405);
 		else if (e == KBS_WERR_PAYLOAD_TOO_LARGE)
 			assert_int_equal(st, 413);
+		else if (e == KBS_WERR_POSTGRES_UNAVAILABLE)
+			assert_int_equal(st, 503);
 		else
 			assert_int_equal(st, 401);
 		assert_non_null(kbs_werr_name((enum kbs_werr)e));
@@ -31,6 +33,7 @@ static void test_statuses(void **state)
 	assert_string_equal(kbs_werr_name(KBS_WERR_POLICY_DENY), "PolicyDeny");
 	assert_string_equal(kbs_werr_name(KBS_WERR_TOKEN_VERIFIER), "TokenVerifierError");
 	assert_string_equal(kbs_werr_name(KBS_WERR_PLUGIN_INTERNAL), "PluginInternalError");
+	assert_string_equal(kbs_werr_name(KBS_WERR_POSTGRES_UNAVAILABLE), "PostgresUnavailable");
 }
 
 static json_t *body_of(struct http_response *r)

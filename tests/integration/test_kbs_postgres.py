@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scale-out on PostgreSQL: two kbs replicas on one real database (started by the test in a
+temp dir), Trustee's table layout, handshake on one replica and GET on the other, a policy
+upload on one enforced on the other, and a database outage (503 naming Postgres, recovery
+after restart)."""
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kbs_pyclient import ALLOW_ALL, DENY_ALL, Admin, KbsClient, error_type, start_kbs
+from pg_lib import PgServer, pg_bindir
+
+SECRET = b"pg-secret\x00\x01\xff"
+TRUSTEE_SQL = Path(__file__).resolve().parents[1] / "data" / "trustee-pg" / "postgres-initkv.sql"
+
+pytestmark = pytest.mark.skipif(pg_bindir() is None,
+                                reason="PostgreSQL server binaries (postgresql-15) not installed")
+
+
+@pytest.fixture
+def pg(free_port):
+    s = PgServer(free_port()).init().start()
+    try:
+        # Trustee's helm init script: the tables exist before kbs starts, as in a Trustee DB
+        s.psql(TRUSTEE_SQL.read_text())
+        yield s
+    finally:
+        s.cleanup()
+
+
+@pytest.fixture
+def signer(tmp_dir):
+    """One AS signing key for all replicas: a token one replica issued verifies on the other."""
+    p = tmp_dir / "as-signer.pem"
+    p.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return p
+
+
+def replica(daemons, tmp_dir, free_port, pg, signer, name, url_env=False):
+    if url_env:
+        # wrong host in the file: only POSTGRES_URL can make this replica work
+        backend = 'host = "192.0.2.1"\nport = 1\n'
+        env = {"POSTGRES_URL": "postgresql://postgres@127.0.0.1:%d/postgres" % pg.port}
+    else:
+        backend = 'host = "127.0.0.1"\nport = %d\ndb = "postgres"\nusername = "postgres"\n' \
+                  'password = "unused-with-trust-auth"\npool_size = 2\n' % pg.port
+        env = None
+    extra = ('[storage_backend]\nstorage_type = "Postgres"\n'
+             '[storage_backend.backends.postgres]\n' + backend +
+             '[attestation_service.attestation_token_broker.signer]\nkey_path = "%s"\n' % signer)
+    url, _, d, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra, storage=False,
+                             name=name, env=env)
+    return url, d
+
+
+@pytest.fixture
+def two(daemons, tmp_dir, free_port, pg, signer):
+    a, _ = replica(daemons, tmp_dir, free_port, pg, signer, "kbs-a")
+    b, _ = replica(daemons, tmp_dir, free_port, pg, signer, "kbs-b", url_env=True)
+    return a, b
+
+
+def test_handshake_on_one_replica_get_on_the_other(pg, two):
+    a, b = two
+    assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200
+    assert Admin(a).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(a)
+    c.rcar()
+    c.url = b  # same cookie (session id), other replica
+    assert c.get_secret("default/test/secret") == SECRET
+    # and a handshake split across replicas: /auth on b, /attest on a, GET on b
+    c2 = KbsClient(b)
+    nonce = c2.auth().json()["nonce"]
+    c2.url = a
+    r = c2.attest(c2.attest_body(nonce))
+    assert r.status_code == 200, r.text
+    # the attested state is shared: a repeated /attest on b returns a's token (as Trustee)
+    tok = r.json()["token"]
+    c2.url = b
+    r = c2.attest(c2.attest_body(nonce))
+    assert r.status_code == 200 and r.json()["token"] == tok
+    assert c2.get_secret("default/test/secret") == SECRET
+
+
+def test_nonce_is_single_use_across_replicas(pg, two):
+    a, b = two
+    c = KbsClient(a)
+    nonce = c.auth().json()["nonce"]
+    c.url = b
+    # wrong evidence binding: consumes the nonce on b, attestation fails
+    r = c.attest(c.attest_body(nonce, report_data=b"\x00" * 64))
+    assert r.status_code == 401 and error_type(r) == "AttestationError"
+    c.url = a
+    r = c.attest(c.attest_body(nonce))
+    assert r.status_code == 401 and "already used" in r.json()["detail"]
+
+
+def test_trustee_rows_are_read_and_ours_are_trustee_rows(pg, two):
+    a, b = two
+    # a resource written the way Trustee writes it (repository table, key repo/type/tag)
+    pg.psql("INSERT INTO repository (key, value) VALUES ('default/trustee/key', "
+            "decode('00ff7472757374656501', 'hex'))")
+    assert Admin(b).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(b)
+    c.rcar()
+    assert c.get_secret("default/trustee/key") == b"\x00\xfftrustee\x01"
+    # and what we write is a plain row Trustee reads
+    assert Admin(a).set_resource("default/ours/key", SECRET).status_code == 200
+    assert pg.psql("SELECT encode(value, 'hex') FROM repository WHERE key = "
+                   "'default/ours/key'").strip() == SECRET.hex()
+    pol = pg.psql("SELECT convert_from(value, 'UTF8') FROM kbs WHERE key = "
+                  "'resource-policy.rego'")
+    assert "default allow = true" in pol
+    assert Admin(a).delete_resource("default/ours/key").status_code == 200
+    assert pg.psql("SELECT count(*) FROM repository WHERE key = 'default/ours/key'").strip() \
+        == "0"
+    # sessions live in Trustee's session table
+    assert int(pg.psql("SELECT count(*) FROM kbs_protocol_session").strip()) >= 1
+
+
+def test_policy_uploaded_on_one_replica_applies_on_the_other(pg, two):
+    a, b = two
+    assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200
+    assert Admin(a).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(b)
+    c.rcar()
+    assert c.get_secret("default/test/secret") == SECRET
+    assert Admin(a).set_resource_policy(DENY_ALL).status_code == 200
+    r = c.get("default/test/secret")  # next request on b, no restart
+    assert r.status_code == 401 and error_type(r) == "PolicyDeny"
+    assert Admin(b).set_resource_policy(ALLOW_ALL).status_code == 200
+    c.url = a
+    assert c.get_secret("default/test/secret") == SECRET
+
+
+def test_database_outage_gives_503_naming_postgres_then_recovers(pg, two):
+    a, b = two
+    assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200
+    assert Admin(a).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(a)
+    c.rcar()
+    c.url = b
+    assert c.get_secret("default/test/secret") == SECRET
+
+    pg.stop()
+    for url in (a, b):
+        c.url = url
+        r = c.get("default/test/secret")
+        assert r.status_code == 503, r.text
+        assert error_type(r) == "PostgresUnavailable"
+        assert SECRET.hex() not in r.text and b"pg-secret" not in r.content
+        r = KbsClient(url).auth()
+        assert r.status_code == 503 and error_type(r) == "PostgresUnavailable"
+        r = Admin(url).set_resource_policy(DENY_ALL)
+        assert r.status_code == 503 and error_type(r) == "PostgresUnavailable"
+        r = Admin(url).set_resource("default/test/other", b"x")
+        assert r.status_code == 503 and error_type(r) == "PostgresUnavailable"
+
+    pg.start()
+    # both replicas reconnect by themselves; the session started before the outage survives
+    deadline = time.time() + 15
+    while True:
+        c.url = b
+        r = c.get("default/test/secret")
+        if r.status_code == 200 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert c.get_secret("default/test/secret") == SECRET
+    c.url = a
+    assert c.get_secret("default/test/secret") == SECRET
+    c3 = KbsClient(b)
+    c3.rcar()
+    assert c3.get_secret("default/test/secret") == SECRET
