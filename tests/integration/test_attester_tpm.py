@@ -5,6 +5,7 @@ fitted to 32 bytes, tampering and a different nonce rejected, AK persisted and r
 import base64
 import hashlib
 import json
+import os
 import subprocess
 
 from swtpm_lib import attester_tool, checkquote, parse_attest, pcr_extend_value, swtpm  # noqa: F401
@@ -18,8 +19,10 @@ def evidence(tpm, rd_hex, **env):
 def test_evidence_shape_and_checkquote(swtpm, tmp_dir):
     rd = hashlib.sha384(b"runtime data").digest()       # 48 bytes: truncated to 32
     ev = evidence(swtpm, rd.hex())
-    assert set(ev) == {"ak_public", "tpm_quote"}
-    assert set(ev["tpm_quote"]) == {"signature", "message", "pcrs"}
+    shape = json.load(open(os.path.join(os.environ["KBS_TEST_DATA"],
+                                        "attester/evidence/shape-tpm.json")))
+    assert set(ev) == set(shape) == {"ak_public", "tpm_quote"}
+    assert set(ev["tpm_quote"]) == set(shape["tpm_quote"]) == {"signature", "message", "pcrs"}
     pcrs = ev["tpm_quote"]["pcrs"]
     assert len(pcrs) == 24 and all(len(p) == 64 and p == p.lower() for p in pcrs)
     sig = base64.b64decode(ev["tpm_quote"]["signature"])
