@@ -305,15 +305,17 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, char *why, size_t wh
 	}
 	case ATTESTER_TEE_SNP: {
 		struct tsm_cfg cfg;
-		struct buf out = BUF_INIT;
 		struct snp_report r;
+		json_t *ev = NULL;
 		char w[128];
 
+		/* HOSTDATA of a fresh report (configfs-tsm or the legacy ioctl) */
 		tsm_cfg_from_env(&cfg);
-		rc = tsm_report(&cfg, "sev_guest", NULL, 0, &out, NULL);
+		rc = tsm_snp_evidence(&cfg, NULL, 0, &ev);
 		if (!rc)
-			rc = snp_report_decode(out.p, out.len, &r, w, sizeof(w));
-		buf_release(&out);
+			rc = snp_report_from_json(json_object_get(ev, "attestation_report"), &r, w,
+						  sizeof(w));
+		json_decref(ev);
 		if (rc) {
 			(void)snprintf(why, whylen, "cannot get an SNP report for HOSTDATA");
 			return rc;

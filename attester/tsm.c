@@ -17,6 +17,7 @@
 
 #include "attester/aael.h"
 #include "attester/attester_impl.h"
+#include "attester/sev_guest.h"
 #include "attester/tsm.h"
 #include "attester/util.h"
 #include "common/b64.h"
@@ -346,6 +347,15 @@ int tsm_snp_evidence(const struct tsm_cfg *cfg, const uint8_t *report_data, size
 		return KBS_ERR_INVAL;
 	*evidence = NULL;
 	rc = tsm_report(cfg, "sev_guest", report_data, len, &out, &aux);
+	if (rc == KBS_ERR_NOTFOUND && cfg &&
+	    (cfg->sev_ioctl_fn ||
+	     access(cfg->sev_device ? cfg->sev_device : SEV_GUEST_DEVICE, F_OK) == 0)) {
+		struct sev_guest_cfg sc = {cfg->sev_device, cfg->sev_ioctl_fn, cfg->hook_arg};
+
+		buf_reset(&out);
+		buf_reset(&aux);
+		rc = sev_guest_ext_report(&sc, report_data, len, &out, &aux);
+	}
 	if (rc)
 		goto out;
 	rc = snp_report_decode(out.p, out.len, &r, why, sizeof(why));

@@ -18,6 +18,8 @@
  * a value other than 1 means another writer used the entry in between (KBS_ERR_BUSY); rmdir.
  *
  * Evidence:
+ * SNP falls back to SNP_GET_EXT_REPORT on /dev/sev-guest when the report root is missing.
+ *
  *   snp: {"attestation_report": {…Trustee/sev serde form…}, "cert_chain": null | [{"cert_type":
  *         "ARK"|"ASK"|"VCEK"|"VLEK"|"CRL"|{"OTHER":"<uuid>"}, "data": [bytes]}, …]}
  *   tdx: {"cc_eventlog": "<std b64>" | null, "quote": "<std b64 of outblob>"}
@@ -37,6 +39,12 @@ struct tsm_cfg {
 	int (*mkdir_fn)(const char *path, void *arg);
 	int (*rmdir_fn)(const char *path, void *arg);
 	void *hook_arg;
+	/*
+	 * SNP without configfs-tsm: the legacy /dev/sev-guest ioctl (sev_guest.h). sev_device
+	 * NULL = /dev/sev-guest; sev_ioctl_fn is a test hook (called with hook_arg).
+	 */
+	const char *sev_device;
+	int (*sev_ioctl_fn)(int fd, unsigned long req, void *arg, void *hook_arg);
 };
 
 /* Defaults from the environment: AA_TSM_REPORT_ROOT, AA_CCEL_PATH, AAEL_PATH. */

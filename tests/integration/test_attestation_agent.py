@@ -388,3 +388,37 @@ def test_aa_token_from_a_real_kbs(tmp_dir, kbs):
             (500, b"ttrpc request error")
     finally:
         d.stop()
+
+
+# ------------------------------------------------------------------ TDX register files (fake)
+
+def test_tdx_aael_and_initdata_with_fake_measurement_files(tmp_dir):
+    """A fake sysfs measurements directory: the agent binds init-data to mrconfigid (mismatch
+    refuses) and writes each AAEL event digest to rtmr3:sha384, logging records with
+    PCRIndex 4 (CCMR of PCR 17): the log equals the recorded TDX vector byte for byte."""
+    meas = tmp_dir / "measurements"
+    meas.mkdir()
+    rtmr = meas / "rtmr3:sha384"
+    rtmr.write_bytes(bytes(48))
+    exp = json.load(open(os.path.join(DATA, "attester/initdata/expected.json")))
+    toml = os.path.join(DATA, "attester/initdata/initdata-sha384.toml")
+    mrc = bytes.fromhex(exp["initdata/initdata-sha384.toml"]["tdx_mrconfigid_hex"])
+    (meas / "mrconfigid").write_bytes(bytes([mrc[0] ^ 1]) + mrc[1:])
+    r = run_agent(tmp_dir, "--tee", "tdx", "--tdx-measurements", str(meas), "-b",
+                  f"127.0.0.1:{free_port()}", "--initdata-toml", toml)
+    assert r.returncode == 1 and "MRCONFIGID" in r.stderr
+    (meas / "mrconfigid").write_bytes(mrc)
+    d = start_agent(tmp_dir, "--tee", "tdx", "-f", "attestation", "--tdx-measurements", meas,
+                    "--initdata-toml", toml,
+                    config="[eventlog_config]\nenable_eventlog = true\n")
+    try:
+        aael = json.load(open(os.path.join(DATA, "attester/aael/expected.json")))["tdx_chain"]
+        for step in aael["steps"]:
+            st, _, resp = call(d, "POST", "/aa/aael", json.dumps(step["rest_body"]))
+            assert (st, resp) == (200, b'{"success":"true"}'), d.log_tail()
+            # a regular file stands in for the register: it holds the last extend value
+            assert rtmr.read_bytes() == bytes.fromhex(step["event_digest_hex"])
+        log = (tmp_dir / "aa-run" / "eventlog").read_bytes()
+        assert log == open(os.path.join(DATA, "attester/aael/tdx-rtmr3-aael.bin"), "rb").read()
+    finally:
+        d.stop()

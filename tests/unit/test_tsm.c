@@ -5,7 +5,7 @@
  * takes the report data written to inblob, bumps generation and serves outblob = a recorded
  * real report (Trustee's SNP Genoa report, TDX quote v4) with that report data patched in.
  * Proves: report data zero-padded to 64 bytes, evidence shapes of Trustee's samples, the SNP
- * certificate table, cc_eventlog, the generation race check, provider mismatch, entry removal.
+ * certificate table, the legacy /dev/sev-guest ioctl path, cc_eventlog, the generation race check, provider mismatch, entry removal.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sys/ioctl.h>
+#include <linux/sev-guest.h>
 
 #include "attester/tsm.h"
 #include "attester/util.h"
@@ -400,6 +402,67 @@ static void refusals(void **state)
 	free(q);
 }
 
+/* Kernel stand-in for SNP_GET_EXT_REPORT: first answers "certificate buffer too small". */
+struct fake_sev {
+	const uint8_t *report;
+	const uint8_t *table;
+	size_t table_len;
+	int calls;
+};
+
+static int fake_sev_ioctl(int fd, unsigned long req, void *arg, void *hook_arg)
+{
+	struct fake_sev *fs = hook_arg;
+	struct snp_guest_request_ioctl *g = arg;
+	struct snp_ext_report_req *r = (struct snp_ext_report_req *)(uintptr_t)g->req_data;
+	struct snp_report_resp *resp = (struct snp_report_resp *)(uintptr_t)g->resp_data;
+	uint32_t size = 1184;
+	const unsigned long want_req = SNP_GET_EXT_REPORT;
+
+	(void)fd;
+	fs->calls++;
+	assert_true(req == want_req);
+	assert_int_equal(g->msg_version, 1);
+	assert_int_equal(r->data.vmpl, 0);
+	if (r->certs_len < 5 * 4096) {
+		r->certs_len = 5 * 4096;
+		g->exitinfo2 = (uint64_t)SNP_GUEST_VMM_ERR_INVALID_LEN << 32;
+		return -1;
+	}
+	memset(resp->data, 0, 32);
+	memcpy(resp->data + 4, &size, 4);
+	memcpy(resp->data + 32, fs->report, 1184);
+	memcpy(resp->data + 32 + 0x50, r->data.user_data, 64);
+	memcpy((uint8_t *)(uintptr_t)r->certs_address, fs->table, fs->table_len);
+	return 0;
+}
+
+static void snp_evidence_from_legacy_ioctl(void **state)
+{
+	size_t rn, vn, tn;
+	uint8_t *rep = load("snp/genoa-v3-report.bin", &rn), *vcek = load("snp/genoa-v3-vcek.der", &vn);
+	uint8_t *tab = cert_table(vcek, vn, &tn), rd[32], got[64], want[64] = {0};
+	struct fake_sev fs = {rep, tab, tn, 0};
+	struct tsm_cfg cfg;
+	json_t *ev = NULL;
+
+	memset(rd, 0x5a, sizeof(rd));
+	memcpy(want, rd, sizeof(rd));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.root = "/nonexistent/tsm/report"; /* no configfs-tsm: falls back to the ioctl */
+	cfg.sev_ioctl_fn = fake_sev_ioctl;
+	cfg.hook_arg = &fs;
+	assert_int_equal(tsm_snp_evidence(&cfg, rd, sizeof(rd), &ev), KBS_OK);
+	assert_int_equal(fs.calls, 2); /* retried with the size the kernel asked for */
+	bytes_of(json_object_get(json_object_get(ev, "attestation_report"), "report_data"), got, 64);
+	assert_memory_equal(got, want, 64);
+	assert_int_equal(json_array_size(json_object_get(ev, "cert_chain")), 2);
+	json_decref(ev);
+	free(rep);
+	free(vcek);
+	free(tab);
+}
+
 static void cert_table_parsing(void **state)
 {
 	uint8_t t[48] = {0};
@@ -433,6 +496,7 @@ int main(void)
 		cmocka_unit_test(tdx_evidence_from_fake_tree),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(cert_table_parsing),
+		cmocka_unit_test(snp_evidence_from_legacy_ioctl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
