@@ -1710,8 +1710,12 @@ static struct val *node_value(struct ev *ev, struct node *n, struct val *base,
 	for (int k = 0; k < n->nkids; k++) {
 		struct node *kid = n->kids[k];
 		struct val *kb = base ? val_obj_gets(base, kid->key, strlen(kid->key)) : NULL;
-		struct val *kv = node_value(ev, kid, virt_base ? NULL : kb, at);
+		struct val *kv;
 
+		/* where a base document and a rule both give a leaf value, OPA keeps the base one */
+		if (kb && !virt_base && kb->t != V_OBJ)
+			continue;
+		kv = node_value(ev, kid, virt_base ? NULL : kb, at);
 		if (!kv)
 			continue;
 		if (virt_base && kb)

@@ -874,9 +874,15 @@ void rego_link(struct rego_module *m, struct perr *pe)
 
 	m->root = arena_alloc(&m->ar, sizeof(*m->root));
 	m->root->key = "data";
-	for (struct module *mod = m->mods; mod; mod = mod->next)
+	for (struct module *mod = m->mods; mod; mod = mod->next) {
+		/* every package is a document, even without rules (data.pkg == {}) */
+		struct node *nd = m->root;
+
+		for (int k = 0; k < mod->npkg; k++)
+			nd = node_child(&m->ar, nd, mod->pkg[k], true);
 		for (struct rule *r = mod->rules; r; r = r->next_in_module)
 			add_rule(&l, r);
+	}
 	check_tree(&l, m->root);
 	for (struct module *mod = m->mods; mod; mod = mod->next)
 		for (struct rule *r = mod->rules; r; r = r->next_in_module)
