@@ -53,6 +53,7 @@ struct rego_eval_opts {
 	bool lenient_builtin_errors;
 	uint64_t max_steps;        /* 0 = default (10 million evaluation steps) */
 	size_t max_mem;            /* bytes of evaluation memory; 0 = default (64 MiB) */
+	size_t max_stack;          /* bytes of C stack evaluation may use; 0 = default (1 MiB) */
 };
 
 /* Explanation of a decision: the rule bodies that were evaluated and how they ended. */

@@ -92,9 +92,17 @@ int64_t rego_now_ns(struct ev *ev)
 
 static void step(struct ev *ev, const struct term *at)
 {
+	char probe;
+	uintptr_t here = (uintptr_t)&probe;
+	size_t used = here < ev->stack_base ? ev->stack_base - here : here - ev->stack_base;
+
 	if (++ev->steps > ev->max_steps)
 		ev_error(ev, EE_LIMIT, at, "evaluation step limit (%llu) exceeded",
 			 (unsigned long long)ev->max_steps);
+	/* recursion depth in C follows the policy's nesting; bound it by what it costs */
+	if (used > ev->max_stack)
+		ev_error(ev, EE_LIMIT, at, "evaluation nested too deeply (stack limit %zu bytes)",
+			 ev->max_stack);
 }
 
 /* ---------- forward declarations ---------- */
@@ -1762,6 +1770,7 @@ static void ev_init(struct ev *ev, const struct rego_module *m, const struct reg
 	ev->max_steps = o && o->max_steps ? o->max_steps : 10000000;
 	ev->now_ns = o ? o->now_ns : 0;
 	ev->strict = !(o && o->lenient_builtin_errors);
+	ev->max_stack = o && o->max_stack ? o->max_stack : (size_t)1 << 20;
 	ev->host_ctx = o ? o->host_ctx : NULL;
 }
 
@@ -1852,6 +1861,7 @@ int rego_query(const struct rego_module *m, const char *body, json_t *input, jso
 	if (!ev)
 		return KBS_ERR_NOMEM;
 	ev_init(ev, m, opts);
+	ev->stack_base = (uintptr_t)&rc;
 	rc = plan_query(m, &ev->ar, body, strlen(body), &qp, err);
 	if (rc != KBS_OK)
 		goto out;
@@ -1924,6 +1934,7 @@ int rego_eval_ex(const struct rego_module *m, const char *query, json_t *input, 
 		return KBS_ERR_NOMEM;
 	ev_init(ev, m, opts);
 	ev->why = why;
+	ev->stack_base = (uintptr_t)&rc;
 	rc = plan_query(m, &ev->ar, query, strlen(query), &qp, err);
 	if (rc != KBS_OK)
 		goto out;

@@ -129,6 +129,7 @@ struct builtin;
 struct term {
 	uint8_t kind;
 	int line, col;
+	int depth; /* height of the term tree (bounded by the parser) */
 	struct val *v; /* TM_VAL */
 	/* TM_VAR */
 	const char *name;
@@ -304,6 +305,8 @@ struct ev {
 	struct rego_explain *why;
 	uint64_t steps, max_steps;
 	int depth;
+	uintptr_t stack_base; /* address of a local of the entry point */
+	size_t max_stack;     /* bytes of C stack evaluation may use */
 	int64_t now_ns;
 	bool strict;
 	void *host_ctx;

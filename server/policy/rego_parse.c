@@ -14,6 +14,9 @@
 #include "server/policy/rego_int.h"
 
 #define MAX_NEST 64
+#define MAX_TERM_DEPTH 128
+#define MAX_BODY_EXPRS 512
+#define MAX_ITEMS 512 /* non-constant elements of one literal or call */
 #define MAX_TOKENS 1000000
 
 enum tokt {
@@ -452,6 +455,29 @@ static struct term *new_term(struct ps *p, int kind, const struct token *at)
 	return t;
 }
 
+/* Records that child hangs below t; keeps evaluation recursion bounded. */
+static void deepen(struct ps *p, struct term *t, const struct term *child)
+{
+	if (child && child->depth + 1 > t->depth)
+		t->depth = child->depth + 1;
+	if (t->depth > MAX_TERM_DEPTH)
+		rego_fail(p->pe, KBS_ERR_RANGE, t->line, t->col,
+			  "expression nested deeper than %d", MAX_TERM_DEPTH);
+}
+
+static void deepen_items(struct ps *p, struct term *t)
+{
+	int nonconst = 0;
+
+	for (int k = 0; k < t->n; k++) {
+		deepen(p, t, t->items[k]);
+		nonconst += t->items[k]->kind != TM_VAL;
+	}
+	if (nonconst > MAX_ITEMS)
+		rego_fail(p->pe, KBS_ERR_RANGE, t->line, t->col,
+			  "more than %d computed elements in one term", MAX_ITEMS);
+}
+
 static struct term *val_term(struct ps *p, struct val *v, const struct token *at)
 {
 	struct term *t = new_term(p, TM_VAL, at);
@@ -590,6 +616,7 @@ static struct term *parse_call_args(struct ps *p, struct term *call)
 	p->nopipe = savedpipe;
 	call->items = args.p;
 	call->n = args.n;
+	deepen_items(p, call);
 	return call;
 }
 
@@ -672,6 +699,7 @@ static struct term *parse_postfix(struct ps *p, struct term *head)
 			c->line = fn->line;
 			c->col = fn->col;
 			c->fname = name;
+			deepen(p, c, t);
 			parse_call_args(p, c);
 			t = c;
 			path = (struct tvec){ 0 };
@@ -685,6 +713,8 @@ static struct term *parse_postfix(struct ps *p, struct term *head)
 		r->head = t;
 		r->items = path.p;
 		r->n = path.n;
+		deepen(p, r, t);
+		deepen_items(p, r);
 		t = r;
 	}
 	return t;
@@ -719,6 +749,8 @@ static struct term *parse_collection(struct ps *p, bool brace)
 		t = new_term(p, fval ? TM_OCOMP : (brace ? TM_SCOMP : TM_ACOMP), open);
 		t->head = first;
 		t->vhead = fval;
+		deepen(p, t, first);
+		deepen(p, t, fval);
 		p->nest = 0; /* the body is newline-separated */
 		t->body = parse_query(p, close);
 		expect(p, close, brace ? "'}'" : "']'");
@@ -745,6 +777,7 @@ static struct term *parse_collection(struct ps *p, bool brace)
 	p->nopipe = savedpipe;
 	t->items = items.p;
 	t->n = items.n;
+	deepen_items(p, t);
 	return fold(p, t);
 }
 
@@ -779,6 +812,7 @@ static struct term *parse_primary(struct ps *p)
 			r->items[0] = val_term(p, val_int(p->a, 0), t);
 			r->items[1] = x;
 			r->n = 2;
+			deepen_items(p, r);
 		}
 		leave(p);
 		return r;
@@ -848,6 +882,7 @@ static struct term *binop(struct ps *p, const char *fname, struct term *l, struc
 	c->n = 2;
 	c->line = l->line;
 	c->col = l->col;
+	deepen_items(p, c);
 	return c;
 }
 
@@ -971,6 +1006,7 @@ static struct term *parse_member3(struct ps *p, struct term *k)
 	c->n = 3;
 	c->line = k->line;
 	c->col = k->col;
+	deepen_items(p, c);
 	return c;
 }
 
@@ -1114,6 +1150,9 @@ static struct body *parse_query(struct ps *p, int endtok)
 			unexpected(p, "end of body");
 		struct expr *e = parse_literal(p);
 
+		if (b->n == MAX_BODY_EXPRS)
+			rego_fail(p->pe, KBS_ERR_RANGE, e->line, e->col,
+				  "more than %d expressions in one body", MAX_BODY_EXPRS);
 		if (b->n == cap) {
 			cap = cap ? cap * 2 : 4;
 			struct expr **ne = arena_alloc(p->a, (size_t)cap * sizeof(*ne));

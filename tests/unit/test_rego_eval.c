@@ -260,7 +260,16 @@ static void test_limits_fail_closed(void **state)
 	/* runaway recursion hits the depth limit */
 	assert_non_null(strstr(REVAL("package t\nf(x) := f(x + 1)\np := f(0)\n", "data.t.p", NULL,
 				     NULL),
-			       "depth limit"));
+			       "eval_limit_error"));
+	/* a long recursive function body exhausts the stack budget before the C stack */
+	char *deep = malloc(32768);
+	size_t o = (size_t)snprintf(deep, 32768, "package t\nf(x) := y if {\n");
+
+	for (int i = 0; i < 400; i++)
+		o += (size_t)snprintf(deep + o, 32768 - o, "  x >= 0\n");
+	snprintf(deep + o, 32768 - o, "  y := f(x + 1)\n}\np := f(0)\n");
+	assert_non_null(strstr(REVAL(deep, "data.t.p", NULL, NULL), "eval_limit_error"));
+	free(deep);
 	/* rules that depend on themselves are an error, not a hang */
 	assert_non_null(strstr(REVAL("package t\np if q\nq if p\n", "data.t.p", NULL, NULL),
 			       "recursive"));

@@ -179,6 +179,32 @@ static void test_limits(void **state)
 	assert_non_null(strstr(err.msg, "NUL"));
 }
 
+static void test_size_limits_keep_recursion_bounded(void **state)
+{
+	static char src[65536];
+	size_t o = (size_t)snprintf(src, sizeof(src), "package p\nx := input");
+
+	for (int i = 0; i < 200; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, " + input");
+	expect_compile_error(src, KBS_ERR_RANGE, 2, "expression nested deeper than 128");
+	o = (size_t)snprintf(src, sizeof(src), "package p\nx := [");
+	for (int i = 0; i < 600; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, "input, ");
+	snprintf(src + o, sizeof(src) - o, "]\n");
+	expect_compile_error(src, KBS_ERR_RANGE, 2, "more than 512 computed elements");
+	o = (size_t)snprintf(src, sizeof(src), "package p\nx if {\n");
+	for (int i = 0; i < 600; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, "input.a == 1\n");
+	snprintf(src + o, sizeof(src) - o, "}\n");
+	expect_compile_error(src, KBS_ERR_RANGE, 515, "more than 512 expressions in one body");
+	/* constant literals are folded and may be large */
+	o = (size_t)snprintf(src, sizeof(src), "package p\nx := count([");
+	for (int i = 0; i < 2000; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, "%d, ", i);
+	snprintf(src + o, sizeof(src) - o, "])\n");
+	assert_string_equal(REVAL(src, "data.p.x", NULL, NULL), "2000");
+}
+
 static void test_error_message_names_policy(void **state)
 {
 	struct rego_module *m = NULL;
@@ -204,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_constructs_fail_closed),
 		cmocka_unit_test(test_semantic_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_size_limits_keep_recursion_bounded),
 		cmocka_unit_test(test_error_message_names_policy),
 	};
 
