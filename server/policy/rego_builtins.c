@@ -1791,6 +1791,131 @@ bad:
 				(int)(n > 64 ? 64 : n), s);
 }
 
+/* civil date of a day count since 1970-01-01 */
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && ((a < 0) != (b < 0)));
+}
+
+/* time argument: ns or [ns, tz]; only UTC is supported (other zones fail closed) */
+static bool time_arg(struct ev *ev, struct val *x, const struct term *call, int64_t *ns,
+		     struct val **err)
+{
+	*err = NULL;
+	if (x->t == V_ARR) {
+		if (x->len != 2 || x->items[1]->t != V_STR) {
+			*err = ev_type_error(ev, call, 1, "number or [number, string]", x);
+			return false;
+		}
+		const struct val *tz = x->items[1];
+
+		/* an engine limitation, not a failing call: always an error (fail closed) */
+		if (!(tz->len == 0 || (tz->len == 3 && memcmp(tz->s, "UTC", 3) == 0)))
+			ev_error(ev, EE_OTHER, call, "%s: unsupported time zone \"%.*s\" (only UTC)",
+				 call->fname, (int)(tz->len > 40 ? 40 : tz->len), tz->s);
+		x = x->items[0];
+	}
+	if (x->t != V_NUM) {
+		*err = ev_type_error(ev, call, 1, "number or [number, string]", x);
+		return false;
+	}
+	if (!x->isint) {
+		*err = ev_builtin_error(ev, call, "%s: timestamp too big", call->fname);
+		return false;
+	}
+	*ns = x->i;
+	return true;
+}
+
+static struct val *int3(struct ev *ev, int64_t a, int64_t b, int64_t c)
+{
+	struct val *items[3] = { val_int(A, a), val_int(A, b), val_int(A, c) };
+
+	return val_arr(A, items, 3);
+}
+
+static struct val *bi_time_date(struct ev *ev, struct val **args, const struct term *call)
+{
+	int64_t ns, y, m, d;
+	struct val *err;
+
+	if (!time_arg(ev, args[0], call, &ns, &err))
+		return err;
+	civil_from_days(floordiv(floordiv(ns, 1000000000), 86400), &y, &m, &d);
+	return int3(ev, y, m, d);
+}
+
+static struct val *bi_time_clock(struct ev *ev, struct val **args, const struct term *call)
+{
+	int64_t ns;
+	struct val *err;
+
+	if (!time_arg(ev, args[0], call, &ns, &err))
+		return err;
+	int64_t secs = floordiv(ns, 1000000000);
+	int64_t sod = secs - floordiv(secs, 86400) * 86400;
+
+	return int3(ev, sod / 3600, sod / 60 % 60, sod % 60);
+}
+
+static struct val *bi_time_weekday(struct ev *ev, struct val **args, const struct term *call)
+{
+	static const char *const days[] = { "Thursday", "Friday", "Saturday", "Sunday",
+					    "Monday",   "Tuesday", "Wednesday" };
+	int64_t ns;
+	struct val *err;
+
+	if (!time_arg(ev, args[0], call, &ns, &err))
+		return err;
+	int64_t day = floordiv(floordiv(ns, 1000000000), 86400);
+
+	return val_str(A, days[day - floordiv(day, 7) * 7]);
+}
+
+/* Go's Time.AddDate: month and day overflow normalise (Jan 31 + 1 month = Mar 3) */
+static struct val *bi_time_add_date(struct ev *ev, struct val **args, const struct term *call)
+{
+	for (int i = 0; i < 4; i++)
+		if (args[i]->t != V_NUM || !args[i]->isint)
+			return TYPE_ERR(i, "integer");
+	int64_t ns = args[0]->i, y, m, d;
+	int64_t secs = floordiv(ns, 1000000000), frac = ns - secs * 1000000000;
+	int64_t day = floordiv(secs, 86400), sod = secs - day * 86400;
+
+	if (llabs(args[1]->i) > 1000000 || llabs(args[2]->i) > 12000000 ||
+	    llabs(args[3]->i) > 400000000)
+		return ev_builtin_error(ev, call, "time outside of valid range");
+	civil_from_days(day, &y, &m, &d);
+	y += args[1]->i;
+	m += args[2]->i;
+	/* normalise the month into 1..12 */
+	y += floordiv(m - 1, 12);
+	m = m - 1 - floordiv(m - 1, 12) * 12 + 1;
+	int64_t nday = days_from_civil(y, m, 1) + d - 1 + args[3]->i;
+	int64_t r;
+
+	if (__builtin_mul_overflow(nday, (int64_t)86400, &r) ||
+	    __builtin_add_overflow(r, sod, &r) ||
+	    __builtin_mul_overflow(r, (int64_t)1000000000, &r) ||
+	    __builtin_add_overflow(r, frac, &r))
+		return ev_builtin_error(ev, call, "time outside of valid range");
+	return val_int(A, r);
+}
+
 /* ---------- semver ---------- */
 
 struct semver {
@@ -2024,6 +2149,10 @@ static const struct builtin builtins[] = {
 	{ "regex.is_valid", 1, bi_regex_is_valid },
 	{ "time.now_ns", 0, bi_now_ns },
 	{ "time.parse_rfc3339_ns", 1, bi_parse_rfc3339 },
+	{ "time.date", 1, bi_time_date },
+	{ "time.clock", 1, bi_time_clock },
+	{ "time.weekday", 1, bi_time_weekday },
+	{ "time.add_date", 4, bi_time_add_date },
 	{ "semver.compare", 2, bi_semver_compare },
 	{ "semver.is_valid", 1, bi_semver_is_valid },
 };

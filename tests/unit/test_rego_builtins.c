@@ -169,6 +169,16 @@ static const struct row rows[] = {
 	{ "time.parse_rfc3339_ns(\"2017-06-02T19:00:00-07:00\")", "1496455200000000000" },
 	{ "time.parse_rfc3339_ns(\"2025-08-13T00:00:00.5Z\")", "1755043200500000000" },
 	{ "time.parse_rfc3339_ns(\"2025-13-01T00:00:00Z\")", "error:as RFC 3339 failed" },
+	{ "time.date(1582977600000000000)", "[2020,2,29]" },
+	{ "time.date([-1, \"UTC\"])", "[1969,12,31]" },
+	{ "time.date([0, \"America/New_York\"])", "error:unsupported time zone" },
+	{ "time.date(1e30)", "error:timestamp too big" },
+	{ "time.clock(1517832000000000000)", "[12,0,0]" },
+	{ "time.weekday(1517832000000000000)", "\"Monday\"" },
+	{ "time.weekday(-1)", "\"Wednesday\"" },
+	{ "time.add_date(1585852421593912000, 3, 9, 12)", "1705257221593912000" },
+	{ "time.add_date(0, 0, 1, 30)", "5184000000000000" },
+	{ "time.add_date(0, 2262, 1, 1)", "error:time outside of valid range" },
 	/* semver */
 	{ "semver.compare(\"1.2.3\", \"1.10.0\")", "-1" },
 	{ "semver.compare(\"1.0.0\", \"1.0.0-rc.1\")", "1" },
@@ -221,7 +231,8 @@ static void test_every_builtin_is_covered(void **state)
 		"json.marshal", "json.unmarshal", "json.is_valid", "base64.encode", "base64.decode",
 		"base64.is_valid", "base64url.encode", "base64url.encode_no_pad", "base64url.decode",
 		"hex.encode", "hex.decode", "regex.match", "regex.is_valid", "time.now_ns",
-		"time.parse_rfc3339_ns", "semver.compare", "semver.is_valid",
+		"time.parse_rfc3339_ns", "time.date", "time.clock", "time.weekday", "time.add_date",
+		"semver.compare", "semver.is_valid",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char pat[64];
