@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <linux/sev-guest.h>
 
+#include "attester/tpm.h"
 #include "attester/tsm.h"
 #include "attester/util.h"
 #include "common/b64.h"
@@ -463,6 +464,45 @@ static void snp_evidence_from_legacy_ioctl(void **state)
 	free(tab);
 }
 
+/* The runtime-data binding vector: digest → 64-byte TDX/SNP report data, 32-byte TPM nonce. */
+static void report_data_per_tee_from_binding_vector(void **state)
+{
+	static const char *algs[] = {"sha256", "sha384", "sha512"};
+	json_t *v = load_json("attester/evidence/runtime-data-binding.json");
+	struct fake fk = {.provider = "tdx_guest\n", .rd_offset = 568, .generation_bump = 1};
+	struct tsm_cfg cfg;
+	size_t qn;
+	uint8_t *q = load("tdx/tdx_quote_4.dat", &qn);
+
+	fk.report = q;
+	fk.report_len = qn;
+	make_root(&cfg, &fk);
+	for (int i = 0; i < 3; i++) {
+		json_t *a = json_object_get(json_object_get(v, "by_alg"), algs[i]), *ev = NULL;
+		uint8_t dg[64], want64[64], want32[32], got32[32];
+		size_t dn = 0, n = 0;
+		const char *s;
+
+		s = json_string_value(json_object_get(a, "primary_digest_hex"));
+		assert_int_equal(hex_decode(s, strlen(s), dg, sizeof(dg), &dn), KBS_OK);
+		s = json_string_value(
+			json_object_get(a, "report_data_64_hex (tdx/snp/csv/cca: zero-padded)"));
+		assert_int_equal(hex_decode(s, strlen(s), want64, sizeof(want64), &n), KBS_OK);
+		s = json_string_value(
+			json_object_get(a, "tpm_report_data_32_hex (truncated/padded to 32)"));
+		assert_int_equal(hex_decode(s, strlen(s), want32, sizeof(want32), &n), KBS_OK);
+		assert_int_equal(tsm_tdx_evidence(&cfg, dg, dn, &ev), KBS_OK);
+		assert_int_equal(fk.seen_len, 64);
+		assert_memory_equal(fk.seen, want64, 64);
+		tpm_report_data(dg, dn, got32);
+		assert_memory_equal(got32, want32, 32);
+		json_decref(ev);
+	}
+	drop_root(&fk);
+	json_decref(v);
+	free(q);
+}
+
 static void cert_table_parsing(void **state)
 {
 	uint8_t t[48] = {0};
@@ -497,6 +537,7 @@ int main(void)
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(cert_table_parsing),
 		cmocka_unit_test(snp_evidence_from_legacy_ioctl),
+		cmocka_unit_test(report_data_per_tee_from_binding_vector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
