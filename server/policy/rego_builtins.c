@@ -1893,7 +1893,12 @@ static struct val *bi_time_add_date(struct ev *ev, struct val **args, const stru
 		if (args[i]->t != V_NUM || !args[i]->isint)
 			return TYPE_ERR(i, "integer");
 	int64_t ns = args[0]->i, y, m, d;
-	int64_t secs = floordiv(ns, 1000000000), frac = ns - secs * 1000000000;
+	int64_t secs = ns / 1000000000, frac = ns % 1000000000;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		secs--;
+	}
 	int64_t day = floordiv(secs, 86400), sod = secs - day * 86400;
 
 	if (llabs(args[1]->i) > 1000000 || llabs(args[2]->i) > 12000000 ||
