@@ -126,6 +126,11 @@ static bool vformat(struct out *o, const char *fmt, va_list ap)
 			if (prec < 0)
 				prec = -1;
 			fmt += 2;
+		} else if (fmt[0] == '.' && fmt[1] >= '0' && fmt[1] <= '9') {
+			prec = 0;
+			for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+				if (prec < 100000)
+					prec = prec * 10 + (*fmt - '0');
 		}
 		while (*fmt == 'l') {
 			lng++;

@@ -13,7 +13,7 @@
  * Enforced at run time: the formatter supports a fixed set of conversions, and any %s or
  * %.*s argument that points into the secmem arena is printed as "<redacted>". Unknown
  * conversions make the whole line "<bad log format>" rather than risk undefined output.
- * Supported: %% %c %s %.*s %d %i %u %x %ld %lu %lx %lld %llu %zu %zd %p
+ * Supported: %% %c %s %.*s %.Ns %d %i %u %x %ld %lu %lx %lld %llu %zu %zd %p
  */
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 

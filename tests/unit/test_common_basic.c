@@ -106,6 +106,9 @@ static void log_redacts_secret_buffers(void **state)
 	assert_non_null(strstr(line, "len=9"));
 	log_format(line, sizeof(line), "p=%.*s", 4, (const char *)s.p + 2);
 	assert_null(strstr(line, "PSEC"));
+	log_format(line, sizeof(line), "p=%.4s", (const char *)s.p);
+	assert_null(strstr(line, "TOPS"));
+	assert_non_null(strstr(line, "<redacted>"));
 	secbuf_free(&s);
 }
 
@@ -137,6 +140,8 @@ static void log_formats_supported_conversions(void **state)
 	log_format(line, sizeof(line), "%d %u %x %ld %lu %lld %zu %zd %c %% %s %.*s", -1, 2u, 255u,
 		   -3l, 4ul, 5ll, (size_t)6, (ssize_t)-7, 'c', "str", 2, "abc");
 	assert_string_equal(line, "-1 2 ff -3 4 5 6 -7 c % str ab");
+	log_format(line, sizeof(line), "[%.3s][%.0s][%.10s]", "abcdef", "xyz", "short");
+	assert_string_equal(line, "[abc][][short]");
 	const char *volatile nul = NULL;
 	log_format(line, sizeof(line), "%s", nul);
 	assert_string_equal(line, "(null)");
