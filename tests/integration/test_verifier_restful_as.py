@@ -4,6 +4,7 @@ quote v4 turn into EAR tokens whose annotated evidence carries the report's meas
 a wrong report_data or a flipped signature byte is refused with the failed check named."""
 import base64
 import json
+import sys
 
 import pytest
 import requests
@@ -72,3 +73,42 @@ def test_tdx_quote_becomes_token(ras, test_data):
     assert tdx["tcb_status"] == "Unknown"
     r = attest(ras, "tdx", ev, b"\0" * 64)
     assert r.status_code == 500 and "REPORTDATA does not match" in r.text
+
+
+CHIP_HEX = ("371c55d6d15cb50f16dc31d39a24e300caaabff4431e841111429b73ec45ad67"
+            "ea6e687ffae7bf84b54a5d0e6d79b3ef6ff0bd8b4cff94c2163af5c5de8718e8")
+
+
+def test_snp_vcek_fetched_from_kds_and_cached(daemons, free_port, test_data, tmp_dir):
+    """Evidence without cert_chain: the VCEK comes from a (stand-in) KDS, lands in the cache
+    directory, and is used from there once the KDS is gone."""
+    ev, rd = snp_sample(test_data)
+    der = bytes(ev.pop("cert_chain")[0]["data"])
+    www = tmp_dir / "kds"
+    (www / "vcek" / "v1" / "Genoa").mkdir(parents=True)
+    (www / "vcek" / "v1" / "Genoa" / CHIP_HEX).write_bytes(der)  # query string is ignored
+    kport = free_port()
+    kds = daemons.start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(kport),
+                         "--directory", str(www)], ready_port=kport)
+    cache = tmp_dir / "cache"
+    port = free_port()
+    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
+                  ready_port=port, env={"KBSFS_SNP_VCEK_DIR": cache,
+                                        "KBSFS_SNP_KDS_URL": "http://127.0.0.1:%d" % kport})
+    ras = "http://127.0.0.1:%d" % port
+    r = attest(ras, "snp", ev, rd)
+    assert r.status_code == 200, r.text
+    cached = cache / "vcek" / CHIP_HEX / "bl10_tee00_snp23_ucode25_vcek.der"
+    assert cached.read_bytes() == der
+    kds.stop()
+    r = attest(ras, "snp", ev, rd)
+    assert r.status_code == 200, r.text
+    assert annotated(ras, r.text)["snp"]["measurement"] == SNP_MEASUREMENT
+
+
+def test_snp_without_vcek_source_fails_closed(ras, test_data):
+    ev, rd = snp_sample(test_data)
+    del ev["cert_chain"]
+    r = attest(ras, "snp", ev, rd)
+    assert r.status_code == 500 and "KDS fetching not configured" in r.text
