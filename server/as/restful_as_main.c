@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/as/as.h"
+#include "server/as/verifier.h"
 
 #ifndef KBSFS_VERSION
 #define KBSFS_VERSION "0.1.0"
@@ -39,8 +40,10 @@ static const char usage[] =
 	"      GET  /policy             [{\"policy-id\":..},..]\n"
 	"      GET  /.well-known/jwks.json   {\"keys\":[signing key]}\n"
 	"      GET  /healthz\n"
-	"    Errors: 500 with a plain-text cause chain; malformed request bodies: 400.\n"
-	"    TEEs with a verifier: see docs/verifiers.md (sample, sampledevice, snp, tdx, ...).\n"
+	"    Errors: 500 with a plain-text cause chain; malformed request bodies: 400.\n";
+
+/* The rest of --help; the verifier list between the two comes from the registry. */
+static const char usage_tail[] =
 	"\n"
 	"OPTIONS\n"
 	"    -s, --socket IP:PORT         listen address (required)\n"
@@ -55,6 +58,19 @@ static const char usage[] =
 	"\n"
 	"EXIT STATUS\n"
 	"    0 on clean shutdown (SIGINT/SIGTERM), 1 on start-up errors, 2 on bad usage.\n";
+
+/* Prints --help with the TEEs that have a verifier in this build. */
+static void print_help(void)
+{
+	const char *const *names = as_verifier_names();
+
+	fputs(usage, stdout);
+	fputs("    TEEs with a verifier in this build:", stdout);
+	for (size_t i = 0; names[i]; i++)
+		printf("%s %s", i ? "," : "", names[i]);
+	fputs(".\n", stdout);
+	fputs(usage_tail, stdout);
+}
 
 static volatile sig_atomic_t stop_flag;
 
@@ -281,7 +297,7 @@ int main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'r': break;
 		case 'l': level = optarg; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': print_help(); return 0;
 		case 'V': printf("restful-as (kbsfs) %s\n", KBSFS_VERSION); return 0;
 		default:
 			fputs("usage: restful-as --socket IP:PORT [--config-file FILE] (see --help)\n",

@@ -42,6 +42,11 @@ def test_auth_response_shape_and_cookie(kbs):
     assert sc.startswith("kbs-session-id=") and "; Expires=" in sc
     sid = sc.split(";")[0].split("=", 1)[1]
     assert len(sid) == 32 and all(ch in "0123456789abcdef" for ch in sid)
+    # Trustee's session lifetime: 5 minutes by default
+    from email.utils import parsedate_to_datetime
+    import time
+    expires = parsedate_to_datetime(sc.split("; Expires=")[1].split(";")[0]).timestamp()
+    assert abs(expires - (time.time() + 300)) <= 15, sc
 
 
 def test_token_is_ear_signed_by_header_key(kbs):
@@ -151,3 +156,33 @@ def test_healthz_and_metrics(kbs):
     m = requests.get(url + "/metrics", verify=verify)
     assert m.status_code == 200 and "kbs_http_requests_total" in m.text
     assert requests.post(url + "/metrics", verify=verify).status_code == 405
+    # requests by endpoint and status, attestations by tee and result, latency histograms
+    c = KbsClient(url, verify=verify)
+    c.rcar()
+    assert c.get("default/none/here").status_code == 401
+    ep = lambda e, st: metric_value(url, "kbs_http_requests_total",  # noqa: E731
+                                    {"endpoint": e, "status": st}, verify=verify)
+    assert ep("auth", "200") == 1 and ep("attest", "200") == 1
+    assert ep("resource", "401") == 1 and ep("resource", "200") == 0
+    assert metric_value(url, "kbs_attestations_total", {"tee": "sample", "result": "success"},
+                        verify=verify) == 1
+    assert metric_value(url, "kbs_http_request_duration_seconds_count", {"endpoint": "attest"},
+                        verify=verify) == 1
+    assert metric_value(url, "kbs_http_request_duration_seconds_bucket",
+                        {"endpoint": "attest", "le": "+Inf"}, verify=verify) == 1
+
+
+def test_generated_signing_key_is_logged_by_thumbprint(daemons, tmp_dir, free_port):
+    """Without a configured key the AS generates one at start and logs its RFC 7638
+    thumbprint; the tokens it issues carry exactly that key."""
+    import base64
+    import hashlib
+    import json
+    url, _, d, _ = start_kbs(daemons, tmp_dir, free_port())
+    hdr, _ = jwt_decode(KbsClient(url).rcar())
+    jwk = hdr["jwk"]
+    members = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, sort_keys=True,
+                         separators=(",", ":")).encode()
+    tp = base64.urlsafe_b64encode(hashlib.sha256(members).digest()).rstrip(b"=").decode()
+    log = d.log_path.read_text()
+    assert "thumbprint " + tp in log, log[-2000:]

@@ -89,3 +89,7 @@ def test_help_is_man_page_style(build_dir):
         assert out.returncode == 0
         for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS"]:
             assert "\n" + section + "\n" in "\n" + out.stdout, (name, section)
+        if name == "restful-as":  # the list comes from the verifier registry
+            line = [ln for ln in out.stdout.splitlines() if "with a verifier" in ln][0]
+            for tee in ["sample", "sampledevice", "snp", "tdx"]:
+                assert " " + tee + "," in line or " " + tee + "." in line, line

@@ -53,3 +53,28 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_dir):
     assert p.returncode != 0
     time.sleep(0.3)
     assert leftovers(tmp_dir) == ([], [], [])
+
+
+def test_demo_failing_step_after_mount_leaves_nothing_behind(tmp_dir):
+    """A step that fails while kbs runs and kbsfs is mounted (here: the admin upload silently
+    does nothing, so `cat` of the uploaded secret fails) still unmounts and stops both."""
+    real = _build_dir()
+    fake = tmp_dir / "fake-build"
+    for rel in ("server/kbs/kbs", "fs/kbsfs"):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).symlink_to(real / rel)
+    client = fake / "tools" / "kbs-client"
+    client.parent.mkdir(parents=True)
+    client.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = set-resource ] && exit 0; done\n'
+                      'exec %s "$@"\n' % (real / "tools" / "kbs-client"))
+    client.chmod(0o755)
+    demo_tmp = tmp_dir / "t"
+    demo_tmp.mkdir()
+    r = subprocess.run([str(_source_dir() / "scripts" / "demo.sh"), str(fake)],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TMPDIR=str(demo_tmp)))
+    assert r.returncode != 0, r.stdout
+    assert "a secret" in r.stdout.splitlines()  # the failure came after the mount
+    assert "demo: FAILED" in r.stderr
+    time.sleep(0.3)
+    assert leftovers(demo_tmp) == ([], [], [])

@@ -292,7 +292,8 @@ def test_hardening_and_clean_unmount_on_sigterm(mount_fake):
     core = [ln for ln in limits.splitlines() if ln.startswith("Max core file size")][0]
     assert core.split()[4:6] == ["0", "0"]
     status = Path(f"/proc/{pid}/status").read_text()
-    assert "VmLck" in status
+    locked_kb = int([ln for ln in status.splitlines() if ln.startswith("VmLck:")][0].split()[1])
+    assert locked_kb > 0, "the secret arena is not mlock'ed"
     assert m.daemon.stop() == 0
     assert not is_mounted(m.mountpoint)
 

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * cmocka tests for the secret arena's kernel protections: the pages are locked and excluded
+ * from core dumps, and a failing mlock is a clear KBS_ERR_LOCKMEM unless the caller allowed
+ * unlocked memory. The arena is process-wide and initialised once, so the mlock-failure
+ * cases run in forked children that have not touched it yet.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/secmem.h"
+
+/* Child exit codes: 0 = all checks held; n = check n failed. */
+typedef int (*child_fn)(void);
+
+static int run_in_child(child_fn fn)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Root has CAP_IPC_LOCK, which ignores RLIMIT_MEMLOCK: become nobody first. */
+static int no_lockable_memory(void)
+{
+	struct rlimit rl = {0, 0};
+
+	if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+		return 90;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+		return 91;
+	return 0;
+}
+
+static int child_lazy_alloc_fails_with_lockmem(void)
+{
+	int rc = no_lockable_memory();
+
+	if (rc)
+		return rc;
+	if (secmem_alloc(32) != NULL)
+		return 1;
+	if (secmem_last_error() != KBS_ERR_LOCKMEM)
+		return 2;
+	if (secmem_capacity() != 0) /* nothing half-initialised is left behind */
+		return 3;
+	return 0;
+}
+
+static int child_init_fails_then_unlocked_is_explicit(void)
+{
+	int rc = no_lockable_memory();
+	void *p;
+
+	if (rc)
+		return rc;
+	if (secmem_init(1 << 20, false) != KBS_ERR_LOCKMEM)
+		return 1;
+	if (secmem_last_error() != KBS_ERR_LOCKMEM)
+		return 2;
+	/* only an explicit opt-in gives (unlocked) secret memory */
+	if (secmem_init(1 << 20, true) != KBS_OK)
+		return 3;
+	p = secmem_alloc(32);
+	if (!p || !secmem_contains(p))
+		return 4;
+	secmem_free(p);
+	return 0;
+}
+
+static void mlock_failure_is_lockmem_on_first_alloc(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_lazy_alloc_fails_with_lockmem), 0);
+}
+
+static void mlock_failure_is_lockmem_unless_unlocked_allowed(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_init_fails_then_unlocked_is_explicit), 0);
+}
+
+/* The VmFlags line of the /proc/self/smaps mapping that contains p (empty if none). */
+static void vmflags_of(const void *p, char *flags, size_t flen)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int inside = 0;
+
+	flags[0] = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, flen, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void arena_is_locked_and_not_dumped(void **state)
+{
+	char flags[512];
+	void *p;
+
+	(void)state;
+	p = secmem_alloc(64);
+	assert_non_null(p);
+	vmflags_of(p, flags, sizeof(flags));
+	assert_non_null(strstr(flags, " dd")); /* MADV_DONTDUMP */
+	assert_non_null(strstr(flags, " lo")); /* mlock'ed (on fault) */
+	secmem_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mlock_failure_is_lockmem_on_first_alloc),
+		cmocka_unit_test(mlock_failure_is_lockmem_unless_unlocked_allowed),
+		cmocka_unit_test(arena_is_locked_and_not_dumped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
