@@ -25,8 +25,8 @@ enum { ST_GET = 0, ST_SET, ST_SETNX, ST_DEL, ST_CAS, ST_COUNT, ST__COUNT };
 static const char st_letter[ST__COUNT] = {'g', 's', 'n', 'd', 'c', 'k'};
 static const char *const st_sql[ST__COUNT] = {
     "SELECT value FROM @T WHERE key = $1",
-    "INSERT INTO @T (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = "
-    "EXCLUDED.value",
+    ("INSERT INTO @T (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = "
+     "EXCLUDED.value"),
     "INSERT INTO @T (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
     "DELETE FROM @T WHERE key = $1",
     "UPDATE @T SET value = $3 WHERE key = $1 AND value = $2",
