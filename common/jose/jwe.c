@@ -6,6 +6,7 @@
  */
 #include "common/jose/jwe.h"
 
+#include <limits.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -21,7 +22,7 @@
 
 #define JWE_IV_LEN 12
 #define JWE_TAG_LEN 16
-#define JWE_CEK_MAX 32
+#define JWE_CEK_MAX 64
 #define JWE_RSA_MAX_BYTES 2048 /* 16384-bit modulus */
 #define JWE_HEADER_MAX (16u * 1024u)
 #define JWE_APU_MAX 1024
@@ -47,14 +48,20 @@ static const struct ka_alg ka_algs[] = {
 
 struct enc_alg {
 	const char *name;
-	size_t key_len;
+	size_t key_len; /* CEK length */
 	const char *cipher;
+	size_t iv_len, tag_len;
+	const char *hmac_md; /* AES-CBC + HMAC (RFC 7518 §5.2); NULL for GCM */
 };
 
+/* Encryption always uses A256GCM; the others are accepted on decryption (RFC 7520 vectors). */
 static const struct enc_alg enc_algs[] = {
-	{"A256GCM", 32, "AES-256-GCM"},
-	{"A192GCM", 24, "AES-192-GCM"},
-	{"A128GCM", 16, "AES-128-GCM"},
+	{"A256GCM", 32, "AES-256-GCM", 12, 16, NULL},
+	{"A192GCM", 24, "AES-192-GCM", 12, 16, NULL},
+	{"A128GCM", 16, "AES-128-GCM", 12, 16, NULL},
+	{"A128CBC-HS256", 32, "AES-128-CBC", 16, 16, "SHA256"},
+	{"A192CBC-HS384", 48, "AES-192-CBC", 16, 24, "SHA384"},
+	{"A256CBC-HS512", 64, "AES-256-CBC", 16, 32, "SHA512"},
 };
 
 /* Every secret of one operation in a single locked block, wiped on free. */
@@ -230,6 +237,63 @@ out:
 	ERR_clear_error();
 	EVP_CIPHER_free(cipher);
 	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/*
+ * AES-CBC + HMAC-SHA2 decryption (RFC 7518 §5.2.2.2): MAC key = first half of the CEK,
+ * M = HMAC(A || IV || C || AL) truncated to the tag length, compared in constant time before
+ * anything is decrypted (so there is no padding oracle). *out_len = plaintext length.
+ */
+static int cbc_hmac_decrypt(const struct enc_alg *e, const uint8_t *cek, const uint8_t *iv,
+			    const char *aad1, size_t aad1_len, const char *aad2, size_t aad2_len,
+			    const uint8_t *ct, size_t ct_len, const uint8_t *tag, uint8_t *out,
+			    size_t *out_len)
+{
+	size_t half = e->key_len / 2, mlen = 0;
+	uint64_t al_bits = (uint64_t)(aad1_len + (aad2 ? 1 + aad2_len : 0)) * 8;
+	uint8_t al[8], mac[64];
+	OSSL_PARAM params[2];
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *mc = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	EVP_CIPHER *cipher = NULL;
+	int n, n2, rc = KBS_ERR_CRYPTO;
+
+	for (int i = 0; i < 8; i++)
+		al[i] = (uint8_t)(al_bits >> (56 - 8 * i));
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)e->hmac_md, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!mc || !EVP_MAC_init(mc, cek, half, params) ||
+	    !EVP_MAC_update(mc, (const uint8_t *)aad1, aad1_len) ||
+	    (aad2 && (!EVP_MAC_update(mc, (const uint8_t *)".", 1) ||
+		      !EVP_MAC_update(mc, (const uint8_t *)aad2, aad2_len))) ||
+	    !EVP_MAC_update(mc, iv, e->iv_len) || !EVP_MAC_update(mc, ct, ct_len) ||
+	    !EVP_MAC_update(mc, al, sizeof(al)) || !EVP_MAC_final(mc, mac, &mlen, sizeof(mac)) ||
+	    mlen < e->tag_len)
+		goto out;
+	rc = KBS_ERR_VERIFY;
+	if (CRYPTO_memcmp(mac, tag, e->tag_len) != 0)
+		goto out;
+	rc = KBS_ERR_CRYPTO;
+	if (ct_len > INT_MAX)
+		goto out;
+	c = EVP_CIPHER_CTX_new();
+	cipher = EVP_CIPHER_fetch(NULL, e->cipher, NULL);
+	if (!c || !cipher || !EVP_DecryptInit_ex(c, cipher, NULL, cek + half, iv))
+		goto out;
+	rc = KBS_ERR_VERIFY;
+	if (!EVP_DecryptUpdate(c, out, &n, ct, (int)ct_len) || !EVP_DecryptFinal_ex(c, out + n, &n2))
+		goto out;
+	*out_len = (size_t)n + (size_t)n2;
+	rc = KBS_OK;
+out:
+	ERR_clear_error();
+	OPENSSL_cleanse(mac, sizeof(mac));
+	EVP_CIPHER_free(cipher);
+	EVP_CIPHER_CTX_free(c);
+	EVP_MAC_CTX_free(mc);
+	EVP_MAC_free(hmac);
 	return rc;
 }
 
@@ -554,7 +618,7 @@ int jwe_decrypt(const struct jwk *recipient_priv, const char *json, size_t len,
 	    (rc = get_b64(doc, "ciphertext", false, JWE_MAX_JSON, &ct, &ct_len)))
 		goto out;
 	rc = KBS_ERR_PARSE;
-	if (iv_len != JWE_IV_LEN || tag_len != JWE_TAG_LEN)
+	if (iv_len != e->iv_len || tag_len != e->tag_len)
 		goto out;
 	rc = KBS_ERR_LOCKMEM;
 	s = secmem_alloc(sizeof(*s));
@@ -564,10 +628,20 @@ int jwe_decrypt(const struct jwk *recipient_priv, const char *json, size_t len,
 				: rsa_unwrap(recipient_priv, a, ek, ek_len, e->key_len, s);
 	if (rc)
 		goto out;
-	if ((rc = secbuf_alloc(&out, ct_len)))
+	/* CBC decryption may write up to one block more than it finally returns */
+	if ((rc = secbuf_alloc(&out, ct_len + (e->hmac_md ? 16 : 0))))
 		goto out;
 	/* AAD is the received protected text itself, never a re-serialisation */
-	rc = gcm(false, e, s->cek, iv, prot, prot_len, aad, aad_len, ct, ct_len, out.p, tag);
+	if (e->hmac_md) {
+		size_t n = 0;
+
+		rc = cbc_hmac_decrypt(e, s->cek, iv, prot, prot_len, aad, aad_len, ct, ct_len, tag,
+				      out.p, &n);
+		out.len = n;
+	} else {
+		rc = gcm(false, e, s->cek, iv, prot, prot_len, aad, aad_len, ct, ct_len, out.p,
+			 tag);
+	}
 	if (rc)
 		goto out;
 	*pt = out;

@@ -13,6 +13,9 @@
  * JWE flattened JSON serialisation (RFC 7516 §7.2.2) with enc A256GCM and
  * alg ECDH-ES+A256KW (P-256/P-384/P-521, Concat KDF), RSA-OAEP-256, RSA-OAEP, RSA1_5.
  * AAD = ASCII of the base64url protected header (no "aad" member).
+ * Decryption also accepts ECDH-ES+A128KW/A192KW, enc A128GCM/A192GCM and
+ * A128CBC-HS256/A192CBC-HS384/A256CBC-HS512 (RFC 7520 examples); an "aad" member, if
+ * present, is authenticated as RFC 7516 §5.2 says.
  */
 
 /* Largest JWE JSON document jwe_decrypt() accepts. */

@@ -563,6 +563,22 @@ out:
 	return rc;
 }
 
+/*
+ * The parsed tree is ours: wipe the private members' string storage before jansson frees it,
+ * so the key material does not linger in the ordinary heap.
+ */
+static void wipe_private_members(json_t *obj)
+{
+	static const char *const names[] = {"d", "p", "q", "dp", "dq", "qi", "k"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_t *v = json_object_get(obj, names[i]);
+
+		if (json_is_string(v))
+			OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+	}
+}
+
 int jwk_from_json_text(const char *text, size_t len, struct jwk **out)
 {
 	json_t *j = NULL;
@@ -573,8 +589,10 @@ int jwk_from_json_text(const char *text, size_t len, struct jwk **out)
 	if (len > JWK_JSON_MAX)
 		return KBS_ERR_RANGE;
 	rc = jose_json_object(text, len, &j);
-	if (rc == KBS_OK)
+	if (rc == KBS_OK) {
 		rc = jwk_from_json(j, out);
+		wipe_private_members(j);
+	}
 	json_decref(j);
 	return rc;
 }

@@ -26,7 +26,12 @@ enum jwk_kind {
 struct jwk;
 
 int jwk_generate(enum jwk_kind kind, struct jwk **out);
-/* Parses a JWK JSON object. Private members (d, p, q, ...) make a private key. */
+/*
+ * Parses a JWK JSON object. Private members (d, p, q, ...) make a private key; they are
+ * decoded into secret memory and checked against the public members. "kty":"oct" is
+ * KBS_ERR_UNSUPPORTED (no symmetric keys), RSA below 2048 bits too. jwk_from_json_text also
+ * wipes the private members of its own parse tree.
+ */
 int jwk_from_json(const json_t *obj, struct jwk **out);
 int jwk_from_json_text(const char *text, size_t len, struct jwk **out);
 /* PEM: SPKI / PKCS#8 / PKCS#1 RSA / SEC1 EC, public or private. */
@@ -35,7 +40,10 @@ int jwk_from_pem_file(const char *path, struct jwk **out);
 /* Wraps an existing key (takes a new reference on pkey). */
 int jwk_from_pkey(EVP_PKEY *pkey, struct jwk **out);
 
-/* JWK JSON with members in RFC 7638 lexicographic order; private members only if asked. */
+/*
+ * JWK JSON with members in RFC 7638 lexicographic order; private members only if asked.
+ * Private exports (here and jwk_to_pem) leave secret memory: only for key files and tests.
+ */
 int jwk_to_json(const struct jwk *k, bool include_private, json_t **out);
 /* PEM text (SPKI for public, PKCS#8 for private); malloc'ed, NUL-terminated. */
 int jwk_to_pem(const struct jwk *k, bool include_private, char **out);

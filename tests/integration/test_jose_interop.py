@@ -183,7 +183,8 @@ def test_our_jwe_decrypted_by_jwcrypto(keys, kind, alg):
     ("p256", "ECDH-ES+A256KW", "A256GCM"), ("p384", "ECDH-ES+A256KW", "A256GCM"),
     ("p521", "ECDH-ES+A256KW", "A256GCM"), ("p384", "ECDH-ES+A128KW", "A128GCM"),
     ("rsa2048", "RSA-OAEP-256", "A256GCM"), ("rsa2048", "RSA-OAEP", "A256GCM"),
-    ("rsa2048", "RSA1_5", "A256GCM")])
+    ("rsa2048", "RSA1_5", "A256GCM"), ("rsa2048", "RSA1_5", "A128CBC-HS256"),
+    ("rsa2048", "RSA-OAEP-256", "A192CBC-HS384"), ("p256", "ECDH-ES+A256KW", "A256CBC-HS512")])
 def test_jwcrypto_jwe_decrypted_by_us(keys, kind, alg, enc):
     path, k = keys[kind]
     secret = b"secret from jwcrypto \x00\xff"

@@ -116,6 +116,36 @@ static void rfc7520_5_4_ecdh_es_p384_a128kw_decrypts(void **state)
 			 "keywrap_with_aes-gcm.json");
 }
 
+static void rfc7520_5_1_rsa1_5_a128cbc_hs256_decrypts(void **state)
+{
+	rfc7520_decrypts("cookbook/5_1.key_encryption_using_rsa_v15_and_aes-hmac-sha2.json");
+}
+
+/* CBC-HMAC: the MAC is checked (in constant time) before the padding is looked at. */
+static void rfc7520_5_1_tampering_fails(void **state)
+{
+	json_t *v = td_json("cookbook/5_1.key_encryption_using_rsa_v15_and_aes-hmac-sha2.json");
+	json_t *flat = json_object_get(json_object_get(v, "output"), "json_flat");
+	struct jwk *k = NULL;
+	const char *fields[] = {"tag", "ciphertext", "iv", "encrypted_key"};
+	struct secbuf pt = {0};
+
+	assert_int_equal(jwk_from_json(json_object_get(json_object_get(v, "input"), "key"), &k),
+			 KBS_OK);
+	for (size_t i = 0; i < 4; i++) {
+		json_t *d = json_deep_copy(flat);
+		char *txt;
+
+		td_flip_b64_member(d, fields[i], 100, 0);
+		txt = td_dump(d);
+		assert_int_equal(decrypt_text(k, txt, NULL, &pt), KBS_ERR_VERIFY);
+		free(txt);
+		json_decref(d);
+	}
+	jwk_free(k);
+	json_decref(v);
+}
+
 static void roundtrip(enum jwk_kind kind, const char *alg, size_t len)
 {
 	struct jwk *k = NULL, *pub = NULL;
@@ -349,6 +379,12 @@ static void header_crit(json_t *d)
 {
 	set_header(d, "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\",\"crit\":[\"exp\"],\"exp\":1}");
 }
+static void header_unknown_enc(json_t *d)
+{
+	set_header(d, "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A128CTR\"}");
+}
+
+/* A CBC-HMAC enc with a GCM-sized IV: rejected before any crypto. */
 static void header_cbc(json_t *d)
 {
 	set_header(d, "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A128CBC-HS256\"}");
@@ -425,7 +461,8 @@ static void bad_headers_are_rejected(void **state)
 	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_not_object, KBS_ERR_PARSE);
 	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_zip, KBS_ERR_UNSUPPORTED);
 	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_crit, KBS_ERR_UNSUPPORTED);
-	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_cbc, KBS_ERR_UNSUPPORTED);
+	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_unknown_enc, KBS_ERR_UNSUPPORTED);
+	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_cbc, KBS_ERR_PARSE);
 	expect_mutation(RSA_KEY_PEM, OAEP_JWE, header_dir, KBS_ERR_UNSUPPORTED);
 	expect_mutation(RSA_KEY_PEM, OAEP_JWE, add_unprotected, KBS_ERR_UNSUPPORTED);
 	expect_mutation(EC_KEY_PEM, EC_JWE, header_epk_p521, KBS_ERR_VERIFY);
@@ -535,6 +572,8 @@ int main(void)
 		cmocka_unit_test(guest_vectors_decrypt),
 		cmocka_unit_test(rfc7520_5_2_rsa_oaep_a256gcm_decrypts),
 		cmocka_unit_test(rfc7520_5_4_ecdh_es_p384_a128kw_decrypts),
+		cmocka_unit_test(rfc7520_5_1_rsa1_5_a128cbc_hs256_decrypts),
+		cmocka_unit_test(rfc7520_5_1_tampering_fails),
 		cmocka_unit_test(every_algorithm_round_trips),
 		cmocka_unit_test(output_has_trustee_layout),
 		cmocka_unit_test(encrypt_appends_to_buffer),
