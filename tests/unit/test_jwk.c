@@ -232,6 +232,16 @@ static void pem_round_trips(void **state)
 			free(pem);
 			jwk_free(back);
 		}
+		if (kinds[i] == JWK_RSA_2048) {
+			/* PKCS#1 "RSA PUBLIC KEY" */
+			pem = encode_pem(k, EVP_PKEY_PUBLIC_KEY, "type-specific");
+			assert_non_null(strstr(pem, "RSA PUBLIC KEY"));
+			assert_int_equal(jwk_from_pem(pem, strlen(pem), &back), KBS_OK);
+			assert_false(jwk_is_private(back));
+			same_key(k, back);
+			free(pem);
+			jwk_free(back);
+		}
 		jwk_free(k);
 	}
 }
