@@ -516,17 +516,6 @@ bool aa_addr_is_loopback(const char *addr)
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes one form-urlencoded component [p, p+n) into a new string. */
 static char *form_decode(const char *p, size_t n, size_t *outlen)
 {
@@ -540,7 +529,7 @@ static char *form_decode(const char *p, size_t n, size_t *outlen)
 
 		if (p[i] == '+') {
 			o[j++] = ' ';
-		} else if (p[i] == '%' && i + 2 < n && (h = hexval(p[i + 1])) >= 0 && (l = hexval(p[i + 2])) >= 0) {
+		} else if (p[i] == '%' && i + 2 < n && (h = hex_digit(p[i + 1])) >= 0 && (l = hex_digit(p[i + 2])) >= 0) {
 			o[j++] = (char)(h << 4 | l);
 			i += 2;
 		} else {

@@ -173,7 +173,7 @@ int hex_encode(const uint8_t *in, size_t inlen, char *out, size_t outcap)
 	return KBS_OK;
 }
 
-static int hval(char c)
+int hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -193,7 +193,7 @@ int hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap, size_t
 	if (inlen / 2 > outcap)
 		return KBS_ERR_RANGE;
 	for (i = 0; i < inlen; i += 2) {
-		int h = hval(in[i]), l = hval(in[i + 1]);
+		int h = hex_digit((unsigned char)in[i]), l = hex_digit((unsigned char)in[i + 1]);
 
 		if (h < 0 || l < 0)
 			return KBS_ERR_PARSE;

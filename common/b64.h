@@ -27,6 +27,9 @@ int b64_encode_alloc(const uint8_t *in, size_t inlen, enum b64_variant v, char *
 int b64_decode_alloc(const char *in, size_t inlen, enum b64_variant v, uint8_t **out,
 		     size_t *outlen);
 
+/* Value (0-15) of one hex digit, either case; -1 for anything else (also EOF). */
+int hex_digit(int c);
+
 /* Lower-case hex. */
 int hex_encode(const uint8_t *in, size_t inlen, char *out, size_t outcap);
 /* Accepts upper and lower case; odd length or non-hex characters are KBS_ERR_PARSE. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Strict, bounded parsers used by the HTTP server and client wrappers. */
+#include "common/b64.h"
 #include "common/http_util.h"
 #include "common/err.h"
 
@@ -201,17 +202,6 @@ const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen
 	return out;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
 {
 	size_t o = 0;
@@ -227,8 +217,8 @@ int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
 
 			if (len - i < 3)
 				goto bad;
-			hi = hexval((unsigned char)in[i + 1]);
-			lo = hexval((unsigned char)in[i + 2]);
+			hi = hex_digit((unsigned char)in[i + 1]);
+			lo = hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			c = (unsigned char)(hi << 4 | lo);

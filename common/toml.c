@@ -8,6 +8,7 @@
  * table came to exist (which decides whether it may be extended or redefined) and where its
  * key was written (for toml_key_position()).
  */
+#include "common/b64.h"
 #include "common/toml.h"
 
 #include <errno.h>
@@ -466,17 +467,6 @@ static int skip_ws_comments_nl(struct parser *p)
 
 /* ---------------------------------------------------------------- strings */
 
-static int hex_value(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Escape sequence at '\\' in a basic string. */
 static int parse_escape(struct parser *p, struct buf *b)
 {
@@ -499,7 +489,7 @@ static int parse_escape(struct parser *p, struct buf *b)
 	ndigits = c == 'u' ? 4 : 8;
 	p->pos += 2;
 	for (int i = 0; i < ndigits; i++) {
-		int v = hex_value(peek(p, 0));
+		int v = hex_digit(peek(p, 0));
 
 		if (v < 0)
 			return fail(p, at, KBS_ERR_PARSE, "\\%c needs %d hex digits", c, ndigits);
@@ -695,10 +685,10 @@ static int scan_digits(const char *t, size_t n, size_t *i, int base)
 
 	for (;;) {
 		int c = *i < n ? (unsigned char)t[*i] : -1;
-		int v = hex_value(c);
+		int v = hex_digit(c);
 
 		if (c == '_') {
-			int next = *i + 1 < n ? hex_value((unsigned char)t[*i + 1]) : -1;
+			int next = *i + 1 < n ? hex_digit((unsigned char)t[*i + 1]) : -1;
 
 			if (count == 0 || next < 0 || next >= base)
 				return -1;
@@ -746,7 +736,7 @@ static int parse_integer(struct parser *p, const char *t, size_t n, size_t at, i
 
 		if (t[k] == '_')
 			continue;
-		d = (uint64_t)hex_value((unsigned char)t[k]);
+		d = (uint64_t)hex_digit((unsigned char)t[k]);
 		if (v > (limit - d) / (uint64_t)base)
 			return fail(p, at, KBS_ERR_PARSE, "integer does not fit in 64 bits");
 		v = v * (uint64_t)base + d;

@@ -155,14 +155,6 @@ static const char *bearer(const struct http_request *req)
 	return *a ? a : NULL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* Flat string map of the query string, percent-decoded; undecodable pairs are skipped. */
 static json_t *parse_query(const char *q)
 {
@@ -187,8 +179,8 @@ static json_t *parse_query(const char *q)
 			}
 			if (c == '+')
 				c = ' ';
-			else if (c == '%' && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
-				c = (char)(hexval(q[1]) * 16 + hexval(q[2]));
+			else if (c == '%' && hex_digit(q[1]) >= 0 && hex_digit(q[2]) >= 0) {
+				c = (char)(hex_digit(q[1]) * 16 + hex_digit(q[2]));
 				q += 2;
 			}
 			if (c == '\0' || n + 1 >= cap)

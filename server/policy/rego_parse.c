@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/b64.h"
 #include "common/err.h"
 #include "server/policy/rego_int.h"
 
@@ -110,17 +111,6 @@ static void utf8_put(char *out, size_t *o, uint32_t cp)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool read_u4(const char *s, size_t n, size_t i, uint32_t *cp)
 {
 	uint32_t v = 0;
@@ -128,7 +118,7 @@ static bool read_u4(const char *s, size_t n, size_t i, uint32_t *cp)
 	if (i + 4 > n)
 		return false;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval(s[i + k]);
+		int h = hex_digit(s[i + k]);
 
 		if (h < 0)
 			return false;
