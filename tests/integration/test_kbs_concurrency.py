@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """1,000 concurrent RCAR sessions against one kbs with zero errors."""
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 from kbs_pyclient import ALLOW_ALL, Admin, KbsClient, TeeKey, metric_value, start_kbs
@@ -37,4 +38,7 @@ def test_thousand_concurrent_sessions(daemons, tmp_dir, free_port):
     # bounded memory: 1,000 live sessions (each holding its ~2 KB token) stay far below
     # 100 MB; docs/performance.md measured 54 MB peak after 22,000 sessions
     assert d.proc.poll() is None
-    assert rss_kb(d.proc.pid) < 100 * 1024, rss_kb(d.proc.pid)
+    # ASan's shadow memory and quarantine multiply the resident size, so the bound is only
+    # meaningful for the default build (KBS_CONFIG is passed by ctest).
+    limit_mb = 400 if os.environ.get("KBS_CONFIG") == "asan" else 100
+    assert rss_kb(d.proc.pid) < limit_mb * 1024, rss_kb(d.proc.pid)
