@@ -8,35 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdata.h"
 #include "common/b64.h"
 #include "common/jose/jwk.h"
 
 /* Reads $KBS_TEST_DATA/jose/<rel> (NUL-terminated, malloc'ed); aborts the test if missing. */
 static __attribute__((unused)) char *td_read(const char *rel, size_t *len)
 {
-	const char *root = getenv("KBS_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/jose/%s", root ? root : "tests/data", rel);
-	f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "missing test data %s\n", path);
-		abort();
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
-		abort();
-	p[n] = 0;
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return p;
+	return td_read_file("jose", rel, len);
 }
 
 static __attribute__((unused)) json_t *td_json(const char *rel)

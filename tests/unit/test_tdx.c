@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testdata.h"
 #include "common/b64.h"
 #include "common/err.h"
 #include "server/as/tdx_ccel.h"
@@ -33,28 +34,7 @@
 
 static uint8_t *td_read(const char *rel, size_t *len)
 {
-	const char *root = getenv("KBS_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	uint8_t *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/tdx/%s", root ? root : "tests/data", rel);
-	f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "missing test data %s\n", path);
-		abort();
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
-		abort();
-	p[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return p;
+	return td_read_file("tdx", rel, len);
 }
 
 static void unhex(const char *h, uint8_t *out, size_t n)
