@@ -22,32 +22,12 @@
 #include "common/err.h"
 #include "common/jcs.h"
 #include "common/json.h"
+#include "testdata.h"
 
-/* Reads $KBS_TEST_DATA/<rel> into a malloc'ed NUL-terminated buffer. */
+/* Reads $KBS_TEST_DATA/<rel> (tests/testdata.h). */
 static char *read_data(const char *rel, size_t *len)
 {
-	const char *dir = getenv("KBS_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	assert_non_null(dir);
-	assert_true(snprintf(path, sizeof(path), "%s/%s", dir, rel) < (int)sizeof(path));
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	p = malloc((size_t)n + 1);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-	p[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return p;
+	return td_read_file(".", rel, len);
 }
 
 static const char *const vector_names[] = {"arrays",  "french", "structures",
