@@ -27,6 +27,61 @@ static struct {
 	int last_err;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/*
+ * OpenSSL's own secure heap holds the private-key numbers inside EVP_PKEY objects (the TEE
+ * key, ephemeral ECDH keys, the token signing key): BN_secure_new() allocates from it once
+ * CRYPTO_secure_malloc_init() ran. Sized from the pool: 1/16 of it, a power of two between
+ * 16 KiB and 1 MiB; KBS_OPENSSL_SECURE_HEAP=<bytes> overrides (0 turns it off). OpenSSL's
+ * heap does not fall back to the normal heap when full: key generation then fails, which is
+ * the behaviour we want (fail closed, never a private key in swappable memory).
+ */
+static size_t openssl_heap_size(size_t pool_size)
+{
+	const char *env = getenv("KBS_OPENSSL_SECURE_HEAP");
+	size_t want = pool_size / 16, sz = 16u << 10;
+
+	if (env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+
+		if (*end == 0 && v <= (64ul << 20))
+			want = v;
+		if (want == 0)
+			return 0;
+	}
+	while (sz * 2 <= want && sz < (1u << 20))
+		sz *= 2;
+	return sz;
+}
+
+static int openssl_heap_setup(size_t pool_size, bool allow_unlocked)
+{
+	size_t sz = openssl_heap_size(pool_size);
+	int rc;
+
+	if (sz == 0 || CRYPTO_secure_malloc_initialized())
+		return KBS_OK;
+	rc = CRYPTO_secure_malloc_init(sz, 16);
+	if (rc == 1)
+		return KBS_OK;
+	if (rc == 2 && allow_unlocked) {
+		log_warn("secmem: OpenSSL secure heap of %zu bytes could not be locked; private "
+			 "keys may be swapped",
+			 sz);
+		return KBS_OK;
+	}
+	if (rc == 0 && allow_unlocked) {
+		log_warn("secmem: no OpenSSL secure heap (%zu bytes); private keys use the "
+			 "normal heap",
+			 sz);
+		return KBS_OK;
+	}
+	log_error("secmem: OpenSSL secure heap of %zu bytes could not be %s (raise "
+		  "RLIMIT_MEMLOCK or LimitMEMLOCK=)",
+		  sz, rc == 2 ? "locked" : "created");
+	return KBS_ERR_LOCKMEM;
+}
+
 static int pool_setup_locked(size_t size, bool allow_unlocked)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -73,6 +128,14 @@ static int pool_setup_locked(size_t size, bool allow_unlocked)
 		munmap(m, size);
 		pool.last_err = KBS_ERR_NOMEM;
 		return KBS_ERR_NOMEM;
+	}
+	if (openssl_heap_setup(size, allow_unlocked) != KBS_OK) {
+		free(pool.bitmap);
+		pool.bitmap = NULL;
+		munlock(m, size);
+		munmap(m, size);
+		pool.last_err = KBS_ERR_LOCKMEM;
+		return KBS_ERR_LOCKMEM;
 	}
 	pool.base = m;
 	pool.size = size;

@@ -21,6 +21,11 @@
  * KBS_SECMEM_SIZE environment variable); otherwise the first allocation initialises it.
  * If the arena cannot be locked, allocation fails with KBS_ERR_LOCKMEM unless
  * secmem_init() was called with allow_unlocked = true (then a warning is logged once).
+ *
+ * Setting up the pool also creates OpenSSL's secure heap (CRYPTO_secure_malloc_init, 1/16 of
+ * the pool, 16 KiB..1 MiB, KBS_OPENSSL_SECURE_HEAP=<bytes> overrides, 0 = off), so the
+ * private numbers of keys created afterwards (EVP_PKEY) are locked and wiped too. When that
+ * heap is full, OpenSSL key generation fails instead of using the normal heap.
  */
 int secmem_init(size_t pool_size, bool allow_unlocked);
 

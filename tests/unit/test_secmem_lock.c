@@ -18,6 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "common/err.h"
 #include "common/secmem.h"
 
@@ -151,11 +154,102 @@ static void arena_is_locked_and_not_dumped(void **state)
 	secmem_free(p);
 }
 
+/* A P-256 key made after secmem_init() keeps its private number in OpenSSL's secure heap. */
+static int child_private_keys_use_secure_heap(void)
+{
+	size_t before;
+	EVP_PKEY *k;
+
+	if (secmem_init(1 << 20, true) != KBS_OK)
+		return 1;
+	if (!CRYPTO_secure_malloc_initialized())
+		return 2;
+	/* the first key also creates OpenSSL's DRBG, whose state stays in the secure heap */
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	before = CRYPTO_secure_used();
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (!k)
+		return 3;
+	if (CRYPTO_secure_used() <= before)
+		return 4;
+	EVP_PKEY_free(k);
+	if (CRYPTO_secure_used() != before)
+		return 5;
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (!k)
+		return 6;
+	if (CRYPTO_secure_used() <= before)
+		return 7;
+	EVP_PKEY_free(k);
+	return 0;
+}
+
+static void private_keys_live_in_the_openssl_secure_heap(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_private_keys_use_secure_heap), 0);
+}
+
+/* A full secure heap makes key generation fail; it never falls back to the normal heap. */
+static int child_full_secure_heap_fails_closed(void)
+{
+	enum { MAXK = 4000 };
+	static EVP_PKEY *keys[MAXK];
+	int n = 0, i;
+	size_t base;
+	EVP_PKEY *k;
+
+	if (setenv("KBS_OPENSSL_SECURE_HEAP", "16384", 1) != 0)
+		return 1;
+	if (secmem_init(1 << 20, true) != KBS_OK || !CRYPTO_secure_malloc_initialized())
+		return 2;
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")); /* DRBG state, kept */
+	base = CRYPTO_secure_used();
+	while (n < MAXK && (keys[n] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) != NULL)
+		n++;
+	if (n == 0 || n == MAXK) /* 16 KiB holds some keys, never 4000 */
+		return 3;
+	for (i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+	if (CRYPTO_secure_used() != base)
+		return 4;
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); /* usable again once freed */
+	if (!k)
+		return 5;
+	EVP_PKEY_free(k);
+	return 0;
+}
+
+static void full_secure_heap_fails_key_generation(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_full_secure_heap_fails_closed), 0);
+}
+
+static int child_secure_heap_can_be_turned_off(void)
+{
+	if (setenv("KBS_OPENSSL_SECURE_HEAP", "0", 1) != 0)
+		return 1;
+	if (secmem_init(1 << 20, true) != KBS_OK)
+		return 2;
+	return CRYPTO_secure_malloc_initialized() ? 3 : 0;
+}
+
+static void secure_heap_off_when_configured_zero(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_secure_heap_can_be_turned_off), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mlock_failure_is_lockmem_on_first_alloc),
 		cmocka_unit_test(mlock_failure_is_lockmem_unless_unlocked_allowed),
+		cmocka_unit_test(private_keys_live_in_the_openssl_secure_heap),
+		cmocka_unit_test(full_secure_heap_fails_key_generation),
+		cmocka_unit_test(secure_heap_off_when_configured_zero),
+		/* last: initialises the arena in this process (the cases above fork fresh) */
 		cmocka_unit_test(arena_is_locked_and_not_dumped),
 	};
 
