@@ -18,11 +18,14 @@ static int rv_host(void *ctx, json_t *const *args, size_t nargs, json_t **out)
 	const struct policy_host *host = ctx;
 
 	*out = NULL;
+	/* as Trustee's AS: a non-string id is an evaluation error, an absent value is null */
 	if (nargs != 1 || !json_is_string(args[0]))
-		return KBS_OK; /* undefined */
+		return KBS_ERR_INVAL;
 	if (host && host->rv_query)
 		*out = host->rv_query(host->ctx, json_string_value(args[0]));
-	return KBS_OK;
+	if (!*out)
+		*out = json_null();
+	return *out ? KBS_OK : KBS_ERR_NOMEM;
 }
 
 static const struct rego_host_fn host_fns[] = {{"query_reference_value", 1, rv_host}};
@@ -56,10 +59,8 @@ static int rego_check(void *ctx, const char *text, size_t len, char *why, size_t
 		return KBS_ERR_NOMEM;
 	rc = rego_cache_get(cache, text, len, "policy", &m, &err);
 	if (rc != KBS_OK) {
-		if (err.line > 0)
-			snprintf(why, whylen, "Rego line %d col %d: %s", err.line, err.col, err.msg);
-		else
-			snprintf(why, whylen, "Rego: %s", err.msg);
+		/* err.msg already reads "policy:<line>:<col>: <what>" */
+		snprintf(why, whylen, "Rego: %s", err.msg);
 		return rc;
 	}
 	rego_module_free(m);

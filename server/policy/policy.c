@@ -139,6 +139,7 @@ int rego_eval_bool(const struct rego_module *m, const char *query, json_t *input
 void rego_explain_format(const struct rego_explain *why, char *out, size_t outlen)
 {
 	size_t o = 0;
+	int w = 0;
 
 	if (!out || outlen == 0)
 		return;
@@ -147,7 +148,6 @@ void rego_explain_format(const struct rego_explain *why, char *out, size_t outle
 		return;
 	for (size_t i = 0; i < why->n && o < outlen; i++) {
 		const struct rego_explain_entry *e = &why->e[i];
-		int w;
 
 		if (e->matched)
 			w = snprintf(out + o, outlen - o, "%s (line %d): true\n", e->rule, e->line);
@@ -160,8 +160,19 @@ void rego_explain_format(const struct rego_explain *why, char *out, size_t outle
 			break;
 		o += (size_t)w;
 	}
-	if (why->dropped && o < outlen)
-		snprintf(out + o, outlen - o, "(%zu more rule bodies not recorded)\n", why->dropped);
+	if (why->dropped && o < outlen) {
+		w = snprintf(out + o, outlen - o, "(%zu more rule bodies not recorded)\n",
+			     why->dropped);
+		o += w > 0 ? (size_t)w : 0;
+	}
+	if (o >= outlen && outlen > 4) {
+		/* cut: say so instead of ending mid-word (at a UTF-8 character boundary) */
+		size_t cut = outlen - 5;
+
+		while (cut > 0 && ((unsigned char)out[cut] & 0xc0) == 0x80)
+			cut--;
+		memcpy(out + cut, "...\n", 5);
+	}
 }
 
 /* ---------- cache ---------- */

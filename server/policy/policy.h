@@ -59,11 +59,13 @@ struct rego_eval_opts {
 /* Explanation of a decision: the rule bodies that were evaluated and how they ended. */
 #define REGO_EXPLAIN_MAX 32
 struct rego_explain_entry {
-	char rule[96];      /* "data.policy.allow" */
+	char rule[128];     /* "data.policy.allow" */
 	int line;           /* line of the rule head */
 	bool matched;       /* the body had at least one solution */
 	int fail_line;      /* for !matched: line of the expression that never held */
-	char fail_expr[128]; /* its source text (truncated) */
+	/* its source text on one line (white space collapsed); a text that does not fit ends
+	 * in "..." (cut at a UTF-8 character boundary) */
+	char fail_expr[256];
 };
 struct rego_explain {
 	size_t n;       /* entries used */
@@ -125,7 +127,8 @@ int rego_query(const struct rego_module *m, const char *body, json_t *input, jso
 int rego_eval_bool(const struct rego_module *m, const char *query, json_t *input, json_t *data,
 		   bool *allowed, struct rego_explain *why, struct rego_error *err);
 
-/* Formats an explanation as text lines into out (always NUL-terminated). */
+/* Formats an explanation as text lines into out (always NUL-terminated; text cut for lack
+ * of room ends in "...\n"). */
 void rego_explain_format(const struct rego_explain *why, char *out, size_t outlen);
 
 /*

@@ -1216,6 +1216,39 @@ static int eval_body_at(struct ev *ev, struct body *b, int i, const struct kont 
 
 /* ---------- rules ---------- */
 
+/*
+ * Copies an expression's source text into out on one line: runs of white space become one
+ * space. If it does not fit, it is cut at a UTF-8 character boundary and ends in "...".
+ */
+static void explain_text(char *out, size_t outlen, const char *src, int srclen)
+{
+	size_t o = 0, keep = outlen - 4; /* room for "..." and NUL */
+	bool space = false;
+
+	for (int i = 0; i < srclen && src; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			space = o > 0;
+			continue;
+		}
+		if (o + (space ? 1 : 0) + 1 > outlen - 1) {
+			/* does not fit: back off to a character boundary that leaves room */
+			o = o < keep ? o : keep;
+			while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80)
+				o--;
+			memcpy(out + o, "...", 3);
+			out[o + 3] = 0;
+			return;
+		}
+		if (space)
+			out[o++] = ' ';
+		space = false;
+		out[o++] = (char)c;
+	}
+	out[o] = 0;
+}
+
 static void explain(struct ev *ev, struct group *g, struct rule *r, bool matched, int furthest)
 {
 	struct rego_explain *w = ev->why;
@@ -1234,18 +1267,9 @@ static void explain(struct ev *ev, struct group *g, struct rule *r, bool matched
 	x->matched = matched;
 	if (!matched && r->body && furthest >= 0 && furthest < r->body->n) {
 		struct expr *e = r->body->e[furthest];
-		int n = e->srclen;
 
 		x->fail_line = e->line;
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof(x->fail_expr))
-			n = sizeof(x->fail_expr) - 1;
-		memcpy(x->fail_expr, e->src, (size_t)n);
-		/* keep the explanation on one line */
-		for (int j = 0; j < n; j++)
-			if (x->fail_expr[j] == '\n' || x->fail_expr[j] == '\t')
-				x->fail_expr[j] = ' ';
+		explain_text(x->fail_expr, sizeof(x->fail_expr), e->src, e->srclen);
 	}
 }
 

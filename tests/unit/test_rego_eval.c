@@ -327,6 +327,44 @@ static void test_explanation(void **state)
 	rego_module_free(m);
 }
 
+/* Long and multi-line failing expressions: kept on one line, cut only with a marker. */
+static void test_explanation_long_expression(void **state)
+{
+	char src[2048], text[4096], small[64];
+	struct rego_module *m = NULL;
+	struct rego_error err = { 0 };
+	struct rego_explain why;
+	bool ok = true;
+	size_t n;
+
+	(void)state;
+	/* 200 bytes of expression over two lines, then one longer than fail_expr */
+	n = (size_t)snprintf(src, sizeof(src),
+			     "package policy\nallow if {\n  input.a ==\n      \"%0150d\"\n}\n"
+			     "allow if {\n  input.b == \"\u00e9%0300d\"\n}\n",
+			     0, 0);
+	assert_int_equal(rego_compile(src, n, NULL, &m, &err), KBS_OK);
+	assert_int_equal(rego_eval_bool(m, "data.policy.allow", NULL, NULL, &ok, &why, &err),
+			 KBS_OK);
+	assert_false(ok);
+	assert_int_equal(why.n, 2);
+	/* white space collapsed, nothing lost */
+	assert_int_equal(strncmp(why.e[0].fail_expr, "input.a == \"000", 15), 0);
+	assert_int_equal(strlen(why.e[0].fail_expr), strlen("input.a == \"\"") + 150);
+	/* too long: cut with "...", still fits, never in the middle of a character */
+	n = strlen(why.e[1].fail_expr);
+	assert_true(n < sizeof(why.e[1].fail_expr));
+	assert_string_equal(why.e[1].fail_expr + n - 3, "...");
+	assert_non_null(strstr(why.e[1].fail_expr, "\u00e9000"));
+	rego_explain_format(&why, text, sizeof(text));
+	assert_non_null(strstr(text, "false at line 3: input.a == \"000"));
+	/* a buffer too small for the text ends in a visible marker */
+	rego_explain_format(&why, small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_string_equal(small + sizeof(small) - 5, "...\n");
+	rego_module_free(m);
+}
+
 static int failing_host(void *ctx, json_t *const *args, size_t n, json_t **out)
 {
 	return KBS_ERR_UNAVAILABLE;
@@ -474,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_bad_queries),
 		cmocka_unit_test(test_limits_fail_closed),
 		cmocka_unit_test(test_explanation),
+		cmocka_unit_test(test_explanation_long_expression),
 		cmocka_unit_test(test_host_functions_and_builtin_errors),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_concurrent_evaluation),
