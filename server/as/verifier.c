@@ -3,6 +3,7 @@
 
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
+#include "server/as/verifier_tpm.h"
 
 #include <string.h>
 
@@ -12,9 +13,10 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_sampledevice,
 	&as_verifier_snp,
 	&as_verifier_tdx,
+	&as_verifier_tpm,
 };
 
-static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", NULL};
+static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", "tpm", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
