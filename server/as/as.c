@@ -40,6 +40,7 @@ struct as_ctx {
 	const struct policy_engine *engine;
 	pthread_mutex_t lock;
 	json_t *policies;     /* id -> Rego text */
+	struct as_policy_store store; /* shared store; get == NULL = none */
 	json_t *rvs;          /* name -> value */
 };
 
@@ -471,13 +472,30 @@ int as_set_policy(struct as_ctx *as, const char *policy_id, const char *text, si
 	if ((rc = eng->check(eng->ctx, text, len, why, whylen)) != KBS_OK)
 		return rc;
 	pthread_mutex_lock(&as->lock);
-	rc = json_object_set_new(as->policies, policy_id, json_stringn(text, len)) == 0
-		     ? KBS_OK
-		     : KBS_ERR_NOMEM;
+	struct as_policy_store st = as->store;
+	if (!st.put)
+		rc = json_object_set_new(as->policies, policy_id, json_stringn(text, len)) == 0
+			     ? KBS_OK
+			     : KBS_ERR_NOMEM;
 	pthread_mutex_unlock(&as->lock);
+	if (st.put) {
+		if ((rc = st.put(st.ctx, policy_id, text, len)) != KBS_OK)
+			snprintf(why, whylen, "policy store: %s", kbs_strerror(rc));
+		return rc;
+	}
 	if (rc == KBS_OK)
 		persist_policy(as, policy_id, text, len);
 	return rc;
+}
+
+void as_set_policy_store(struct as_ctx *as, const struct as_policy_store *store)
+{
+	pthread_mutex_lock(&as->lock);
+	if (store)
+		as->store = *store;
+	else
+		memset(&as->store, 0, sizeof(as->store));
+	pthread_mutex_unlock(&as->lock);
 }
 
 json_t *as_list_policies(struct as_ctx *as)
@@ -489,6 +507,7 @@ json_t *as_list_policies(struct as_ctx *as)
 	if (!arr)
 		return NULL;
 	pthread_mutex_lock(&as->lock);
+	struct as_policy_store st = as->store;
 	json_array_append_new(arr, json_pack("{s:s}", "policy-id", "default_cpu"));
 	json_array_append_new(arr, json_pack("{s:s}", "policy-id", "default_gpu"));
 	json_object_foreach(as->policies, k, v) {
@@ -496,30 +515,60 @@ json_t *as_list_policies(struct as_ctx *as)
 			json_array_append_new(arr, json_pack("{s:s}", "policy-id", k));
 	}
 	pthread_mutex_unlock(&as->lock);
+	if (st.list) {
+		json_t *ids = json_array();
+		size_t i;
+		if (!ids || st.list(st.ctx, ids) != KBS_OK) {
+			json_decref(ids);
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_foreach(ids, i, v) {
+			k = json_string_value(v);
+			if (k && strcmp(k, "default_cpu") && strcmp(k, "default_gpu"))
+				json_array_append_new(arr, json_pack("{s:s}", "policy-id", k));
+		}
+		json_decref(ids);
+	}
 	return arr;
 }
 
-/* Returns malloc'ed policy text for id, or the built-in marker for shipped defaults. */
-static char *policy_text(struct as_ctx *as, const char *id, size_t *len)
+/*
+ * Policy text for id (malloc'ed in *out), or the built-in marker for shipped defaults.
+ * With a shared store the store is asked every time (an outage is KBS_ERR_UNAVAILABLE,
+ * never the built-in default nor a stale copy).
+ */
+static int policy_text(struct as_ctx *as, const char *id, char **out, size_t *len)
 {
 	char *t = NULL;
 	json_t *v;
+	int rc = KBS_ERR_NOTFOUND;
 
+	*out = NULL;
 	pthread_mutex_lock(&as->lock);
-	v = json_object_get(as->policies, id);
+	struct as_policy_store st = as->store;
+	v = st.get ? NULL : json_object_get(as->policies, id);
 	if (v) {
 		*len = json_string_length(v);
 		t = malloc(*len + 1);
 		if (t)
 			memcpy(t, json_string_value(v), *len + 1);
+		rc = t ? KBS_OK : KBS_ERR_NOMEM;
 	}
 	pthread_mutex_unlock(&as->lock);
+	if (st.get) {
+		rc = st.get(st.ctx, id, &t, len);
+		if (rc != KBS_OK && rc != KBS_ERR_NOTFOUND)
+			return rc;
+	}
 	if (!t && (strcmp(id, "default_cpu") == 0 || strcmp(id, "default_gpu") == 0)) {
 		char marker[32];
 		*len = (size_t)snprintf(marker, sizeof(marker), "builtin:%s", id);
 		t = strdup(marker);
+		rc = t ? KBS_OK : KBS_ERR_NOMEM;
 	}
-	return t;
+	*out = t;
+	return t ? KBS_OK : rc;
 }
 
 int as_rv_register(struct as_ctx *as, const char *msg, size_t len, char *why, size_t whylen)
@@ -704,10 +753,12 @@ static int appraise(struct as_ctx *as, const char *policy_id, const char *tee_cl
 	int rc, worst = 0;
 
 	snprintf(id, sizeof(id), "%s_%s", policy_id, tee_class);
-	text = policy_text(as, id, &tlen);
-	if (!text) {
-		snprintf(why, whylen, "EAR policy %s not found", id);
-		return KBS_ERR_NOTFOUND;
+	if ((rc = policy_text(as, id, &text, &tlen)) != KBS_OK) {
+		snprintf(why, whylen, "EAR policy %s %s", id,
+			 rc == KBS_ERR_NOTFOUND	     ? "not found"
+			 : rc == KBS_ERR_UNAVAILABLE ? "unreadable: policy store unavailable"
+						     : "unreadable");
+		return rc;
 	}
 	pthread_mutex_lock(&as->lock);
 	eng = as->engine;

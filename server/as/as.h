@@ -90,8 +90,28 @@ void as_result_release(struct as_result *res);
 /* Stores an EAR policy (Rego text, verbatim) after the engine accepted it. */
 int as_set_policy(struct as_ctx *as, const char *policy_id, const char *text, size_t len,
 		  char *why, size_t whylen);
-/* JSON array of {"policy-id": id} (new reference). */
+/* JSON array of {"policy-id": id} (new reference); NULL when the policy store fails. */
 json_t *as_list_policies(struct as_ctx *as);
+
+/*
+ * Shared EAR policy store (the kbs plugs Trustee's `attestation_service_policy` namespace of
+ * its Postgres storage in here). When set, every appraisal reads the policy text from the
+ * store (no cache: a policy uploaded through another replica applies at the next request)
+ * and uploads write to it instead of memory/state_dir. Callbacks return KBS_OK,
+ * KBS_ERR_NOTFOUND or KBS_ERR_UNAVAILABLE (as_evaluate and as_set_policy pass the latter
+ * on, so the caller answers 503). ids are policy ids ("default_cpu"), without ".rego".
+ */
+struct as_policy_store {
+	void *ctx;
+	/* malloc'ed text (NUL-terminated beyond *len) */
+	int (*get)(void *ctx, const char *id, char **text, size_t *len);
+	int (*put)(void *ctx, const char *id, const char *text, size_t len);
+	/* appends every stored id to ids (a JSON array of strings) */
+	int (*list)(void *ctx, json_t *ids);
+};
+
+/* Installs store (copied; its ctx must outlive as); NULL = back to memory/state_dir. */
+void as_set_policy_store(struct as_ctx *as, const struct as_policy_store *store);
 
 /* RVPS: registers a message {"version","type":"sample","payload":b64} (§14.1). */
 int as_rv_register(struct as_ctx *as, const char *msg, size_t len, char *why, size_t whylen);

@@ -108,6 +108,50 @@ static int respond_unavailable(struct http_response *resp, const char *what)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ EAR policies in Postgres */
+
+/* Trustee's attestation_service_policy namespace: key "<policy_id>.rego", value = Rego text. */
+static int pg_policy_key(const char *id, char *key, size_t len)
+{
+	int n = snprintf(key, len, "%s.rego", id);
+	return n < 0 || (size_t)n >= len ? KBS_ERR_RANGE : KBS_OK;
+}
+
+static int pg_policy_get(void *ctx, const char *id, char **text, size_t *len)
+{
+	struct buf b;
+	char key[200];
+	int rc = pg_policy_key(id, key, sizeof(key));
+
+	*text = NULL;
+	buf_init(&b, MAX_POLICY_TEXT);
+	if (rc == KBS_OK && (rc = pgstore_get(ctx, PGSTORE_NS_AS_POLICY, key, &b)) == KBS_OK)
+		rc = (*text = buf_steal(&b, len)) ? KBS_OK : KBS_ERR_NOMEM;
+	buf_release(&b);
+	return rc;
+}
+
+static int pg_policy_put(void *ctx, const char *id, const char *text, size_t len)
+{
+	char key[200];
+	int rc = pg_policy_key(id, key, sizeof(key));
+
+	return rc ? rc : pgstore_set(ctx, PGSTORE_NS_AS_POLICY, key, text, len, true);
+}
+
+static int pg_policy_list_one(void *ctx, const char *key, size_t len)
+{
+	if (len <= 5 || memcmp(key + len - 5, ".rego", 5) != 0)
+		return KBS_OK;
+	return json_array_append_new(ctx, json_stringn(key, len - 5)) == 0 ? KBS_OK
+									    : KBS_ERR_NOMEM;
+}
+
+static int pg_policy_list(void *ctx, json_t *ids)
+{
+	return pgstore_keys(ctx, PGSTORE_NS_AS_POLICY, pg_policy_list_one, ids);
+}
+
 /* ------------------------------------------------------------------ helpers */
 
 static int respond_json(struct http_response *resp, int status, const json_t *j)
@@ -460,7 +504,9 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 			goto out;
 		k->pg_sessions = !cfg->session_storage_set ||
 				 cfg->session_storage_type == KBS_STORAGE_POSTGRES;
-		log_info("kbs: resources, resource policy%s in Postgres",
+		struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, pg_policy_list};
+		as_set_policy_store(k->as, &ps);
+		log_info("kbs: resources, resource policy, attestation policies%s in Postgres",
 			 k->pg_sessions ? " and sessions" : "");
 	} else if (cfg->storage_type == KBS_STORAGE_MEMORY) {
 		if ((rc = repo_memory_new(&k->repo)) != KBS_OK)
@@ -847,6 +893,10 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 		}
 	}
 	rc = as_evaluate(k->as, areq, nreq, "default", &res, why, sizeof(why));
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		rc = respond_unavailable(resp, "attestation policy");
+		goto done;
+	}
 	if (rc != KBS_OK)
 		goto fail;
 	if ((rc = sess_set_token(k, id, res.token)) == KBS_ERR_UNAVAILABLE) {
@@ -1182,6 +1232,10 @@ static int handle_attestation_policy(struct kbs_ctx *k, const struct http_reques
 	}
 	rc = as_set_policy(k->as, id, (const char *)text, len, why, sizeof(why));
 	free(text);
+	if (rc == KBS_ERR_UNAVAILABLE) {
+		json_decref(body);
+		return respond_unavailable(resp, "attestation policy");
+	}
 	if (rc != KBS_OK) {
 		rc = kbs_error_respond(resp, KBS_WERR_ATTESTATION, "set attestation policy %.64s: "
 				       "%s", id, why);

@@ -138,6 +138,50 @@ def test_policy_uploaded_on_one_replica_applies_on_the_other(pg, two):
     assert c.get_secret("default/test/secret") == SECRET
 
 
+TRUSTEE_POLICIES = Path(__file__).resolve().parents[1] / "data" / "kbs" / "trustee" / "integration"
+
+
+def test_attestation_policy_uploaded_on_one_replica_applies_on_the_other(pg, two):
+    """EAR policies live in Trustee's attestation_service_policy table ("<id>.rego"): an
+    upload through a appraises the next attestation on b, without a restart."""
+    a, b = two
+    contra = (TRUSTEE_POLICIES / "as-ear-contraindicated_cpu.rego").read_text()
+    affirm = contra.replace("default hardware := 97", "default hardware := 2")
+    assert affirm != contra
+    assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200
+    assert Admin(a).set_resource_policy(
+        (TRUSTEE_POLICIES / "kbs-check-contraindicated.rego").read_text()).status_code == 200
+
+    def fetch(url):
+        c = KbsClient(url)
+        c.rcar()
+        return c.get("default/test/secret")
+
+    # built-in default_cpu without reference values: the sample TEE is contraindicated
+    r = fetch(b)
+    assert r.status_code == 401 and error_type(r) == "PolicyDeny", r.text
+
+    r = Admin(a).set_attestation_policy(affirm)
+    assert r.status_code == 200, r.text
+    assert pg.psql("SELECT convert_from(value, 'UTF8') FROM attestation_service_policy "
+                   "WHERE key = 'default_cpu.rego'").strip() == affirm.strip()
+    assert fetch(b).status_code == 200  # next attestation on b, no restart
+
+    # a row written the way Trustee's storage writes it is what both replicas appraise with
+    pg.psql("DELETE FROM attestation_service_policy WHERE key = 'default_cpu.rego'")
+    pg.psql("INSERT INTO attestation_service_policy (key, value) VALUES ('default_cpu.rego', "
+            "convert_to($pol$%s$pol$, 'UTF8'))" % contra)
+    for url in (a, b):
+        r = fetch(url)
+        assert r.status_code == 401 and error_type(r) == "PolicyDeny", r.text
+
+    # outage: no upload lands in a replica's memory only, a 503 naming the backend
+    pg.stop()
+    r = Admin(b).set_attestation_policy(affirm)
+    assert r.status_code == 503 and error_type(r) == "PostgresUnavailable", r.text
+    pg.start()
+
+
 def test_database_outage_gives_503_naming_postgres_then_recovers(pg, two):
     a, b = two
     assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200

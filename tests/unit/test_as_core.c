@@ -333,6 +333,99 @@ static void test_unknown_tee_and_policies(void **state)
 	json_decref(list);
 }
 
+/* A shared policy store double: one slot, or "down" (every call unavailable). */
+struct fake_store {
+	bool down;
+	char *text;
+	size_t len;
+	int gets;
+};
+
+static int fs_get(void *ctx, const char *id, char **text, size_t *len)
+{
+	struct fake_store *fs = ctx;
+
+	fs->gets++;
+	if (fs->down)
+		return KBS_ERR_UNAVAILABLE;
+	if (!fs->text || strcmp(id, "default_cpu") != 0)
+		return KBS_ERR_NOTFOUND;
+	*text = strndup(fs->text, fs->len);
+	*len = fs->len;
+	return *text ? KBS_OK : KBS_ERR_NOMEM;
+}
+
+static int fs_put(void *ctx, const char *id, const char *text, size_t len)
+{
+	struct fake_store *fs = ctx;
+
+	if (fs->down)
+		return KBS_ERR_UNAVAILABLE;
+	assert_string_equal(id, "default_cpu");
+	free(fs->text);
+	fs->text = strndup(text, len);
+	fs->len = len;
+	return KBS_OK;
+}
+
+static int fs_list(void *ctx, json_t *ids)
+{
+	struct fake_store *fs = ctx;
+
+	if (fs->down)
+		return KBS_ERR_UNAVAILABLE;
+	json_array_append_new(ids, json_string("default_cpu"));
+	json_array_append_new(ids, json_string("tenant_a_cpu"));
+	return KBS_OK;
+}
+
+static void test_policy_store_is_read_every_time_and_outage_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_store fs = {0};
+	struct as_policy_store st = {&fs, fs_get, fs_put, fs_list};
+	struct as_result res;
+	json_t *list;
+	char why[300];
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+	char *shipped = slurp("policies-as/ear_default_policy_cpu.rego");
+	const char *affirm = "package policy\ntrust_claims := {\"hardware\": 2}\n";
+
+	as_set_policy_store(f->as, &st);
+	/* empty store: the built-in default (sample is contraindicated without RVs) */
+	assert_int_equal(eval_sample(f, rd, NULL, &res, NULL, why, sizeof(why)), KBS_OK);
+	assert_string_equal(res.status, "contraindicated");
+	as_result_release(&res);
+	/* a value another replica put in the store is used at the next evaluation */
+	fs.text = strdup(affirm);
+	fs.len = strlen(affirm);
+	assert_int_equal(eval_sample(f, rd, NULL, &res, NULL, why, sizeof(why)), KBS_OK);
+	assert_string_equal(res.status, "affirming");
+	as_result_release(&res);
+	assert_int_equal(fs.gets, 2);
+	/* uploads go to the store, not to memory */
+	assert_int_equal(as_set_policy(f->as, "default_cpu", shipped, strlen(shipped), why,
+				       sizeof(why)),
+			 KBS_OK);
+	assert_int_equal(fs.len, strlen(shipped));
+	list = as_list_policies(f->as);
+	assert_int_equal(json_array_size(list), 3);
+	json_decref(list);
+	/* outage: neither the built-in default nor an old copy is used */
+	fs.down = true;
+	assert_int_equal(eval_sample(f, rd, NULL, &res, NULL, why, sizeof(why)),
+			 KBS_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "policy store unavailable"));
+	assert_int_equal(as_set_policy(f->as, "default_cpu", shipped, strlen(shipped), why,
+				       sizeof(why)),
+			 KBS_ERR_UNAVAILABLE);
+	assert_null(as_list_policies(f->as));
+	as_set_policy_store(f->as, NULL);
+	free(shipped);
+	free(fs.text);
+}
+
 static void test_simple_token(void **state)
 {
 	struct as_config cfg;
@@ -412,6 +505,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reference_values_raise_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_data_claims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_tee_and_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_store_is_read_every_time_and_outage_fails,
+						setup, teardown),
 		cmocka_unit_test(test_simple_token),
 		cmocka_unit_test(test_as_json_configs),
 	};
