@@ -42,6 +42,13 @@ struct override {
 	struct override *next;
 };
 
+/* Active `with` replacements of functions (innermost first). */
+struct fmock {
+	const struct withmod *w;
+	struct val *v; /* WK_FN_VALUE */
+	struct fmock *next;
+};
+
 /* ---------- errors ---------- */
 
 void ev_error(struct ev *ev, int kind, const struct term *at, const char *fmt, ...)
@@ -599,9 +606,9 @@ static struct val *eval_comprehension(struct ev *ev, struct term *t)
 static struct val *call_user(struct ev *ev, struct group *g, struct val **args,
 			     const struct term *at);
 
-static struct val *call_host(struct ev *ev, struct term *t, struct val **args)
+static struct val *call_host(struct ev *ev, int host, const struct term *t, struct val **args)
 {
-	const struct rego_host_fn *h = &ev->m->host_fns[t->host];
+	const struct rego_host_fn *h = &ev->m->host_fns[host];
 	json_t *jargs[16];
 	json_t *out = NULL;
 	int n = t->n < 16 ? t->n : 16;
@@ -622,6 +629,36 @@ static struct val *call_host(struct ev *ev, struct term *t, struct val **args)
 	return out ? val_from_json(&ev->ar, out) : NULL;
 }
 
+/*
+ * A call replaced with `with`: by a value, or by another function evaluated as OPA does,
+ * without any function replacement in force (a mock calling the function it replaces
+ * reaches the original; `with` inside the mock applies again). Rule values computed then
+ * are cached apart from those computed under the replacements.
+ */
+static struct val *call_mock(struct ev *ev, const struct fmock *mk, const struct term *t,
+			     struct val **args)
+{
+	const struct fnref *rp = &mk->w->rep;
+	struct fmock *saved = ev->mocks;
+	struct gstate *savedgs = ev->gs;
+	struct val *r;
+
+	if (mk->w->kind == WK_FN_VALUE)
+		return mk->v;
+	ev->mocks = NULL;
+	ev->gs = arena_alloc(&ev->ar,
+			     (size_t)(ev->m->ngroups ? ev->m->ngroups : 1) * sizeof(*ev->gs));
+	if (rp->fn)
+		r = call_user(ev, rp->fn, args, t);
+	else if (rp->bi)
+		r = rp->bi->fn(ev, args, t);
+	else
+		r = call_host(ev, rp->host, t, args);
+	ev->mocks = saved;
+	ev->gs = savedgs;
+	return r;
+}
+
 struct call_k {
 	struct kont k;
 	struct term *t;
@@ -636,12 +673,26 @@ static int k_call(struct ev *ev, const struct kont *kk, struct val *unused)
 	struct val *r;
 
 	step(ev, t);
+	if (ev->mocks) {
+		for (struct fmock *mk = ev->mocks; mk; mk = mk->next) {
+			const struct fnref *tg = &mk->w->tgt;
+
+			if ((tg->fn && tg->fn == t->fn) || (tg->bi && tg->bi == t->bi) ||
+			    (tg->host >= 0 && tg->host == t->host)) {
+				r = call_mock(ev, mk, t, c->vals);
+				return r ? kcall(ev, c->next, r) : 0;
+			}
+		}
+	}
 	if (t->fn)
 		r = call_user(ev, t->fn, c->vals, t);
+	else if (t->bi && t->bi->mock_only)
+		ev_error(ev, EE_OTHER, t, "built-in %s is not implemented (only replaced with 'with')",
+			 t->bi->name);
 	else if (t->bi)
 		r = t->bi->fn(ev, c->vals, t);
 	else
-		r = call_host(ev, t, c->vals);
+		r = call_host(ev, t->host, t, c->vals);
 	return r ? kcall(ev, c->next, r) : 0;
 }
 
@@ -1058,6 +1109,7 @@ struct wstate {
 	struct val *data;
 	struct override *ovr;
 	struct gstate *gs;
+	struct fmock *mocks;
 };
 
 static struct val *set_path(struct ev *ev, struct val *doc, const struct val **path, int n,
@@ -1099,6 +1151,7 @@ static void wapply(struct ev *ev, const struct wstate *s)
 	ev->data = s->data;
 	ev->ovr = s->ovr;
 	ev->gs = s->gs;
+	ev->mocks = s->mocks;
 }
 
 static int k_with(struct ev *ev, const struct kont *kk, struct val *v)
@@ -1128,7 +1181,8 @@ static int k_wval(struct ev *ev, const struct kont *kk, struct val *v)
 static int eval_expr_with(struct ev *ev, struct expr *e, const struct kont *k,
 			  int (*inner)(struct ev *, struct expr *, const struct kont *))
 {
-	struct with_k wk = { { k_with }, { ev->input, ev->data, ev->ovr, ev->gs }, { 0 }, k };
+	struct with_k wk = { { k_with }, { ev->input, ev->data, ev->ovr, ev->gs, ev->mocks },
+			     { 0 }, k };
 	struct wstate st = wk.outer;
 
 	for (int i = 0; i < e->nwith; i++) {
@@ -1138,8 +1192,23 @@ static int eval_expr_with(struct ev *ev, struct expr *e, const struct kont *k,
 		struct term *tg = w->target;
 		struct term *h = tg->kind == TM_REF ? tg->head : tg;
 		int n = tg->kind == TM_REF ? tg->n : 0;
-		const struct val **path = arena_alloc(&ev->ar, (size_t)(n ? n : 1) * sizeof(*path));
+		const struct val **path;
 
+		if (w->kind != WK_DOC) {
+			struct fmock *mk = arena_alloc(&ev->ar, sizeof(*mk));
+
+			if (w->kind == WK_FN_VALUE) {
+				eval_term(ev, w->value, &vk.k);
+				if (!v)
+					return 0;
+			}
+			mk->w = w;
+			mk->v = v;
+			mk->next = st.mocks;
+			st.mocks = mk;
+			continue;
+		}
+		path = arena_alloc(&ev->ar, (size_t)(n ? n : 1) * sizeof(*path));
 		eval_term(ev, w->value, &vk.k);
 		if (!v)
 			return 0;
@@ -1638,6 +1707,8 @@ static int k_fbody(struct ev *ev, const struct kont *kk, struct val *unused)
 		struct value_k vk = { { k_value_head }, e, c->g, &out, e->value->kind == TM_VAL };
 
 		if (run_body(ev, c->g, e, &vk.k, false)) {
+			if (!out)
+				return 0; /* the body held but the value is undefined */
 			if (*c->out && !val_eq(*c->out, out))
 				ev_error(ev, EE_CONFLICT, e->value,
 					 "functions must not produce multiple outputs for same inputs (%s)",

@@ -152,9 +152,24 @@ struct term {
 
 enum expr_kind { EX_TERM = 0, EX_UNIFY, EX_ASSIGN, EX_SOME_DECL, EX_SOME_IN, EX_EVERY };
 
+/* What a call or a `with` names: a user function, a built-in or a host function. */
+struct fnref {
+	struct group *fn;
+	const struct builtin *bi;
+	int host; /* host function index, -1 if none */
+};
+
+/* `with input... as v` / `with data... as v` replace documents; `with f as ...` (f a
+ * built-in, a host function or a user function) replaces a function by a value or by
+ * another function of the same arity. */
+enum with_kind { WK_DOC = 0, WK_FN_VALUE, WK_FN_FUNC };
+
 struct withmod {
-	struct term *target; /* input... or data... ref */
+	struct term *target; /* input... or data... ref, or a function name */
 	struct term *value;
+	uint8_t kind;        /* enum with_kind (set by the linker) */
+	struct fnref tgt;    /* WK_FN_*: the function replaced */
+	struct fnref rep;    /* WK_FN_FUNC: its replacement */
 };
 
 struct expr {
@@ -278,6 +293,10 @@ struct builtin {
 	const char *name;
 	int arity;
 	builtin_fn fn;
+	/* OPA built-ins this engine does not implement (http.send...): a module may call them
+	 * only if it also replaces them with `with` somewhere (policy tests); an unreplaced
+	 * call is an evaluation error. */
+	bool mock_only;
 };
 
 const struct builtin *rego_builtin_find(const char *name, size_t len);
@@ -287,6 +306,7 @@ enum ev_errkind { EE_NONE = 0, EE_TYPE, EE_CONFLICT, EE_BUILTIN, EE_LIMIT, EE_UN
 
 struct gstate;
 struct override;
+struct fmock;
 
 struct ev {
 	const struct rego_module *m;
@@ -302,6 +322,7 @@ struct ev {
 	size_t fbase; /* current frame = stack[fbase ...] */
 	struct gstate *gs; /* per-group cache, ngroups entries */
 	struct override *ovr;
+	struct fmock *mocks; /* active `with` replacements of functions */
 	struct rego_explain *why;
 	uint64_t steps, max_steps;
 	int depth;

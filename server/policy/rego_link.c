@@ -29,6 +29,11 @@ struct lk {
 	struct module *mod; /* module of the rule being linked (NULL for queries) */
 	int nslots;
 	struct scope *sc;
+	/* mock-only built-ins: calls seen, and those some `with` replaces */
+	struct term **mo_calls;
+	int n_mo_calls, cap_mo_calls;
+	const struct builtin **mocked;
+	int nmocked, capmocked;
 };
 
 #define MAX_SLOTS 4096
@@ -327,7 +332,8 @@ static void collect_expr_all(const struct expr *e, struct bits *b, int lo, int h
 		return; /* e->b lists declared names, not uses */
 	collect_all(e->b, b, lo, hi);
 	for (int k = 0; k < e->nwith; k++)
-		collect_all(e->with[k].value, b, lo, hi);
+		if (e->with[k].kind != WK_FN_FUNC)
+			collect_all(e->with[k].value, b, lo, hi);
 	collect_all(e->coll, b, lo, hi);
 	if (e->kind == EX_EVERY) {
 		int l2 = lo < hi ? lo : e->lo, h2 = lo < hi ? hi : e->hi;
@@ -572,8 +578,9 @@ static void link_pattern(struct lk *l, struct term *t)
 	}
 }
 
-/* Finds what a call refers to; returns its arity (-1 = variadic, -2 = unknown). */
-static int resolve_call(struct lk *l, struct term *t)
+/* Finds what a call refers to; returns its arity (-1 = variadic, -2 = unknown). With
+ * quiet, a name that is a rule rather than a function is merely unknown. */
+static int resolve_call_q(struct lk *l, struct term *t, bool quiet)
 {
 	const char *f = t->fname;
 
@@ -594,9 +601,11 @@ static int resolve_call(struct lk *l, struct term *t)
 
 		if (fnn && fnn != pn && fnn->grp && fnn->grp->kind == RK_FUNC)
 			t->fn = fnn->grp;
-		else if (fnn && fnn != pn && fnn->grp)
+		else if (fnn && fnn != pn && fnn->grp && !quiet)
 			rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
 				  "%s is a rule, not a function", f);
+		else if (fnn && fnn != pn && fnn->grp)
+			return -2;
 	}
 	if (!t->fn && strncmp(f, "data.", 5) == 0) {
 		const char *segs[64];
@@ -626,6 +635,86 @@ static int resolve_call(struct lk *l, struct term *t)
 	}
 	return t->fn ? t->fn->arity : t->bi ? t->bi->arity :
 		t->host >= 0 ? l->m->host_fns[t->host].arity : -2;
+}
+
+static int resolve_call(struct lk *l, struct term *t)
+{
+	return resolve_call_q(l, t, false);
+}
+
+/* The dotted name a term spells ("count", "time.now_ns", "data.p.f"), NULL if none. */
+static const char *fn_name_of(struct lk *l, const struct term *t)
+{
+	struct sbuf sb = { .a = l->a };
+
+	if (t->kind == TM_VAR)
+		return t->name;
+	if (t->kind != TM_REF || t->head->kind != TM_VAR)
+		return NULL;
+	sb_puts(&sb, t->head->name);
+	for (int k = 0; k < t->n; k++) {
+		const struct val *v = t->items[k]->kind == TM_VAL ? t->items[k]->v : NULL;
+
+		if (!v || v->t != V_STR || memchr(v->s, '.', v->len) || v->len == 0)
+			return NULL;
+		sb_putc(&sb, '.');
+		sb_putn(&sb, v->s, v->len);
+	}
+	return sb.p;
+}
+
+/* Resolves a function named by a term (quietly); returns its arity or -2. */
+static int resolve_fn_term(struct lk *l, const struct term *t, struct fnref *out)
+{
+	const char *name = fn_name_of(l, t);
+	struct term tmp = { .kind = TM_CALL, .line = t->line, .col = t->col, .host = -1 };
+	int arity;
+
+	out->fn = NULL;
+	out->bi = NULL;
+	out->host = -1;
+	if (!name)
+		return -2;
+	if (t->kind == TM_VAR && lookup(l, name) >= 0)
+		return -2; /* a local variable */
+	tmp.fname = name;
+	arity = resolve_call_q(l, &tmp, true);
+	out->fn = tmp.fn;
+	out->bi = tmp.bi;
+	out->host = tmp.host;
+	return arity;
+}
+
+static void push_mocked(struct lk *l, const struct builtin *bi)
+{
+	if (l->nmocked == l->capmocked) {
+		int cap = l->capmocked ? l->capmocked * 2 : 8;
+		const struct builtin **n = arena_alloc(l->a, (size_t)cap * sizeof(*n));
+
+		if (l->nmocked)
+			memcpy(n, l->mocked, (size_t)l->nmocked * sizeof(*n));
+		l->mocked = n;
+		l->capmocked = cap;
+	}
+	l->mocked[l->nmocked++] = bi;
+}
+
+/* A mock-only built-in called where no `with` replaces it is refused at compile time. */
+static void check_mock_only(struct lk *l)
+{
+	for (int k = 0; k < l->n_mo_calls; k++) {
+		struct term *t = l->mo_calls[k];
+		int j;
+
+		for (j = 0; j < l->nmocked; j++)
+			if (l->mocked[j] == t->bi)
+				break;
+		if (j == l->nmocked)
+			rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
+				  "unsupported construct: built-in %s is not implemented (it may "
+				  "only be replaced with 'with')",
+				  t->fname);
+	}
 }
 
 static void link_call(struct lk *l, struct term *t)
@@ -661,6 +750,18 @@ static void link_call(struct lk *l, struct term *t)
 		rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
 			  "function %s takes %d argument%s, called with %d", f, arity,
 			  arity == 1 ? "" : "s", t->n);
+	if (t->bi && t->bi->mock_only) {
+		if (l->n_mo_calls == l->cap_mo_calls) {
+			int cap = l->cap_mo_calls ? l->cap_mo_calls * 2 : 8;
+			struct term **n = arena_alloc(l->a, (size_t)cap * sizeof(*n));
+
+			if (l->n_mo_calls)
+				memcpy(n, l->mo_calls, (size_t)l->n_mo_calls * sizeof(*n));
+			l->mo_calls = n;
+			l->cap_mo_calls = cap;
+		}
+		l->mo_calls[l->n_mo_calls++] = t;
+	}
 	for (int k = 0; k < t->n; k++)
 		link_term(l, t->items[k]);
 }
@@ -734,28 +835,58 @@ static void link_term(struct lk *l, struct term *t)
 	}
 }
 
-static void link_with_target(struct lk *l, struct term *t)
+static void link_with(struct lk *l, struct withmod *w)
 {
+	struct term *t = w->target;
 	struct term *h = t->kind == TM_REF ? t->head : t;
+	int arity;
 
-	if (h->kind != TM_VAR ||
-	    (strcmp(h->name, "input") != 0 && strcmp(h->name, "data") != 0))
-		rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
-			  "unsupported construct: 'with' target must be input or data");
-	h->vflag = h->name[0] == 'i' ? VF_INPUT : VF_DATA;
-	if (t->kind == TM_REF)
-		for (int k = 0; k < t->n; k++)
-			if (t->items[k]->kind != TM_VAL)
-				rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
-					  "unsupported construct: 'with' target with variables");
+	w->tgt.host = w->rep.host = -1;
+	if (h->kind == TM_VAR && strcmp(h->name, "input") == 0) {
+		w->kind = WK_DOC;
+	} else {
+		/* a function (built-in, host, or user function, also as data.pkg.f)? */
+		arity = resolve_fn_term(l, t, &w->tgt);
+		if (arity == -2 && !(h->kind == TM_VAR && strcmp(h->name, "data") == 0))
+			rego_fail(l->pe, KBS_ERR_INVAL, t->line, t->col,
+				  "'with' target must be input, data or a function");
+		w->kind = arity == -2 ? WK_DOC : WK_FN_VALUE;
+	}
+	if (w->kind == WK_DOC) {
+		h->vflag = h->name[0] == 'i' ? VF_INPUT : VF_DATA;
+		if (t->kind == TM_REF)
+			for (int k = 0; k < t->n; k++)
+				if (t->items[k]->kind != TM_VAL)
+					rego_fail(l->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
+						  "unsupported construct: 'with' target with "
+						  "variables");
+		link_term(l, w->value);
+		return;
+	}
+	if (w->tgt.bi && w->tgt.bi->mock_only)
+		push_mocked(l, w->tgt.bi);
+	int rarity = resolve_fn_term(l, w->value, &w->rep);
+
+	if (rarity == -2) {
+		/* replaced by a value: every call returns it */
+		link_term(l, w->value);
+		return;
+	}
+	if (arity >= 0 && rarity >= 0 && arity != rarity)
+		rego_fail(l->pe, KBS_ERR_INVAL, w->value->line, w->value->col,
+			  "'with' replacement of a function with %d argument%s takes %d", arity,
+			  arity == 1 ? "" : "s", rarity);
+	w->kind = WK_FN_FUNC;
+	if (w->rep.bi && w->rep.bi->mock_only)
+		rego_fail(l->pe, KBS_ERR_UNSUPPORTED, w->value->line, w->value->col,
+			  "unsupported construct: built-in %s is not implemented",
+			  w->rep.bi->name);
 }
 
 static void link_expr(struct lk *l, struct expr *e)
 {
-	for (int k = 0; k < e->nwith; k++) {
-		link_with_target(l, e->with[k].target);
-		link_term(l, e->with[k].value);
-	}
+	for (int k = 0; k < e->nwith; k++)
+		link_with(l, &e->with[k]);
 	if (e->kind == EX_TERM && e->a->kind == TM_CALL) {
 		/* f(x, out): a call with one extra argument binds its result to it */
 		struct term *c = e->a;
@@ -887,6 +1018,7 @@ void rego_link(struct rego_module *m, struct perr *pe)
 	for (struct module *mod = m->mods; mod; mod = mod->next)
 		for (struct rule *r = mod->rules; r; r = r->next_in_module)
 			link_rule(&l, r);
+	check_mock_only(&l);
 }
 
 int rego_link_query(struct rego_module *m, struct arena *a, struct body *b, struct perr *pe,
@@ -896,6 +1028,7 @@ int rego_link_query(struct rego_module *m, struct arena *a, struct body *b, stru
 	struct scope *top = push_scope(&l);
 
 	link_body(&l, b);
+	check_mock_only(&l);
 	reorder_nested(b, 0, MAX_SLOTS);
 	*names = arena_alloc(a, (size_t)(top->n + 1) * sizeof(**names));
 	*slots = arena_alloc(a, (size_t)(top->n + 1) * sizeof(**slots));

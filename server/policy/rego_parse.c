@@ -1017,7 +1017,9 @@ static void parse_withs(struct ps *p, struct expr *e)
 {
 	int cap = 0;
 
-	while (is_ident(peek(p), "with") && infix_ok(p)) {
+	/* `with` may continue an expression on the next line (`with.x` there is a ref) */
+	while (is_ident(peek(p), "with") &&
+	       (infix_ok(p) || (peek2(p)->t != K_DOT && peek2(p)->t != K_LBRACK))) {
 		next(p);
 		struct withmod w;
 
@@ -1178,6 +1180,26 @@ static struct body *parse_body_braced(struct ps *p)
 	return b;
 }
 
+/* Does the '{' at the cursor open an object (a ':' at its top level) rather than a body? */
+static bool object_follows(struct ps *p)
+{
+	int depth = 0;
+
+	for (int i = p->i; i < p->n && p->tk[i].t != K_EOF; i++) {
+		int t = p->tk[i].t;
+
+		if (t == K_LBRACE || t == K_LBRACK || t == K_LPAREN)
+			depth++;
+		else if (t == K_RBRACE || t == K_RBRACK || t == K_RPAREN)
+			depth--;
+		else if (t == K_COLON && depth == 1)
+			return true;
+		if (depth == 0)
+			break;
+	}
+	return false;
+}
+
 /* Body after a rule head: "if {..}", "if expr", or v0 "{..}"; NULL when absent. */
 static struct body *parse_rule_body(struct ps *p, bool *had_if)
 {
@@ -1185,7 +1207,7 @@ static struct body *parse_rule_body(struct ps *p, bool *had_if)
 	if (is_ident(peek(p), "if")) {
 		next(p);
 		*had_if = true;
-		if (peek(p)->t == K_LBRACE)
+		if (peek(p)->t == K_LBRACE && !object_follows(p))
 			return parse_body_braced(p);
 		struct body *b = arena_alloc(p->a, sizeof(*b));
 

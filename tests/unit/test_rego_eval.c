@@ -197,6 +197,95 @@ static void test_with_modifier(void **state)
 			    "{\"cfg\":1,\"t1\":true,\"t2\":true,\"t3\":3,\"t4\":1}");
 }
 
+/* `with` replacing built-ins, user functions and host functions (OPA's function mocks) */
+static void test_with_function_replacement(void **state)
+{
+	const char *src =
+		"package t\n"
+		"f(x) := x + 1\n"
+		"g(x) := x * 10\n"
+		"cnt_mock(x) := count(x) + 100\n" /* calls the original count */
+		"r := 7\n"
+		"uses_f := f(1)\n"
+		"now_is_5 if time.now_ns() == 5\n"
+		"v1 := y if y := f(1) with f as 42\n"               /* value */
+		"v2 := y if y := f(1) with f as g\n"                /* user -> user */
+		"v3 := y if y := f([1, 2]) with f as count\n"       /* user -> built-in */
+		"v4 := y if y := count([1]) with count as cnt_mock\n" /* built-in -> user */
+		"v5 := y if y := uses_f with f as g\n"              /* through a rule */
+		"v6 if now_is_5 with time.now_ns as 5\n"            /* arity 0 */
+		"v7 := y if y := f(1) with f as r\n"                /* a rule's value */
+		"v8 := [a, b] if { a := uses_f with f as g; b := uses_f }\n" /* scoped, not cached */
+		"v9 := y if y := count(input.missing) with count as 1\n"; /* args still evaluated */
+
+	(void)state;
+	assert_string_equal(REVAL(src, "data.t.v1", NULL, NULL), "42");
+	assert_string_equal(REVAL(src, "data.t.v2", NULL, NULL), "10");
+	assert_string_equal(REVAL(src, "data.t.v3", NULL, NULL), "2");
+	assert_string_equal(REVAL(src, "data.t.v4", NULL, NULL), "101");
+	assert_string_equal(REVAL(src, "data.t.v5", NULL, NULL), "10");
+	assert_string_equal(REVAL(src, "data.t.v6", NULL, NULL), "true");
+	assert_string_equal(REVAL(src, "data.t.v7", NULL, NULL), "7");
+	assert_string_equal(REVAL(src, "data.t.v8", NULL, NULL), "[10,2]");
+	assert_string_equal(REVAL(src, "data.t.v9", "{}", NULL), "undefined");
+	/* arity must match; targets must be input, data or a function */
+	expect_compile_error("package t\nf(x) := x\np := y if y := f(1) with f as concat\n",
+			     KBS_ERR_INVAL, 3, "takes 2");
+	expect_compile_error("package t\nq := 1\np if q with q as 2\n", KBS_ERR_INVAL, 3,
+			     "'with' target must be input, data or a function");
+}
+
+/* OPA built-ins without an implementation here compile only where a `with` replaces them */
+static void test_mock_only_builtins(void **state)
+{
+	const char *mocked = "package t\n"
+			     "fake(_) := {\"body\": {\"ok\": true}}\n"
+			     "get := http.send({\"url\": \"x\"}).body.ok\n"
+			     "t1 if get with http.send as fake\n";
+
+	(void)state;
+	assert_string_equal(REVAL(mocked, "data.t.t1", NULL, NULL), "true");
+	/* reached without the replacement: an evaluation error, never a guess */
+	assert_non_null(strstr(REVAL(mocked, "data.t.get", NULL, NULL),
+			       "eval_error: built-in http.send is not implemented"));
+	expect_compile_error("package t\np := http.send({})\n", KBS_ERR_UNSUPPORTED, 2,
+			     "built-in http.send is not implemented");
+}
+
+static int rv_host(void *ctx, json_t *const *args, size_t n, json_t **out)
+{
+	(void)ctx;
+	(void)args;
+	(void)n;
+	*out = json_string("from-host");
+	return KBS_OK;
+}
+
+/* a host function (Trustee's query_reference_value) can be replaced in policy tests */
+static void test_with_replaces_host_function(void **state)
+{
+	const struct rego_host_fn fns[] = { { "query_reference_value", 1, rv_host } };
+	const struct rego_compile_opts co = { fns, 1 };
+	const char *src = "package t\n"
+			  "rv := query_reference_value(\"svn\")\n"
+			  "test_rv if rv == [\"1\"] with query_reference_value as [\"1\"]\n";
+	size_t len = strlen(src);
+	struct rego_module *m = NULL;
+	struct rego_error err = { 0 };
+	json_t *r = NULL;
+
+	(void)state;
+	assert_int_equal(rego_compile_modules(&src, &len, 1, &co, &m, &err), KBS_OK);
+	assert_int_equal(rego_eval_ex(m, "data.t.rv", NULL, NULL, NULL, &r, NULL, &err), KBS_OK);
+	assert_string_equal(json_string_value(r), "from-host");
+	json_decref(r);
+	assert_int_equal(rego_eval_ex(m, "data.t.test_rv", NULL, NULL, NULL, &r, NULL, &err),
+			 KBS_OK);
+	assert_true(json_is_true(r));
+	json_decref(r);
+	rego_module_free(m);
+}
+
 static void test_rules_across_packages_and_data(void **state)
 {
 	const char *srcs[] = { "package lib\nis_admin(u) if u in data.admins\n",
@@ -511,6 +600,9 @@ int main(void)
 		cmocka_unit_test(test_rules_across_packages_and_data),
 		cmocka_unit_test(test_bad_queries),
 		cmocka_unit_test(test_limits_fail_closed),
+		cmocka_unit_test(test_with_function_replacement),
+		cmocka_unit_test(test_mock_only_builtins),
+		cmocka_unit_test(test_with_replaces_host_function),
 		cmocka_unit_test(test_explanation),
 		cmocka_unit_test(test_explanation_long_expression),
 		cmocka_unit_test(test_host_functions_and_builtin_errors),

@@ -123,11 +123,11 @@ static void test_unsupported_constructs_fail_closed(void **state)
 	expect_compile_error("package p\nimport http.send\n", KBS_ERR_UNSUPPORTED, 2,
 			     "unsupported construct: import http.send");
 	expect_compile_error("package p\n\np if {\n  http.send({})\n}\n", KBS_ERR_UNSUPPORTED, 4,
-			     "unknown function http.send");
+			     "built-in http.send is not implemented (it may only be replaced with 'with')");
 	expect_compile_error("package p\np if {\n  x := io.jwt.decode(input.t)\n}\n",
 			     KBS_ERR_UNSUPPORTED, 3, "unknown function io.jwt.decode");
-	expect_compile_error("package p\np if { true with count as 3 }\n", KBS_ERR_UNSUPPORTED, 2,
-			     "'with' target must be input or data");
+	expect_compile_error("package p\np if { true with nothing as 3 }\n", KBS_ERR_INVAL, 2,
+			     "'with' target must be input, data or a function");
 	expect_compile_error("package p\nx := 123456789012345678901234567890\n",
 			     KBS_ERR_UNSUPPORTED, 2, "integer literal outside the 64-bit range");
 	expect_compile_error("package p\ndefault f(1) := 1\n", KBS_ERR_INVAL, 2,
