@@ -578,6 +578,15 @@ static void link_pattern(struct lk *l, struct term *t)
 	}
 }
 
+/* `some k, v in xs`: variables are new; calls and references are values to compare */
+static void link_some_pattern(struct lk *l, struct term *t)
+{
+	if (t->kind == TM_CALL || t->kind == TM_REF)
+		link_term(l, t);
+	else
+		link_pattern(l, t);
+}
+
 /* Finds what a call refers to; returns its arity (-1 = variadic, -2 = unknown). With
  * quiet, a name that is a rule rather than a function is merely unknown. */
 static int resolve_call_q(struct lk *l, struct term *t, bool quiet)
@@ -918,8 +927,8 @@ static void link_expr(struct lk *l, struct expr *e)
 	case EX_SOME_IN:
 		link_term(l, e->coll);
 		if (e->key)
-			link_pattern(l, e->key);
-		link_pattern(l, e->val);
+			link_some_pattern(l, e->key);
+		link_some_pattern(l, e->val);
 		break;
 	case EX_EVERY:
 		link_term(l, e->coll);

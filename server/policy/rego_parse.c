@@ -381,6 +381,14 @@ static struct token *peek2(struct ps *p)
 	return &p->tk[p->i + 1 < p->n ? p->i + 1 : p->i];
 }
 
+/* A keyword directly followed by '.' or '[' is the head of a reference (`default.x`). */
+static bool kw_is_ref(struct ps *p)
+{
+	struct token *n = peek2(p);
+
+	return !n->ws && (n->t == K_DOT || n->t == K_LBRACK);
+}
+
 static struct token *next(struct ps *p)
 {
 	struct token *t = &p->tk[p->i];
@@ -997,6 +1005,12 @@ static struct term *parse_member3(struct ps *p, struct term *k)
 	c->line = k->line;
 	c->col = k->col;
 	deepen_items(p, c);
+	/* `k, v in xs in ys` is `(k, v in xs) in ys` */
+	while (infix_ok(p) && is_ident(peek(p), "in")) {
+		struct token *it = next(p);
+
+		c = binop(p, "internal.member_2", c, parse_rel(p), it);
+	}
 	return c;
 }
 
@@ -1046,7 +1060,7 @@ static struct expr *parse_literal(struct ps *p)
 	struct expr *e;
 
 	enter(p);
-	if (is_ident(st, "some") && peek2(p)->t == K_IDENT) {
+	if (is_ident(st, "some") && !kw_is_ref(p)) {
 		struct tvec vars = { 0 };
 
 		next(p);
@@ -1074,7 +1088,7 @@ static struct expr *parse_literal(struct ps *p)
 			e->b->items = vars.p;
 			e->b->n = vars.n;
 		}
-	} else if (is_ident(st, "every")) {
+	} else if (is_ident(st, "every") && !kw_is_ref(p)) {
 		struct term *k = NULL, *v;
 
 		next(p);
@@ -1094,7 +1108,7 @@ static struct expr *parse_literal(struct ps *p)
 		if (peek(p)->t != K_LBRACE)
 			unexpected(p, "'{' after every");
 		e->body = parse_body_braced(p);
-	} else if (is_ident(st, "not")) {
+	} else if (is_ident(st, "not") && !kw_is_ref(p)) {
 		next(p);
 		e = parse_literal(p);
 		if (e->neg || e->kind == EX_SOME_DECL || e->kind == EX_SOME_IN ||
@@ -1204,7 +1218,7 @@ static bool object_follows(struct ps *p)
 static struct body *parse_rule_body(struct ps *p, bool *had_if)
 {
 	*had_if = false;
-	if (is_ident(peek(p), "if")) {
+	if (is_ident(peek(p), "if") && !kw_is_ref(p)) {
 		next(p);
 		*had_if = true;
 		if (peek(p)->t == K_LBRACE && !object_follows(p))
@@ -1235,7 +1249,7 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 	bool is_default = false;
 	struct tvec path = { 0 };
 
-	if (is_ident(st, "default")) {
+	if (is_ident(st, "default") && !kw_is_ref(p)) {
 		next(p);
 		is_default = true;
 	}
@@ -1332,12 +1346,12 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 	if (!r->body && !has_value && r->kind != RK_PSET)
 		rego_fail(p->pe, KBS_ERR_PARSE, st->line, st->col,
 			  "rule '%.*s' needs a value or a body", (int)id->len, id->p);
-	if (is_ident(peek(p), "else") && r->kind != RK_COMPLETE && r->kind != RK_FUNC)
+	if (is_ident(peek(p), "else") && !kw_is_ref(p) && r->kind != RK_COMPLETE && r->kind != RK_FUNC)
 		rego_fail(p->pe, KBS_ERR_PARSE, peek(p)->line, peek(p)->col,
 			  "'else' is only allowed on complete rules and functions");
 	struct rule *prev = r;
 
-	while (is_ident(peek(p), "else")) {
+	while (is_ident(peek(p), "else") && !kw_is_ref(p)) {
 		struct token *et = next(p);
 		struct rule *e = arena_alloc(p->a, sizeof(*e));
 
@@ -1434,10 +1448,10 @@ struct module *rego_parse_module(struct arena *a, const char *src, size_t len, s
 		m->pkg[k] = e->v->s;
 	}
 	m->npkg = n;
-	while (is_ident(peek(&p), "import"))
+	while (is_ident(peek(&p), "import") && !kw_is_ref(&p))
 		parse_import(&p, m);
 	while (peek(&p)->t != K_EOF) {
-		if (is_ident(peek(&p), "import"))
+		if (is_ident(peek(&p), "import") && !kw_is_ref(&p))
 			rego_fail(pe, KBS_ERR_PARSE, peek(&p)->line, peek(&p)->col,
 				  "imports must come before rules");
 		parse_rule(&p, m, &tail);

@@ -286,6 +286,35 @@ static void test_with_replaces_host_function(void **state)
 	rego_module_free(m);
 }
 
+/* keywords directly followed by '.' or '[' are references; `some` takes patterns */
+static void test_keyword_refs_and_some_patterns(void **state)
+{
+	const char *src = "package t\n"
+			  "default.foo := 1\n"
+			  "import.foo := 2\n"
+			  "else.foo := 3\n"
+			  "if.foo contains \"a\"\n"
+			  "if.foo contains \"b\" if true\n"
+			  "default not.f(_) := 42\n"
+			  "not.f(x) := x if x < 10\n"
+			  "every.x := [default.foo, import.foo, else.foo, if.foo, not.f(1), not.f(11)]\n"
+			  "s1 if some \"foo\" in [\"foo\"]\n"
+			  "s2 := x if some {\"a\": x} in [{\"b\": 0}, {\"a\": 5}]\n"
+			  "s3 := k if some k, \"v\" in {\"k\": \"v\", \"j\": 1}\n"
+			  "s4 if some numbers.range(1, 2) in [[1, 2]]\n"
+			  "m3 if 1, 2 in [2] in [false]\n";
+
+	(void)state;
+	assert_string_equal(REVAL(src, "data.t.every.x", NULL, NULL), "[1,2,3,[\"a\",\"b\"],1,42]");
+	assert_string_equal(REVAL(src, "data.t.s1", NULL, NULL), "true");
+	assert_string_equal(REVAL(src, "data.t.s2", NULL, NULL), "5");
+	assert_string_equal(REVAL(src, "data.t.s3", NULL, NULL), "\"k\"");
+	assert_string_equal(REVAL(src, "data.t.s4", NULL, NULL), "true");
+	assert_string_equal(REVAL(src, "data.t.m3", NULL, NULL), "true");
+	/* a keyword followed by white space is still the keyword */
+	expect_compile_error("package t\ndefault .foo := 1\n", KBS_ERR_PARSE, 2, "");
+}
+
 static void test_rules_across_packages_and_data(void **state)
 {
 	const char *srcs[] = { "package lib\nis_admin(u) if u in data.admins\n",
@@ -601,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_bad_queries),
 		cmocka_unit_test(test_limits_fail_closed),
 		cmocka_unit_test(test_with_function_replacement),
+		cmocka_unit_test(test_keyword_refs_and_some_patterns),
 		cmocka_unit_test(test_mock_only_builtins),
 		cmocka_unit_test(test_with_replaces_host_function),
 		cmocka_unit_test(test_explanation),
