@@ -42,6 +42,8 @@ python3-grpc-tools
 python3-yaml
 libpq-dev
 postgresql-15
+softhsm2
+libp11-kit-dev
 "
 
 if [ "${1:-}" = "--list" ]; then

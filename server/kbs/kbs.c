@@ -23,6 +23,7 @@
 #include "server/kbs/pgstore.h"
 #include "server/kbs/repo.h"
 #include "server/kbs/repo_pg.h"
+#include "server/kbs/repo_pkcs11.h"
 #include "server/kbs/session.h"
 #include "server/kbs/session_pg.h"
 #include "server/kbs/tokver.h"
@@ -55,6 +56,7 @@ struct kbs_ctx {
 	struct kbs_admin *admin;
 	struct kbs_tokver *tokver;
 	struct repo *repo;
+	struct repo *p11_repo; /* Trustee's separate "pkcs11" plugin, NULL when not configured */
 	struct kbs_metrics *metrics;
 	const struct policy_engine *engine;
 	pthread_rwlock_t policy_lock;
@@ -106,6 +108,41 @@ static int respond_unavailable(struct http_response *resp, const char *what)
 	if (rc == KBS_OK)
 		rc = http_response_header(resp, "Retry-After", "1");
 	return rc;
+}
+
+/*
+ * 503 naming the resource backend that failed (Postgres, PKCS#11, Vault, Azure Key Vault):
+ * the same wire error family as a database outage, never a 401/404 that would be cached.
+ */
+static int respond_repo_unavailable(const struct repo *r, struct http_response *resp,
+				    const char *what)
+{
+	const char *n = r->ops->name;
+	enum kbs_werr e = strcmp(n, "PKCS#11") == 0	    ? KBS_WERR_PKCS11_UNAVAILABLE
+			  : strcmp(n, "Vault") == 0	    ? KBS_WERR_VAULT_UNAVAILABLE
+			  : strcmp(n, "AzureKeyVault") == 0 ? KBS_WERR_AZURE_KV_UNAVAILABLE
+							    : KBS_WERR_POSTGRES_UNAVAILABLE;
+	int rc;
+
+	if (e == KBS_WERR_POSTGRES_UNAVAILABLE)
+		return respond_unavailable(resp, what);
+	rc = kbs_error_respond(resp, e, "%s: backend unreachable, retry later", what);
+	if (rc == KBS_OK)
+		rc = http_response_header(resp, "Retry-After", "1");
+	return rc;
+}
+
+/* Opens the resource backend selected by [[plugins]] storage_backend_type. */
+static int open_resource_backend(const struct kbs_config *cfg, struct repo **out, char *err,
+				 size_t errlen)
+{
+	switch (cfg->resource_backend) {
+	case KBS_REPO_PKCS11:
+		return repo_pkcs11_from_json(cfg->resource_backend_cfg, out, err, errlen);
+	default:
+		snprintf(err, errlen, "resource backend not supported by this build");
+		return KBS_ERR_UNSUPPORTED;
+	}
 }
 
 /* ------------------------------------------------------------------ EAR policies in Postgres */
@@ -517,6 +554,22 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 				      "Postgres are supported");
 		rc = KBS_ERR_UNSUPPORTED;
 		goto out;
+	}
+	if (cfg->resource_backend != KBS_REPO_KVSTORAGE) {
+		struct repo *be = NULL;
+		if ((rc = open_resource_backend(cfg, &be, err, errlen)) != KBS_OK)
+			goto out;
+		repo_free(k->repo);
+	repo_free(k->p11_repo);
+		k->repo = be;
+		log_info("kbs: resources in the %s backend (%s)", be->ops->name,
+			 be->ops->write ? "read-write" : "read-only");
+	}
+	if (cfg->pkcs11_plugin_cfg) {
+		if ((rc = repo_pkcs11_from_json(cfg->pkcs11_plugin_cfg, &k->p11_repo, err,
+						errlen)) != KBS_OK)
+			goto out;
+		log_info("kbs: pkcs11 plugin enabled (/kbs/v0/pkcs11/resource/...)");
 	}
 	/* resource policy: persisted copy, else legacy policy_path, else the default */
 	if (cfg->storage_type == KBS_STORAGE_LOCALFS && cfg->storage_dir) {
@@ -992,8 +1045,9 @@ static int eval_resource_policy(struct kbs_ctx *k, json_t *claims, const char *p
 	return rc;
 }
 
-static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req,
-			       struct http_response *resp, const char *rpath)
+static int handle_resource_get(struct kbs_ctx *k, struct repo *repo, const char *plugin,
+			       const struct http_request *req, struct http_response *resp,
+			       const char *rpath)
 {
 	char id[KBS_SESSION_ID_LEN + 8], why[300] = "", rule[320] = "";
 	char seg[3][KBS_SEG_MAX + 1];
@@ -1035,7 +1089,7 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 				       why);
 		goto out;
 	}
-	rc = eval_resource_policy(k, claims, "resource", seg, 3, http_request_query(req), rule,
+	rc = eval_resource_policy(k, claims, plugin, seg, 3, http_request_query(req), rule,
 				  sizeof(rule), why, sizeof(why));
 	if (rc == KBS_ERR_DENIED) {
 		log_info("kbs: resource %s/%s/%s denied to %s by policy rule %s", seg[0], seg[1],
@@ -1053,16 +1107,16 @@ static int handle_resource_get(struct kbs_ctx *k, const struct http_request *req
 		rc = kbs_error_respond(resp, KBS_WERR_POLICY_ENGINE, "%s", why);
 		goto out;
 	}
-	rc = k->repo->ops->read(k->repo, segp, &pt);
+	rc = repo->ops->read(repo, segp, &pt);
 	if (rc == KBS_ERR_UNAVAILABLE) {
-		rc = respond_unavailable(resp, "resource read");
+		rc = respond_repo_unavailable(repo, resp, "resource read");
 		goto out;
 	}
 	if (rc != KBS_OK) {
 		rc = kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL, "resource %s/%s/%s %s",
 				       seg[0], seg[1], seg[2],
 				       rc == KBS_ERR_NOTFOUND ? "not found"
-				       : rc == KBS_ERR_PERM   ? "refused: path escapes the repository"
+				       : rc == KBS_ERR_PERM   ? "refused by the backend (path or access)"
 							      : "could not be read");
 		goto out;
 	}
@@ -1116,8 +1170,9 @@ static bool admin_ok(struct kbs_ctx *k, const struct http_request *req,
 	return false;
 }
 
-static int handle_resource_write(struct kbs_ctx *k, const struct http_request *req,
-				 struct http_response *resp, const char *rpath, bool del)
+static int handle_resource_write(struct kbs_ctx *k, struct repo *repo,
+				 const struct http_request *req, struct http_response *resp,
+				 const char *rpath, bool del)
 {
 	char seg[3][KBS_SEG_MAX + 1], why[300];
 	const char *segp[3] = {seg[0], seg[1], seg[2]};
@@ -1130,10 +1185,13 @@ static int handle_resource_write(struct kbs_ctx *k, const struct http_request *r
 	if (kbs_resource_path_parse(rpath, seg, why, sizeof(why)) != KBS_OK)
 		return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 					 "invalid resource path: %s", why);
+	if ((del && !repo->ops->remove) || (!del && !repo->ops->write))
+		return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
+					 "resource backend %s is read-only", repo->ops->name);
 	if (del) {
-		rc = k->repo->ops->remove(k->repo, segp);
+		rc = repo->ops->remove(repo, segp);
 		if (rc == KBS_ERR_UNAVAILABLE)
-			return respond_unavailable(resp, "resource delete");
+			return respond_repo_unavailable(repo, resp, "resource delete");
 		if (rc != KBS_OK)
 			return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 						 "resource %s/%s/%s %s", seg[0], seg[1], seg[2],
@@ -1144,9 +1202,9 @@ static int handle_resource_write(struct kbs_ctx *k, const struct http_request *r
 	} else {
 		char dg[32];
 		body = http_request_body(req, &len);
-		rc = k->repo->ops->write(k->repo, segp, body, len);
+		rc = repo->ops->write(repo, segp, body, len);
 		if (rc == KBS_ERR_UNAVAILABLE)
-			return respond_unavailable(resp, "resource write");
+			return respond_repo_unavailable(repo, resp, "resource write");
 		if (rc != KBS_OK)
 			return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 						 "resource %s/%s/%s could not be stored (%s)", seg[0],
@@ -1346,11 +1404,21 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 	if (strcmp(plugin, "resource") == 0 && k->cfg->resource_plugin) {
 		*ep = KBS_EP_RESOURCE;
 		if (get)
-			return handle_resource_get(k, req, resp, rest);
+			return handle_resource_get(k, k->repo, "resource", req, resp, rest);
 		if (post || del)
-			return handle_resource_write(k, req, resp, rest, del);
+			return handle_resource_write(k, k->repo, req, resp, rest, del);
 		return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
 					 "method %s not supported by the resource plugin", m);
+	}
+	if (strcmp(plugin, "pkcs11") == 0 && k->p11_repo && strncmp(rest, "resource/", 9) == 0) {
+		/* Trustee's pkcs11 plugin: GET attested + encrypted, POST admin */
+		*ep = KBS_EP_RESOURCE;
+		if (get)
+			return handle_resource_get(k, k->p11_repo, "pkcs11", req, resp, rest + 9);
+		if (post)
+			return handle_resource_write(k, k->p11_repo, req, resp, rest + 9, false);
+		return kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL,
+					 "method %s not supported by the pkcs11 plugin", m);
 	}
 	return kbs_error_respond(resp, KBS_WERR_PLUGIN_NOT_FOUND, "%.64s", plugin);
 }

@@ -74,6 +74,8 @@ void kbs_config_release(struct kbs_config *cfg)
 	free(cfg->pg_username);
 	free(cfg->pg_password);
 	free(cfg->repository_dir);
+	json_decref(cfg->resource_backend_cfg);
+	json_decref(cfg->pkcs11_plugin_cfg);
 	free(cfg->policy_path);
 	kbs_config_init(cfg);
 }
@@ -630,6 +632,11 @@ static int parse_plugins(struct cp *p, const json_t *arr)
 			return rc;
 		if (!name)
 			return fail(p, "plugins", "plugin entry %zu has no name", i);
+		if (strcmp(name, "pkcs11") == 0) {
+			json_decref(c->pkcs11_plugin_cfg);
+			c->pkcs11_plugin_cfg = json_incref((json_t *)e);
+			continue;
+		}
 		if (strcmp(name, "resource") != 0) {
 			log_warn("%s: plugin '%s' is not supported by this KBS; ignored", p->file,
 				 name);
@@ -655,10 +662,26 @@ static int parse_plugins(struct cp *p, const json_t *arr)
 		const char *sbt = NULL;
 		if ((rc = peek_str(p, e, "plugins", "storage_backend_type", &sbt)))
 			return rc;
-		if (sbt && strcasecmp(sbt, "kvstorage") != 0)
+		c->resource_backend = KBS_REPO_KVSTORAGE;
+		if (!sbt || strcasecmp(sbt, "kvstorage") == 0) {
+			warn_unknown(p, e, "plugins", known);
+			continue;
+		}
+		if (strcasecmp(sbt, "pkcs11") == 0)
+			c->resource_backend = KBS_REPO_PKCS11;
+		else if (strcasecmp(sbt, "vault") == 0)
+			c->resource_backend = KBS_REPO_VAULT;
+		else if (strcasecmp(sbt, "azurekeyvault") == 0 ||
+			 strcasecmp(sbt, "azure_key_vault") == 0)
+			c->resource_backend = KBS_REPO_AZURE_KV;
+		else
 			return fail(p, "plugins.storage_backend_type",
-				    "resource storage backend '%s' not supported (kvstorage)", sbt);
-		warn_unknown(p, e, "plugins", known);
+				    "resource storage backend '%s' not supported (kvstorage, "
+				    "Pkcs11, Vault, AzureKeyVault)",
+				    sbt);
+		/* the backend's own keys are checked when it is opened */
+		json_decref(c->resource_backend_cfg);
+		c->resource_backend_cfg = json_incref((json_t *)e);
 	}
 	return KBS_OK;
 }

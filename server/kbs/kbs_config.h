@@ -92,6 +92,21 @@ struct kbs_config {
 	bool session_storage_set;
 	enum kbs_storage_type session_storage_type;
 
+	/*
+	 * Resource backend other than the key-value storage: [[plugins]] name = "resource",
+	 * storage_backend_type = "Pkcs11" | "Vault" | "AzureKeyVault"; the plugin table is kept
+	 * (backend keys are checked by the backend's constructor).
+	 */
+	enum kbs_repo_backend {
+		KBS_REPO_KVSTORAGE = 0,
+		KBS_REPO_PKCS11,
+		KBS_REPO_VAULT,
+		KBS_REPO_AZURE_KV,
+	} resource_backend;
+	json_t *resource_backend_cfg;
+	/* Trustee's separate [[plugins]] name = "pkcs11" (/kbs/v0/pkcs11/resource/...) */
+	json_t *pkcs11_plugin_cfg;
+
 	char *policy_path;      /* legacy [policy_engine] policy_path (read at start if present) */
 	int nwarnings;          /* unknown keys seen */
 };

@@ -37,6 +37,12 @@ static const struct {
 	[KBS_WERR_PAYLOAD_TOO_LARGE] = {"PayloadTooLarge", 413, "Payload too large"},
 	[KBS_WERR_POSTGRES_UNAVAILABLE] = {"PostgresUnavailable", 503,
 					   "Storage backend Postgres unavailable"},
+	[KBS_WERR_PKCS11_UNAVAILABLE] = {"Pkcs11Unavailable", 503,
+					 "Resource backend PKCS#11 unavailable"},
+	[KBS_WERR_VAULT_UNAVAILABLE] = {"VaultUnavailable", 503,
+					"Resource backend Vault unavailable"},
+	[KBS_WERR_AZURE_KV_UNAVAILABLE] = {"AzureKeyVaultUnavailable", 503,
+					   "Resource backend Azure Key Vault unavailable"},
 };
 
 const char *kbs_werr_name(enum kbs_werr e)

@@ -31,6 +31,9 @@ enum kbs_werr {
 	KBS_WERR_METHOD_NOT_ALLOWED,  /* 405 from the HTTP layer */
 	KBS_WERR_PAYLOAD_TOO_LARGE,   /* 413 from the HTTP layer */
 	KBS_WERR_POSTGRES_UNAVAILABLE,/* 503: the Postgres storage backend is unreachable */
+	KBS_WERR_PKCS11_UNAVAILABLE,  /* 503: the PKCS#11 token does not answer */
+	KBS_WERR_VAULT_UNAVAILABLE,   /* 503: HashiCorp Vault unreachable / sealed / 5xx */
+	KBS_WERR_AZURE_KV_UNAVAILABLE,/* 503: Azure Key Vault unreachable / throttling / 5xx */
 	KBS_WERR__COUNT
 };
 

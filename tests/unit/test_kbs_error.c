@@ -24,7 +24,8 @@ static void test_statuses(void **state)
 			assert_int_equal(st, 405);
 		else if (e == KBS_WERR_PAYLOAD_TOO_LARGE)
 			assert_int_equal(st, 413);
-		else if (e == KBS_WERR_POSTGRES_UNAVAILABLE)
+		else if (e == KBS_WERR_POSTGRES_UNAVAILABLE || e == KBS_WERR_PKCS11_UNAVAILABLE ||
+			 e == KBS_WERR_VAULT_UNAVAILABLE || e == KBS_WERR_AZURE_KV_UNAVAILABLE)
 			assert_int_equal(st, 503);
 		else
 			assert_int_equal(st, 401);
@@ -34,6 +35,10 @@ static void test_statuses(void **state)
 	assert_string_equal(kbs_werr_name(KBS_WERR_TOKEN_VERIFIER), "TokenVerifierError");
 	assert_string_equal(kbs_werr_name(KBS_WERR_PLUGIN_INTERNAL), "PluginInternalError");
 	assert_string_equal(kbs_werr_name(KBS_WERR_POSTGRES_UNAVAILABLE), "PostgresUnavailable");
+	assert_string_equal(kbs_werr_name(KBS_WERR_PKCS11_UNAVAILABLE), "Pkcs11Unavailable");
+	assert_string_equal(kbs_werr_name(KBS_WERR_VAULT_UNAVAILABLE), "VaultUnavailable");
+	assert_string_equal(kbs_werr_name(KBS_WERR_AZURE_KV_UNAVAILABLE),
+			    "AzureKeyVaultUnavailable");
 }
 
 static json_t *body_of(struct http_response *r)
