@@ -23,6 +23,7 @@
 #include "server/kbs/pgstore.h"
 #include "server/kbs/repo.h"
 #include "server/kbs/repo_pg.h"
+#include "server/kbs/repo_http.h"
 #include "server/kbs/repo_pkcs11.h"
 #include "server/kbs/session.h"
 #include "server/kbs/session_pg.h"
@@ -139,6 +140,10 @@ static int open_resource_backend(const struct kbs_config *cfg, struct repo **out
 	switch (cfg->resource_backend) {
 	case KBS_REPO_PKCS11:
 		return repo_pkcs11_from_json(cfg->resource_backend_cfg, out, err, errlen);
+	case KBS_REPO_VAULT:
+		return repo_vault_from_json(cfg->resource_backend_cfg, out, err, errlen);
+	case KBS_REPO_AZURE_KV:
+		return repo_akv_from_json(cfg->resource_backend_cfg, out, err, errlen);
 	default:
 		snprintf(err, errlen, "resource backend not supported by this build");
 		return KBS_ERR_UNSUPPORTED;
@@ -1113,11 +1118,16 @@ static int handle_resource_get(struct kbs_ctx *k, struct repo *repo, const char 
 		goto out;
 	}
 	if (rc != KBS_OK) {
-		rc = kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL, "resource %s/%s/%s %s",
+		bool fs = strcmp(repo->ops->name, "LocalFs") == 0;
+		rc = kbs_error_respond(resp, KBS_WERR_PLUGIN_INTERNAL, "resource %s/%s/%s %s%s",
 				       seg[0], seg[1], seg[2],
-				       rc == KBS_ERR_NOTFOUND ? "not found"
-				       : rc == KBS_ERR_PERM   ? "refused by the backend (path or access)"
-							      : "could not be read");
+				       rc == KBS_ERR_NOTFOUND		? "not found"
+				       : rc == KBS_ERR_PERM && fs	? "refused: path escapes the "
+									  "repository"
+				       : rc == KBS_ERR_PERM		? "refused: access denied by "
+									  "the backend "
+									: "could not be read",
+				       rc == KBS_ERR_PERM && !fs ? repo->ops->name : "");
 		goto out;
 	}
 	kbs_metrics_inc(k->metrics, KBS_CNT_RESOURCE_READS);

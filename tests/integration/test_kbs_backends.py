@@ -141,3 +141,199 @@ def test_pkcs11_plugin_path_as_trustee(daemons, tmp_dir, free_port, softhsm):
     assert c.key.decrypt(r.json()) == SECRET
     # not in the LocalFs repository
     assert c.get("default/p11/one").status_code == 401
+
+
+# ------------------------------------------------------------------ HashiCorp Vault KV
+
+VAULT_TOKEN = "hvs.test-root-token-0123456789"
+
+
+def vault_table(url, token=VAULT_TOKEN, extra=""):
+    return ('[[plugins]]\nname = "resource"\nstorage_backend_type = "Vault"\n'
+            'vault_url = "%s"\ntoken = "%s"\ntimeout_ms = 3000\n%s' % (url, token, extra))
+
+
+def test_vault_kv1_trustee_layout_and_errors(daemons, tmp_dir, free_port):
+    from backend_mocks import VaultMock, b64
+    vault = VaultMock(free_port(), VAULT_TOKEN, {"secret": 1}).start()
+    try:
+        # written the way Trustee's Vault backend writes: {"data": base64(resource)}
+        vault.put("secret", "default/vault/pre", {"data": b64(b"from-trustee\x00")})
+        url, _, d, _ = start_kbs(daemons, tmp_dir, free_port(), extra=vault_table(vault.url))
+        assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+        c = KbsClient(url)
+        c.rcar()
+        assert c.get_secret("default/vault/pre") == b"from-trustee\x00"
+        assert upload(tmp_dir, url, "default/vault/one", SECRET).returncode == 0
+        assert vault.get("secret", "default/vault/one") == {"data": b64(SECRET)}
+        assert c.get_secret("default/vault/one") == SECRET
+        m, path, hdrs, _ = vault.requests[-1]
+        assert (m, path) == ("GET", "/v1/secret/default/vault/one")
+        assert hdrs["X-Vault-Token"] == VAULT_TOKEN
+        r = c.get("default/vault/missing")
+        assert r.status_code == 401 and error_type(r) == "PluginInternalError"
+        assert "not found" in r.json()["detail"]
+        # a secret without Trustee's "data" field cannot be served
+        vault.put("secret", "default/vault/odd", {"password": "x"})
+        r = c.get("default/vault/odd")
+        assert r.status_code == 401 and "could not be read" in r.json()["detail"]
+        assert Admin(url).delete_resource("default/vault/one").status_code == 200
+        assert vault.get("secret", "default/vault/one") is None
+        r = Admin(url).delete_resource("default/vault/one")
+        assert r.status_code == 401 and error_type(r) == "PluginInternalError"
+        # sealed (503 from Vault) and gone: 503 naming the backend
+        vault.sealed = True
+        r = c.get("default/vault/pre")
+        assert r.status_code == 503 and error_type(r) == "VaultUnavailable", r.text
+        assert r.headers.get("Retry-After") == "1"
+        vault.sealed = False
+        vault.stop()
+        r = c.get("default/vault/pre")
+        assert r.status_code == 503 and error_type(r) == "VaultUnavailable"
+        log = log_text(d)
+        assert VAULT_TOKEN.encode() not in log and SECRET not in log
+        assert b64(SECRET).encode() not in log
+    finally:
+        try:
+            vault.stop()
+        except Exception:
+            pass
+
+
+def test_vault_kv2_and_wrong_token(daemons, tmp_dir, free_port):
+    from backend_mocks import VaultMock, b64
+    vault = VaultMock(free_port(), VAULT_TOKEN, {"kv": 2}).start()
+    try:
+        url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=vault_table(
+            vault.url + "/", extra='mount_path = "/kv/"\nkv_version = 2\n'))
+        assert upload(tmp_dir, url, "tenant/db/password", SECRET).returncode == 0
+        assert vault.get("kv", "tenant/db/password") == {"data": b64(SECRET)}
+        m, path, _, body = vault.requests[-1]
+        assert (m, path) == ("POST", "/v1/kv/data/tenant/db/password")
+        assert upload(tmp_dir, url, "tenant/db/password", b"second").returncode == 0
+        assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+        c = KbsClient(url)
+        c.rcar()
+        assert c.get_secret("tenant/db/password") == b"second"  # the latest version
+        assert vault.requests[-1][1] == "/v1/kv/data/tenant/db/password"
+        assert Admin(url).delete_resource("tenant/db/password").status_code == 200
+        assert vault.requests[-1][:2] == ("DELETE", "/v1/kv/metadata/tenant/db/password")
+        r = c.get("tenant/db/password")
+        assert r.status_code == 401 and "not found" in r.json()["detail"]
+    finally:
+        vault.stop()
+    # a token Vault refuses (403 permission denied): access denied, not "not found"
+    vault = VaultMock(free_port(), "other-token", {"secret": 1}).start()
+    try:
+        vault.put("secret", "default/vault/x", {"data": b64(b"x")})
+        url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=vault_table(vault.url),
+                                 name="kbs-badtoken")
+        assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+        c = KbsClient(url)
+        c.rcar()
+        r = c.get("default/vault/x")
+        assert r.status_code == 401 and error_type(r) == "PluginInternalError"
+        assert "access denied by the backend Vault" in r.json()["detail"]
+    finally:
+        vault.stop()
+
+
+# ------------------------------------------------------------------ Azure Key Vault
+
+TENANT, CLIENT = "72f988bf-86f1-41af-91ab-2d7cd011db47", "3d1b2c4e-aaaa-bbbb-cccc-0123456789ab"
+CLIENT_SECRET = "client~secret.value_0123456789"
+
+
+@pytest.fixture
+def akv(tmp_dir, free_port):
+    from backend_mocks import AkvMock
+    from kbsfs_testlib import make_self_signed_cert
+    cf = make_self_signed_cert(tmp_dir / "akv-tls", name="akv")
+    crt, key = cf.cert, cf.key
+    mocks = []
+
+    def make(**kw):
+        m = AkvMock(free_port(), (str(crt), str(key)), TENANT, CLIENT, **kw).start()
+        mocks.append(m)
+        return m, crt
+    yield make
+    for m in mocks:
+        m.stop()
+
+
+def akv_table(mock, crt, extra=""):
+    return ('[[plugins]]\nname = "resource"\nstorage_backend_type = "AzureKeyVault"\n'
+            'vault_url = "%s"\nauthority_host = "%s"\ntenant_id = "%s"\nclient_id = "%s"\n'
+            'ca_file = "%s"\n%s' % (mock.url, mock.url, TENANT, CLIENT, crt, extra))
+
+
+def test_akv_client_secret_versions_throttling_and_token_renewal(daemons, tmp_dir, free_port,
+                                                                akv):
+    mock, crt = akv(client_secret=CLIENT_SECRET)
+    v1 = mock.set_secret("coco-one", "first value")
+    mock.set_secret("coco-one", "second value")
+    url, _, d, _ = start_kbs(daemons, tmp_dir, free_port(), extra=akv_table(
+        mock, crt, 'client_secret = "%s"\n' % CLIENT_SECRET))
+    assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(url)
+    c.rcar()
+    # tag coco_one -> secret "coco-one", latest version; a 32-hex type selects a version
+    assert c.get_secret("default/akv/coco_one") == b"second value"
+    assert c.get_secret("default/%s/coco_one" % v1) == b"first value"
+    assert mock.requests[-1][1] == "/secrets/coco-one/%s?api-version=7.4" % v1
+    assert len(mock.token_requests) == 1  # the token is cached
+    assert mock.token_requests[0]["client_secret"] == CLIENT_SECRET
+    r = c.get("default/akv/absent")
+    assert r.status_code == 401 and error_type(r) == "PluginInternalError"
+    assert "not found" in r.json()["detail"]
+    # read-only by default: uploads are refused by the kbs itself
+    r = upload(tmp_dir, url, "default/akv/new", b"x")
+    assert r.returncode != 0
+    assert not any(m == "PUT" for m, *_ in mock.requests)
+    # throttled once (429 + Retry-After): waited and retried
+    mock.throttle = 1
+    assert c.get_secret("default/akv/coco_one") == b"second value"
+    # throttled for longer: 503 naming the backend, the guest retries later
+    mock.throttle = 10
+    r = c.get("default/akv/coco_one")
+    assert r.status_code == 503 and error_type(r) == "AzureKeyVaultUnavailable", r.text
+    mock.throttle = 0
+    # the vault rejects the cached token (401): one new token, then success
+    mock.revoke_tokens()
+    assert c.get_secret("default/akv/coco_one") == b"second value"
+    assert len(mock.token_requests) == 2
+    # the identity platform refuses the client (401 invalid_client): access denied
+    mock.revoke_tokens()
+    mock.auth_broken = True
+    r = c.get("default/akv/coco_one")
+    assert r.status_code == 401 and error_type(r) == "PluginInternalError"
+    assert "access denied by the backend AzureKeyVault" in r.json()["detail"]
+    log = log_text(d)
+    assert CLIENT_SECRET.encode() not in log and b"second value" not in log
+    assert b"invalid_client" in log  # the cause is logged
+
+
+def test_akv_workload_identity_writable_binary(daemons, tmp_dir, free_port, akv):
+    assertion = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a2JzIn0.c2ln"
+    tokfile = tmp_dir / "azure-identity-token"
+    tokfile.write_text(assertion + "\n")
+    mock, crt = akv(assertion=assertion)
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=akv_table(
+        mock, crt, 'federated_token_file = "%s"\nwritable = true\n' % tokfile))
+    assert upload(tmp_dir, url, "default/akv/bin_key", SECRET).returncode == 0
+    name, versions = "bin-key", mock.secrets["bin-key"]
+    assert versions[-1][2] == "application/octet-stream;base64"
+    assert mock.token_requests[0]["client_assertion"] == assertion
+    assert "client_secret" not in mock.token_requests[0]
+    assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(url)
+    c.rcar()
+    assert c.get_secret("default/akv/bin_key") == SECRET
+    assert Admin(url).delete_resource("default/akv/bin_key").status_code == 200
+    assert name not in mock.secrets
+    r = c.get("default/akv/bin_key")
+    assert r.status_code == 401 and "not found" in r.json()["detail"]
+    # the vault is gone: 503 naming the backend
+    mock.stop()
+    r = c.get("default/akv/bin_key")
+    assert r.status_code == 503 and error_type(r) == "AzureKeyVaultUnavailable"
