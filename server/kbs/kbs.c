@@ -496,13 +496,14 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 	k->cfg = (struct kbs_config *)cfg;
 	k->engine = policy_rego_engine();
 	k->max_body = (size_t)cfg->payload_request_size_mib << 20;
-	if (cfg->as_type != KBS_AS_BUILTIN) {
+	if (cfg->as_type != KBS_AS_BUILTIN && cfg->as_type != KBS_AS_NONE) {
 		snprintf(err, errlen, "attestation_service.type: only the built-in attestation "
 				      "service (coco_as_builtin) is supported by this KBS");
 		rc = KBS_ERR_UNSUPPORTED;
 		goto out;
 	}
-	if ((rc = as_new(&cfg->as, &k->as)) != KBS_OK) {
+	/* KBS_AS_NONE: passport mode, resources for tokens of trusted issuers only */
+	if (cfg->as_type == KBS_AS_BUILTIN && (rc = as_new(&cfg->as, &k->as)) != KBS_OK) {
 		snprintf(err, errlen, "attestation service: %s", kbs_strerror(rc));
 		goto out;
 	}
@@ -512,8 +513,12 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 	if ((rc = kbs_admin_new(cfg, &k->admin, err, errlen)) != KBS_OK)
 		goto out;
 	{
-		const struct jwk *keys[2] = {as_token_key(k->as), as_simple_token_key(k->as)};
-		rc = kbs_tokver_new(cfg, keys, 2, &k->tokver, err, errlen);
+		const struct jwk *keys[2] = {NULL, NULL};
+		if (k->as) {
+			keys[0] = as_token_key(k->as);
+			keys[1] = as_simple_token_key(k->as);
+		}
+		rc = kbs_tokver_new(cfg, keys, k->as ? 2 : 0, &k->tokver, err, errlen);
 		if (rc != KBS_OK)
 			goto out;
 	}
@@ -665,7 +670,8 @@ void kbs_set_policy_engine(struct kbs_ctx *k, const struct policy_engine *engine
 	pthread_rwlock_wrlock(&k->policy_lock);
 	k->engine = engine ? engine : policy_rego_engine();
 	pthread_rwlock_unlock(&k->policy_lock);
-	as_set_policy_engine(k->as, engine);
+	if (k->as)
+		as_set_policy_engine(k->as, engine);
 }
 
 struct as_ctx *kbs_as(struct kbs_ctx *k)
@@ -1391,11 +1397,11 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 	plugin[n] = '\0';
 	rest = slash ? slash + 1 : "";
 
-	if (strcmp(plugin, "auth") == 0 && post && !slash) {
+	if (k->as && strcmp(plugin, "auth") == 0 && post && !slash) {
 		*ep = KBS_EP_AUTH;
 		return handle_auth(k, req, resp);
 	}
-	if (strcmp(plugin, "attest") == 0 && post && !slash) {
+	if (k->as && strcmp(plugin, "attest") == 0 && post && !slash) {
 		*ep = KBS_EP_ATTEST;
 		return handle_attest(k, req, resp);
 	}
@@ -1403,11 +1409,11 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 		*ep = KBS_EP_RESOURCE_POLICY;
 		return handle_resource_policy(k, req, resp, get);
 	}
-	if (strcmp(plugin, "attestation-policy") == 0 && post && !slash) {
+	if (k->as && strcmp(plugin, "attestation-policy") == 0 && post && !slash) {
 		*ep = KBS_EP_ATTESTATION_POLICY;
 		return handle_attestation_policy(k, req, resp);
 	}
-	if (strcmp(plugin, "reference-value") == 0 && ((post && !slash) || (get && *rest))) {
+	if (k->as && strcmp(plugin, "reference-value") == 0 && ((post && !slash) || (get && *rest))) {
 		*ep = KBS_EP_REFERENCE_VALUE;
 		return handle_reference_value(k, req, resp, rest, get);
 	}

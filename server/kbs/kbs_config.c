@@ -53,6 +53,7 @@ void kbs_config_release(struct kbs_config *cfg)
 	free(cfg->tls_groups);
 	cfg_free_strv(cfg->trusted_certs_paths, cfg->ntrusted_certs);
 	cfg_free_strv(cfg->trusted_jwk_sets, cfg->ntrusted_jwk_sets);
+	free(cfg->jwks_ca_file);
 	cfg_free_strv(cfg->extra_teekey_paths, cfg->nextra_teekey_paths);
 	as_config_release(&cfg->as);
 	for (size_t i = 0; i < cfg->nidps; i++) {

@@ -18,7 +18,32 @@
 #define KBSFS_VERSION "0.1.0"
 #endif
 
+#ifdef KBS_RESOURCE_ONLY
+#define PROG "resource-kbs"
+#else
+#define PROG "kbs"
+#endif
+
 static const char usage[] =
+#ifdef KBS_RESOURCE_ONLY
+	"NAME\n"
+	"    resource-kbs - Key Broker Service without an attestation service (passport mode)\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    resource-kbs [--config-file FILE] [--check-config] [--log-level LEVEL]\n"
+	"    resource-kbs --help | --version\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    The kbs daemon built the way Trustee builds its resource-only KBS: it attests\n"
+	"    nobody (POST /kbs/v0/auth, /kbs/v0/attest, /kbs/v0/attestation-policy and\n"
+	"    /kbs/v0/reference-value answer 404 PluginNotFound) and serves resources to\n"
+	"    requests carrying an attestation token from another KBS or attestation service\n"
+	"    (Authorization: Bearer <EAR JWT>). Tokens are trusted only through\n"
+	"    [attestation_token]: trusted_certs_paths (x5c chain of the header jwk),\n"
+	"    trusted_jwk_sets (kid; files or https URLs) or insecure_header_jwk (testing).\n"
+	"    Start-up fails when none of these is set. An [attestation_service] table in the\n"
+	"    configuration is ignored. See docs/passport.md.\n"
+#else
 	"NAME\n"
 	"    kbs - Key Broker Service (Trustee KBS protocol 0.4.0)\n"
 	"\n"
@@ -39,7 +64,10 @@ static const char usage[] =
 	"        insecure_http = true\n"
 	"    starts a KBS on 127.0.0.1:8080 with resources in memory and the admin API closed.\n"
 	"    Tokens of the built-in attestation service are always trusted (its signing key is\n"
-	"    known in-process); insecure_header_jwk is not needed.\n"
+	"    known in-process); insecure_header_jwk is not needed. Tokens of other issuers\n"
+	"    need [attestation_token] trust material (docs/passport.md); resource-kbs(1) is\n"
+	"    the same daemon without the attestation service.\n"
+#endif
 	"\n"
 	"OPTIONS\n"
 	"    -c, --config-file FILE\n"
@@ -57,6 +85,8 @@ static const char usage[] =
 	"    KBS_CONFIG_FILE   configuration file when --config-file is absent\n"
 	"    RUST_LOG          log level (Trustee compatibility)\n"
 	"    KBS_SECMEM_SIZE   size of the locked memory pool for resource plaintext\n"
+	"    KBS_JWKS_REFRESH_S  refresh interval of https trusted_jwk_sets (default 300)\n"
+	"    SSL_CERT_FILE     CA bundle for https trusted_jwk_sets (default: system store)\n"
 	"    KBS_TEST_SESSION_LIFETIME_S  session lifetime in seconds (tests only)\n"
 	"\n"
 	"SIGNALS\n"
@@ -66,7 +96,7 @@ static const char usage[] =
 	"    0 on clean shutdown, 1 on a configuration or start-up error, 2 on bad usage.\n"
 	"\n"
 	"SEE ALSO\n"
-	"    docs/kbs.md, restful-as(1), kbs-client(1)\n";
+	"    docs/kbs.md, docs/passport.md, restful-as(1), kbs-client(1)\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -110,19 +140,20 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		case 'V':
-			printf("kbs (kbsfs) %s\n", KBSFS_VERSION);
+			printf(PROG " (kbsfs) %s\n", KBSFS_VERSION);
 			return 0;
 		default:
-			fputs("usage: kbs [--config-file FILE] [--check-config] (see kbs --help)\n",
+			fputs("usage: " PROG " [--config-file FILE] [--check-config] (see " PROG
+			      " --help)\n",
 			      stderr);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		fputs("kbs: unexpected argument (see kbs --help)\n", stderr);
+		fputs(PROG ": unexpected argument (see " PROG " --help)\n", stderr);
 		return 2;
 	}
-	log_setup("kbs", LOG_LVL_INFO, LOG_TARGET_STDERR);
+	log_setup(PROG, LOG_LVL_INFO, LOG_TARGET_STDERR);
 	if (level && log_level_parse(level) >= 0)
 		log_set_level((enum log_level)log_level_parse(level));
 
@@ -143,6 +174,13 @@ int main(int argc, char **argv)
 			  !cfg.certificate ? "Missing certificate" : "Missing private key");
 		goto out;
 	}
+#ifdef KBS_RESOURCE_ONLY
+	cfg.as_type = KBS_AS_NONE;
+#endif
+	if (getenv("KBS_JWKS_REFRESH_S"))
+		cfg.jwks_refresh_s = atol(getenv("KBS_JWKS_REFRESH_S"));
+	if (getenv("SSL_CERT_FILE") && !(cfg.jwks_ca_file = strdup(getenv("SSL_CERT_FILE"))))
+		goto out;
 	if (getenv("KBS_TEST_SESSION_LIFETIME_S"))
 		cfg.session_lifetime_s = atol(getenv("KBS_TEST_SESSION_LIFETIME_S"));
 	/* the pool holds resource plaintext while it is encrypted; tolerate no mlock rights */
