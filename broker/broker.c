@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Guest KBS client: RCAR over libcurl, a cached token + TEE key shared by all callers
- * (single flight), resource GET with JWE decryption into secret memory.
+ * Guest KBS client: RCAR over common/http_client.c, a cached token + TEE key shared by all
+ * callers (single flight), resource GET with JWE decryption into secret memory.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -293,25 +292,6 @@ static bool backoff_sleep(const struct broker *b, int attempt, int64_t deadline_
 	return true;
 }
 
-/* Transport failures worth another attempt (no HTTP exchange took place). */
-static bool transient(int curl_code)
-{
-	switch (curl_code) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	/* a handshake cut short; certificate verification failures have their own codes */
-	case CURLE_SSL_CONNECT_ERROR:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /*
  * One HTTP exchange with network retries (capped exponential backoff with jitter) and
  * retries of transient proxy statuses. Returns KBS_OK with res filled when the KBS answered
@@ -343,7 +323,7 @@ static int exchange(struct broker *b, struct http_client *c, const char *method,
 			err_set(err, 0, NULL, "%s %s: %s", method, url,
 				res->error[0] ? res->error : kbs_strerror(rc));
 			/* a certificate that does not verify will not verify on retry either */
-			if (!transient(res->curl_code))
+			if (!http_net_retryable(res->net_error))
 				return rc;
 		} else {
 			err_set(err, 0, NULL, "%s %s: %s", method, url, kbs_strerror(rc));
@@ -646,6 +626,9 @@ static int fetch_once(struct broker *b, const char *path, const struct secbuf *t
 		rc = KBS_ERR_TIMEOUT;
 		goto out;
 	}
+	/* right after an attestation its connection is idle and warm: use it instead of a
+	 * second TCP + TLS handshake (no-op when this pool client is connected already) */
+	(void)http_client_adopt_connection(c, b->rcar_http);
 	rc = exchange(b, c, "GET", url, headers, NULL, 0, deadline_ms, &res, err);
 	pool_put(b, slot);
 	if (rc)
@@ -784,10 +767,15 @@ int broker_set_token(struct broker *b, const char *token, size_t len)
 json_t *broker_status(struct broker *b)
 {
 	json_t *s, *le = NULL, *map;
+	unsigned long conns;
 	bool attested;
 
 	if (!b)
 		return NULL;
+	/* TCP connections opened so far (the client mutexes are taken outside b->mu) */
+	conns = http_client_connections(b->rcar_http);
+	for (int i = 0; i < BROKER_POOL; i++)
+		conns += http_client_connections(b->pool[i]);
 	map = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "PolicyDeny", "EACCES",
 			"PluginInternalError",
 			"ENOENT (a Trustee KBS reports a missing resource only as "
@@ -811,5 +799,7 @@ json_t *broker_status(struct broker *b)
 		      "last_error", le ? le : json_null(), "error_mapping",
 		      map ? map : json_null());
 	pthread_mutex_unlock(&b->mu);
+	if (s)
+		json_object_set_new(s, "connections", json_integer((json_int_t)conns));
 	return s;
 }

@@ -75,8 +75,9 @@ const char *broker_tee(const struct broker *b);
 /*
  * Status JSON for kbsfs's .kbsfs/status: {"tee": ..., "attested": bool, "token_expiry":
  * unix seconds or null, "attestations": n, "last_error": {...} or null}. No token, no key.
- * Also: "tee_key_algorithm", "fetches", "reattestations" and "error_mapping" (how KBS error
- * types map to errno, including Trustee's PluginInternalError -> ENOENT).
+ * Also: "tee_key_algorithm", "fetches", "reattestations", "connections" (TCP connections
+ * opened to the KBS so far) and "error_mapping" (how KBS error types map to errno, including
+ * Trustee's PluginInternalError -> ENOENT).
  */
 json_t *broker_status(struct broker *b);
 

@@ -9,17 +9,27 @@
 #include "common/buf.h"
 
 /*
- * HTTP client on libcurl. One struct http_client owns one easy handle with an in-memory
+ * Small HTTP/1.1 client on OpenSSL (no libcurl: the guest daemon's memory and attack surface
+ * stay small). One struct http_client keeps one kept-alive connection and an in-memory
  * cookie jar (so the RCAR session cookie travels automatically); calls on one client are
  * serialised by an internal mutex. Use several clients for parallel requests.
  *
- * TLS: certificate verification is always on for https URLs. ca_file pins trust to the given
- * PEM (a CA bundle or the server's self-signed certificate, like Trustee's kbs_cert); without
- * it the system store is used.
+ * Supported: http:// and https:// URLs with DNS names, IPv4 and bracketed IPv6 literals;
+ * Content-Length, chunked and close-delimited response bodies; bounded header section
+ * (http_resp.h limits) and body (max_response_size). Not supported: proxies (no
+ * HTTPS_PROXY/http_proxy handling), redirects (3xx are returned to the caller), compression,
+ * HTTP/2. Name resolution uses getaddrinfo() and is not bounded by the deadline.
+ *
+ * TLS: certificate verification is always on for https URLs (TLS 1.2 or newer, SNI for DNS
+ * names, host name or IP address checked against the certificate). ca_file pins trust to the
+ * given PEM (a CA bundle or the server's self-signed certificate, like Trustee's kbs_cert);
+ * without it the system store is used.
  *
  * Retries: connection-level failures (refused, DNS, reset, timeout before a response) are
  * retried with capped exponential backoff and full jitter until max_retries or the deadline
  * is reached. HTTP responses of any status are never retried here; the caller decides.
+ * A kept-alive connection that turns out to be closed by the server before any response
+ * byte arrived is replaced by a new one once, without counting as an attempt.
  */
 struct http_client_config {
 	const char *ca_file;	  /* optional PEM file */
@@ -35,11 +45,33 @@ struct http_client_config {
 
 struct http_client;
 
+/* What went wrong on the transport in the last attempt (struct http_result.net_error). */
+enum http_net_err {
+	HTTP_NET_OK = 0,
+	HTTP_NET_RESOLVE,   /* name resolution failed */
+	HTTP_NET_CONNECT,   /* TCP connect refused/unreachable */
+	HTTP_NET_TIMEOUT,   /* attempt timeout or deadline */
+	HTTP_NET_SEND,	    /* write failed / connection reset while sending */
+	HTTP_NET_RECV,	    /* read failed / connection reset while receiving */
+	HTTP_NET_EMPTY,	    /* connection closed before any response byte */
+	HTTP_NET_PARTIAL,   /* connection closed in the middle of the response */
+	HTTP_NET_TLS,	    /* TLS handshake failed (not a verification failure) */
+	HTTP_NET_TLS_VERIFY,/* server certificate or host name did not verify */
+	HTTP_NET_PROTOCOL,  /* malformed response */
+	HTTP_NET_TOO_LARGE, /* response header or body beyond its bound */
+	HTTP_NET_URL,	    /* unusable URL */
+	HTTP_NET_INTERNAL   /* allocation or setup failure */
+};
+
+/* True for failures where no HTTP exchange took place and a new attempt may succeed
+ * (resolve, connect, timeout, send, recv, empty, partial, TLS handshake). */
+bool http_net_retryable(int net_error);
+
 struct http_result {
 	long status;	 /* HTTP status, 0 if no response */
 	struct buf body; /* response body */
 	char content_type[128];
-	int curl_code;	 /* CURLcode of the last attempt */
+	int net_error;	 /* enum http_net_err of the last attempt */
 	int attempts;	 /* number of attempts made */
 	char error[256]; /* transport error text, empty on success */
 };
@@ -63,6 +95,19 @@ int http_client_request(struct http_client *c, const char *method, const char *u
 			const char *const *headers, const void *body, size_t body_len,
 			int64_t deadline_ms, struct http_result *res);
 void http_result_release(struct http_result *res);
+
+/*
+ * Moves src's idle kept-alive connection to dst when dst has none (both clients must trust
+ * the same CAs: the connection keeps the TLS session verified under src's settings).
+ * Cookies stay with src. Lets the broker send the resource GET on the connection the
+ * attestation just used instead of opening a second one. Never waits for src: returns
+ * KBS_ERR_BUSY when src is in the middle of a request. Returns KBS_OK when a connection
+ * moved, KBS_ERR_NOTFOUND when there was nothing to move (or dst already had one).
+ */
+int http_client_adopt_connection(struct http_client *dst, struct http_client *src);
+
+/* Number of TCP connections this client opened so far (for tests and benchmarks). */
+unsigned long http_client_connections(struct http_client *c);
 
 /* Drops all cookies (e.g. to start a fresh RCAR session). */
 void http_client_clear_cookies(struct http_client *c);

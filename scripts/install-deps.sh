@@ -14,7 +14,6 @@ libssl-dev
 openssl
 libjansson-dev
 libevent-dev
-libcurl4-openssl-dev
 libfuse3-dev
 fuse3
 libsystemd-dev

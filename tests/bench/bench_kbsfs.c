@@ -7,9 +7,12 @@
  *                                        warm kbsfs path runs entirely in this process' syscalls)
  *   bench_kbsfs cold FILE             -> microseconds for one open+read+close (first access)
  *   bench_kbsfs https URL CAFILE      -> microseconds for one HTTPS GET on a new connection
- *                                        (TCP + TLS handshake + request), libcurl
+ *                                        (TCP + TLS handshake + request), with the
+ *                                        project's HTTP client (the one the broker uses)
  */
-#include <curl/curl.h>
+#include "common/err.h"
+#include "common/http_client.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +31,6 @@ static double clock_s(clockid_t clk)
 static double now_s(void)
 {
 	return clock_s(CLOCK_MONOTONIC);
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *ctx)
-{
-	(void)p;
-	(void)ctx;
-	return size * n;
 }
 
 static int once(const char *path, char *buf, size_t len)
@@ -85,26 +81,24 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 4 && !strcmp(argv[1], "https")) {
-		CURL *c;
-		CURLcode rc;
+		struct http_client_config cc = {.ca_file = argv[3], .max_retries = 0};
+		struct http_client *c = NULL;
+		struct http_result res;
 		double t0;
+		int rc;
 
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		c = curl_easy_init();
-		if (!c)
+		if (http_client_new(&cc, &c) != KBS_OK)
 			return 1;
-		curl_easy_setopt(c, CURLOPT_URL, argv[2]);
-		curl_easy_setopt(c, CURLOPT_CAINFO, argv[3]);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 		t0 = now_s();
-		rc = curl_easy_perform(c);
-		if (rc != CURLE_OK) {
-			fprintf(stderr, "GET %s: %s\n", argv[2], curl_easy_strerror(rc));
+		rc = http_client_request(c, "GET", argv[2], NULL, NULL, 0, 0, &res);
+		if (rc != KBS_OK || res.status != 200) {
+			fprintf(stderr, "GET %s: %s (HTTP %ld)\n", argv[2],
+				res.error[0] ? res.error : kbs_strerror(rc), res.status);
 			return 1;
 		}
 		printf("%.0f\n", (now_s() - t0) * 1e6);
-		curl_easy_cleanup(c);
-		curl_global_cleanup();
+		http_result_release(&res);
+		http_client_free(c);
 		return 0;
 	}
 	fprintf(stderr, "usage: %s warm SECONDS FILE | cold FILE | https URL CAFILE\n", argv[0]);

@@ -158,6 +158,13 @@ anon=$(awk '/^RssAnon/ {print $2}' "/proc/$KBSFS_PID/status")
 file=$(awk '/^RssFile/ {print $2}' "/proc/$KBSFS_PID/status")
 pss=$(awk '/^Pss:/ {print $2}' "/proc/$KBSFS_PID/smaps_rollup")
 uss=$(awk '/^Private_(Clean|Dirty):/ {n += $2} END {print n}' "/proc/$KBSFS_PID/smaps_rollup")
+# where the resident pages are: Rss / Pss / private kB per mapped object, largest first
+awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", name)}
+	/^Rss:/ {rss[name] += $2} /^Pss:/ {pss[name] += $2}
+	/^Private_(Clean|Dirty):/ {priv[name] += $2}
+	END {for (n in rss) if (rss[n] > 0) printf "%8d %8d %8d  %s\n", rss[n], pss[n], priv[n], n}' \
+	"/proc/$KBSFS_PID/smaps" | sort -rn >"$WORK/smaps"
+threads=$(awk '/^Threads/ {print $2}' "/proc/$KBSFS_PID/status")
 umount_kbsfs
 
 wk=$(median <"$WORK/warm_kbsfs")
@@ -177,6 +184,9 @@ printf '%-44s %12s %12s %8s\n' "  fastest cold first read us" "$(best_low <"$WOR
 printf '%-44s %12s\n' "kbsfs VmRSS kB, 100 secrets cached" "$rss"
 printf '%-44s %12s\n' "  of which anonymous / file-backed (libs)" "$anon / $file"
 printf '%-44s %12s\n' "  private (USS) / proportional (PSS)" "$uss / $pss"
+printf '%-44s %12s\n' "  threads" "$threads"
+printf '\nresident pages per mapping (kB):\n%8s %8s %8s  %s\n' Rss Pss Private object
+cat "$WORK/smaps"
 printf '\nall warm kbsfs: %s\nall warm tmpfs: %s\nall cold kbsfs: %s\nall cold nginx: %s\n' \
 	"$(tr '\n' ' ' <"$WORK/warm_kbsfs")" "$(tr '\n' ' ' <"$WORK/warm_tmpfs")" \
 	"$(tr '\n' ' ' <"$WORK/cold_kbsfs")" "$(tr '\n' ' ' <"$WORK/cold_nginx")"

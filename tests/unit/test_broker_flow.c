@@ -286,6 +286,8 @@ static void every_key_algorithm_round_trips(void **state)
 		/* one handshake for both fetches */
 		assert_int_equal(F.attests, 1);
 		assert_int_equal(stat_int(b, "attestations"), 1);
+		/* auth, attest and both GETs on one kept-alive connection */
+		assert_int_equal(stat_int(b, "connections"), 1);
 		broker_free(b);
 	}
 }

@@ -817,10 +817,13 @@ struct tlsfiles {
 	char other_cert[128];
 	char rsa_cert[128];
 	char rsa_key[128];
+	char host_cert[128]; /* SAN DNS:localhost */
+	char host_key[128];
 	char *cert_pem;
 };
 
-static void write_cert(const char *cert_path, const char *key_path, char **pem_out, int rsa)
+static void write_cert_san(const char *cert_path, const char *key_path, char **pem_out, int rsa,
+			   const char *san)
 {
 	EVP_PKEY *pk = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -841,7 +844,7 @@ static void write_cert(const char *cert_path, const char *key_path, char **pem_o
 				   -1, 0);
 	X509_set_issuer_name(x, n);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
 	assert_non_null(ext);
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
@@ -871,6 +874,11 @@ static void write_cert(const char *cert_path, const char *key_path, char **pem_o
 	EVP_PKEY_free(pk);
 }
 
+static void write_cert(const char *cert_path, const char *key_path, char **pem_out, int rsa)
+{
+	write_cert_san(cert_path, key_path, pem_out, rsa, "IP:127.0.0.1");
+}
+
 static int tls_setup(void **state)
 {
 	struct tlsfiles *tf = calloc(1, sizeof(*tf));
@@ -886,6 +894,9 @@ static int tls_setup(void **state)
 	write_cert(tf->cert, tf->key, &tf->cert_pem, 0);
 	write_cert(tf->other_cert, NULL, NULL, 0);
 	write_cert(tf->rsa_cert, tf->rsa_key, NULL, 1);
+	snprintf(tf->host_cert, sizeof(tf->host_cert), "%s/host.pem", tf->dir);
+	snprintf(tf->host_key, sizeof(tf->host_key), "%s/host.key", tf->dir);
+	write_cert_san(tf->host_cert, tf->host_key, NULL, 0, "DNS:localhost");
 	*state = tf;
 	return 0;
 }
@@ -899,6 +910,8 @@ static int tls_teardown(void **state)
 	unlink(tf->other_cert);
 	unlink(tf->rsa_cert);
 	unlink(tf->rsa_key);
+	unlink(tf->host_cert);
+	unlink(tf->host_key);
 	rmdir(tf->dir);
 	free(tf->cert_pem);
 	free(tf);
@@ -1274,6 +1287,251 @@ static void concurrent_requests_use_several_workers(void **state)
 	srv_stop(t);
 }
 
+/* ------------------------------------------------------------------ scripted raw server */
+
+/*
+ * A one-thread server that answers each request with the next scripted reply, so that the
+ * client meets framings and connection behaviour the libevent server never produces.
+ */
+enum after { KEEP, CLOSE, DROP /* read the request, close without answering */ };
+
+struct step {
+	const char *reply;
+	enum after after;
+};
+
+struct raw_srv {
+	int lfd, port;
+	const struct step *steps;
+	int nsteps;
+	SSL_CTX *tls; /* optional */
+	atomic_int accepted;
+	char sni[128];
+	char last_req[2048];
+	pthread_t th;
+};
+
+static int read_request(SSL *ssl, int fd, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (n + 1 < outlen) {
+		int r = ssl ? SSL_read(ssl, out + n, 1) : (int)read(fd, out + n, 1);
+
+		if (r <= 0)
+			return -1;
+		n++;
+		out[n] = '\0';
+		if (n >= 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static void *raw_thread(void *p)
+{
+	struct raw_srv *r = p;
+	int i = 0;
+
+	while (i < r->nsteps) {
+		int fd = accept(r->lfd, NULL, NULL);
+		SSL *ssl = NULL;
+
+		if (fd < 0)
+			break;
+		atomic_fetch_add(&r->accepted, 1);
+		if (r->tls != NULL) {
+			const char *sn;
+
+			ssl = SSL_new(r->tls);
+			SSL_set_fd(ssl, fd);
+			if (SSL_accept(ssl) != 1) {
+				SSL_free(ssl);
+				close(fd);
+				continue;
+			}
+			sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+			snprintf(r->sni, sizeof(r->sni), "%s", sn ? sn : "");
+		}
+		while (i < r->nsteps) {
+			const struct step *s = &r->steps[i];
+
+			if (read_request(ssl, fd, r->last_req, sizeof(r->last_req)) != 0)
+				break; /* client closed: next connection */
+			i++;
+			if (s->after != DROP) {
+				if (ssl)
+					SSL_write(ssl, s->reply, (int)strlen(s->reply));
+				else if (write(fd, s->reply, strlen(s->reply)) < 0)
+					break;
+			}
+			if (s->after != KEEP)
+				break;
+		}
+		if (ssl) {
+			SSL_shutdown(ssl);
+			SSL_free(ssl);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static struct raw_srv *raw_start(const struct step *steps, int n, SSL_CTX *tls)
+{
+	struct raw_srv *r = calloc(1, sizeof(*r));
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+
+	assert_non_null(r);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(r->lfd, 8), 0);
+	assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &l), 0);
+	r->port = ntohs(a.sin_port);
+	r->steps = steps;
+	r->nsteps = n;
+	r->tls = tls;
+	assert_int_equal(pthread_create(&r->th, NULL, raw_thread, r), 0);
+	return r;
+}
+
+static void raw_stop(struct raw_srv *r)
+{
+	shutdown(r->lfd, SHUT_RDWR);
+	pthread_join(r->th, NULL);
+	close(r->lfd);
+	free(r);
+}
+
+static void client_framings_and_stale_connections(void **state)
+{
+	static const struct step steps[] = {
+	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nchunk\r\n3\r\ned!\r\n"
+	     "0\r\n\r\n",
+	     KEEP},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nclose", CLOSE},
+	    {"HTTP/1.0 200 OK\r\n\r\nuntil eof", CLOSE},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nSet-Cookie: s=1\r\n\r\nkept", KEEP},
+	    {"", DROP}, /* the kept connection dies with the next request on it */
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nretry", KEEP},
+	    {"", DROP},
+	    {"", DROP},
+	};
+	struct raw_srv *r = raw_start(steps, 8, NULL);
+	struct http_client *c = client(3000, 0);
+	struct http_result res;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", r->port);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "chunked!");
+	http_result_release(&res);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "close");
+	http_result_release(&res);
+	assert_int_equal(http_client_connections(c), 1);
+	/* Connection: close was honoured: a new connection, body delimited by EOF */
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "until eof");
+	http_result_release(&res);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "kept");
+	http_result_release(&res);
+	assert_int_equal(http_client_connections(c), 3);
+	/* the server drops the kept connection on the next request: one transparent reconnect,
+	 * not an attempt; the cookie from the last answer travels with the request */
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "retry");
+	assert_int_equal(res.attempts, 1);
+	assert_non_null(strstr(r->last_req, "\r\nCookie: s=1\r\n"));
+	http_result_release(&res);
+	assert_int_equal(http_client_connections(c), 4);
+	/* on a fresh connection a missing answer is a failure (no retries configured) */
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res),
+			 KBS_ERR_NETWORK);
+	assert_int_equal(res.net_error, HTTP_NET_EMPTY);
+	assert_int_equal(res.attempts, 1);
+	http_result_release(&res);
+	assert_int_equal(http_client_connections(c), 5);
+	assert_int_equal(atomic_load(&r->accepted), 5);
+	http_client_free(c);
+	raw_stop(r);
+}
+
+static void adopted_connection_carries_the_next_request(void **state)
+{
+	static const struct step steps[] = {
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nSet-Cookie: kbs-session-id=abc\r\n\r\n1",
+	     KEEP},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2", KEEP},
+	};
+	struct raw_srv *r = raw_start(steps, 2, NULL);
+	struct http_client *a = client(3000, 0), *b = client(3000, 0);
+	struct http_result res;
+	char url[64], v[16];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", r->port);
+	assert_int_equal(http_client_adopt_connection(b, a), KBS_ERR_NOTFOUND);
+	assert_int_equal(http_client_request(a, "POST", url, NULL, "{}", 2, 0, &res), KBS_OK);
+	http_result_release(&res);
+	assert_int_equal(http_client_adopt_connection(b, a), KBS_OK);
+	assert_int_equal(http_client_adopt_connection(b, a), KBS_ERR_NOTFOUND);
+	assert_int_equal(http_client_request(b, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_string_equal((char *)res.body.p, "2");
+	http_result_release(&res);
+	/* one TCP connection served both clients; the cookie stayed with its client */
+	assert_int_equal(atomic_load(&r->accepted), 1);
+	assert_int_equal(http_client_connections(b), 0);
+	assert_null(strstr(r->last_req, "Cookie:"));
+	assert_int_equal(http_client_get_cookie(a, "kbs-session-id", v, sizeof(v)), KBS_OK);
+	assert_int_equal(http_client_get_cookie(b, "kbs-session-id", v, sizeof(v)),
+			 KBS_ERR_NOTFOUND);
+	http_client_free(a);
+	http_client_free(b);
+	raw_stop(r);
+}
+
+static void tls_sends_sni_and_checks_the_host_name(void **state)
+{
+	struct tlsfiles *tf = *state;
+	static const struct step steps[] = {
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", CLOSE},
+	};
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	struct http_client_config cc = {.ca_file = tf->host_cert, .max_retries = 2};
+	struct http_client *c;
+	struct http_result res;
+	struct raw_srv *r;
+	char url[96];
+
+	assert_int_equal(SSL_CTX_use_certificate_file(sctx, tf->host_cert, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(sctx, tf->host_key, SSL_FILETYPE_PEM), 1);
+	r = raw_start(steps, 1, sctx);
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	/* the certificate names localhost, not 127.0.0.1: refused, and not retried */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", r->port);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res),
+			 KBS_ERR_NETWORK);
+	assert_int_equal(res.net_error, HTTP_NET_TLS_VERIFY);
+	assert_int_equal(res.attempts, 1);
+	assert_non_null(strstr(res.error, "did not verify"));
+	http_result_release(&res);
+	assert_string_equal(r->sni, ""); /* no SNI for an IP address */
+	/* by name: SNI sent, name matches */
+	snprintf(url, sizeof(url), "https://localhost:%d/x", r->port);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_string_equal((char *)res.body.p, "ok");
+	http_result_release(&res);
+	assert_string_equal(r->sni, "localhost");
+	assert_non_null(strstr(r->last_req, "\r\nHost: localhost:"));
+	http_client_free(c);
+	raw_stop(r);
+	SSL_CTX_free(sctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1304,6 +1562,10 @@ int main(void)
 	    cmocka_unit_test(concurrent_requests_use_several_workers),
 	    cmocka_unit_test(stop_finishes_in_flight_request),
 	    cmocka_unit_test(idle_stop_is_fast),
+	    cmocka_unit_test(client_framings_and_stale_connections),
+	    cmocka_unit_test(adopted_connection_carries_the_next_request),
+	    cmocka_unit_test_setup_teardown(tls_sends_sni_and_checks_the_host_name, tls_setup,
+					    tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
