@@ -34,6 +34,7 @@ struct broker {
 	char *ca_pem;
 	char *initdata;
 	char *tee_key_alg_cfg;
+	char *query; /* resource GET query string, or NULL */
 	enum attester_tee tee;
 	enum jwk_kind key_kind;
 	const char *jwe_alg; /* JWE alg we accept and announce in tee-pubkey */
@@ -186,8 +187,19 @@ int broker_new(const struct broker_config *cfg, struct broker **out)
 	b->tee_key_alg_cfg = dup_opt(cfg->tee_key_algorithm ? cfg->tee_key_algorithm
 							    : "ECDH-ES+A256KW-P256",
 				     &fail);
+	b->query = cfg->resource_query && *cfg->resource_query
+			   ? dup_opt(cfg->resource_query, &fail)
+			   : NULL;
 	if (fail) {
 		rc = KBS_ERR_NOMEM;
+		goto out;
+	}
+	if (b->query &&
+	    (strlen(b->query) > 1024 ||
+	     strspn(b->query, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~%=&-") !=
+		 strlen(b->query))) {
+		log_error("broker: resource_query must be at most 1024 URL-safe characters");
+		rc = KBS_ERR_INVAL;
 		goto out;
 	}
 	n = strlen(b->url);
@@ -251,6 +263,7 @@ void broker_free(struct broker *b)
 	free(b->ca_pem);
 	free(b->initdata);
 	free(b->tee_key_alg_cfg);
+	free(b->query);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b);
@@ -606,7 +619,7 @@ static int fetch_once(struct broker *b, const char *path, const struct secbuf *t
 	struct secbuf hdr = {NULL, 0};
 	const char *headers[2] = {NULL, NULL};
 	struct http_client *c;
-	char url[1200];
+	char url[2400];
 	int slot = -1, rc;
 
 	memset(&res, 0, sizeof(res));
@@ -618,7 +631,8 @@ static int fetch_once(struct broker *b, const char *path, const struct secbuf *t
 	memcpy(hdr.p + sizeof(prefix) - 1, tok->p, tok->len);
 	hdr.p[sizeof(prefix) - 1 + tok->len] = '\0';
 	headers[0] = (const char *)hdr.p;
-	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", b->url, path);
+	snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s%s%s", b->url, path, b->query ? "?" : "",
+		 b->query ? b->query : "");
 
 	c = pool_get(b, deadline_ms, &slot);
 	if (!c) {

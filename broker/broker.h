@@ -38,6 +38,10 @@ struct broker_config {
 					 a fresh key of tee_key_algorithm for every attestation */
 	long backoff_initial_ms;      /* first retry delay, default 200 */
 	long backoff_max_ms;          /* retry delay cap, default 5000 */
+	const char *resource_query;   /* optional query string appended to every resource GET
+					 ("k=v&k=v", characters [A-Za-z0-9._~%=&-] only, at
+					 most 1024); the KBS hands it to the resource policy as
+					 data.query (kbsfs: the pod identity) */
 };
 
 struct broker;

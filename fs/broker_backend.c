@@ -71,6 +71,7 @@ int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *o
 {
 	struct broker_backend *bb = calloc(1, sizeof(*bb));
 	struct broker_config bc;
+	char query[1100];
 	int rc;
 
 	if (!bb)
@@ -113,6 +114,12 @@ int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *o
 	bc.request_timeout_ms = bb->timeout_ms;
 	bc.max_retries = 2;
 	bc.initdata_toml = bb->initdata;
+	if (kbsfs_config_resource_query(cfg, query, sizeof(query)) != KBS_OK) {
+		snprintf(err, errlen, "pod identity options too long");
+		bb_destroy(bb);
+		return KBS_ERR_RANGE;
+	}
+	bc.resource_query = query[0] ? query : NULL;
 	rc = broker_new(&bc, &bb->b);
 	if (rc) {
 		snprintf(err, errlen, "cannot set up the KBS client for %s: %s", cfg->kbs_url,

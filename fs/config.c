@@ -36,6 +36,10 @@ enum opt_id {
 	O_LOG_LEVEL,
 	O_RESOURCES,
 	O_CONFIG,
+	O_POD_NAMESPACE,
+	O_POD_NAME,
+	O_POD_UID,
+	O_SERVICE_ACCOUNT,
 	O__COUNT
 };
 
@@ -59,6 +63,10 @@ static const struct {
     {"log_level", O_LOG_LEVEL},
     {"resources", O_RESOURCES},
     {"config", O_CONFIG},
+    {"pod_namespace", O_POD_NAMESPACE},
+    {"pod_name", O_POD_NAME},
+    {"pod_uid", O_POD_UID},
+    {"service_account", O_SERVICE_ACCOUNT},
 };
 
 static const char *const tee_names[] = {"auto", "sample",      "tpm",	     "snp",
@@ -110,6 +118,10 @@ void kbsfs_config_free(struct kbsfs_config *c)
 	free(c->tee_key_algorithm);
 	free(c->initdata_file);
 	free(c->config_file);
+	free(c->pod_namespace);
+	free(c->pod_name);
+	free(c->pod_uid);
+	free(c->service_account);
 	for (i = 0; i < c->nresources; i++)
 		free(c->resources[i]);
 	free(c->resources);
@@ -373,6 +385,23 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 	}
 	case O_RESOURCES:
 		rc = add_resource_list(c, v, err, errlen);
+		break;
+	case O_POD_NAMESPACE:
+	case O_POD_NAME:
+	case O_POD_UID:
+	case O_SERVICE_ACCOUNT:
+		/* Kubernetes names (DNS labels/subdomains) and UIDs: no query encoding needed */
+		if (!v[0] || strlen(v) > 253 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			strlen(v)) {
+			set_err(err, errlen, "%s: expected 1-253 characters of [A-Za-z0-9._-]", name);
+			return KBS_ERR_INVAL;
+		}
+		rc = set_str(id == O_POD_NAMESPACE ? &c->pod_namespace
+			     : id == O_POD_NAME	   ? &c->pod_name
+			     : id == O_POD_UID	   ? &c->pod_uid
+						   : &c->service_account,
+			     v);
 		break;
 	case O__COUNT:
 		return KBS_ERR_INTERNAL;
@@ -671,6 +700,29 @@ int kbsfs_config_finish(struct kbsfs_config *c, char *err, size_t errlen)
 	return KBS_OK;
 }
 
+int kbsfs_config_resource_query(const struct kbsfs_config *c, char *out, size_t outlen)
+{
+	const char *keys[] = {"pod_namespace", "pod_name", "pod_uid", "service_account"};
+	const char *vals[] = {c->pod_namespace, c->pod_name, c->pod_uid, c->service_account};
+	size_t i, o = 0;
+	int n;
+
+	if (!outlen)
+		return KBS_ERR_RANGE;
+	out[0] = 0;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!vals[i])
+			continue;
+		n = snprintf(out + o, outlen - o, "%s%s=%s", o ? "&" : "", keys[i], vals[i]);
+		if (n < 0 || (size_t)n >= outlen - o) {
+			out[0] = 0;
+			return KBS_ERR_RANGE;
+		}
+		o += (size_t)n;
+	}
+	return KBS_OK;
+}
+
 void kbsfs_config_usage(FILE *f, const char *prog)
 {
 	fprintf(
@@ -711,6 +763,11 @@ void kbsfs_config_usage(FILE *f, const char *prog)
 	    "                           url, kbs_cert; [[credentials]] resource_uri) and aa.toml\n"
 	    "                           ([token_configs.kbs] url, cert, tee_key_algorithm).\n"
 	    "                           Mount options win over the file.\n"
+	    "    -o pod_namespace=NS, pod_name=NAME, pod_uid=UID, service_account=SA\n"
+	    "                           workload identity sent with every resource request\n"
+	    "                           (query string; the KBS resource policy reads it as\n"
+	    "                           data.query.pod_namespace etc.). Set by kbsfs-csi; not\n"
+	    "                           attested: the host that mounts vouches for it.\n"
 	    "    -o cache_timeout=S     kernel dentry/attribute cache time (default 3600);\n"
 	    "                           changes are pushed to the kernel explicitly\n"
 	    "    -o timeout=S           per-request KBS timeout (default 10)\n"

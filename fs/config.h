@@ -33,6 +33,12 @@ struct kbsfs_config {
 	size_t secmem_size;	  /* secret arena size, default 1 MiB */
 	int log_level;		  /* enum log_level */
 	char **resources;	  /* normalised "repo/type/tag", deduplicated */
+	/*
+	 * Workload identity sent to the KBS with every resource request (query string; the
+	 * KBS gives it to the resource policy as data.query). Set by kbsfs-csi from the pod's
+	 * volume context. Not attested: the mounting host vouches for it.
+	 */
+	char *pod_namespace, *pod_name, *pod_uid, *service_account;
 	size_t nresources;
 	unsigned set_mask; /* internal: which fields came from the command line */
 };
@@ -58,6 +64,14 @@ int kbsfs_config_finish(struct kbsfs_config *c, char *err, size_t errlen);
 
 /* Adds one resource (any form kbsfs_path_normalize accepts); duplicates are ignored. */
 int kbsfs_config_add_resource(struct kbsfs_config *c, const char *ref, size_t len);
+
+/*
+ * Writes the resource-request query string for the workload identity options
+ * ("pod_namespace=a&pod_name=p&pod_uid=u&service_account=sa", only the options set; "" when
+ * none). Values are restricted to [A-Za-z0-9._-] when set, so no encoding is needed.
+ * Returns KBS_OK or KBS_ERR_RANGE if out is too small.
+ */
+int kbsfs_config_resource_query(const struct kbsfs_config *c, char *out, size_t outlen);
 
 /* Prints the man-page style option reference. */
 void kbsfs_config_usage(FILE *f, const char *prog);

@@ -322,6 +322,15 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 	snprintf(vol->ns, sizeof(vol->ns), "%s", ctx_get(req, POD_PREFIX "pod.namespace"));
 	snprintf(vol->sa, sizeof(vol->sa), "%s", ctx_get(req, POD_PREFIX "serviceAccount.name"));
 	snprintf(vol->pod_uid, sizeof(vol->pod_uid), "%s", ctx_get(req, POD_PREFIX "pod.uid"));
+	for (k = 0; k < sizeof(pod_keys) / sizeof(pod_keys[0]); k++) {
+		v = ctx_get(req, pod_keys[k]);
+		/* Kubernetes names and UIDs; kbsfs sends them to the KBS unencoded */
+		if (strlen(v) > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						 "0123456789._-") != strlen(v)) {
+			res_set(res, rc, "%s is not a Kubernetes name", pod_keys[k]);
+			goto out;
+		}
+	}
 	placement = ctx_get(req, "placement");
 	if (placement && strcmp(placement, "node") && strcmp(placement, "guest")) {
 		res_set(res, rc, "placement must be node or guest");
@@ -430,6 +439,12 @@ int csi_volume_parse(const struct csi_node_cfg *cfg, const struct csi_publish_re
 		if (rc != KBS_OK)
 			goto toolong;
 	}
+	/* the pod identity travels to the KBS (data.query of the resource policy) */
+	if ((rc = opt_append(&b, "pod_namespace", vol->ns)) != KBS_OK ||
+	    (rc = opt_append(&b, "pod_name", vol->pod)) != KBS_OK ||
+	    (rc = opt_append(&b, "pod_uid", vol->pod_uid)) != KBS_OK ||
+	    (rc = opt_append(&b, "service_account", vol->sa)) != KBS_OK)
+		goto toolong;
 	if ((v = ctx_get(req, "uid"))) {
 		if (!digits(v, 10, 0x7fffffff)) {
 			rc = CSI_INVALID_ARGUMENT;

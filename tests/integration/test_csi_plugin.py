@@ -94,7 +94,7 @@ class Plugin:
             self.daemon.stop()
 
     def publish(self, pod_uid="uid-1", vol="secrets", attrs=None, tokens=None, readonly=True,
-                ns="default", drop=(), cap="mount", target=None, volume_id=None):
+                ns="default", drop=(), cap="mount", target=None, volume_id=None, sa="default"):
         pb = self.pb
         vid = volume_id if volume_id is not None else \
             "csi-" + hashlib.sha256((pod_uid + vol).encode()).hexdigest()
@@ -108,7 +108,7 @@ class Plugin:
         ctx.update(attrs or {})
         ctx.update({"csi.storage.k8s.io/pod.name": "p", "csi.storage.k8s.io/pod.namespace": ns,
                     "csi.storage.k8s.io/pod.uid": pod_uid,
-                    "csi.storage.k8s.io/serviceAccount.name": "default",
+                    "csi.storage.k8s.io/serviceAccount.name": sa,
                     "csi.storage.k8s.io/ephemeral": "true"})
         if tokens is not None:
             ctx["csi.storage.k8s.io/serviceAccount.tokens"] = json.dumps(tokens)
@@ -307,6 +307,35 @@ def test_plugin_restart_keeps_mount_and_readopts(plugin):
     plugin.unpublish(vid, tp)
     assert not is_mounted(tp) and not os.path.exists(tp)
     wait_for(lambda: not os.path.exists(f"/proc/{kbsfs_pid}"), 10, what="kbsfs exit")
+
+
+NAMESPACE_POLICY = """package policy
+
+default allow := false
+
+# kbsfs-csi node mode: the pod's identity arrives as the request's query string
+allow if {
+    data.plugin == "resource"
+    data.query.pod_namespace == "a"
+    data.query.service_account == "reader"
+    data["resource-path"][0] == "default"
+}
+"""
+
+
+def test_resource_policy_selects_pods_by_namespace_and_service_account(plugin, kbs):
+    kbs.set_policy(NAMESPACE_POLICY)
+    vid_a, tp_a = plugin.publish(pod_uid="uid-a", ns="a", sa="reader")
+    vid_b, tp_b = plugin.publish(pod_uid="uid-b", ns="b", sa="reader")
+    vid_c, tp_c = plugin.publish(pod_uid="uid-c", ns="a", sa="writer")
+    assert open(os.path.join(tp_a, "default/akv/coco_one"), "rb").read() == SECRET
+    for tp in (tp_b, tp_c):
+        with pytest.raises(PermissionError):
+            open(os.path.join(tp, "default/akv/coco_one"), "rb").read()
+    # the denial came from the kbs resource policy (not from the mount or attestation)
+    assert "default/akv/coco_one denied" in kbs.daemon.log_text()
+    for vid, tp in ((vid_a, tp_a), (vid_b, tp_b), (vid_c, tp_c)):
+        plugin.unpublish(vid, tp)
 
 
 def test_stale_state_is_dropped_on_restart(plugin):

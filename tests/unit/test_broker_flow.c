@@ -40,6 +40,7 @@ struct fake {
 	int attest_delay_ms; /* widens the window in which callers pile up */
 	int token_life_s;
 	struct jwk *other;   /* key for default/foreign/x */
+	char last_query[256]; /* query string of the last resource GET */
 	struct http_server *srv;
 	char url[64];
 };
@@ -133,6 +134,8 @@ static int handler(void *ctx, const struct http_request *req, struct http_respon
 
 		pthread_mutex_lock(&F.mu);
 		F.gets++;
+		snprintf(F.last_query, sizeof(F.last_query), "%s",
+			 http_request_query(req) ? http_request_query(req) : "");
 		pthread_mutex_unlock(&F.mu);
 		if (!k) {
 			kbs_error(resp, "TokenNotFound", "Attestation Token not found");
@@ -440,6 +443,29 @@ static void jwe_for_another_key_is_refused(void **state)
 	broker_free(b);
 }
 
+static void resource_query_travels_with_every_get(void **state)
+{
+	struct broker_config c = {.kbs_url = F.url, .tee = "sample", .allow_sample = true,
+				  .resource_query = "pod_namespace=a&service_account=sa"};
+	struct broker *b = NULL;
+
+	reset();
+	assert_int_equal(broker_new(&c, &b), KBS_OK);
+	expect_fetch(b, "default/ok/q");
+	assert_string_equal(F.last_query, "pod_namespace=a&service_account=sa");
+	broker_free(b);
+	/* without one, nothing is appended */
+	b = new_broker(NULL);
+	expect_fetch(b, "default/ok/q");
+	assert_string_equal(F.last_query, "");
+	broker_free(b);
+	/* characters that would change the URL are refused at set-up */
+	c.resource_query = "a=b#frag";
+	assert_int_equal(broker_new(&c, &b), KBS_ERR_INVAL);
+	c.resource_query = "a=b c";
+	assert_int_equal(broker_new(&c, &b), KBS_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +477,7 @@ int main(void)
 		cmocka_unit_test(transient_503_is_retried),
 		cmocka_unit_test(token_refreshed_before_expiry),
 		cmocka_unit_test(jwe_for_another_key_is_refused),
+		cmocka_unit_test(resource_query_travels_with_every_get),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

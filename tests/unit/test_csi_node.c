@@ -113,7 +113,8 @@ static void test_attributes_to_kbsfs_options(void **state)
 	assert_int_equal(parse(&cfg, a, sizeof(a) / sizeof(a[0]), &v, &r), CSI_OK);
 	assert_string_equal(v.options,
 			    "kbs_url=https://kbs:8080,kbs_cert=/etc/kbs/ca.pem,tee=snp,"
-			    "resources=default/akv/one:default/akv/two,uid=1000,gid=2000,"
+			    "resources=default/akv/one:default/akv/two,pod_namespace=team-a,"
+			    "pod_name=p,pod_uid=u1,service_account=sa,uid=1000,gid=2000,"
 			    "mode=0440,refresh=300");
 	assert_string_equal(v.ns, "team-a");
 	assert_string_equal(v.sa, "sa");
@@ -158,6 +159,9 @@ static void test_attribute_errors(void **state)
 	    {{"tee", "SNP;rm"}, "tee"},
 	    {{"placement", "guest"}, "guest"},
 	    {{"placement", "cloud"}, "placement"},
+	    /* the pod identity goes into the KBS query string: no '&', '=', spaces */
+	    {{"csi.storage.k8s.io/pod.namespace", "a&SECRETVALUE=1"}, "pod.namespace"},
+	    {{"csi.storage.k8s.io/serviceAccount.name", "sa SECRETVALUE"}, "serviceAccount"},
 	};
 	struct csi_volume v;
 	struct csi_result r;
@@ -201,8 +205,10 @@ static void test_attribute_errors(void **state)
 
 			assert_int_equal(parse(&c2, b, sizeof(b) / sizeof(b[0]), &v, &r), CSI_OK);
 			/* commas escaped for fuse_opt; the PEM goes to a file later */
-			assert_string_equal(v.options, "kbs_url=https://other\\,x,tee=sample,"
-						       "allow_sample,resources=a/b/c");
+			assert_string_equal(v.options,
+					    "kbs_url=https://other\\,x,tee=sample,allow_sample,"
+					    "resources=a/b/c,pod_namespace=ns,pod_name=p,pod_uid=u1,"
+					    "service_account=sa");
 			assert_non_null(v.cert_pem);
 		}
 	}

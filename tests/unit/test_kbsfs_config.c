@@ -134,6 +134,8 @@ static void options_reject_bad_values_with_message(void **state)
 	    "refresh=-5",      "refresh=1h",	    "timeout=0",	"secmem=1",
 	    "secmem=2G",       "secmem=12Q",	    "log_level=loud",	"allow_sample=maybe",
 	    "resources=a/b",   "resources=a/b/c/d", "resources=x/y/.z", "tee_key_algorithm=A128KW",
+	    "pod_namespace=",  "pod_namespace=a&b", "pod_name=a b",	"service_account=a=b",
+	    "pod_uid=%41",
 	};
 	size_t i;
 
@@ -161,6 +163,31 @@ static void resources_list_splits_on_colon_and_keeps_uris(void **state)
 	assert_string_equal(c->resources[0], "default/akv/coco_one");
 	assert_string_equal(c->resources[1], "default/k/two");
 	assert_string_equal(c->resources[2], "x/y/z");
+	kbsfs_config_free(c);
+}
+
+static void pod_identity_becomes_the_resource_query(void **state)
+{
+	struct kbsfs_config *c = cfg_new();
+	char err[256], q[128], small[20];
+
+	assert_int_equal(kbsfs_config_resource_query(c, q, sizeof(q)), KBS_OK);
+	assert_string_equal(q, "");
+	assert_int_equal(kbsfs_config_set_opt(c, "service_account=build-bot", err, sizeof(err)),
+			 KBS_OK);
+	assert_int_equal(kbsfs_config_resource_query(c, q, sizeof(q)), KBS_OK);
+	assert_string_equal(q, "service_account=build-bot");
+	assert_int_equal(kbsfs_config_set_opt(c, "pod_namespace=team-a", err, sizeof(err)), KBS_OK);
+	assert_int_equal(kbsfs_config_set_opt(c, "pod_name=web-0", err, sizeof(err)), KBS_OK);
+	assert_int_equal(kbsfs_config_set_opt(
+			     c, "pod_uid=0b6f3c1e-2f7a-4c55-9a0e-3f1d2c4b5a69", err, sizeof(err)),
+			 KBS_OK);
+	assert_int_equal(kbsfs_config_resource_query(c, q, sizeof(q)), KBS_OK);
+	assert_string_equal(q, "pod_namespace=team-a&pod_name=web-0&"
+			       "pod_uid=0b6f3c1e-2f7a-4c55-9a0e-3f1d2c4b5a69&"
+			       "service_account=build-bot");
+	assert_int_equal(kbsfs_config_resource_query(c, small, sizeof(small)), KBS_ERR_RANGE);
+	assert_string_equal(small, "");
 	kbsfs_config_free(c);
 }
 
@@ -385,7 +412,7 @@ static void usage_documents_every_option(void **state)
 	FILE *f = open_memstream(&text, &len);
 	static const char *const names[] = {"kbs_url=", "kbs_cert=", "tee=",	 "allow_sample",
 					    "uid=",	"mode=",     "refresh=", "resources=",
-					    "config=",	"EACCES",    "ENOENT",	 "EIO"};
+					    "config=",	"pod_namespace=", "service_account=", "EACCES",    "ENOENT",	 "EIO"};
 
 	assert_non_null(f);
 	kbsfs_config_usage(f, "kbsfs");
@@ -403,6 +430,7 @@ int main(void)
 	    cmocka_unit_test(options_set_every_field),
 	    cmocka_unit_test(options_reject_bad_values_with_message),
 	    cmocka_unit_test(resources_list_splits_on_colon_and_keeps_uris),
+	    cmocka_unit_test(pod_identity_becomes_the_resource_query),
 	    cmocka_unit_test(finish_requires_url_and_explicit_sample),
 	    cmocka_unit_test(aa_config_json_gives_kbs_settings),
 	    cmocka_unit_test(cdh_style_json_and_priority_of_options),
