@@ -4,6 +4,7 @@ consistently, set what kubelet needs for inline volumes, pass flags the plugin a
 the example pod's attributes are accepted by the plugin's validation (kbsfs-csi --help lists
 them). `kubectl kustomize` runs when kubectl is installed."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -142,7 +143,9 @@ def test_server_kustomize_builds(source_dir):
         pytest.skip("kubectl not installed")
     for d, kinds in (("base", ["ConfigMap", "Deployment", "Namespace", "Service"]),
                      ("overlays/akv", ["ConfigMap", "Deployment", "Namespace",
-                                       "SecretProviderClass", "Service"])):
+                                       "SecretProviderClass", "Service"]),
+                     ("overlays/postgres", ["ConfigMap", "Deployment", "Namespace",
+                                            "PodDisruptionBudget", "Service"])):
         r = subprocess.run(["kubectl", "kustomize", str(source_dir / "k8s/deploy" / d)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -150,3 +153,58 @@ def test_server_kustomize_builds(source_dir):
         assert sorted(x["kind"] for x in out) == kinds
         dep = next(x for x in out if x["kind"] == "Deployment")
         assert dep["metadata"]["namespace"] == "kbs-system"
+
+
+def test_postgres_overlay_config_is_valid(source_dir, tmp_dir, tls_cert, keypair, free_port):
+    """The overlay's kbs-config.toml (Postgres storage, shared AS signer) passes
+    `kbs --check-config` without warnings once its paths exist, connecting through
+    POSTGRES_URL as the Deployment does (the file's host name does not resolve here)."""
+    from pg_lib import PgServer, pg_bindir
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries not installed")
+    cert = tls_cert()
+    admin = keypair("ed25519", name="admin")
+    signer = keypair("ec", name="signer")
+    text = (source_dir / "k8s/deploy/overlays/postgres/kbs-config.toml").read_text()
+    for path, real in (("/etc/kbs/tls/tls.crt", cert.cert), ("/etc/kbs/tls/tls.key", cert.key),
+                       ("/etc/kbs/admin/public.pub", admin.public),
+                       ("/etc/kbs/as/signer.pem", signer.private)):
+        assert path in text
+        text = text.replace(path, str(real))
+    cfg = tmp_dir / "kbs-config.toml"
+    cfg.write_text(text)
+    pg = PgServer(free_port()).init().start()
+    try:
+        env = dict(os.environ,
+                   POSTGRES_URL="postgresql://postgres@127.0.0.1:%d/postgres" % pg.port)
+        r = subprocess.run([str(find_binary("kbs")), "--check-config", "-c", str(cfg)],
+                           capture_output=True, text=True, timeout=30, env=env)
+    finally:
+        pg.cleanup()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(0 warning(s))" in r.stdout + r.stderr
+
+
+def test_postgres_overlay_wires_database_and_shared_signer(source_dir):
+    import tomllib
+    ov = source_dir / "k8s/deploy/overlays/postgres"
+    cfg = tomllib.loads((ov / "kbs-config.toml").read_text())
+    assert cfg["storage_backend"]["storage_type"] == "Postgres"
+    assert "password" not in cfg["storage_backend"]["backends"]["postgres"]  # Secret only
+    signer = cfg["attestation_service"]["attestation_token_broker"]["signer"]["key_path"]
+    kust = yaml.safe_load((ov / "kustomization.yaml").read_text())
+    assert kust["namespace"] == "kbs-system"
+    (gen,) = kust["configMapGenerator"]
+    assert gen["name"] == "kbs-config" and gen["behavior"] == "replace"
+    (patch,) = [d for d in yaml.safe_load_all((ov / "deployment-postgres.yaml").read_text())
+                if d]
+    assert patch["spec"]["replicas"] > 1
+    pod = patch["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POSTGRES_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    # every replica mounts the same signer key where the config expects it
+    assert signer.startswith(mounts["as-signer"].rstrip("/") + "/")
+    assert vols["as-signer"]["secret"]["secretName"] == "kbs-as-signer"
