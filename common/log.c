@@ -3,25 +3,32 @@
 #include "common/secmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef KBS_HAVE_SYSTEMD
-#include <systemd/sd-journal.h>
-#endif
 
 #define LOG_LINE_MAX 2048
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static struct {
 	char ident[32];
 	enum log_level level;
 	enum log_target target;
 	int fd;
-} cfg = {"kbsfs", LOG_LVL_INFO, LOG_TARGET_STDERR, 2};
+	int jfd;		       /* datagram socket to journald, -1 when not open */
+	char jpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} cfg = {"kbsfs", LOG_LVL_INFO, LOG_TARGET_STDERR, 2, -1, LOG_JOURNAL_SOCKET};
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -31,6 +38,89 @@ void log_setup(const char *ident, enum log_level level, enum log_target target)
 		snprintf(cfg.ident, sizeof(cfg.ident), "%s", ident);
 	cfg.level = level;
 	cfg.target = target;
+	if (target == LOG_TARGET_JOURNAL && cfg.jfd < 0)
+		cfg.jfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+void log_set_journal_socket(const char *path)
+{
+	snprintf(cfg.jpath, sizeof(cfg.jpath), "%s", path ? path : LOG_JOURNAL_SOCKET);
+}
+
+/* A socket address from a path; a leading '@' names an abstract socket (NOTIFY_SOCKET). */
+static int unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (n == 0 || n >= sizeof(sa->sun_path) || (path[0] != '/' && path[0] != '@'))
+		return -1;
+	memcpy(sa->sun_path, path, n);
+	if (path[0] == '@')
+		sa->sun_path[0] = '\0';
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+	return 0;
+}
+
+/*
+ * journald's native protocol (systemd.journal-fields(7), "Native Journal Protocol"): one
+ * datagram of fields, "NAME=value\n" for values without a newline, otherwise
+ * "NAME\n" + 64-bit little-endian length + value + "\n". Returns 0 when journald took it.
+ */
+static int journal_send(int prio, const char *msg)
+{
+	char head[96], pid[32], lenle[8];
+	struct iovec iov[6];
+	struct msghdr mh;
+	struct sockaddr_un sa;
+	socklen_t salen;
+	size_t ml = strlen(msg);
+	uint64_t l = ml;
+	int n = 0;
+
+	if (cfg.jfd < 0 || unix_addr(cfg.jpath, &sa, &salen) != 0)
+		return -1;
+	snprintf(head, sizeof(head), "PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\n", prio, cfg.ident);
+	snprintf(pid, sizeof(pid), "SYSLOG_PID=%d\n", (int)getpid());
+	iov[n++] = (struct iovec){head, strlen(head)};
+	iov[n++] = (struct iovec){pid, strlen(pid)};
+	if (memchr(msg, '\n', ml) == NULL) {
+		iov[n++] = (struct iovec){(void *)"MESSAGE=", 8};
+	} else {
+		for (int i = 0; i < 8; i++)
+			lenle[i] = (char)((l >> (8 * i)) & 0xff);
+		iov[n++] = (struct iovec){(void *)"MESSAGE\n", 8};
+		iov[n++] = (struct iovec){lenle, 8};
+	}
+	iov[n++] = (struct iovec){(void *)msg, ml};
+	iov[n++] = (struct iovec){(void *)"\n", 1};
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &sa;
+	mh.msg_namelen = salen;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n;
+	return sendmsg(cfg.jfd, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int log_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int fd, rc = 0;
+
+	if (path == NULL || *path == '\0' || state == NULL)
+		return 0;
+	if (unix_addr(path, &sa, &salen) != 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
+		rc = -1;
+	close(fd);
+	return rc < 0 ? -1 : 1;
 }
 
 void log_set_level(enum log_level level)
@@ -227,16 +317,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vformat_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
-#ifdef KBS_HAVE_SYSTEMD
 	if (cfg.target == LOG_TARGET_JOURNAL) {
 		static const int prio[] = {3, 4, 6, 7};
 
-		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio[level],
-				"SYSLOG_IDENTIFIER=%s", cfg.ident, NULL);
-		errno = saved;
-		return;
+		/* without a journal (container, no systemd) the line goes to the fd instead */
+		if (journal_send(prio[level], line) == 0) {
+			errno = saved;
+			return;
+		}
 	}
-#endif
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 /*
- * Logging to stderr (with RFC 3339 timestamps) or journald.
+ * Logging to stderr (with RFC 3339 timestamps) or journald (its native datagram protocol on
+ * /run/systemd/journal/socket, no libsystemd; lines go to the fd when journald is absent).
  *
  * Rule: secrets are never logged. Log lengths and digests (log_digest()) instead.
  * Enforced at run time: the formatter supports a fixed set of conversions, and any %s or
@@ -27,6 +28,15 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *s);
 /* For tests: redirect stderr output to a file descriptor. */
 void log_set_fd(int fd);
+/* For tests: journald socket path (NULL = /run/systemd/journal/socket); before log_setup. */
+void log_set_journal_socket(const char *path);
+
+/*
+ * sd_notify(3) without libsystemd: sends state ("READY=1", "STOPPING=1", "STATUS=...") as one
+ * datagram to $NOTIFY_SOCKET (a path, or '@' for an abstract socket). Returns 1 when sent,
+ * 0 when NOTIFY_SOCKET is unset (not started by systemd with Type=notify), -1 on failure.
+ */
+int log_notify(const char *state);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

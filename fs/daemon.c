@@ -270,10 +270,10 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 	 * has no terminal */
 	if (notify_fd >= 0) {
 		daemonize_finish(&notify_fd, true);
-#ifdef KBS_HAVE_SYSTEMD
 		log_setup("kbsfs", (enum log_level)cfg->log_level, LOG_TARGET_JOURNAL);
-#endif
 	}
+	/* Type=notify units (kbsfs -f): the mount is usable now */
+	(void)log_notify("READY=1");
 	if (opts.singlethread) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -289,6 +289,7 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 		rc = fuse_session_loop_mt(se, lc);
 	}
 	ret = rc < 0 ? 1 : 0;
+	(void)log_notify("STOPPING=1");
 	log_info("kbsfs: unmounting %s", opts.mountpoint);
 out:
 	if (fs)

@@ -16,7 +16,6 @@ libjansson-dev
 libevent-dev
 libfuse3-dev
 fuse3
-libsystemd-dev
 libcmocka-dev
 libpcre2-dev
 python3
