@@ -120,9 +120,9 @@ static int parse_content_length(struct http_resp_parser *p, const char *v)
 	for (; *v != '\0'; v++) {
 		if (!is_digit((unsigned char)*v))
 			return KBS_ERR_PARSE;
-		n = n * 10 + (*v - '0');
-		if (n > CL_MAX)
+		if (n > (CL_MAX - (*v - '0')) / 10) /* checked before it could overflow */
 			return KBS_ERR_RANGE;
+		n = n * 10 + (*v - '0');
 	}
 	/* repeated fields must agree (RFC 9112 §6.3 item 5) */
 	if (p->content_length >= 0 && p->content_length != n)
