@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/as/verifier.h"
 
+#include "server/as/verifier_sgx.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
 #include "server/as/verifier_tpm.h"
@@ -14,9 +15,10 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_snp,
 	&as_verifier_tdx,
 	&as_verifier_tpm,
+	&as_verifier_sgx,
 };
 
-static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", "tpm", NULL};
+static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", "tpm", "sgx", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {

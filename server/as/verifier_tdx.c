@@ -35,9 +35,13 @@ static const char intel_root_point_hex[] =
 /* Intel's TD quoting enclave identity (TD_QE, evidence.md §2.4). */
 static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
 					       0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
-static const char td_qe_mrsigner_hex[] =
-    "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5";
-#define TD_QE_ISVPRODID 2
+const struct dcap_qe_identity dcap_td_qe = {
+    "tdx", "TD quoting enclave", "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5",
+    2};
+/* SGX ECDSA quoting enclave (QE3): same MISCSELECT/ATTRIBUTES policy, own signer and product */
+const struct dcap_qe_identity dcap_sgx_qe = {
+    "sgx", "SGX quoting enclave",
+    "8c4f5775d796503e96137f77c68a829a0056ac8ded70140b081b094490c57bff", 1};
 #define TD_QE_MISCSELECT 0x00000000u
 #define TD_QE_MISCSELECT_MASK 0xFFFFFFFFu
 static const uint8_t td_qe_attributes[16] = {0x11};
@@ -155,20 +159,20 @@ int tdx_pck_ext(X509 *leaf, unsigned arc, uint8_t *tag, const uint8_t **val, siz
 	return KBS_ERR_NOTFOUND;
 }
 
-static int check_cn(X509 *c, const char *a, const char *b, const char *what, char *why,
-		    size_t whylen)
+static int check_cn(const char *tee, X509 *c, const char *a, const char *b, const char *what,
+		    char *why, size_t whylen)
 {
 	char cn[128];
 
 	if (x509u_subject_cn(c, cn, sizeof(cn)) == KBS_OK &&
 	    (strcmp(cn, a) == 0 || (b && strcmp(cn, b) == 0)))
 		return KBS_OK;
-	snprintf(why, whylen, "tdx: PCK chain %s has an unexpected subject CN", what);
+	snprintf(why, whylen, "%s: PCK chain %s has an unexpected subject CN", tee, what);
 	return KBS_ERR_VERIFY;
 }
 
-static int verify_chain(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **chain,
-			int *platform_ca, char *why, size_t whylen)
+static int verify_chain(const struct tdx_verifier *v, const char *tee, const struct tdx_quote *q,
+			X509 **chain, int *platform_ca, char *why, size_t whylen)
 {
 	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
 	time_t now = v->now ? v->now : time(NULL);
@@ -181,34 +185,36 @@ static int verify_chain(const struct tdx_verifier *v, const struct tdx_quote *q,
 		for (size_t i = 0; i < n; i++)
 			X509_free(chain[i]);
 		memset(chain, 0, 3 * sizeof(*chain));
-		snprintf(why, whylen, "tdx: PCK chain is not 3 PEM certificates");
+		snprintf(why, whylen, "%s: PCK chain is not 3 PEM certificates", tee);
 		return KBS_ERR_VERIFY;
 	}
 	if (ec_point(X509_get0_pubkey(chain[2]), pt) != KBS_OK ||
 	    CRYPTO_memcmp(pt, v->root_point, 65) != 0) {
-		snprintf(why, whylen, "tdx: PCK chain root is not the Intel SGX Root CA");
+		snprintf(why, whylen, "%s: PCK chain root is not the Intel SGX Root CA", tee);
 		return KBS_ERR_VERIFY;
 	}
 	if (x509u_signed_by(chain[2], chain[2]) != KBS_OK) {
-		snprintf(why, whylen, "tdx: PCK chain root self-signature does not verify");
+		snprintf(why, whylen, "%s: PCK chain root self-signature does not verify", tee);
 		return KBS_ERR_VERIFY;
 	}
 	if (x509u_signed_by(chain[1], chain[2]) != KBS_OK) {
-		snprintf(why, whylen, "tdx: PCK intermediate CA is not signed by the Intel root");
+		snprintf(why, whylen, "%s: PCK intermediate CA is not signed by the Intel root",
+			 tee);
 		return KBS_ERR_VERIFY;
 	}
 	if (x509u_signed_by(chain[0], chain[1]) != KBS_OK) {
-		snprintf(why, whylen, "tdx: PCK certificate is not signed by the intermediate CA");
+		snprintf(why, whylen, "%s: PCK certificate is not signed by the intermediate CA",
+			 tee);
 		return KBS_ERR_VERIFY;
 	}
-	if (check_cn(chain[2], "Intel SGX Root CA", NULL, "root", why, whylen) ||
-	    check_cn(chain[1], "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA",
+	if (check_cn(tee, chain[2], "Intel SGX Root CA", NULL, "root", why, whylen) ||
+	    check_cn(tee, chain[1], "Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA",
 		     "intermediate", why, whylen) ||
-	    check_cn(chain[0], "Intel SGX PCK Certificate", NULL, "leaf", why, whylen))
+	    check_cn(tee, chain[0], "Intel SGX PCK Certificate", NULL, "leaf", why, whylen))
 		return KBS_ERR_VERIFY;
 	for (int i = 0; i < 3; i++)
 		if (x509u_check_time(chain[i], now) != KBS_OK) {
-			snprintf(why, whylen, "tdx: PCK chain %s is expired or not yet valid",
+			snprintf(why, whylen, "%s: PCK chain %s is expired or not yet valid", tee,
 				 names[i]);
 			return KBS_ERR_VERIFY;
 		}
@@ -230,7 +236,8 @@ static int verify_sig_raw(EVP_PKEY *k, const uint8_t *sig, const uint8_t *data, 
 	return rc;
 }
 
-static int check_qe_identity(const uint8_t *qe, char *why, size_t whylen)
+static int check_qe_identity(const struct dcap_qe_identity *id, const uint8_t *qe, char *why,
+			     size_t whylen)
 {
 	uint8_t mrsigner[32];
 	uint32_t misc = (uint32_t)qe[TDX_QE_MISCSELECT] | (uint32_t)qe[TDX_QE_MISCSELECT + 1] << 8 |
@@ -238,31 +245,40 @@ static int check_qe_identity(const uint8_t *qe, char *why, size_t whylen)
 			(uint32_t)qe[TDX_QE_MISCSELECT + 3] << 24;
 	unsigned prodid = qe[TDX_QE_ISVPRODID] | qe[TDX_QE_ISVPRODID + 1] << 8;
 
-	unhex(td_qe_mrsigner_hex, mrsigner, 32);
+	const char *tee = id->tee;
+
+	if (unhex(id->mrsigner_hex, mrsigner, 32) != KBS_OK) {
+		snprintf(why, whylen, "%s: bad built-in QE MRSIGNER", tee);
+		return KBS_ERR_INTERNAL;
+	}
 	if (memcmp(qe + TDX_QE_MRSIGNER, mrsigner, 32) != 0) {
-		snprintf(why, whylen, "tdx: QE MRSIGNER is not Intel's TD quoting enclave");
+		snprintf(why, whylen, "%s: QE MRSIGNER is not Intel's %s", tee, id->name);
 		return KBS_ERR_VERIFY;
 	}
-	if (prodid != TD_QE_ISVPRODID) {
-		snprintf(why, whylen, "tdx: QE ISVPRODID %u is not the TD QE (%u)", prodid,
-			 TD_QE_ISVPRODID);
+	if (prodid != id->isvprodid) {
+		snprintf(why, whylen, "%s: QE ISVPRODID %u is not the %s (%u)", tee, prodid,
+			 id->name, id->isvprodid);
 		return KBS_ERR_VERIFY;
 	}
 	if ((misc & TD_QE_MISCSELECT_MASK) != TD_QE_MISCSELECT) {
-		snprintf(why, whylen, "tdx: QE MISCSELECT does not match the TD QE identity");
+		snprintf(why, whylen, "%s: QE MISCSELECT does not match the %s identity", tee,
+			 id->name);
 		return KBS_ERR_VERIFY;
 	}
 	for (int i = 0; i < 16; i++)
 		if ((qe[TDX_QE_ATTRIBUTES + i] & td_qe_attributes_mask[i]) != td_qe_attributes[i]) {
-			snprintf(why, whylen, "tdx: QE ATTRIBUTES do not match the TD QE identity");
+			snprintf(why, whylen, "%s: QE ATTRIBUTES do not match the %s identity", tee,
+				 id->name);
 			return KBS_ERR_VERIFY;
 		}
 	return KBS_OK;
 }
 
-int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
-		     X509 **inter, int *platform_ca, char *why, size_t whylen)
+int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
+		      const struct dcap_qe_identity *id, X509 **leaf, X509 **inter,
+		      int *platform_ca, char *why, size_t whylen)
 {
+	const char *tee = id->tee;
 	static const uint8_t zero32[32];
 	X509 *chain[3] = {NULL, NULL, NULL};
 	EVP_PKEY *ak = NULL;
@@ -270,20 +286,21 @@ int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X5
 	int pca = 0, rc;
 
 	if (memcmp(q->header + 12, intel_qe_vendor_id, 16) != 0) {
-		snprintf(why, whylen, "tdx: QE vendor id is not Intel's");
+		snprintf(why, whylen, "%s: QE vendor id is not Intel's", tee);
 		rc = KBS_ERR_VERIFY;
 		goto out;
 	}
-	if ((rc = verify_chain(v, q, chain, &pca, why, whylen)) != KBS_OK)
+	if ((rc = verify_chain(v, tee, q, chain, &pca, why, whylen)) != KBS_OK)
 		goto out;
 	rc = KBS_ERR_VERIFY;
 	if (ec_point(X509_get0_pubkey(chain[0]), pt) != KBS_OK) {
-		snprintf(why, whylen, "tdx: PCK key is not EC P-256");
+		snprintf(why, whylen, "%s: PCK key is not EC P-256", tee);
 		goto out;
 	}
 	if (verify_sig_raw(X509_get0_pubkey(chain[0]), q->qe_report_sig, q->qe_report,
 			   TDX_QE_REPORT_LEN) != KBS_OK) {
-		snprintf(why, whylen, "tdx: QE report signature does not verify with the PCK key");
+		snprintf(why, whylen, "%s: QE report signature does not verify with the PCK key",
+			 tee);
 		goto out;
 	}
 	{
@@ -297,28 +314,28 @@ int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X5
 		EVP_MD_CTX_free(md);
 		if (!ok) {
 			rc = KBS_ERR_CRYPTO;
-			snprintf(why, whylen, "tdx: SHA-256 failed");
+			snprintf(why, whylen, "%s: SHA-256 failed", tee);
 			goto out;
 		}
 	}
 	if (CRYPTO_memcmp(h, q->qe_report + TDX_QE_REPORTDATA, 32) != 0 ||
 	    memcmp(q->qe_report + TDX_QE_REPORTDATA + 32, zero32, 32) != 0) {
-		snprintf(
-		    why, whylen,
-		    "tdx: QE report data does not bind the attestation key (SHA-256 mismatch)");
+		snprintf(why, whylen,
+			 "%s: QE report data does not bind the attestation key (SHA-256 mismatch)",
+			 tee);
 		goto out;
 	}
-	if ((rc = check_qe_identity(q->qe_report, why, whylen)) != KBS_OK)
+	if ((rc = check_qe_identity(id, q->qe_report, why, whylen)) != KBS_OK)
 		goto out;
 	rc = KBS_ERR_VERIFY;
 	ak = x509u_p256_from_xy(q->att_key);
 	if (!ak) {
-		snprintf(why, whylen, "tdx: attestation key is not a P-256 point");
+		snprintf(why, whylen, "%s: attestation key is not a P-256 point", tee);
 		goto out;
 	}
 	if (verify_sig_raw(ak, q->quote_sig, q->header, q->signed_len) != KBS_OK) {
 		snprintf(why, whylen,
-			 "tdx: quote signature does not verify with the attestation key");
+			 "%s: quote signature does not verify with the attestation key", tee);
 		goto out;
 	}
 	if (leaf) {
@@ -337,6 +354,12 @@ out:
 	for (int i = 0; i < 3; i++)
 		X509_free(chain[i]);
 	return rc;
+}
+
+int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
+		     X509 **inter, int *platform_ca, char *why, size_t whylen)
+{
+	return dcap_verify_quote(v, q, &dcap_td_qe, leaf, inter, platform_ca, why, whylen);
 }
 
 /* Replays a supplied CC event log into RTMR0..3 and requires the quote's values. */

@@ -45,6 +45,28 @@ int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X5
 		     X509 **inter, int *platform_ca, char *why, size_t whylen);
 
 /*
+ * Intel quoting-enclave identity a QE report must match (MRSIGNER, ISVPRODID; MISCSELECT and
+ * ATTRIBUTES follow Intel's published QE identity, the same for both enclaves). tee prefixes
+ * the refusal texts ("tdx: ...", "sgx: ...").
+ */
+struct dcap_qe_identity {
+	const char *tee;
+	const char *name;
+	const char *mrsigner_hex;
+	unsigned isvprodid;
+};
+extern const struct dcap_qe_identity dcap_td_qe;  /* TDX quoting enclave */
+extern const struct dcap_qe_identity dcap_sgx_qe; /* SGX ECDSA quoting enclave (QE3) */
+
+/*
+ * tdx_verify_quote for any DCAP quote parsed into struct tdx_quote (TDX v4/v5, SGX v3), with
+ * the quoting enclave identity id.
+ */
+int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
+		      const struct dcap_qe_identity *id, X509 **leaf, X509 **inter,
+		      int *platform_ca, char *why, size_t whylen);
+
+/*
  * Finds a member of the PCK certificate's SGX extension (OID 1.2.840.113741.1.13.1) by the
  * last arc (e.g. 4 = FMSPC, 6 = platform instance id); returns its value TLV content.
  */

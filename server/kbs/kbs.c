@@ -1413,7 +1413,8 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 		*ep = KBS_EP_ATTESTATION_POLICY;
 		return handle_attestation_policy(k, req, resp);
 	}
-	if (k->as && strcmp(plugin, "reference-value") == 0 && ((post && !slash) || (get && *rest))) {
+	if (k->as && strcmp(plugin, "reference-value") == 0 &&
+	    ((post && !slash) || (get && *rest))) {
 		*ep = KBS_EP_REFERENCE_VALUE;
 		return handle_reference_value(k, req, resp, rest, get);
 	}

@@ -64,8 +64,8 @@ struct kbs_config {
 	size_t nextra_teekey_paths;
 	bool insecure_header_jwk;
 	/* kbsfs extensions, set by main from the environment (not TOML keys) */
-	long jwks_refresh_s;  /* https trusted_jwk_sets refresh; 0 = default (300 s) */
-	char *jwks_ca_file;   /* CA bundle for https JWK sets ($SSL_CERT_FILE); NULL = system */
+	long jwks_refresh_s; /* https trusted_jwk_sets refresh; 0 = default (300 s) */
+	char *jwks_ca_file;  /* CA bundle for https JWK sets ($SSL_CERT_FILE); NULL = system */
 
 	/* [attestation_service] */
 	enum kbs_as_type as_type;

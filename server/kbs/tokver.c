@@ -51,7 +51,7 @@ struct jwks_src {
 	struct jwk **keys;
 	size_t nkeys;
 	time_t fetched; /* last successful load */
-	time_t tried;   /* last attempt */
+	time_t tried;	/* last attempt */
 };
 
 struct kbs_tokver {
@@ -128,7 +128,8 @@ static int parse_jwks(json_t *doc, const char *uri, struct jwk ***out, size_t *n
 			 uri);
 		return KBS_ERR_PARSE;
 	}
-	json_array_foreach(keys, i, e) {
+	json_array_foreach(keys, i, e)
+	{
 		struct jwk *k = NULL;
 		if (jwk_from_json(e, &k) != KBS_OK || jwk_is_private(k)) {
 			log_warn("tokens: %s: key %zu is not a usable public JWK; skipped", uri, i);
@@ -188,8 +189,7 @@ static int load_set(struct kbs_tokver *t, const struct jwks_src *s, struct jwk *
 }
 
 /* Swaps a freshly loaded key list into set i. */
-static void install_set(struct kbs_tokver *t, size_t i, struct jwk **keys, size_t nkeys,
-			time_t now)
+static void install_set(struct kbs_tokver *t, size_t i, struct jwk **keys, size_t nkeys, time_t now)
 {
 	struct jwk **old;
 	size_t nold;
@@ -273,8 +273,10 @@ int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *const *as_key
 		if (strncmp(u, "file://", 7) == 0)
 			u += 7;
 		if (strncmp(u, "http://", 7) == 0) {
-			snprintf(err, errlen, "trusted_jwk_sets: %s: only https:// URLs, file:// "
-					      "URLs and paths are accepted", u);
+			snprintf(err, errlen,
+				 "trusted_jwk_sets: %s: only https:// URLs, file:// "
+				 "URLs and paths are accepted",
+				 u);
 			rc = KBS_ERR_INVAL;
 			goto out;
 		}
@@ -303,8 +305,9 @@ int kbs_tokver_new(const struct kbs_config *cfg, const struct jwk *const *as_key
 	if (cfg->ntrusted_certs > 0 && (rc = load_anchors(t, cfg, err, errlen)) != KBS_OK)
 		goto out;
 	if (t->nas_keys == 0 && t->nsets == 0 && !t->store && !cfg->insecure_header_jwk) {
-		snprintf(err, errlen, "attestation_token: no token issuer can be trusted: set "
-				      "trusted_certs_paths, trusted_jwk_sets or insecure_header_jwk");
+		snprintf(err, errlen,
+			 "attestation_token: no token issuer can be trusted: set "
+			 "trusted_certs_paths, trusted_jwk_sets or insecure_header_jwk");
 		rc = KBS_ERR_INVAL;
 		goto out;
 	}
@@ -423,8 +426,8 @@ static bool x5c_key_type_ok(const struct jwk *k)
 }
 
 /* x5c[0] must carry the header jwk's key and chain to a trust anchor. */
-static int verify_x5c(struct kbs_tokver *t, const json_t *hjwk, const struct jwk *hk,
-		      char *why, size_t whylen)
+static int verify_x5c(struct kbs_tokver *t, const json_t *hjwk, const struct jwk *hk, char *why,
+		      size_t whylen)
 {
 	json_t *x5c = json_object_get(hjwk, "x5c"), *e;
 	STACK_OF(X509) *chain = sk_X509_new_null();
@@ -436,8 +439,9 @@ static int verify_x5c(struct kbs_tokver *t, const json_t *hjwk, const struct jwk
 	if (!chain)
 		return KBS_ERR_NOMEM;
 	if (!json_is_array(x5c) || json_array_size(x5c) == 0) {
-		snprintf(why, whylen, "x5c: token header jwk has no x5c certificate chain, so its "
-				      "signer is not trusted");
+		snprintf(why, whylen,
+			 "x5c: token header jwk has no x5c certificate chain, so its "
+			 "signer is not trusted");
 		goto out;
 	}
 	if (json_array_size(x5c) > X5C_MAX_CERTS) {
@@ -475,8 +479,9 @@ static int verify_x5c(struct kbs_tokver *t, const json_t *hjwk, const struct jwk
 	}
 	EVP_PKEY *lk = X509_get0_pubkey(leaf);
 	if (!lk || EVP_PKEY_eq(lk, jwk_pkey(hk)) != 1) {
-		snprintf(why, whylen, "x5c: the leaf certificate's public key does not match the "
-				      "header jwk");
+		snprintf(why, whylen,
+			 "x5c: the leaf certificate's public key does not match the "
+			 "header jwk");
 		goto out;
 	}
 	ctx = X509_STORE_CTX_new();
@@ -516,15 +521,16 @@ static int check_key_alg(const struct jwk *k, const char *halg, const char *what
 	return KBS_OK;
 }
 
-static int endorse(struct kbs_tokver *t, const json_t *hjwk, const struct jwk *hk,
-		   const char *halg, char *why, size_t whylen)
+static int endorse(struct kbs_tokver *t, const json_t *hjwk, const struct jwk *hk, const char *halg,
+		   char *why, size_t whylen)
 {
 	int rc;
 
 	if (!t->store) {
-		snprintf(why, whylen, "x5c: token signer not trusted (the header jwk is not this "
-				      "KBS's attestation service key and trusted_certs_paths is "
-				      "empty)");
+		snprintf(why, whylen,
+			 "x5c: token signer not trusted (the header jwk is not this "
+			 "KBS's attestation service key and trusted_certs_paths is "
+			 "empty)");
 		return KBS_ERR_VERIFY;
 	}
 	if ((rc = verify_x5c(t, hjwk, hk, why, whylen)) != KBS_OK)
@@ -604,8 +610,9 @@ static int select_key(struct kbs_tokver *t, json_t *hdr, time_t now, struct jwk 
 	}
 	if (kid) {
 		if (t->nsets == 0) {
-			snprintf(why, whylen, "kid: token names kid '%.64s' but no trusted_jwk_sets "
-					      "are configured",
+			snprintf(why, whylen,
+				 "kid: token names kid '%.64s' but no trusted_jwk_sets "
+				 "are configured",
 				 kid);
 			goto out;
 		}
@@ -616,7 +623,8 @@ static int select_key(struct kbs_tokver *t, json_t *hdr, time_t now, struct jwk 
 			*key = find_kid(t, kid);
 		}
 		if (!*key) {
-			snprintf(why, whylen, "kid: kid '%.64s' is not in any trusted JWK set", kid);
+			snprintf(why, whylen, "kid: kid '%.64s' is not in any trusted JWK set",
+				 kid);
 			goto out;
 		}
 		if ((rc = check_key_alg(*key, halg, "JWK set key", why, whylen)) != KBS_OK) {
@@ -775,8 +783,9 @@ int kbs_tokver_verify(struct kbs_tokver *t, const char *token, size_t len, json_
 		if (swhy[0])
 			snprintf(why, whylen, "%s", swhy);
 		else
-			snprintf(why, whylen, "signature: token signature does not verify with the "
-					      "%s, so it is not trusted (%s)",
+			snprintf(why, whylen,
+				 "signature: token signature does not verify with the "
+				 "%s, so it is not trusted (%s)",
 				 what, kbs_strerror(rc));
 		goto out;
 	}

@@ -190,8 +190,7 @@ static char *read_token(const char *rel)
 	return t;
 }
 
-static int verify(struct kbs_tokver *t, const char *tok, char *why, size_t whylen,
-		  struct jwk **tk)
+static int verify(struct kbs_tokver *t, const char *tok, char *why, size_t whylen, struct jwk **tk)
 {
 	json_t *claims = NULL;
 	int rc = kbs_tokver_verify(t, tok, strlen(tok), &claims, tk, NULL, why, whylen);
@@ -324,8 +323,8 @@ static void test_trusted_jwk_set_by_kid(void **state)
 	char *good = sign_token(k, json_pack("{s:s,s:s}", "typ", "JWT", "kid", "issuer-1"), 600);
 	char *unknown = sign_token(k, json_pack("{s:s,s:s}", "typ", "JWT", "kid", "issuer-2"), 600);
 	char *noexp = sign_token(k, json_pack("{s:s,s:s}", "typ", "JWT", "kid", "issuer-1"), 0);
-	char *expired = sign_token(k, json_pack("{s:s,s:s}", "typ", "JWT", "kid", "issuer-1"),
-				   -600);
+	char *expired =
+	    sign_token(k, json_pack("{s:s,s:s}", "typ", "JWT", "kid", "issuer-1"), -600);
 	char *nokid = sign_token(k, json_pack("{s:s}", "typ", "JWT"), 600);
 	if (verify(t, good, why, sizeof(why), NULL) != KBS_OK)
 		fail_msg("kid token refused: %s", why);
@@ -412,14 +411,14 @@ static void test_startup_needs_trust_material(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trustee_endorsement_scenarios),
-		cmocka_unit_test(test_endorsement_needs_the_right_anchor),
-		cmocka_unit_test(test_x5c_base64_leniency),
-		cmocka_unit_test(test_ear_token_through_trusted_certs),
-		cmocka_unit_test(test_header_jwk_must_be_the_leaf),
-		cmocka_unit_test(test_trusted_jwk_set_by_kid),
-		cmocka_unit_test(test_header_jwk_without_anchors),
-		cmocka_unit_test(test_startup_needs_trust_material),
+	    cmocka_unit_test(test_trustee_endorsement_scenarios),
+	    cmocka_unit_test(test_endorsement_needs_the_right_anchor),
+	    cmocka_unit_test(test_x5c_base64_leniency),
+	    cmocka_unit_test(test_ear_token_through_trusted_certs),
+	    cmocka_unit_test(test_header_jwk_must_be_the_leaf),
+	    cmocka_unit_test(test_trusted_jwk_set_by_kid),
+	    cmocka_unit_test(test_header_jwk_without_anchors),
+	    cmocka_unit_test(test_startup_needs_trust_material),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
