@@ -337,3 +337,31 @@ def test_akv_workload_identity_writable_binary(daemons, tmp_dir, free_port, akv)
     mock.stop()
     r = c.get("default/akv/bin_key")
     assert r.status_code == 503 and error_type(r) == "AzureKeyVaultUnavailable"
+
+
+def test_vault_https_ca_certs_and_verification(daemons, tmp_dir, free_port):
+    """Trustee's ca_certs: the Vault server's certificate is verified against them; without
+    them (verify_ssl = false is not honoured) the TLS handshake fails: 503, no secret."""
+    from backend_mocks import VaultMock, b64
+    from kbsfs_testlib import make_self_signed_cert
+    cf = make_self_signed_cert(tmp_dir / "vault-tls", name="vault")
+    vault = VaultMock(free_port(), VAULT_TOKEN, {"secret": 1},
+                      tls=(str(cf.cert), str(cf.key))).start()
+    try:
+        vault.put("secret", "default/tls/one", {"data": b64(SECRET)})
+        url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=vault_table(
+            vault.url, extra='verify_ssl = true\nca_certs = ["%s"]\n' % cf.cert))
+        assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+        c = KbsClient(url)
+        c.rcar()
+        assert c.get_secret("default/tls/one") == SECRET
+        url2, _, d2, _ = start_kbs(daemons, tmp_dir, free_port(), name="kbs-noca",
+                                   extra=vault_table(vault.url, extra="verify_ssl = false\n"))
+        assert Admin(url2).set_resource_policy(ALLOW_ALL).status_code == 200
+        c2 = KbsClient(url2)
+        c2.rcar()
+        r = c2.get("default/tls/one")
+        assert r.status_code == 503 and error_type(r) == "VaultUnavailable", r.text
+        assert b"verify_ssl = false is not honoured" in log_text(d2)
+    finally:
+        vault.stop()
