@@ -32,6 +32,8 @@
 
 #define AS_MAX_POLICY 65536
 
+#define AS_MAX_VERIFIERS 16
+
 struct as_ctx {
 	struct as_config cfg;
 	struct jwk *key;      /* private signing key (EAR: P-256) */
@@ -42,6 +44,7 @@ struct as_ctx {
 	json_t *policies;     /* id -> Rego text */
 	struct as_policy_store store; /* shared store; get == NULL = none */
 	json_t *rvs;          /* name -> value */
+	void *vstate[AS_MAX_VERIFIERS]; /* per verifier of the table (as_verifier_at) */
 };
 
 static char *xstrdup(const char *s)
@@ -69,6 +72,7 @@ void as_config_release(struct as_config *cfg)
 	free(cfg->signer_cert_path);
 	free(cfg->signer_cert_url);
 	free(cfg->state_dir);
+	json_decref(cfg->verifier_config);
 	as_config_init(cfg);
 }
 
@@ -147,6 +151,16 @@ int as_config_from_json(const json_t *obj, struct as_config *cfg, char *why, siz
 				return KBS_ERR_INVAL;
 			}
 		}
+	}
+	if ((v = json_object_get(obj, "verifier_config")) && !json_is_null(v)) {
+		struct as_verifier_config vc;
+
+		/* checked here so that a bad key fails at configuration time */
+		if ((rc = as_verifier_config_from_json(v, &vc, why, whylen)) != KBS_OK)
+			return rc;
+		as_verifier_config_release(&vc);
+		json_decref(cfg->verifier_config);
+		cfg->verifier_config = json_incref(v);
 	}
 	/* v0.10 AS config: attestation_token_broker = "Simple" as a string */
 	if ((v = json_object_get(obj, "attestation_token_broker")) && json_is_string(v) &&
@@ -376,6 +390,39 @@ static void load_persisted(struct as_ctx *as)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* One state per configurable verifier, from the "verifier_config" object. */
+static int create_verifiers(struct as_ctx *as)
+{
+	struct as_verifier_config vc;
+	char why[256] = "";
+	int rc;
+
+	rc = as_verifier_config_from_json(as->cfg.verifier_config, &vc, why, sizeof(why));
+	for (size_t i = 0; rc == KBS_OK && as_verifier_at(i); i++) {
+		const struct as_verifier *v = as_verifier_at(i);
+
+		if (i >= AS_MAX_VERIFIERS) {
+			rc = KBS_ERR_INTERNAL;
+			snprintf(why, sizeof(why), "more than %d verifiers", AS_MAX_VERIFIERS);
+		} else if (v->create) {
+			rc = v->create(&vc, &as->vstate[i], why, sizeof(why));
+		}
+	}
+	if (rc != KBS_OK)
+		log_msg(LOG_LVL_ERROR, "attestation service: verifier configuration: %s", why);
+	as_verifier_config_release(&vc);
+	return rc;
+}
+
+/* State of verifier v created by create_verifiers (NULL if it has none). */
+static const void *verifier_state(const struct as_ctx *as, const struct as_verifier *v)
+{
+	for (size_t i = 0; i < AS_MAX_VERIFIERS && as_verifier_at(i); i++)
+		if (as_verifier_at(i) == v)
+			return as->vstate[i];
+	return NULL;
+}
+
 int as_new(const struct as_config *cfg, struct as_ctx **out)
 {
 	struct as_ctx *as = calloc(1, sizeof(*as));
@@ -397,12 +444,15 @@ int as_new(const struct as_config *cfg, struct as_ctx **out)
 	as->cfg.signer_cert_path = xstrdup(cfg->signer_cert_path);
 	as->cfg.signer_cert_url = xstrdup(cfg->signer_cert_url);
 	as->cfg.state_dir = xstrdup(cfg->state_dir);
+	as->cfg.verifier_config = json_incref(cfg->verifier_config);
 	as->engine = policy_rego_engine();
 	as->policies = json_object();
 	as->rvs = json_object();
 	if (!as->policies || !as->rvs)
 		goto out;
 	if ((rc = setup_keys(as)) != KBS_OK)
+		goto out;
+	if ((rc = create_verifiers(as)) != KBS_OK)
 		goto out;
 	load_persisted(as);
 	*out = as;
@@ -417,6 +467,9 @@ void as_free(struct as_ctx *as)
 {
 	if (!as)
 		return;
+	for (size_t i = 0; i < AS_MAX_VERIFIERS && as_verifier_at(i); i++)
+		if (as->vstate[i] && as_verifier_at(i)->destroy)
+			as_verifier_at(i)->destroy(as->vstate[i]);
 	jwk_free(as->key);
 	jwk_free(as->rsa_key);
 	json_decref(as->header_jwk);
@@ -991,6 +1044,7 @@ int as_evaluate(struct as_ctx *as, const struct as_request *reqs, size_t n,
 			goto out;
 		}
 		in.evidence = r->evidence;
+		in.state = verifier_state(as, v);
 		if (r->runtime_data) {
 			rc = as_runtime_data_digest(r->runtime_data, r->hash_alg, rd, &rdlen);
 			if (rc != KBS_OK) {

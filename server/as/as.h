@@ -31,6 +31,7 @@ struct as_config {
 	bool verbose_token;      /* default true */
 	enum as_token_type token_type;
 	char *state_dir;         /* persist policies and reference values here; NULL = memory */
+	json_t *verifier_config; /* "verifier_config" object (checked), NULL = defaults */
 };
 
 /* Fills defaults. */

@@ -6,7 +6,14 @@
 #include "server/as/verifier_tdx.h"
 #include "server/as/verifier_tpm.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/err.h"
+
+#define DEFAULT_VCEK_DIR "/opt/confidential-containers/attestation-service/kds-store"
+#define DEFAULT_KDS_URL "https://kdsintf.amd.com"
 
 /* Adding a TEE: write verifier_<tee>.c and add it here. */
 static const struct as_verifier *const verifiers[] = {
@@ -30,6 +37,11 @@ const struct as_verifier *as_verifier_find(const char *tee)
 	return NULL;
 }
 
+const struct as_verifier *as_verifier_at(size_t i)
+{
+	return i < sizeof(verifiers) / sizeof(verifiers[0]) ? verifiers[i] : NULL;
+}
+
 const char *const *as_verifier_names(void)
 {
 	return names;
@@ -41,4 +53,208 @@ void as_fit_report_data(const uint8_t *digest, size_t len, uint8_t *out, size_t 
 
 	memset(out, 0, field_len);
 	memcpy(out, digest, n);
+}
+
+/* ---- configuration ---- */
+
+void as_verifier_config_release(struct as_verifier_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->snp_vcek_dir);
+	free(cfg->snp_kds_url);
+	free(cfg->tdx_collateral_dir);
+	free(cfg->tpm_trusted_ak_keys_dir);
+	free(cfg->tpm_ak_ca_path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+#define BAD(...)                                                                                   \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		return KBS_ERR_INVAL;                                                              \
+	} while (0)
+
+/* Optional string member; *out replaced. */
+static int opt_str(const json_t *obj, const char *sect, const char *key, char **out, char *why,
+		   size_t whylen)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return KBS_OK;
+	if (!json_is_string(v) || !json_string_length(v))
+		BAD("key 'verifier_config.%s.%s': expected non-empty string", sect, key);
+	free(*out);
+	*out = strdup(json_string_value(v));
+	return *out ? KBS_OK : KBS_ERR_NOMEM;
+}
+
+static int opt_uint(const json_t *obj, const char *sect, const char *key, unsigned max,
+		    unsigned *out, char *why, size_t whylen)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return KBS_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		BAD("key 'verifier_config.%s.%s': expected integer 0..%u", sect, key, max);
+	*out = (unsigned)json_integer_value(v);
+	return KBS_OK;
+}
+
+static const json_t *section(const json_t *vc, const char *name, int *rc, char *why,
+			     size_t whylen)
+{
+	const json_t *s = vc ? json_object_get(vc, name) : NULL;
+
+	*rc = KBS_OK;
+	if (s && json_is_null(s))
+		return NULL;
+	if (s && !json_is_object(s)) {
+		snprintf(why, whylen, "key 'verifier_config.%s': expected table", name);
+		*rc = KBS_ERR_INVAL;
+		return NULL;
+	}
+	return s;
+}
+
+/* Trustee's vcek_sources: the first OfflineStore path and the first KDS base_url. */
+static int vcek_sources(const json_t *src, struct as_verifier_config *cfg, char *why,
+			size_t whylen)
+{
+	size_t i;
+	const json_t *e;
+	bool have_store = false, have_kds = false;
+
+	if (!json_is_array(src))
+		BAD("key 'verifier_config.snp_verifier.vcek_sources': expected array");
+	json_array_foreach(src, i, e) {
+		const char *t = json_string_value(json_object_get(e, "type"));
+		int rc;
+
+		if (!json_is_object(e) || !t)
+			BAD("verifier_config.snp_verifier.vcek_sources[%zu]: expected {\"type\":…}",
+			    i);
+		if (strcmp(t, "OfflineStore") == 0 && !have_store) {
+			have_store = true;
+			free(cfg->snp_vcek_dir);
+			cfg->snp_vcek_dir = strdup(DEFAULT_VCEK_DIR);
+			if (!cfg->snp_vcek_dir)
+				return KBS_ERR_NOMEM;
+			if ((rc = opt_str(e, "snp_verifier.vcek_sources[]", "path", &cfg->snp_vcek_dir,
+					  why, whylen)))
+				return rc;
+		} else if (strcmp(t, "KDS") == 0 && !have_kds) {
+			have_kds = true;
+			free(cfg->snp_kds_url);
+			cfg->snp_kds_url = strdup(DEFAULT_KDS_URL);
+			if (!cfg->snp_kds_url)
+				return KBS_ERR_NOMEM;
+			if ((rc = opt_str(e, "snp_verifier.vcek_sources[]", "base_url",
+					  &cfg->snp_kds_url, why, whylen)))
+				return rc;
+		} else if (strcmp(t, "OfflineStore") != 0 && strcmp(t, "KDS") != 0) {
+			BAD("verifier_config.snp_verifier.vcek_sources[%zu]: unknown type '%s'", i,
+			    t);
+		}
+	}
+	if (!have_store) {
+		/* only KDS listed: no cache directory */
+		free(cfg->snp_vcek_dir);
+		cfg->snp_vcek_dir = NULL;
+	}
+	return KBS_OK;
+}
+
+static int env_str(const char *name, char **out)
+{
+	const char *e = getenv(name);
+
+	if (!e || !*e)
+		return KBS_OK;
+	free(*out);
+	*out = strdup(e);
+	return *out ? KBS_OK : KBS_ERR_NOMEM;
+}
+
+int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cfg, char *why,
+				 size_t whylen)
+{
+	const json_t *snp, *dcap, *tpm, *v;
+	const char *e;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (vc && json_is_null(vc))
+		vc = NULL;
+	if (vc && !json_is_object(vc)) {
+		snprintf(why, whylen, "key 'verifier_config': expected table");
+		return KBS_ERR_INVAL;
+	}
+	/* defaults, then the documented environment fallbacks, then the configuration */
+	rc = KBS_ERR_NOMEM;
+	if (!(cfg->snp_vcek_dir = strdup(DEFAULT_VCEK_DIR)))
+		goto out;
+	if ((rc = env_str("KBSFS_SNP_VCEK_DIR", &cfg->snp_vcek_dir)) ||
+	    (rc = env_str("KBSFS_SNP_KDS_URL", &cfg->snp_kds_url)) ||
+	    (rc = env_str("KBSFS_TDX_COLLATERAL_DIR", &cfg->tdx_collateral_dir)))
+		goto out;
+	e = getenv("KBSFS_SNP_MAX_VMPL");
+	if (e && *e) {
+		char *end;
+		unsigned long m = strtoul(e, &end, 10);
+
+		if (*end || m > 3) {
+			snprintf(why, whylen, "KBSFS_SNP_MAX_VMPL must be 0..3, got '%s'", e);
+			rc = KBS_ERR_INVAL;
+			goto out;
+		}
+		cfg->snp_max_vmpl = (unsigned)m;
+	}
+	snp = section(vc, "snp_verifier", &rc, why, whylen);
+	if (rc)
+		goto out;
+	if (snp && (v = json_object_get(snp, "vcek_sources")) &&
+	    (rc = vcek_sources(v, cfg, why, whylen)))
+		goto out;
+	if (snp && (rc = opt_uint(snp, "snp_verifier", "max_vmpl", 3, &cfg->snp_max_vmpl, why,
+				  whylen)))
+		goto out;
+	dcap = section(vc, "dcap_verifier", &rc, why, whylen);
+	if (rc)
+		goto out;
+	if (dcap && (rc = opt_str(dcap, "dcap_verifier", "collateral_dir",
+				  &cfg->tdx_collateral_dir, why, whylen)))
+		goto out;
+	tpm = section(vc, "tpm_verifier", &rc, why, whylen);
+	if (rc)
+		goto out;
+	if (tpm) {
+		if ((rc = opt_str(tpm, "tpm_verifier", "trusted_ak_keys_dir",
+				  &cfg->tpm_trusted_ak_keys_dir, why, whylen)) ||
+		    (rc = opt_uint(tpm, "tpm_verifier", "max_trusted_ak_keys", 100000,
+				   &cfg->tpm_max_trusted_ak_keys, why, whylen)) ||
+		    (rc = opt_str(tpm, "tpm_verifier", "ak_ca_certs", &cfg->tpm_ak_ca_path, why,
+				  whylen)))
+			goto out;
+		if ((v = json_object_get(tpm, "allow_unverified_ak"))) {
+			if (!json_is_boolean(v)) {
+				snprintf(why, whylen,
+					 "key 'verifier_config.tpm_verifier.allow_unverified_ak': "
+					 "expected boolean");
+				rc = KBS_ERR_INVAL;
+				goto out;
+			}
+			cfg->tpm_allow_unverified_ak = json_is_true(v);
+		}
+	}
+	rc = KBS_OK;
+out:
+	if (rc) {
+		if (rc == KBS_ERR_NOMEM)
+			snprintf(why, whylen, "out of memory");
+		as_verifier_config_release(cfg);
+	}
+	return rc;
 }

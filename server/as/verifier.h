@@ -3,6 +3,7 @@
 #define KBS_AS_VERIFIER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@
  * (including "report_data" and, where the TEE carries it, "init_data").
  */
 struct as_verify_input {
+	const void *state;                /* from as_verifier.create; NULL = process-wide default */
 	const json_t *evidence;           /* TEE evidence JSON */
 	const uint8_t *report_data;       /* expected digest, NULL = do not check */
 	size_t report_data_len;
@@ -23,9 +25,44 @@ struct as_verify_input {
 	size_t init_data_digest_len;
 };
 
+/*
+ * Verifier configuration: the AS config's "verifier_config" object (Trustee's keys where they
+ * exist, kbsfs extension keys otherwise; docs/verifiers.md "Configuration"). Strings are
+ * malloc'ed; NULL = unset.
+ */
+struct as_verifier_config {
+	/* snp_verifier (also az-snp-vtpm) */
+	char *snp_vcek_dir;	/* vcek_sources [{"type":"OfflineStore","path":…}] */
+	char *snp_kds_url;	/* vcek_sources [{"type":"KDS","base_url":…}]; NULL = no network */
+	unsigned snp_max_vmpl;	/* "max_vmpl" (extension), 0..3 */
+	/* dcap_verifier (tdx, az-tdx-vtpm) */
+	char *tdx_collateral_dir; /* "collateral_dir" (extension); NULL = tcb_status Unknown */
+	/* tpm_verifier */
+	char *tpm_trusted_ak_keys_dir;	/* "trusted_ak_keys_dir" (Trustee) */
+	unsigned tpm_max_trusted_ak_keys; /* "max_trusted_ak_keys" (Trustee), 0 = 100 */
+	char *tpm_ak_ca_path;		/* "ak_ca_certs" (extension): PEM bundle */
+	bool tpm_allow_unverified_ak;	/* "allow_unverified_ak" (extension) */
+};
+
+/*
+ * Reads a "verifier_config" object (NULL = not configured). Unset values fall back to the
+ * documented environment variables (KBSFS_SNP_VCEK_DIR, KBSFS_SNP_KDS_URL, KBSFS_SNP_MAX_VMPL,
+ * KBSFS_TDX_COLLATERAL_DIR), then to the defaults. Wrong types name the key in why.
+ */
+int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cfg, char *why,
+				 size_t whylen);
+void as_verifier_config_release(struct as_verifier_config *cfg);
+
 struct as_verifier {
 	const char *tee;       /* wire name: "sample", "snp", ... */
 	const char *tee_class; /* "cpu", "gpu", ... (EAR submod prefix, policy suffix) */
+	/*
+	 * Optional: builds the verifier's state from the configuration (passed back in
+	 * as_verify_input.state); destroy frees it. NULL for stateless verifiers.
+	 */
+	int (*create)(const struct as_verifier_config *cfg, void **state, char *why,
+		      size_t whylen);
+	void (*destroy)(void *state);
 	/* Returns KBS_OK and *claims (new reference), or an error with why filled. */
 	int (*verify)(const struct as_verify_input *in, json_t **claims, char *why,
 		      size_t whylen);
@@ -33,6 +70,9 @@ struct as_verifier {
 
 /* Looks a verifier up by TEE name; NULL if this build has none. */
 const struct as_verifier *as_verifier_find(const char *tee);
+
+/* The i-th verifier of the table (0-based); NULL past the end. */
+const struct as_verifier *as_verifier_at(size_t i);
 
 /* NULL-terminated list of TEE names with a verifier (for --help and errors). */
 const char *const *as_verifier_names(void);

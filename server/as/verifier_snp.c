@@ -30,7 +30,6 @@
 #define OID_AMD "1.3.6.1.4.1.3704.1."
 #define MAX_CERT_DER (16 * 1024)
 #define MAX_CHAIN_ENTRIES 16
-#define DEFAULT_VCEK_DIR "/opt/confidential-containers/attestation-service/kds-store"
 
 struct amd_roots {
 	enum snp_gen gen;
@@ -797,33 +796,38 @@ static struct snp_verifier *g_snp; /* written once under pthread_once, read-only
 static char g_snp_err[256];
 static pthread_once_t g_snp_once = PTHREAD_ONCE_INIT;
 
+static int snp_create(const struct as_verifier_config *c, void **state, char *why,
+		      size_t whylen)
+{
+	struct snp_verifier_config sc = {
+	    .vcek_dir = c->snp_vcek_dir, .kds_url = c->snp_kds_url, .max_vmpl = c->snp_max_vmpl};
+
+	return snp_verifier_new(&sc, (struct snp_verifier **)state, why, whylen);
+}
+
+static void snp_destroy(void *state)
+{
+	snp_verifier_free(state);
+}
+
+/* Without a state from the AS: defaults and the environment fallbacks. */
 static void snp_global_init(void)
 {
-	struct snp_verifier_config cfg = {0};
-	const char *dir = getenv("KBSFS_SNP_VCEK_DIR");
-	const char *kds = getenv("KBSFS_SNP_KDS_URL");
-	const char *vmpl = getenv("KBSFS_SNP_MAX_VMPL");
+	struct as_verifier_config c;
+	void *st = NULL;
 
-	cfg.vcek_dir = dir && *dir ? dir : DEFAULT_VCEK_DIR;
-	cfg.kds_url = kds && *kds ? kds : NULL;
-	if (vmpl && *vmpl) {
-		char *end;
-		unsigned long m = strtoul(vmpl, &end, 10);
-
-		if (*end || m > 3) {
-			snprintf(g_snp_err, sizeof(g_snp_err),
-				 "KBSFS_SNP_MAX_VMPL must be 0..3, got '%s'", vmpl);
-			return;
-		}
-		cfg.max_vmpl = (unsigned)m;
-	}
-	if (snp_verifier_new(&cfg, &g_snp, g_snp_err, sizeof(g_snp_err)) != KBS_OK)
-		g_snp = NULL;
+	if (as_verifier_config_from_json(NULL, &c, g_snp_err, sizeof(g_snp_err)) != KBS_OK)
+		return;
+	if (snp_create(&c, &st, g_snp_err, sizeof(g_snp_err)) == KBS_OK)
+		g_snp = st;
+	as_verifier_config_release(&c);
 }
 
 static int snp_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
 	*claims = NULL;
+	if (in->state)
+		return snp_verifier_verify(in->state, in, claims, why, whylen);
 	pthread_once(&g_snp_once, snp_global_init);
 	if (!g_snp) {
 		snprintf(why, whylen, "snp verifier unavailable: %s", g_snp_err);
@@ -835,5 +839,7 @@ static int snp_verify(const struct as_verify_input *in, json_t **claims, char *w
 const struct as_verifier as_verifier_snp = {
     .tee = "snp",
     .tee_class = "cpu",
+    .create = snp_create,
+    .destroy = snp_destroy,
     .verify = snp_verify,
 };

@@ -13,11 +13,9 @@
 /*
  * AMD SEV-SNP evidence verifier (evidence.md §1, kbs-protocol §13.2; docs/verifiers.md).
  *
- * as_verifier_snp (the table entry) uses one process-wide verifier built on first use from
- * the environment: KBSFS_SNP_VCEK_DIR (VCEK cache in Trustee's OfflineStore layout, default
- * /opt/confidential-containers/attestation-service/kds-store), KBSFS_SNP_KDS_URL (enables
- * fetching missing VCEKs from AMD KDS, e.g. https://kdsintf.amd.com; unset = no network),
- * KBSFS_SNP_MAX_VMPL (highest accepted VMPL, default 0 like Trustee).
+ * as_verifier_snp (the table entry) builds its instance from the AS verifier_config
+ * (as_verifier.create); without one, from defaults and the environment fallbacks
+ * (as_verifier_config_from_json(NULL), docs/verifiers.md "Configuration").
  */
 struct snp_verifier_config {
 	const char *vcek_dir; /* NULL = no cache directory */

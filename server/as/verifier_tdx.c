@@ -501,19 +501,37 @@ static struct tdx_verifier *g_tdx; /* written once under pthread_once, read-only
 static char g_tdx_err[256];
 static pthread_once_t g_tdx_once = PTHREAD_ONCE_INIT;
 
+static int tdx_create(const struct as_verifier_config *c, void **state, char *why,
+		      size_t whylen)
+{
+	struct tdx_verifier_config tc = {.collateral_dir = c->tdx_collateral_dir};
+
+	return tdx_verifier_new(&tc, (struct tdx_verifier **)state, why, whylen);
+}
+
+static void tdx_destroy(void *state)
+{
+	tdx_verifier_free(state);
+}
+
+/* Without a state from the AS: defaults and the environment fallbacks. */
 static void tdx_global_init(void)
 {
-	struct tdx_verifier_config cfg = {0};
-	const char *dir = getenv("KBSFS_TDX_COLLATERAL_DIR");
+	struct as_verifier_config c;
+	void *st = NULL;
 
-	cfg.collateral_dir = dir && *dir ? dir : NULL;
-	if (tdx_verifier_new(&cfg, &g_tdx, g_tdx_err, sizeof(g_tdx_err)) != KBS_OK)
-		g_tdx = NULL;
+	if (as_verifier_config_from_json(NULL, &c, g_tdx_err, sizeof(g_tdx_err)) != KBS_OK)
+		return;
+	if (tdx_create(&c, &st, g_tdx_err, sizeof(g_tdx_err)) == KBS_OK)
+		g_tdx = st;
+	as_verifier_config_release(&c);
 }
 
 static int tdx_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
 	*claims = NULL;
+	if (in->state)
+		return tdx_verifier_verify(in->state, in, claims, why, whylen);
 	pthread_once(&g_tdx_once, tdx_global_init);
 	if (!g_tdx) {
 		snprintf(why, whylen, "tdx verifier unavailable: %s", g_tdx_err);
@@ -525,5 +543,7 @@ static int tdx_verify(const struct as_verify_input *in, json_t **claims, char *w
 const struct as_verifier as_verifier_tdx = {
     .tee = "tdx",
     .tee_class = "cpu",
+    .create = tdx_create,
+    .destroy = tdx_destroy,
     .verify = tdx_verify,
 };

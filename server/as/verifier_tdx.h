@@ -17,8 +17,8 @@
  * quote signature by the attestation key, REPORTDATA and MRCONFIGID binding. Without
  * collateral the TCB status is reported as "Unknown".
  *
- * as_verifier_tdx (the table entry) uses one process-wide verifier built on first use from the
- * environment: KBSFS_TDX_COLLATERAL_DIR (see docs/verifiers.md).
+ * as_verifier_tdx (the table entry) builds its instance from the AS verifier_config
+ * (as_verifier.create); without one, from defaults and the environment fallbacks.
  */
 struct tdx_verifier_config {
 	const char *collateral_dir; /* NULL = no collateral: tcb_status "Unknown" */

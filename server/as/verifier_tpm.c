@@ -129,9 +129,13 @@ static int load_ak_dir(struct tpm_verifier *v, const char *dir, unsigned max, ch
 	struct dirent *e;
 	int rc = KBS_OK;
 
+	(void)why;
+	(void)whylen;
 	if (!d) {
-		snprintf(why, whylen, "tpm: cannot open trusted_ak_keys_dir '%s'", dir);
-		return KBS_ERR_IO;
+		/* Trustee ignores this key, so configs name directories that do not exist */
+		log_msg(LOG_LVL_WARN, "tpm: cannot open trusted_ak_keys_dir '%s': no AK trusted by it",
+			dir);
+		return KBS_OK;
 	}
 	v->aks = calloc(max, sizeof(*v->aks));
 	if (!v->aks) {
@@ -553,21 +557,40 @@ static struct tpm_verifier *g_tpm; /* written once under pthread_once, read-only
 static char g_tpm_err[256];
 static pthread_once_t g_tpm_once = PTHREAD_ONCE_INIT;
 
+static int tpm_create(const struct as_verifier_config *c, void **state, char *why,
+		      size_t whylen)
+{
+	struct tpm_verifier_config tc = {.trusted_ak_keys_dir = c->tpm_trusted_ak_keys_dir,
+					 .max_trusted_ak_keys = c->tpm_max_trusted_ak_keys,
+					 .ak_ca_path = c->tpm_ak_ca_path,
+					 .allow_unverified_ak = c->tpm_allow_unverified_ak};
+
+	return tpm_verifier_new(&tc, (struct tpm_verifier **)state, why, whylen);
+}
+
+static void tpm_destroy(void *state)
+{
+	tpm_verifier_free(state);
+}
+
+/* Without a state from the AS: the defaults (no trusted AK: every AK is refused). */
 static void tpm_global_init(void)
 {
-	struct tpm_verifier_config cfg = {0};
-	const char *s = getenv("KBSFS_TPM_ALLOW_UNVERIFIED_AK");
+	struct as_verifier_config c;
+	void *st = NULL;
 
-	cfg.trusted_ak_keys_dir = getenv("KBSFS_TPM_TRUSTED_AK_KEYS_DIR");
-	cfg.ak_ca_path = getenv("KBSFS_TPM_AK_CA");
-	cfg.allow_unverified_ak = s && strcmp(s, "1") == 0;
-	if (tpm_verifier_new(&cfg, &g_tpm, g_tpm_err, sizeof(g_tpm_err)) != KBS_OK)
-		g_tpm = NULL;
+	if (as_verifier_config_from_json(NULL, &c, g_tpm_err, sizeof(g_tpm_err)) != KBS_OK)
+		return;
+	if (tpm_create(&c, &st, g_tpm_err, sizeof(g_tpm_err)) == KBS_OK)
+		g_tpm = st;
+	as_verifier_config_release(&c);
 }
 
 static int tpm_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
 	*claims = NULL;
+	if (in->state)
+		return tpm_verifier_verify(in->state, in, claims, why, whylen);
 	pthread_once(&g_tpm_once, tpm_global_init);
 	if (!g_tpm) {
 		snprintf(why, whylen, "tpm verifier unavailable: %s", g_tpm_err);
@@ -579,5 +602,7 @@ static int tpm_verify(const struct as_verify_input *in, json_t **claims, char *w
 const struct as_verifier as_verifier_tpm = {
     .tee = "tpm",
     .tee_class = "cpu",
+    .create = tpm_create,
+    .destroy = tpm_destroy,
     .verify = tpm_verify,
 };

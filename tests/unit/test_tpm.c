@@ -300,11 +300,12 @@ static void ak_trust_by_keys_dir_and_default_deny(void **state)
 	expect_fail(v, ev, NULL, 0, "signature does not verify with the AK");
 	tpm_verifier_free(v);
 
-	/* missing directory / CA file: configuration errors */
-	assert_int_equal(tpm_verifier_new(&(struct tpm_verifier_config){.trusted_ak_keys_dir =
-									  "/nonexistent/aks"},
-					  &v, why, sizeof(why)),
-			 KBS_ERR_IO);
+	/* a missing directory (Trustee configs name one it never reads) trusts nothing */
+	v = mkv(&(struct tpm_verifier_config){.trusted_ak_keys_dir = "/nonexistent/aks"});
+	set_b64(ev, "ak_public", ak, n);
+	expect_fail(v, ev, NULL, 0, "AK is not trusted");
+	tpm_verifier_free(v);
+	/* a missing AK CA bundle (our extension key) is a configuration error */
 	assert_int_equal(tpm_verifier_new(&(struct tpm_verifier_config){.ak_ca_path =
 									  "/nonexistent/ca.pem"},
 					  &v, why, sizeof(why)),
@@ -613,6 +614,67 @@ static void eventlogs_bound_to_quoted_pcrs(void **state)
 	tpm_verifier_free(v);
 }
 
+static void verifier_config_keys(void **state)
+{
+	size_t n;
+	char *p = td_read_file("kbs", "trustee/configs/example_with_tpm_verifier.json", &n), why[256];
+	json_t *j = json_loadb(p, n, 0, NULL), *bad;
+	struct as_verifier_config c;
+
+	(void)state;
+	assert_int_equal(as_verifier_config_from_json(json_object_get(j, "verifier_config"), &c,
+						      why, sizeof(why)),
+			 KBS_OK);
+	assert_string_equal(c.tpm_trusted_ak_keys_dir, "/etc/tpm/trusted_ak_keys");
+	assert_int_equal(c.tpm_max_trusted_ak_keys, 50);
+	assert_false(c.tpm_allow_unverified_ak);
+	assert_null(c.tpm_ak_ca_path);
+	as_verifier_config_release(&c);
+	bad = json_pack("{s:{s:[{s:s,s:s},{s:s}],s:i},s:{s:s},s:{s:s,s:b}}", "snp_verifier",
+			"vcek_sources", "type", "OfflineStore", "path", "/kds", "type", "KDS",
+			"max_vmpl", 2, "dcap_verifier", "collateral_dir", "/coll", "tpm_verifier",
+			"ak_ca_certs", "/ca.pem", "allow_unverified_ak", 1);
+	assert_int_equal(as_verifier_config_from_json(bad, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(c.snp_vcek_dir, "/kds");
+	assert_string_equal(c.snp_kds_url, "https://kdsintf.amd.com");
+	assert_int_equal(c.snp_max_vmpl, 2);
+	assert_string_equal(c.tdx_collateral_dir, "/coll");
+	assert_string_equal(c.tpm_ak_ca_path, "/ca.pem");
+	assert_true(c.tpm_allow_unverified_ak);
+	as_verifier_config_release(&c);
+	json_object_set_new(json_object_get(bad, "snp_verifier"), "max_vmpl", json_integer(4));
+	assert_int_equal(as_verifier_config_from_json(bad, &c, why, sizeof(why)), KBS_ERR_INVAL);
+	assert_non_null(strstr(why, "verifier_config.snp_verifier.max_vmpl"));
+	json_object_set_new(json_object_get(bad, "snp_verifier"), "max_vmpl", json_integer(0));
+	json_object_set_new(json_object_get(bad, "tpm_verifier"), "allow_unverified_ak",
+			    json_string("yes"));
+	assert_int_equal(as_verifier_config_from_json(bad, &c, why, sizeof(why)), KBS_ERR_INVAL);
+	assert_non_null(strstr(why, "allow_unverified_ak"));
+	json_decref(bad);
+	/* not configured: no network, the default cache directory */
+	unsetenv("KBSFS_SNP_KDS_URL");
+	unsetenv("KBSFS_SNP_VCEK_DIR");
+	assert_int_equal(as_verifier_config_from_json(NULL, &c, why, sizeof(why)), KBS_OK);
+	assert_null(c.snp_kds_url);
+	assert_string_equal(c.snp_vcek_dir,
+			    "/opt/confidential-containers/attestation-service/kds-store");
+	as_verifier_config_release(&c);
+	/* the environment is only a fallback under the configuration */
+	setenv("KBSFS_SNP_VCEK_DIR", "/env-dir", 1);
+	assert_int_equal(as_verifier_config_from_json(NULL, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(c.snp_vcek_dir, "/env-dir");
+	as_verifier_config_release(&c);
+	bad = json_pack("{s:{s:[{s:s,s:s}]}}", "snp_verifier", "vcek_sources", "type",
+			"OfflineStore", "path", "/cfg-dir");
+	assert_int_equal(as_verifier_config_from_json(bad, &c, why, sizeof(why)), KBS_OK);
+	assert_string_equal(c.snp_vcek_dir, "/cfg-dir");
+	as_verifier_config_release(&c);
+	unsetenv("KBSFS_SNP_VCEK_DIR");
+	json_decref(bad);
+	json_decref(j);
+	free(p);
+}
+
 static void table_entry_registered(void **state)
 {
 	const struct as_verifier *v = as_verifier_find("tpm");
@@ -634,6 +696,7 @@ int main(void)
 	    cmocka_unit_test(firmware_log_replays_trustee_ccel),
 	    cmocka_unit_test(aael_replays_vtpm_pcr17_vector),
 	    cmocka_unit_test(eventlogs_bound_to_quoted_pcrs),
+	    cmocka_unit_test(verifier_config_keys),
 	    cmocka_unit_test(table_entry_registered),
 	};
 
