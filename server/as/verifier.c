@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/as/verifier.h"
 
+#include "server/as/verifier_az.h"
 #include "server/as/verifier_sgx.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
@@ -23,9 +24,13 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_tdx,
 	&as_verifier_tpm,
 	&as_verifier_sgx,
+	&as_verifier_az_snp_vtpm,
+	&as_verifier_az_tdx_vtpm,
 };
 
-static const char *const names[] = {"sample", "sampledevice", "snp", "tdx", "tpm", "sgx", NULL};
+static const char *const names[] = {"sample",	   "sampledevice", "snp",	  "tdx",
+				    "tpm",	   "sgx",	   "az-snp-vtpm", "az-tdx-vtpm",
+				    NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
