@@ -88,7 +88,7 @@ static int fetch_token(struct repo_akv *r)
 	struct buf form = BUF_INIT, assertion = BUF_INIT;
 	struct http_result res;
 	const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-	json_t *doc = NULL, *tok, *exp;
+	json_t *doc = NULL;
 	long long expires = 3600;
 	size_t hl;
 	int rc;
@@ -120,38 +120,33 @@ static int fetch_token(struct repo_akv *r)
 	if (rc == KBS_ERR_NETWORK || rc == KBS_ERR_TIMEOUT)
 		rc = KBS_ERR_UNAVAILABLE;
 	if (rc == KBS_OK) {
-		doc = json_loadb((const char *)res.body.p, res.body.len, 0, NULL);
 		rc = res.status == 400 ? KBS_ERR_PERM : repo_http_status_err(res.status);
 		if (rc != KBS_OK) {
 			/* AAD error body: {"error":"invalid_client","error_description":...} */
+			doc = json_loadb((const char *)res.body.p, res.body.len, 0, NULL);
 			const char *code = json_string_value(json_object_get(doc, "error"));
 			log_warn("repo-akv: token request to %s refused: HTTP %ld %.64s",
 				 r->token_url, res.status, code ? code : "");
 		}
 	}
 	if (rc == KBS_OK) {
-		tok = json_object_get(doc, "access_token");
-		exp = json_object_get(doc, "expires_in");
-		if (json_is_integer(exp))
-			expires = json_integer_value(exp);
-		else if (json_is_string(exp))
-			expires = atoll(json_string_value(exp));
-		if (!json_is_string(tok) || json_string_length(tok) > AKV_MAX_TOKEN ||
-		    strpbrk(json_string_value(tok), "\r\n")) {
+		char *tok = NULL;
+		if ((rc = repo_akv_parse_token(res.body.p, res.body.len, &tok, &expires)) !=
+		    KBS_OK) {
 			log_warn("repo-akv: token response from %s has no usable access_token",
 				 r->token_url);
 			rc = KBS_ERR_PERM;
 		} else {
 			wipe_free(&r->bearer);
-			hl = json_string_length(tok) + 32;
+			hl = strlen(tok) + 32;
 			if (!(r->bearer = malloc(hl))) {
 				rc = KBS_ERR_NOMEM;
 			} else {
-				snprintf(r->bearer, hl, "Authorization: Bearer %s",
-					 json_string_value(tok));
+				snprintf(r->bearer, hl, "Authorization: Bearer %s", tok);
 				/* renew a minute early so a request never carries a dying token */
 				r->bearer_exp = time(NULL) + (expires > 120 ? expires - 60 : 60);
 			}
+			wipe_free(&tok);
 		}
 	}
 	repo_http_json_wipe(doc);
@@ -270,37 +265,49 @@ static int secret_url(struct repo_akv *r, const char *const seg[3], bool version
 	return w < 0 || (size_t)w >= len ? KBS_ERR_RANGE : KBS_OK;
 }
 
-static int akv_read(struct repo *base, const char *const seg[3], struct secbuf *out)
+int repo_akv_parse_token(const void *body, size_t len, char **token, long long *expires_in)
 {
-	struct repo_akv *r = (struct repo_akv *)base;
-	struct http_result res = {0};
-	char url[1024];
-	json_t *doc = NULL, *v;
+	json_t *doc = json_loadb(body, len, 0, NULL), *tok, *exp;
+	int rc = KBS_ERR_PARSE;
+
+	*token = NULL;
+	*expires_in = 3600;
+	tok = json_object_get(doc, "access_token");
+	exp = json_object_get(doc, "expires_in");
+	/* the v2 endpoint sends a number; older (v1, ADFS) ones a string */
+	if (json_is_integer(exp))
+		*expires_in = json_integer_value(exp);
+	else if (json_is_string(exp))
+		*expires_in = strtoll(json_string_value(exp), NULL, 10);
+	if (*expires_in < 0 || *expires_in > 86400 * 7)
+		*expires_in = 3600;
+	if (json_is_string(tok) && json_string_length(tok) > 0 &&
+	    json_string_length(tok) <= AKV_MAX_TOKEN &&
+	    strlen(json_string_value(tok)) == json_string_length(tok) &&
+	    !strpbrk(json_string_value(tok), "\r\n"))
+		rc = (*token = strdup(json_string_value(tok))) ? KBS_OK : KBS_ERR_NOMEM;
+	repo_http_json_wipe(doc);
+	return rc;
+}
+
+int repo_akv_parse_bundle(const void *body, size_t len, struct secbuf *out)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL), *v;
 	const char *ct;
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
-	int rc;
+	int rc = KBS_ERR_PARSE;
 
-	if ((rc = secret_url(r, seg, true, url, sizeof(url))) != KBS_OK)
-		return rc;
-	if ((rc = akv_call(r, "GET", url, NULL, &res)) != KBS_OK)
-		goto out;
-	rc = KBS_ERR_PARSE;
-	doc = json_loadb((const char *)res.body.p, res.body.len, 0, NULL);
 	v = json_object_get(doc, "value");
 	ct = json_string_value(json_object_get(doc, "contentType"));
-	if (!json_is_string(v)) {
-		log_warn("repo-akv: %s: no string \"value\" in the secret bundle", url);
+	if (!json_is_string(v))
 		goto out;
-	}
 	if (ct && strcmp(ct, AKV_B64_CT) == 0) {
 		/* written by kbs (binary-safe): base64 of the resource */
 		if (b64_decode_alloc(json_string_value(v), json_string_length(v), B64_STD, &raw,
-				     &rawlen) != KBS_OK) {
-			log_warn("repo-akv: %s: contentType %s but value is not base64", url, ct);
-			goto out;
-		}
-		rc = secbuf_dup(out, raw, rawlen);
+				     &rawlen) == KBS_OK)
+			rc = rawlen > KBS_RESOURCE_MAX ? KBS_ERR_RANGE
+						       : secbuf_dup(out, raw, rawlen);
 	} else {
 		rc = json_string_length(v) > KBS_RESOURCE_MAX
 			     ? KBS_ERR_RANGE
@@ -312,6 +319,22 @@ out:
 		free(raw);
 	}
 	repo_http_json_wipe(doc);
+	return rc;
+}
+
+static int akv_read(struct repo *base, const char *const seg[3], struct secbuf *out)
+{
+	struct repo_akv *r = (struct repo_akv *)base;
+	struct http_result res = {0};
+	char url[1024];
+	int rc;
+
+	if ((rc = secret_url(r, seg, true, url, sizeof(url))) != KBS_OK)
+		return rc;
+	rc = akv_call(r, "GET", url, NULL, &res);
+	if (rc == KBS_OK &&
+	    (rc = repo_akv_parse_bundle(res.body.p, res.body.len, out)) == KBS_ERR_PARSE)
+		log_warn("repo-akv: %s: no usable \"value\" in the secret bundle", url);
 	if (res.body.p)
 		OPENSSL_cleanse(res.body.p, res.body.len);
 	http_result_release(&res);

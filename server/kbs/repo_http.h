@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "common/secmem.h"
 #include "server/kbs/repo.h"
 
 /*
@@ -26,6 +27,17 @@
  */
 int repo_vault_from_json(const json_t *cfg, struct repo **out, char *err, size_t errlen);
 int repo_akv_from_json(const json_t *cfg, struct repo **out, char *err, size_t errlen);
+
+/*
+ * Response parsers (pure; fuzzed by tests/fuzz/fuzz_repo_http.c). Values land in secret
+ * memory; KBS_ERR_PARSE names nothing of the value.
+ */
+/* Vault read response: kv 1 {"data":{"data":b64}}, kv 2 {"data":{"data":{"data":b64}}}. */
+int repo_vault_parse(int kv, const void *body, size_t len, struct secbuf *out);
+/* Key Vault SecretBundle: "value", base64-decoded when contentType is ours. */
+int repo_akv_parse_bundle(const void *body, size_t len, struct secbuf *out);
+/* Token endpoint response: access_token (malloc'ed, no CR/LF) and expires_in (seconds). */
+int repo_akv_parse_token(const void *body, size_t len, char **token, long long *expires_in);
 
 /* Shared helpers (repo_http.c). */
 

@@ -54,43 +54,41 @@ static int request(struct repo_vault *r, const char *method, const char *url, co
 	return rc;
 }
 
-static int vault_read(struct repo *base, const char *const seg[3], struct secbuf *out)
+int repo_vault_parse(int kv, const void *body, size_t len, struct secbuf *out)
 {
-	struct repo_vault *r = (struct repo_vault *)base;
-	struct http_result res;
-	char url[1024];
-	json_t *doc = NULL, *v;
+	json_t *doc = json_loadb(body, len, 0, NULL), *v;
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
-	int rc;
+	int rc = KBS_ERR_PARSE;
 
-	if ((rc = vault_url(r, seg, "data", url, sizeof(url))) != KBS_OK)
-		return rc;
-	rc = request(r, "GET", url, NULL, &res);
-	if (rc != KBS_OK)
-		goto out;
-	rc = KBS_ERR_PARSE;
-	doc = json_loadb((const char *)res.body.p, res.body.len, 0, NULL);
 	v = json_object_get(doc, "data");
-	if (r->kv == 2)
+	if (kv == 2)
 		v = json_object_get(v, "data");
 	v = json_object_get(v, "data");
-	if (!json_is_string(v)) {
-		log_warn("repo-vault: %s: no string field \"data\" in the secret", url);
-		goto out;
-	}
-	if (b64_decode_alloc(json_string_value(v), json_string_length(v), B64_STD, &raw,
-			     &rawlen) != KBS_OK) {
-		log_warn("repo-vault: %s: field \"data\" is not base64", url);
-		goto out;
-	}
-	rc = rawlen > KBS_RESOURCE_MAX ? KBS_ERR_RANGE : secbuf_dup(out, raw, rawlen);
-out:
+	if (json_is_string(v) && b64_decode_alloc(json_string_value(v), json_string_length(v),
+						  B64_STD, &raw, &rawlen) == KBS_OK)
+		rc = rawlen > KBS_RESOURCE_MAX ? KBS_ERR_RANGE : secbuf_dup(out, raw, rawlen);
 	if (raw) {
 		OPENSSL_cleanse(raw, rawlen);
 		free(raw);
 	}
 	repo_http_json_wipe(doc);
+	return rc;
+}
+
+static int vault_read(struct repo *base, const char *const seg[3], struct secbuf *out)
+{
+	struct repo_vault *r = (struct repo_vault *)base;
+	struct http_result res;
+	char url[1024];
+	int rc;
+
+	if ((rc = vault_url(r, seg, "data", url, sizeof(url))) != KBS_OK)
+		return rc;
+	rc = request(r, "GET", url, NULL, &res);
+	if (rc == KBS_OK && (rc = repo_vault_parse(r->kv, res.body.p, res.body.len, out)) ==
+				    KBS_ERR_PARSE)
+		log_warn("repo-vault: %s: no base64 string field \"data\" in the secret", url);
 	if (res.body.p)
 		OPENSSL_cleanse(res.body.p, res.body.len);
 	http_result_release(&res);
