@@ -42,6 +42,7 @@ libpq-dev
 postgresql-15
 softhsm2
 libp11-kit-dev
+libxml2-dev
 "
 
 if [ "${1:-}" = "--list" ]; then

@@ -43,8 +43,8 @@ struct as_ctx {
 	pthread_mutex_t lock;
 	json_t *policies;     /* id -> Rego text */
 	struct as_policy_store store; /* shared store; get == NULL = none */
-	json_t *rvs;          /* name -> value */
 	void *vstate[AS_MAX_VERIFIERS]; /* per verifier of the table (as_verifier_at) */
+	struct rvps *rvps;    /* reference values (built-in store or remote) */
 };
 
 static char *xstrdup(const char *s)
@@ -73,6 +73,7 @@ void as_config_release(struct as_config *cfg)
 	free(cfg->signer_cert_url);
 	free(cfg->state_dir);
 	json_decref(cfg->verifier_config);
+	rvps_config_release(&cfg->rvps);
 	as_config_init(cfg);
 }
 
@@ -91,6 +92,56 @@ static int opt_str(const json_t *obj, const char *key, const char *path, char **
 	free(*out);
 	*out = strdup(json_string_value(v));
 	return *out ? KBS_OK : KBS_ERR_NOMEM;
+}
+
+/*
+ * rvps_config (BuiltIn/GrpcRemote) plus, in a restful-as config, the paths of its
+ * storage_backend: the built-in RVPS stores where the AS stores (or where rvps_config's
+ * storage_type override says).
+ */
+static int parse_rvps(const json_t *obj, struct as_config *cfg, char *why, size_t whylen)
+{
+	struct rvps_config sb;
+	json_t *r = json_object_get(obj, "rvps_config"), *st = json_object_get(obj,
+										"storage_backend");
+	enum rvps_storage override;
+	int rc = KBS_OK;
+
+	rvps_config_init(&sb);
+	if (r && !json_is_null(r) &&
+	    (rc = rvps_config_from_as_json(r, &cfg->rvps, why, whylen)) != KBS_OK)
+		goto out;
+	if (cfg->rvps.mode != RVPS_BUILTIN || !json_is_object(st))
+		goto out;
+	override = cfg->rvps.storage;
+	if (override != RVPS_STORE_DEFAULT) {
+		/* the override picks the type; its paths come from storage_backend.backends */
+		json_t *copy = json_copy((json_t *)st);
+		const char *names[] = {"", "Memory", "LocalFs", "LocalJson"};
+		if (!copy) {
+			rc = KBS_ERR_NOMEM;
+			goto out;
+		}
+		json_object_set_new(copy, "storage_type", json_string(names[override]));
+		rc = rvps_storage_from_json(copy, &sb, why, whylen);
+		json_decref(copy);
+	} else {
+		rc = rvps_storage_from_json(st, &sb, why, whylen);
+	}
+	if (rc != KBS_OK) {
+		if (rc == KBS_ERR_UNSUPPORTED) /* Postgres/Redis: the AS keeps its defaults */
+			rc = KBS_OK;
+		goto out;
+	}
+	cfg->rvps.storage = sb.storage;
+	free(cfg->rvps.dir_path);
+	free(cfg->rvps.file_dir_path);
+	cfg->rvps.dir_path = sb.dir_path;
+	cfg->rvps.file_dir_path = sb.file_dir_path;
+	sb.dir_path = sb.file_dir_path = NULL;
+out:
+	rvps_config_release(&sb);
+	return rc;
 }
 
 int as_config_from_json(const json_t *obj, struct as_config *cfg, char *why, size_t whylen)
@@ -166,7 +217,7 @@ int as_config_from_json(const json_t *obj, struct as_config *cfg, char *why, siz
 	if ((v = json_object_get(obj, "attestation_token_broker")) && json_is_string(v) &&
 	    strcasecmp(json_string_value(v), "simple") == 0)
 		cfg->token_type = AS_TOKEN_SIMPLE;
-	return KBS_OK;
+	return parse_rvps(obj, cfg, why, whylen);
 }
 
 static const char *cfg_or(const char *v, const char *def)
@@ -377,15 +428,6 @@ static void load_persisted(struct as_ctx *as)
 			free(text);
 		}
 	}
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/reference_values.json", as->cfg.state_dir);
-	json_t *rvs = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
-	if (json_is_object(rvs)) {
-		json_decref(as->rvs);
-		as->rvs = rvs;
-	} else {
-		json_decref(rvs);
-	}
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -423,6 +465,37 @@ static const void *verifier_state(const struct as_ctx *as, const struct as_verif
 	return NULL;
 }
 
+/* BuiltIn RVPS without its own storage_type follows the AS: LocalFs under state_dir (Trustee's
+ * <dir_path>/reference_value/), else Memory. */
+static int open_rvps(struct as_ctx *as, const struct as_config *cfg)
+{
+	struct rvps_config rc;
+	char why[300];
+	int err;
+
+	if ((err = rvps_config_copy(&as->cfg.rvps, &cfg->rvps)) != KBS_OK ||
+	    (err = rvps_config_copy(&rc, &cfg->rvps)) != KBS_OK)
+		return err;
+	if (rc.mode == RVPS_BUILTIN && rc.storage == RVPS_STORE_DEFAULT && cfg->state_dir) {
+		rc.storage = RVPS_STORE_LOCALFS;
+		free(rc.dir_path);
+		if (!(rc.dir_path = strdup(cfg->state_dir))) {
+			rvps_config_release(&rc);
+			return KBS_ERR_NOMEM;
+		}
+	}
+	if (rc.mode == RVPS_BUILTIN && rc.storage == RVPS_STORE_LOCALFS && !rc.dir_path &&
+	    cfg->state_dir && !(rc.dir_path = strdup(cfg->state_dir))) {
+		rvps_config_release(&rc);
+		return KBS_ERR_NOMEM;
+	}
+	err = rvps_new(&rc, &as->rvps, why, sizeof(why));
+	if (err != KBS_OK)
+		log_error("as: RVPS: %s", why);
+	rvps_config_release(&rc);
+	return err;
+}
+
 int as_new(const struct as_config *cfg, struct as_ctx **out)
 {
 	struct as_ctx *as = calloc(1, sizeof(*as));
@@ -447,8 +520,9 @@ int as_new(const struct as_config *cfg, struct as_ctx **out)
 	as->cfg.verifier_config = json_incref(cfg->verifier_config);
 	as->engine = policy_rego_engine();
 	as->policies = json_object();
-	as->rvs = json_object();
-	if (!as->policies || !as->rvs)
+	if (!as->policies)
+		goto out;
+	if ((rc = open_rvps(as, cfg)) != KBS_OK)
 		goto out;
 	if ((rc = setup_keys(as)) != KBS_OK)
 		goto out;
@@ -474,7 +548,7 @@ void as_free(struct as_ctx *as)
 	jwk_free(as->rsa_key);
 	json_decref(as->header_jwk);
 	json_decref(as->policies);
-	json_decref(as->rvs);
+	rvps_free(as->rvps);
 	as_config_release(&as->cfg);
 	pthread_mutex_destroy(&as->lock);
 	free(as);
@@ -626,76 +700,44 @@ static int policy_text(struct as_ctx *as, const char *id, char **out, size_t *le
 
 int as_rv_register(struct as_ctx *as, const char *msg, size_t len, char *why, size_t whylen)
 {
-	json_t *m = NULL, *payload = NULL;
-	struct json_err jerr;
-	const char *ver = "0.1.0", *type, *p64;
-	uint8_t *raw = NULL;
-	size_t rawlen;
-	const char *k;
-	json_t *v;
-	int rc;
-
-	if ((rc = json_parse(msg, len, 1 << 20, &m, &jerr)) != KBS_OK) {
-		snprintf(why, whylen, "reference value message is not JSON: %s", jerr.msg);
-		goto out;
-	}
-	rc = KBS_ERR_INVAL;
-	if (json_opt_string(m, "version", "0.1.0", &ver, &jerr) != KBS_OK ||
-	    strcmp(ver, "0.1.0") != 0) {
-		snprintf(why, whylen, "unsupported reference value message version");
-		goto out;
-	}
-	if (json_get_string(m, "type", &type, &jerr) != KBS_OK ||
-	    json_get_string(m, "payload", &p64, &jerr) != KBS_OK) {
-		snprintf(why, whylen, "%s", jerr.msg);
-		goto out;
-	}
-	if (strcmp(type, "sample") != 0) {
-		snprintf(why, whylen, "reference value extractor '%s' is not supported", type);
-		rc = KBS_ERR_UNSUPPORTED;
-		goto out;
-	}
-	if (b64_decode_alloc(p64, strlen(p64), B64_STD, &raw, &rawlen) != KBS_OK) {
-		snprintf(why, whylen, "payload is not base64");
-		goto out;
-	}
-	if (json_parse((const char *)raw, rawlen, 1 << 20, &payload, &jerr) != KBS_OK ||
-	    !json_is_object(payload)) {
-		snprintf(why, whylen, "sample payload must be a JSON object");
-		goto out;
-	}
-	pthread_mutex_lock(&as->lock);
-	json_object_foreach(payload, k, v)
-		json_object_set(as->rvs, k, v);
-	if (as->cfg.state_dir) {
-		char *txt = json_dumps(as->rvs, JSON_COMPACT);
-		if (txt) {
-			mkdir(as->cfg.state_dir, 0700);
-			if (write_atomic(as->cfg.state_dir, "reference_values.json", txt,
-					 strlen(txt)) != KBS_OK)
-				log_warn("as: could not persist reference values");
-			free(txt);
-		}
-	}
-	pthread_mutex_unlock(&as->lock);
-	rc = KBS_OK;
-out:
-	free(raw);
-	json_decref(payload);
-	json_decref(m);
-	return rc;
+	return rvps_register(as->rvps, msg, len, why, whylen);
 }
 
 json_t *as_rv_query(struct as_ctx *as, const char *name)
 {
-	json_t *v;
+	json_t *v = NULL;
+	char why[300];
+	int rc = rvps_query(as->rvps, name, &v, why, sizeof(why));
 
-	pthread_mutex_lock(&as->lock);
-	v = json_object_get(as->rvs, name);
-	if (v)
-		v = json_deep_copy(v);
-	pthread_mutex_unlock(&as->lock);
-	return v;
+	if (rc != KBS_OK && rc != KBS_ERR_NOTFOUND)
+		log_warn("as: reference value %.128s unavailable: %s", name, why);
+	return rc == KBS_OK ? v : NULL;
+}
+
+struct rvps *as_rvps(struct as_ctx *as)
+{
+	return as->rvps;
+}
+
+int as_rvps_use_kv(struct as_ctx *as, const struct rvps_kv_ops *ops, void *ctx, char *why,
+		   size_t whylen)
+{
+	struct rvps_config rc;
+	struct rvps *r = NULL;
+	int err;
+
+	if (as->cfg.rvps.mode != RVPS_BUILTIN || as->cfg.rvps.storage != RVPS_STORE_DEFAULT)
+		return KBS_OK;
+	rvps_config_init(&rc);
+	rc.storage = RVPS_STORE_KV;
+	rc.kv = ops;
+	rc.kv_ctx = ctx;
+	rc.validity_months = as->cfg.rvps.validity_months;
+	if ((err = rvps_new(&rc, &r, why, whylen)) != KBS_OK)
+		return err;
+	rvps_free(as->rvps);
+	as->rvps = r;
+	return KBS_OK;
 }
 
 static json_t *rv_cb(void *ctx, const char *id)

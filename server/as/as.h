@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/jose/jwk.h"
+#include "rvps/rvps.h"
 #include "server/as/policy_hook.h"
 
 /*
@@ -32,6 +33,9 @@ struct as_config {
 	enum as_token_type token_type;
 	char *state_dir;         /* persist policies and reference values here; NULL = memory */
 	json_t *verifier_config; /* "verifier_config" object (checked), NULL = defaults */
+	/* rvps_config: BuiltIn (store: rvps.storage, else LocalFs under state_dir, else
+	 * Memory) or GrpcRemote (rvps.address) */
+	struct rvps_config rvps;
 };
 
 /* Fills defaults. */
@@ -114,10 +118,18 @@ struct as_policy_store {
 /* Installs store (copied; its ctx must outlive as); NULL = back to memory/state_dir. */
 void as_set_policy_store(struct as_ctx *as, const struct as_policy_store *store);
 
-/* RVPS: registers a message {"version","type":"sample","payload":b64} (§14.1). */
+/* RVPS: registers a message {"version","type":"sample|swid|corim","payload":b64} (§14.1). */
 int as_rv_register(struct as_ctx *as, const char *msg, size_t len, char *why, size_t whylen);
-/* New reference to the stored value, or NULL. */
+/* New reference to the stored (unexpired) value, or NULL (absent, expired or unreachable). */
 json_t *as_rv_query(struct as_ctx *as, const char *name);
+/* The RVPS the AS consults (built-in store or remote client); borrowed. */
+struct rvps *as_rvps(struct as_ctx *as);
+/*
+ * Moves the built-in RVPS onto a key-value backend (the kbs PostgreSQL store, table
+ * reference_value). No effect with a GrpcRemote RVPS or an explicit rvps storage_type.
+ */
+int as_rvps_use_kv(struct as_ctx *as, const struct rvps_kv_ops *ops, void *ctx, char *why,
+		   size_t whylen);
 
 /* Hashes data with "sha256|sha384|sha512" (case-insensitive). out >= 64 bytes. */
 int as_hash(const char *alg, const void *data, size_t len, uint8_t *out, size_t *outlen);

@@ -269,6 +269,9 @@ static void test_reference_values_raise_trust(void **state)
 	assert_int_not_equal(as_rv_register(f->as, "{", 1, why, sizeof(why)), KBS_OK);
 	const char *swid = "{\"type\":\"swid\",\"payload\":\"\"}";
 	assert_int_equal(as_rv_register(f->as, swid, strlen(swid), why, sizeof(why)),
+			 KBS_ERR_PARSE); /* empty manifest: not XML */
+	const char *spdx = "{\"type\":\"spdx\",\"payload\":\"\"}";
+	assert_int_equal(as_rv_register(f->as, spdx, strlen(spdx), why, sizeof(why)),
 			 KBS_ERR_UNSUPPORTED);
 	const char *ver = "{\"version\":\"0.2.0\",\"type\":\"sample\",\"payload\":\"e30=\"}";
 	assert_int_not_equal(as_rv_register(f->as, ver, strlen(ver), why, sizeof(why)), KBS_OK);
