@@ -2,6 +2,7 @@
 #include "server/as/verifier.h"
 
 #include "server/as/verifier_az.h"
+#include "server/as/verifier_cca.h"
 #include "server/as/verifier_sgx.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
@@ -26,11 +27,11 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_sgx,
 	&as_verifier_az_snp_vtpm,
 	&as_verifier_az_tdx_vtpm,
+	&as_verifier_cca,
 };
 
-static const char *const names[] = {"sample",	   "sampledevice", "snp",	  "tdx",
-				    "tpm",	   "sgx",	   "az-snp-vtpm", "az-tdx-vtpm",
-				    NULL};
+static const char *const names[] = {"sample",      "sampledevice", "snp", "tdx", "tpm", "sgx",
+				    "az-snp-vtpm", "az-tdx-vtpm",  "cca", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
