@@ -111,7 +111,7 @@ struct as_policy_store {
 	/* malloc'ed text (NUL-terminated beyond *len) */
 	int (*get)(void *ctx, const char *id, char **text, size_t *len);
 	int (*put)(void *ctx, const char *id, const char *text, size_t len);
-	/* appends every stored id to ids (a JSON array of strings) */
+	/* appends every stored id to ids (a JSON array of strings); NULL = memory ids only */
 	int (*list)(void *ctx, json_t *ids);
 };
 

@@ -181,19 +181,6 @@ static int pg_policy_put(void *ctx, const char *id, const char *text, size_t len
 	return rc ? rc : pgstore_set(ctx, PGSTORE_NS_AS_POLICY, key, text, len, true);
 }
 
-static int pg_policy_list_one(void *ctx, const char *key, size_t len)
-{
-	if (len <= 5 || memcmp(key + len - 5, ".rego", 5) != 0)
-		return KBS_OK;
-	return json_array_append_new(ctx, json_stringn(key, len - 5)) == 0 ? KBS_OK
-									    : KBS_ERR_NOMEM;
-}
-
-static int pg_policy_list(void *ctx, json_t *ids)
-{
-	return pgstore_keys(ctx, PGSTORE_NS_AS_POLICY, pg_policy_list_one, ids);
-}
-
 /* ------------------------------------------------------------------ helpers */
 
 static int respond_json(struct http_response *resp, int status, const json_t *j)
@@ -551,7 +538,8 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 			goto out;
 		k->pg_sessions = !cfg->session_storage_set ||
 				 cfg->session_storage_type == KBS_STORAGE_POSTGRES;
-		struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, pg_policy_list};
+		/* no list: the kbs has no policy-listing endpoint (restful-as lists its own) */
+		struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, NULL};
 		as_set_policy_store(k->as, &ps);
 		log_info("kbs: resources, resource policy, attestation policies%s in Postgres",
 			 k->pg_sessions ? " and sessions" : "");

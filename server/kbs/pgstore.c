@@ -21,8 +21,8 @@ static const char *const ns_names[PGSTORE_NS__COUNT] = {
 };
 
 /* Statement kinds, prepared per namespace as "<kind><ns>" (e.g. "g1"). */
-enum { ST_GET = 0, ST_SET, ST_SETNX, ST_DEL, ST_CAS, ST_COUNT, ST_KEYS, ST__COUNT };
-static const char st_letter[ST__COUNT] = {'g', 's', 'n', 'd', 'c', 'k', 'l'};
+enum { ST_GET = 0, ST_SET, ST_SETNX, ST_DEL, ST_CAS, ST_COUNT, ST__COUNT };
+static const char st_letter[ST__COUNT] = {'g', 's', 'n', 'd', 'c', 'k'};
 static const char *const st_sql[ST__COUNT] = {
     "SELECT value FROM @T WHERE key = $1",
     ("INSERT INTO @T (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = "
@@ -31,9 +31,8 @@ static const char *const st_sql[ST__COUNT] = {
     "DELETE FROM @T WHERE key = $1",
     "UPDATE @T SET value = $3 WHERE key = $1 AND value = $2",
     "SELECT count(*) FROM @T",
-    "SELECT key FROM @T ORDER BY key LIMIT 10000",
 };
-static const int st_nparams[ST__COUNT] = {1, 2, 2, 1, 3, 0, 0};
+static const int st_nparams[ST__COUNT] = {1, 2, 2, 1, 3, 0};
 
 /* Sessions are JSON objects; Trustee's (or foreign) values without "expires" are kept. */
 #define SQL_SWEEP                                                                                  \
@@ -487,22 +486,4 @@ long pgstore_count(struct pgstore *s, enum pgstore_ns ns)
 	}
 	PQclear(r);
 	return n;
-}
-
-int pgstore_keys(struct pgstore *s, enum pgstore_ns ns,
-		 int (*cb)(void *ctx, const char *key, size_t len), void *ctx)
-{
-	char name[16];
-	PGresult *r = NULL;
-	int rc;
-
-	if ((unsigned)ns >= PGSTORE_NS__COUNT || !cb)
-		return KBS_ERR_INVAL;
-	stmt_name(name, sizeof(name), ST_KEYS, ns);
-	if ((rc = exec(s, name, 0, NULL, NULL, &r)) != KBS_OK)
-		return rc;
-	for (int i = 0; i < PQntuples(r) && rc == KBS_OK; i++)
-		rc = cb(ctx, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
-	PQclear(r);
-	return rc;
 }

@@ -61,9 +61,6 @@ int pgstore_cas(struct pgstore *s, enum pgstore_ns ns, const char *key, const vo
 int pgstore_delete(struct pgstore *s, enum pgstore_ns ns, const char *key);
 /* Deletes sessions whose JSON "expires" member is before now; number deleted in *n. */
 int pgstore_sweep_sessions(struct pgstore *s, long long now, long *n);
-/* Calls cb for every key of a namespace (sorted, at most 10000); stops at cb's error. */
-int pgstore_keys(struct pgstore *s, enum pgstore_ns ns,
-		 int (*cb)(void *ctx, const char *key, size_t len), void *ctx);
 /* Rows in a namespace (metrics); -1 on error. */
 long pgstore_count(struct pgstore *s, enum pgstore_ns ns);
 

@@ -27,6 +27,8 @@ struct repo_akv {
 	char client_id[128];
 	char *client_secret; /* wiped on free */
 	char token_file[512];
+	bool imds;            /* managed identity: token from the instance metadata service */
+	char imds_url[768];   /* full IMDS token URL */
 	char api_version[16];
 	bool writable;
 	long timeout_ms;
@@ -82,7 +84,20 @@ static int read_assertion(const char *path, struct buf *out)
 	return rc == KBS_OK && out->len == 0 ? KBS_ERR_PERM : rc;
 }
 
-/* Client-credentials grant at the Microsoft identity platform. Caller holds mu. */
+/* Managed identity: GET the IMDS token endpoint with "Metadata: true". Caller holds mu. */
+static int fetch_imds(struct repo_akv *r, struct http_result *res)
+{
+	const char *hdrs[] = {"Metadata: true", NULL};
+	int rc = http_client_request(r->http, "GET", r->imds_url, hdrs, NULL, 0,
+				     http_now_ms() + r->timeout_ms, res);
+
+	return rc == KBS_ERR_NETWORK || rc == KBS_ERR_TIMEOUT ? KBS_ERR_UNAVAILABLE : rc;
+}
+
+/*
+ * Token for the vault: client-credentials grant at the Microsoft identity platform (client
+ * secret or federated assertion), or the managed identity's token from IMDS. Caller holds mu.
+ */
 static int fetch_token(struct repo_akv *r)
 {
 	struct buf form = BUF_INIT, assertion = BUF_INIT;
@@ -93,6 +108,10 @@ static int fetch_token(struct repo_akv *r)
 	size_t hl;
 	int rc;
 
+	if (r->imds) {
+		rc = fetch_imds(r, &res);
+		goto answer;
+	}
 	rc = form_append(&form, "grant_type", "client_credentials", 18);
 	if (rc == KBS_OK)
 		rc = form_append(&form, "client_id", r->client_id, strlen(r->client_id));
@@ -119,6 +138,7 @@ static int fetch_token(struct repo_akv *r)
 				 http_now_ms() + r->timeout_ms, &res);
 	if (rc == KBS_ERR_NETWORK || rc == KBS_ERR_TIMEOUT)
 		rc = KBS_ERR_UNAVAILABLE;
+answer:
 	if (rc == KBS_OK) {
 		rc = res.status == 400 ? KBS_ERR_PERM : repo_http_status_err(res.status);
 		if (rc != KBS_OK) {
@@ -126,7 +146,8 @@ static int fetch_token(struct repo_akv *r)
 			doc = json_loadb((const char *)res.body.p, res.body.len, 0, NULL);
 			const char *code = json_string_value(json_object_get(doc, "error"));
 			log_warn("repo-akv: token request to %s refused: HTTP %ld %.64s",
-				 r->token_url, res.status, code ? code : "");
+				 r->imds ? r->imds_url : r->token_url, res.status,
+				 code ? code : "");
 		}
 	}
 	if (rc == KBS_OK) {
@@ -134,7 +155,7 @@ static int fetch_token(struct repo_akv *r)
 		if ((rc = repo_akv_parse_token(res.body.p, res.body.len, &tok, &expires)) !=
 		    KBS_OK) {
 			log_warn("repo-akv: token response from %s has no usable access_token",
-				 r->token_url);
+				 r->imds ? r->imds_url : r->token_url);
 			rc = KBS_ERR_PERM;
 		} else {
 			wipe_free(&r->bearer);
@@ -424,7 +445,8 @@ int repo_akv_from_json(const json_t *cfg, struct repo **out, char *err, size_t e
 	const char *client = str_key(cfg, "client_id"), *secret = str_key(cfg, "client_secret");
 	const char *tfile = str_key(cfg, "federated_token_file");
 	const char *auth = str_key(cfg, "authority_host"), *apiv = str_key(cfg, "api_version");
-	const json_t *v;
+	const char *imds = str_key(cfg, "imds_endpoint");
+	const json_t *v, *mi = json_object_get(cfg, "managed_identity");
 	char authority[512];
 	int rc = KBS_ERR_INVAL;
 
@@ -437,13 +459,25 @@ int repo_akv_from_json(const json_t *cfg, struct repo **out, char *err, size_t e
 		tenant = getenv("AZURE_TENANT_ID");
 	if (!auth)
 		auth = getenv("AZURE_AUTHORITY_HOST");
-	if (!url || strncmp(url, "https://", 8) || !tenant || !client || (!secret && !tfile)) {
-		snprintf(err, errlen, "azure key vault: vault_url (https://...), tenant_id, "
-				      "client_id and client_secret or federated_token_file are "
-				      "required");
+	if (mi && !json_is_boolean(mi)) {
+		snprintf(err, errlen, "azure key vault: managed_identity must be a boolean");
 		return KBS_ERR_INVAL;
 	}
-	if (strpbrk(tenant, "/?#&") || strlen(tenant) > 100 || strlen(client) > 100) {
+	if (!url || strncmp(url, "https://", 8) ||
+	    (!json_is_true(mi) && (!tenant || !client || (!secret && !tfile)))) {
+		snprintf(err, errlen, "azure key vault: vault_url (https://...) and either "
+				      "managed_identity = true or tenant_id, client_id and "
+				      "client_secret or federated_token_file are required");
+		return KBS_ERR_INVAL;
+	}
+	if (json_is_true(mi)) {
+		/* client_id selects a user-assigned identity; tenant is implied */
+		tenant = "managed-identity";
+		secret = NULL;
+		tfile = NULL;
+	}
+	if (strpbrk(tenant, "/?#&") || strlen(tenant) > 100 ||
+	    (client && (strlen(client) > 100 || strpbrk(client, "/?#&")))) {
 		snprintf(err, errlen, "azure key vault: tenant_id or client_id malformed");
 		return KBS_ERR_INVAL;
 	}
@@ -468,13 +502,26 @@ int repo_akv_from_json(const json_t *cfg, struct repo **out, char *err, size_t e
 	}
 	snprintf(r->token_url, sizeof(r->token_url), "%s/%s/oauth2/v2.0/token", authority,
 		 tenant);
-	snprintf(r->client_id, sizeof(r->client_id), "%s", client);
+	snprintf(r->client_id, sizeof(r->client_id), "%s", client ? client : "");
+	if ((r->imds = json_is_true(mi))) {
+		char base[512];
+		snprintf(base, sizeof(base), "%s", imds ? imds : "http://169.254.169.254");
+		trim_slash(base);
+		if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)) {
+			snprintf(err, errlen, "azure key vault: imds_endpoint must be http(s)://");
+			goto out;
+		}
+		snprintf(r->imds_url, sizeof(r->imds_url),
+			 "%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
+			 "https%%3A%%2F%%2Fvault.azure.net%s%s",
+			 base, client ? "&client_id=" : "", client ? client : "");
+	}
 	snprintf(r->api_version, sizeof(r->api_version), "%s", apiv ? apiv : "7.4");
 	if (secret && !(r->client_secret = strdup(secret))) {
 		rc = KBS_ERR_NOMEM;
 		goto out;
 	}
-	if (!secret)
+	if (!secret && tfile)
 		snprintf(r->token_file, sizeof(r->token_file), "%s", tfile);
 	hc.ca_file = str_key(cfg, "ca_file");
 	hc.max_retries = 1;
@@ -483,8 +530,9 @@ int repo_akv_from_json(const json_t *cfg, struct repo **out, char *err, size_t e
 		snprintf(err, errlen, "azure key vault: HTTP client: %s", kbs_strerror(rc));
 		goto out;
 	}
-	log_info("repo-akv: %s (tenant %s, client %s, %s), %s", r->url, tenant, client,
-		 secret ? "client secret" : "federated token file",
+	log_info("repo-akv: %s (tenant %s, client %s, %s), %s", r->url, tenant,
+		 client ? client : "system-assigned",
+		 r->imds ? "managed identity" : secret ? "client secret" : "federated token file",
 		 r->writable ? "read-write" : "read-only");
 	*out = &r->base;
 	r = NULL;

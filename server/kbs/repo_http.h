@@ -17,7 +17,8 @@
  * value = base64 of the resource in the field "data" (as Trustee writes it). Read-write.
  *
  * Azure Key Vault (repo_akv.c): vault_url, tenant_id, client_id, then client_secret or
- * federated_token_file (workload identity; default env AZURE_FEDERATED_TOKEN_FILE),
+ * federated_token_file (workload identity; default env AZURE_FEDERATED_TOKEN_FILE), or
+ * managed_identity = true (IMDS token, imds_endpoint default http://169.254.169.254),
  * authority_host (default env AZURE_AUTHORITY_HOST or https://login.microsoftonline.com/),
  * ca_file, api_version ("7.4"), writable (false). Secret name = tag with '_' -> '-'; a
  * type of 32 hex digits selects that secret version, any other type the latest.

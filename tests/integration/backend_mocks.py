@@ -197,6 +197,8 @@ class AkvMock(_Mock):
     def route(self, h, method, u, body):
         if u.path == "/%s/oauth2/v2.0/token" % self.tenant and method == "POST":
             return self._token(h, body)
+        if u.path == "/metadata/identity/oauth2/token" and method == "GET":
+            return self._imds(h, urllib.parse.parse_qs(u.query))
         if not u.path.startswith("/secrets/"):
             return self._err(h, 404, "NotFound", "no such route")
         q = urllib.parse.parse_qs(u.query)
@@ -236,6 +238,27 @@ class AkvMock(_Mock):
             return h._send(200, {"recoveryId": "%s/deletedsecrets/%s" % (self.url, name),
                                  "deletedDate": 1764200000})
         return self._err(h, 405, "MethodNotAllowed", "")
+
+    def _imds(self, h, q):
+        """Azure Instance Metadata Service token endpoint (managed identity)."""
+        self.token_requests.append({k: v[0] for k, v in q.items()})
+        if h.headers.get("Metadata") != "true":
+            return h._send(400, {"error": "invalid_request",
+                                 "error_description": "Required metadata header not specified"})
+        if q.get("api-version") != ["2018-02-01"] or \
+                q.get("resource") != ["https://vault.azure.net"]:
+            return h._send(400, {"error": "invalid_request",
+                                 "error_description": "bad api-version or resource"})
+        if self.auth_broken or (q.get("client_id") and q["client_id"] != [self.client_id]):
+            return h._send(400, {"error": "invalid_request", "error_description":
+                                 "Identity not found"})
+        tok = secrets.token_urlsafe(24)
+        self.tokens.add(tok)
+        # IMDS sends every number as a string
+        return h._send(200, {"access_token": tok, "client_id": self.client_id,
+                             "expires_in": "86399", "expires_on": "1764286399",
+                             "ext_expires_in": "86399", "not_before": "1764199699",
+                             "resource": "https://vault.azure.net", "token_type": "Bearer"})
 
     def _token(self, h, body):
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}

@@ -365,3 +365,27 @@ def test_vault_https_ca_certs_and_verification(daemons, tmp_dir, free_port):
         assert b"verify_ssl = false is not honoured" in log_text(d2)
     finally:
         vault.stop()
+
+
+def test_akv_managed_identity_through_imds(daemons, tmp_dir, free_port, akv):
+    """Managed identity: the token comes from the instance metadata service (Metadata: true,
+    api-version 2018-02-01, resource https://vault.azure.net, client_id for a user-assigned
+    identity); IMDS refusing the identity is an access denial."""
+    mock, crt = akv()
+    mock.set_secret("mi-secret", "via managed identity")
+    extra = ('[[plugins]]\nname = "resource"\nstorage_backend_type = "AzureKeyVault"\n'
+             'vault_url = "%s"\nmanaged_identity = true\nclient_id = "%s"\n'
+             'imds_endpoint = "%s"\nca_file = "%s"\n' % (mock.url, CLIENT, mock.url, crt))
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra)
+    assert Admin(url).set_resource_policy(ALLOW_ALL).status_code == 200
+    c = KbsClient(url)
+    c.rcar()
+    assert c.get_secret("default/akv/mi_secret") == b"via managed identity"
+    (q,) = mock.token_requests
+    assert q == {"api-version": "2018-02-01", "resource": "https://vault.azure.net",
+                 "client_id": CLIENT}
+    mock.revoke_tokens()
+    mock.auth_broken = True
+    r = c.get("default/akv/mi_secret")
+    assert r.status_code == 401 and "access denied by the backend AzureKeyVault" in \
+        r.json()["detail"]
