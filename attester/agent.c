@@ -21,6 +21,7 @@
 #include "attester/tsm.h"
 #include "attester/util.h"
 #include "broker/broker.h"
+#include "broker/sealed.h"
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -44,6 +45,7 @@ struct aa {
 	char rtmr_path[512]; /* TDX register file for the AAEL */
 	unsigned init_pcr;
 	struct broker *broker; /* resource fetches (token and TEE key reused until expiry) */
+	const char *sealed_key_dir; /* NULL = SEALED_KEY_DIR */
 };
 
 /* ---------------------------------------------------------------- features / cmdline */
@@ -375,6 +377,7 @@ int aa_new(const struct aa_config *cfg, const struct aa_options *opt, struct aa 
 		return KBS_ERR_NOMEM;
 	a->features = opt->features ? opt->features : AA_FEATURE_RESOURCE;
 	a->version = opt->version ? opt->version : "kbsfs";
+	a->sealed_key_dir = opt->sealed_key_dir;
 	a->init_pcr = cfg->init_pcr;
 	a->cfg.enable_eventlog = cfg->enable_eventlog;
 	a->cfg.init_pcr = cfg->init_pcr;
@@ -861,6 +864,44 @@ static void do_resource(struct aa *a, const char *rest, struct http_response *re
 	secbuf_free(&out);
 }
 
+/*
+ * POST /cdh/unseal (kbsfs extension; upstream offers UnsealSecret over ttRPC only): the body is
+ * a sealed secret ("sealed." + ES256 JWS naming kbs:///repo/type/tag); the answer is the
+ * secret. The signature is checked with the key named by kid (fetched from the KBS for a
+ * kbs:/// kid, else a file in the sealed-secret key directory) before anything is fetched.
+ */
+static void do_unseal(struct aa *a, const struct http_request *req, struct http_response *resp)
+{
+	struct secbuf out = {0};
+	struct broker_error err;
+	size_t n = 0;
+	const uint8_t *body = http_request_body(req, &n);
+	char why[400];
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (!a->broker) {
+		log_msg(LOG_LVL_ERROR, "aa: unseal requested but no [token_configs.kbs] url");
+		reply_text(resp, 500, "ttrpc request error");
+		return;
+	}
+	rc = sealed_unseal(a->broker, (const char *)body, body ? n : 0, a->sealed_key_dir, 0, &out,
+			   &err, why, sizeof(why));
+	if (rc == KBS_OK) {
+		reply(resp, 200, "application/octet-stream", out.p, out.len);
+		secbuf_free(&out);
+		return;
+	}
+	log_msg(LOG_LVL_ERROR, "aa: unseal refused: %s (%s)", why, kbs_strerror(rc));
+	if (rc == KBS_ERR_PARSE || rc == KBS_ERR_UNSUPPORTED)
+		reply_text(resp, 400, "invalid sealed secret");
+	else if (rc == KBS_ERR_VERIFY || (rc == KBS_ERR_NOTFOUND && !err.http_status) ||
+		 rc == KBS_ERR_IO)
+		reply_text(resp, 403, "sealed secret not verified");
+	else
+		reply_text(resp, 500, "ttrpc request error");
+}
+
 /* Splits "/x/rest" at its second '/': root "/x", rest "/rest"; false if there is none. */
 static bool split2(const char *path, char *root, size_t rootlen, const char **rest)
 {
@@ -918,6 +959,8 @@ int aa_http_handler(void *ctx, const struct http_request *req, struct http_respo
 
 		if (!(a->features & AA_FEATURE_RESOURCE))
 			reply_text(resp, 404, "Resource Feature Not Enabled");
+		else if (strcmp(rest, "/unseal") == 0 && strcmp(method, "POST") == 0)
+			do_unseal(a, req, resp);
 		else if (!split2(rest, sub, sizeof(sub), &res) || strcmp(sub, "/resource") != 0)
 			reply_text(resp, 404, "URL NOT FOUND");
 		else

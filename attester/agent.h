@@ -55,6 +55,8 @@ struct aa_options {
 	const char *eventlog_path;	 /* AAEL file, default /run/attestation-agent/eventlog */
 	const char *tdx_measurements;	 /* default /sys/devices/virtual/misc/tdx_guest/measurements */
 	const char *version;		 /* shown by GET /info */
+	const char *sealed_key_dir;	 /* POST /cdh/unseal key files (kid = file name), default
+					    /run/confidential-containers/cdh/sealed-secret */
 };
 
 struct aa;

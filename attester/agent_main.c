@@ -34,7 +34,8 @@ static const char usage_text[] =
 	"    AA event log, and fetches KBS resources. It serves the guest-components REST API\n"
 	"    (api-server-rest) on a loopback address only: GET /info, GET /aa/evidence,\n"
 	"    GET /aa/additional-evidence, GET /aa/token, POST /aa/aael,\n"
-	"    GET /cdh/resource/<repo>/<type>/<tag>.\n"
+	"    GET /cdh/resource/<repo>/<type>/<tag>, and POST /cdh/unseal (a sealed secret in,\n"
+	"    the secret out; kbsfs extension).\n"
 	"\n"
 	"OPTIONS\n"
 	"    -c, --config-file FILE\n"
@@ -59,6 +60,10 @@ static const char usage_text[] =
 	"        .wal_event_entry lives next to it.\n"
 	"    --tdx-measurements DIR\n"
 	"        TDX register files (default /sys/devices/virtual/misc/tdx_guest/measurements).\n"
+	"    --sealed-secret-dir DIR\n"
+	"        Verification keys of sealed secrets whose kid is a file name (default\n"
+	"        /run/confidential-containers/cdh/sealed-secret, as CDH). A kbs:/// kid is\n"
+	"        fetched from the KBS instead.\n"
 	"    -l, --log-level error|warn|info|debug\n"
 	"        Overrides [log] level.\n"
 	"    -h, --help      this text\n"
@@ -76,7 +81,7 @@ static const char usage_text[] =
 	"SEE ALSO\n"
 	"    docs/attestation-agent.md\n";
 
-enum { OPT_TEE = 256, OPT_CMDLINE, OPT_EVENTLOG, OPT_TDX };
+enum { OPT_TEE = 256, OPT_CMDLINE, OPT_EVENTLOG, OPT_TDX, OPT_SEALED_DIR };
 
 static const struct option long_opts[] = {
 	{"config-file", required_argument, NULL, 'c'},
@@ -87,6 +92,7 @@ static const struct option long_opts[] = {
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"eventlog-path", required_argument, NULL, OPT_EVENTLOG},
 	{"tdx-measurements", required_argument, NULL, OPT_TDX},
+	{"sealed-secret-dir", required_argument, NULL, OPT_SEALED_DIR},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -118,6 +124,7 @@ int main(int argc, char **argv)
 		case OPT_CMDLINE: cmdline = optarg; break;
 		case OPT_EVENTLOG: opt.eventlog_path = optarg; break;
 		case OPT_TDX: opt.tdx_measurements = optarg; break;
+		case OPT_SEALED_DIR: opt.sealed_key_dir = optarg; break;
 		case 'l': level = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("attestation-agent %s\n", KBSFS_VERSION); return 0;

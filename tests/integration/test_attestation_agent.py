@@ -422,3 +422,48 @@ def test_tdx_aael_and_initdata_with_fake_measurement_files(tmp_dir):
         assert log == open(os.path.join(DATA, "attester/aael/tdx-rtmr3-aael.bin"), "rb").read()
     finally:
         d.stop()
+
+
+def test_cdh_unseal_with_a_key_file_from_a_real_kbs(tmp_dir, kbs):
+    """POST /cdh/unseal with guest-components' signed vector (kid test-key, a file in the
+    sealed-secret directory, naming kbs:///one/2/trois): verified, then fetched from the kbs.
+    Tampered, unsigned and wrongly signed references are refused before any fetch."""
+    secret = b"unsealed \x00 value"
+    f = kbs["dir"] / "unseal-secret.bin"
+    f.write_bytes(secret)
+    kbs["admin"]("set-resource", "--path", "one/2/trois", "--resource-file", f)
+    kbs["admin"]("set-resource-policy", "--allow-all")
+    sealed_dir = os.path.join(DATA, "sealed")
+    keys = tmp_dir / "keys"
+    keys.mkdir()
+    (keys / "test-key").write_bytes(open(os.path.join(sealed_dir, "test-key.json"), "rb").read())
+    wrong = tmp_dir / "wrong-keys"
+    wrong.mkdir()
+    (wrong / "test-key").write_bytes(open(os.path.join(sealed_dir, "test-key-2.json"),
+                                          "rb").read())
+
+    def vector(name):
+        return open(os.path.join(sealed_dir, name), "rb").read()
+
+    d = start_agent(tmp_dir, "--tee", "sample", "-f", "resource", "--sealed-secret-dir", keys,
+                    config=kbs_config(kbs), name="aa-unseal")
+    try:
+        assert call(d, "POST", "/cdh/unseal", vector("vault-2.sealed.txt")) == \
+            (200, "application/octet-stream", secret)
+        st, _, body = call(d, "POST", "/cdh/unseal", vector("vault-2.sealed-tampered.txt"))
+        assert (st, body) == (403, b"sealed secret not verified")
+        st, _, body = call(d, "POST", "/cdh/unseal", vector("vault-2.sealed-unsigned.txt"))
+        assert (st, body) == (400, b"invalid sealed secret")
+        st, _, body = call(d, "POST", "/cdh/unseal", b"not sealed")
+        assert st == 400
+        assert call(d, "GET", "/cdh/unseal")[0] == 404
+        assert secret not in d.log_text().encode()
+    finally:
+        d.stop()
+    d = start_agent(tmp_dir, "--tee", "sample", "-f", "resource", "--sealed-secret-dir", wrong,
+                    config=kbs_config(kbs), name="aa-unseal-wrong")
+    try:
+        st, _, body = call(d, "POST", "/cdh/unseal", vector("vault-2.sealed.txt"))
+        assert st == 403 and secret not in body
+    finally:
+        d.stop()

@@ -5,7 +5,9 @@ node-only plugin, the spec's error codes, idempotent publish/unpublish, a real k
 target_path served by a real kbs, and a plugin killed and restarted (mount still served,
 re-adopted, unpublish still works)."""
 
+import base64
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -355,32 +357,41 @@ def test_stale_state_is_dropped_on_restart(plugin):
 SEAL_KID = "kbs:///default/keys/sealing"
 
 
-def unseal(sealed, pubkey_pem, kbs):
-    """Our unseal path for a sealed reference: verify the ES256 signature with the admin's
-    key, read the vault reference, fetch the resource through the broker (kbs-client, sample
-    TEE) from the real kbs. Raises on a bad signature."""
-    import base64
-    from jwcrypto import jwk, jws
-    assert sealed.startswith("sealed.")
-    tok = jws.JWS()
-    tok.deserialize(sealed[len("sealed."):])
-    tok.verify(jwk.JWK.from_pem(pubkey_pem), alg="ES256")
-    assert tok.jose_header["kid"] == SEAL_KID
-    ref = json.loads(tok.payload)
-    assert (ref["version"], ref["type"], ref["provider"]) == ("0.1.0", "vault", "kbs")
-    assert ref["name"].startswith("kbs:///")
-    r = subprocess.run([str(find_binary("kbs-client")), "--url", kbs.url, "--cert-file",
-                        str(kbs.cert.cert), "--tee", "sample", "get-resource", "--path",
-                        ref["name"][len("kbs:///"):]], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stderr
-    return base64.b64decode(r.stdout.strip())
+class Agent:
+    """Our unseal path: the project's attestation-agent (sample TEE) given a sealed file on
+    POST /cdh/unseal verifies the ES256 signature with the key its kid names (fetched from
+    the kbs under attestation for kbs:/// kids) and fetches the named resource."""
+
+    def __init__(self, tmp_dir, kbs, port, name="aa"):
+        self.port = port
+        cfg = tmp_dir / f"{name}.toml"
+        cfg.write_text(f"[token_configs.kbs]\nurl = \"{kbs.url}\"\ncert = \'\'\'\n"
+                       f"{open(kbs.cert.cert).read()}\'\'\'\n")
+        cl = tmp_dir / f"{name}-cmdline"
+        cl.write_text("quiet\n")
+        self.daemon = Daemon(["attestation-agent", "-b", f"127.0.0.1:{port}", "--tee", "sample",
+                              "-f", "resource", "-c", str(cfg), "--cmdline", str(cl),
+                              "--sealed-secret-dir", str(tmp_dir / f"{name}-keys")],
+                             name=name, log_dir=tmp_dir, ready_port=port)
+        self.daemon.start()
+
+    def unseal(self, sealed):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        c.request("POST", "/cdh/unseal", body=sealed.encode())
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    def stop(self):
+        self.daemon.stop()
 
 
-def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
+def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair, free_port):
     key = keypair("ec", name="sealing")
     p = Plugin(tmp_dir, kbs, pb).start(["--sealing-key", str(key.private),
                                         "--sealing-kid", SEAL_KID])
+    agent = None
     try:
         vid, tp = p.publish(attrs={"placement": "guest", "uid": "1000"})
         with open("/proc/self/mountinfo") as f:
@@ -401,10 +412,14 @@ def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
                 for fn in files:
                     data = open(os.path.join(dirpath, fn), "rb").read()
                     assert SECRET not in data and OTHER not in data, fn
-        pub = open(key.public, "rb").read()
+        # the admin publishes the verification key (public JWK) at the kid's resource
+        from jwcrypto import jwk as jwcrypto_jwk
+        pub_jwk = jwcrypto_jwk.JWK.from_pem(open(key.public, "rb").read())
+        kbs.set_resource(SEAL_KID[len("kbs:///"):], pub_jwk.export_public().encode())
+        agent = Agent(tmp_dir, kbs, free_port())
         for name, want in (("coco_one", SECRET), ("other", OTHER)):
             sealed = open(os.path.join(tp, name)).read()
-            assert unseal(sealed, pub, kbs) == want
+            assert agent.unseal(sealed) == (200, want)
         desc = json.loads(open(os.path.join(tp, ".kbsfs-volume.json")).read())
         assert desc["kbsfs_volume"] == 1 and desc["volume_id"] == vid
         assert desc["pod"]["namespace"] == "default" and desc["uid"] == 1000
@@ -425,24 +440,27 @@ def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
                            capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, KBSFS_BINARY=str(find_binary("kbsfs"))))
         assert r.returncode == 0, r.stderr
-        import base64
         lines = r.stdout.split()
         assert base64.b64decode(lines[0]) == SECRET
         assert lines[1] == "440:1000"  # mode and uid from the descriptor
         assert not is_mounted(mnt)
         # a reference re-pointed at another resource, or signed by another key, is refused
-        from jwcrypto.common import JWException
         sealed = open(os.path.join(tp, "coco_one")).read()
         h, pl, sig = sealed[len("sealed."):].split(".")
-        import base64
         ref = json.loads(base64.urlsafe_b64decode(pl + "=="))
         ref["name"] = "kbs:///default/akv/other"
         pl2 = base64.urlsafe_b64encode(json.dumps(ref).encode()).rstrip(b"=").decode()
-        with pytest.raises(JWException):
-            unseal(f"sealed.{h}.{pl2}.{sig}", pub, kbs)
+        st, body = agent.unseal(f"sealed.{h}.{pl2}.{sig}")
+        assert st == 403 and OTHER not in body
         other_key = keypair("ec", name="other")
-        with pytest.raises(JWException):
-            unseal(sealed, open(other_key.public, "rb").read(), kbs)
+        from jwcrypto import jws as jwcrypto_jws
+        forged = jwcrypto_jws.JWS(base64.urlsafe_b64decode(pl + "=="))
+        forged.add_signature(jwcrypto_jwk.JWK.from_pem(open(other_key.private, "rb").read()),
+                             alg="ES256", protected=json.dumps({"alg": "ES256",
+                                                                "kid": SEAL_KID}))
+        st, body = agent.unseal("sealed." + forged.serialize(compact=True))
+        assert st == 403 and SECRET not in body
+        assert "does not verify" in agent.daemon.log_text()
         # idempotent, then unpublish removes the tmpfs and the directory
         p.publish(attrs={"placement": "guest", "uid": "1000"})
         assert mounts_at(tp) == ["tmpfs"]
@@ -456,5 +474,7 @@ def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair):
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "same" in details
         assert not is_mounted(p.targets[-1])
     finally:
+        if agent:
+            agent.stop()
         p.stop()
         p.cleanup()
