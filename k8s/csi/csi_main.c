@@ -64,6 +64,11 @@ static void usage(FILE *f)
 	    "                         references (ES256)\n"
 	    "    --sealing-kid KID    guest mode: kid of that key as the guest's CDH resolves\n"
 	    "                         it (kbs:///repo/type/tag of the public JWK, or a name)\n"
+	    "    --kata-mountinfo-dir DIR  guest mode: also write a kata direct-volume\n"
+	    "                         DIR/<base64url(target)>/mountInfo.json describing a\n"
+	    "                         guest kbsfs mount (off by default: needs a kata runtime\n"
+	    "                         patched to mount kbsfs in the guest; stock kata fails\n"
+	    "                         the pod). Usually /run/kata-containers/shared/direct-volumes\n"
 	    "    --threads N          gRPC polling threads (default 4)\n"
 	    "    --log-level L        error, warn, info (default), debug;  --v=N  accepted\n"
 	    "    -h, --help           this text;  --version  version\n"
@@ -91,6 +96,7 @@ int main(int argc, char **argv)
 					   {"threads", required_argument, NULL, 't'},
 					   {"sealing-key", required_argument, NULL, 'K'},
 					   {"sealing-kid", required_argument, NULL, 'I'},
+					   {"kata-mountinfo-dir", required_argument, NULL, 'M'},
 					   {"log-level", required_argument, NULL, 'l'},
 					   {"v", required_argument, NULL, 'v'},
 					   {"version", no_argument, NULL, 'V'},
@@ -154,6 +160,9 @@ int main(int argc, char **argv)
 			break;
 		case 'I':
 			nc.sealing_kid = optarg;
+			break;
+		case 'M':
+			nc.kata_mountinfo_dir = optarg;
 			break;
 		case 'l':
 			lvl = log_level_parse(optarg);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "k8s/csi/csi_node.h"
+#include "common/b64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/jose/jwk.h"
@@ -522,6 +523,16 @@ static void state_path(struct csi_node *n, const char *volume_id, const char *ex
 	snprintf(out, outlen, "%s/%.40s%s", n->state_dir, hex, ext);
 }
 
+/*
+ * State files are keyed by the volume id; for read-only shared access modes (a ReadOnlyMany
+ * PV used by several pods on one node) by volume id and target path.
+ */
+static void state_key(const char *volume_id, const char *target, bool shared, char *out,
+		      size_t outlen)
+{
+	snprintf(out, outlen, "%s%s%s", volume_id, shared ? "\n" : "", shared ? target : "");
+}
+
 static json_t *state_load(struct csi_node *n, const char *volume_id)
 {
 	char p[4096];
@@ -549,14 +560,14 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 	return rc;
 }
 
-static int state_save(struct csi_node *n, const char *volume_id, const char *target,
-		      const struct csi_volume *vol)
+static int state_save(struct csi_node *n, const char *key, const char *volume_id,
+		      const char *target, const struct csi_volume *vol)
 {
 	char p[4096], *s;
 	json_t *j;
 	int rc = KBS_ERR_NOMEM;
 
-	state_path(n, volume_id, ".json", p, sizeof(p));
+	state_path(n, key, ".json", p, sizeof(p));
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "version", 1, "volume_id",
 		      volume_id, "target_path", target, "placement", vol->guest ? "guest" : "node",
 		      "params_sha256", vol->digest, "pod_namespace", vol->ns, "pod_name", vol->pod,
@@ -635,10 +646,29 @@ static void unlock_keys(struct csi_node *n, const char *a, const char *b)
  * and the daemon it leaves behind belongs to no process of the plugin, so it survives a
  * plugin restart. Only async-signal-safe calls between fork and exec (gRPC has threads).
  */
+/* PATH lookup done before fork: execvp is not async-signal-safe. */
+static bool find_in_path(const char *name, char *out, size_t outlen)
+{
+	const char *path = getenv("PATH"), *p, *e;
+
+	if (strchr(name, '/'))
+		return (size_t)snprintf(out, outlen, "%s", name) < outlen;
+	for (p = path && path[0] ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	     *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (!e)
+			e = p + strlen(p);
+		if (e > p && (size_t)snprintf(out, outlen, "%.*s/%s", (int)(e - p), p, name) < outlen &&
+		    access(out, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int spawn_kbsfs(struct csi_node *n, const char *target, const char *options, char *err,
 		       size_t errlen)
 {
-	char *argv[40], *launcher = NULL, *save = NULL, *tok;
+	char *argv[40], *launcher = NULL, *save = NULL, *tok, exe[4096];
 	size_t argc = 0, got = 0;
 	int p[2], status = 0, rc = KBS_ERR_IO, devnull;
 	pid_t pid;
@@ -656,6 +686,11 @@ static int spawn_kbsfs(struct csi_node *n, const char *target, const char *optio
 	argv[argc++] = "-o";
 	argv[argc++] = (char *)options;
 	argv[argc] = NULL;
+	/* a launcher such as "nsenter ..." is usually named without its directory */
+	if (!find_in_path(argv[0], exe, sizeof(exe))) {
+		snprintf(err, errlen, "%s: not found", argv[0]);
+		goto out;
+	}
 	if (pipe2(p, O_CLOEXEC) != 0)
 		goto out;
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -673,7 +708,7 @@ static int spawn_kbsfs(struct csi_node *n, const char *target, const char *optio
 			dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
-		execv(argv[0], argv);
+		execv(exe, argv);
 		_exit(127);
 	}
 	close(p[1]);
@@ -886,12 +921,117 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ kata mountInfo.json */
+
+bool csi_access_mode_shared(int access_mode)
+{
+	/* csi.v1 AccessMode: SINGLE_NODE_READER_ONLY = 2, MULTI_NODE_READER_ONLY = 3 */
+	return access_mode == 2 || access_mode == 3;
+}
+
+int csi_kata_volume_dir_name(const char *target_path, char *out, size_t outlen)
+{
+	size_t i;
+	int rc = b64_encode((const uint8_t *)target_path, strlen(target_path), out, outlen,
+			    B64_STD);
+
+	/* kata: base64.URLEncoding (with padding) of the volume path */
+	for (i = 0; rc == KBS_OK && out[i]; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return rc;
+}
+
+static int opt_push(json_t *arr, const char *key, const char *val)
+{
+	char o[64];
+
+	if (!val[0])
+		return 0;
+	snprintf(o, sizeof(o), "%s=%s", key, val);
+	return json_array_append_new(arr, json_string(o));
+}
+
+char *csi_kata_mountinfo_json(const char *volume_id, const struct csi_volume *vol)
+{
+	char res[sizeof(vol->resources) + 16], *text = NULL;
+	json_t *j = NULL, *opts;
+
+	snprintf(res, sizeof(res), "resources=%s", vol->resources);
+	opts = json_pack("[s, s]", "ro", res);
+	if (!opts || opt_push(opts, "uid", vol->uid) || opt_push(opts, "gid", vol->gid) ||
+	    opt_push(opts, "mode", vol->mode) || opt_push(opts, "refresh", vol->refresh)) {
+		json_decref(opts);
+		return NULL;
+	}
+	/* no KBS URL and no secret: the guest takes its KBS from the measured init-data */
+	j = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "volume-type", "kbsfs", "device",
+		      "kbsfs", "fstype", "fuse.kbsfs", "metadata", "kbsfs.volume_id", volume_id,
+		      "kbsfs.descriptor", ".kbsfs-volume.json", "kbsfs.pod_namespace", vol->ns,
+		      "options", opts);
+	if (j)
+		text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return text;
+}
+
+static int kata_dir(struct csi_node *n, const char *target, char *out, size_t outlen)
+{
+	char name[6000];
+
+	if (csi_kata_volume_dir_name(target, name, sizeof(name)) != KBS_OK)
+		return KBS_ERR_RANGE;
+	if ((size_t)snprintf(out, outlen, "%s/%s", n->cfg.kata_mountinfo_dir, name) >= outlen)
+		return KBS_ERR_RANGE;
+	return KBS_OK;
+}
+
+/* <dir>/<base64url(target)>/mountInfo.json, dir 0700, file 0600 (kata's modes) */
+static int kata_mountinfo_write(struct csi_node *n, const char *target, const char *volume_id,
+				const struct csi_volume *vol)
+{
+	char dir[8192], path[8300], *text;
+	int rc;
+
+	if ((rc = kata_dir(n, target, dir, sizeof(dir))) != KBS_OK)
+		return rc;
+	if (mkdir(n->cfg.kata_mountinfo_dir, 0700) != 0 && errno != EEXIST)
+		return KBS_ERR_IO;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return KBS_ERR_IO;
+	text = csi_kata_mountinfo_json(volume_id, vol);
+	if (!text)
+		return KBS_ERR_NOMEM;
+	snprintf(path, sizeof(path), "%s/mountInfo.json", dir);
+	rc = write_atomic(path, text, strlen(text), 0600);
+	free(text);
+	if (rc == KBS_OK)
+		log_info("kbsfs-csi: wrote %s (kata direct volume)", path);
+	return rc;
+}
+
+static void kata_mountinfo_remove(struct csi_node *n, const char *target)
+{
+	char dir[8192], path[8300];
+
+	if (kata_dir(n, target, dir, sizeof(dir)) != KBS_OK)
+		return;
+	snprintf(path, sizeof(path), "%s/mountInfo.json", dir);
+	if (unlink(path) == 0 && rmdir(dir) != 0)
+		log_warn("kbsfs-csi: cannot remove %s: %s", dir, strerror(errno));
+}
+
 /* ------------------------------------------------------------------ RPCs */
 
 void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, struct csi_result *res)
 {
 	struct csi_volume vol;
 	char fstype[64] = "", src[64] = "", err[1024] = "", pem_path[4096], *opts = NULL;
+	char key[8192];
+	bool shared = csi_access_mode_shared(req->access_mode);
 	json_t *st = NULL;
 	const char *old_target = NULL, *old_digest = NULL;
 	bool locked = false, created_dir = false, mounted = false;
@@ -932,12 +1072,13 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, str
 		return;
 	}
 	locked = true;
-	st = state_load(n, req->volume_id);
+	state_key(req->volume_id, req->target_path, shared, key, sizeof(key));
+	st = state_load(n, key);
 	if (st) {
 		old_target = json_string_value(json_object_get(st, "target_path"));
 		old_digest = json_string_value(json_object_get(st, "params_sha256"));
 	}
-	if (old_target && strcmp(old_target, req->target_path) &&
+	if (!shared && old_target && strcmp(old_target, req->target_path) &&
 	    mounted_at(n, old_target, NULL, 0) == 1) {
 		res_set(res, CSI_FAILED_PRECONDITION,
 			"volume is already published at another target path");
@@ -976,7 +1117,13 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, str
 				rmdir(req->target_path);
 			goto out;
 		}
-		if (state_save(n, req->volume_id, req->target_path, &vol) != KBS_OK) {
+		if (n->cfg.kata_mountinfo_dir &&
+		    kata_mountinfo_write(n, req->target_path, req->volume_id, &vol) != KBS_OK) {
+			res_set(res, CSI_INTERNAL, "cannot write the kata mountInfo.json");
+			mounted = true;
+			goto fail;
+		}
+		if (state_save(n, key, req->volume_id, req->target_path, &vol) != KBS_OK) {
 			res_set(res, CSI_INTERNAL, "cannot write the volume state file");
 			mounted = true;
 			goto fail;
@@ -994,7 +1141,7 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, str
 		size_t l;
 		char *o2;
 
-		state_path(n, req->volume_id, ".pem", pem_path, sizeof(pem_path));
+		state_path(n, key, ".pem", pem_path, sizeof(pem_path));
 		if (write_atomic(pem_path, vol.cert_pem, strlen(vol.cert_pem), 0644) != KBS_OK) {
 			res_set(res, CSI_INTERNAL, "cannot store kbs_cert_pem");
 			goto fail;
@@ -1026,7 +1173,7 @@ void csi_node_publish(struct csi_node *n, const struct csi_publish_req *req, str
 		res_set(res, CSI_INTERNAL, "kbsfs exited successfully but nothing is mounted");
 		goto fail;
 	}
-	if (state_save(n, req->volume_id, req->target_path, &vol) != KBS_OK) {
+	if (state_save(n, key, req->volume_id, req->target_path, &vol) != KBS_OK) {
 		res_set(res, CSI_INTERNAL, "cannot write the volume state file");
 		goto fail;
 	}
@@ -1039,7 +1186,9 @@ fail:
 		res->code = CSI_UNAVAILABLE;
 		goto out;
 	}
-	state_remove(n, req->volume_id);
+	if (n->cfg.kata_mountinfo_dir)
+		kata_mountinfo_remove(n, req->target_path);
+	state_remove(n, key);
 	if (created_dir)
 		rmdir(req->target_path);
 out:
@@ -1089,7 +1238,20 @@ void csi_node_unpublish(struct csi_node *n, const char *volume_id, const char *t
 		/* never delete what is inside: it is not ours */
 		log_warn("kbsfs-csi: cannot remove %s: %s", target_path, strerror(errno));
 	}
-	state_remove(n, volume_id);
+	if (n->cfg.kata_mountinfo_dir)
+		kata_mountinfo_remove(n, target_path);
+	{
+		/* the shared-mode state of this target, and the volume's own if it is this one */
+		char key[8192];
+		json_t *st = state_load(n, volume_id);
+		const char *t = st ? json_string_value(json_object_get(st, "target_path")) : NULL;
+
+		state_key(volume_id, target_path, true, key, sizeof(key));
+		state_remove(n, key);
+		if (!t || !strcmp(t, target_path))
+			state_remove(n, volume_id);
+		json_decref(st);
+	}
 out:
 	unlock_keys(n, target_path, volume_id);
 }
@@ -1121,7 +1283,10 @@ int csi_node_adopt(struct csi_node *n)
 		} else if (t && v) {
 			log_info("kbsfs-csi: volume %.*s is no longer mounted; state removed", 128,
 				 v);
-			state_remove(n, v);
+			/* by file name: shared-mode files are keyed by volume and target */
+			unlink(p);
+			memcpy(p + strlen(p) - 5, ".pem", 5);
+			unlink(p);
 		} else {
 			log_warn("kbsfs-csi: ignoring unreadable state file %s", p);
 		}

@@ -61,6 +61,12 @@ struct csi_node_cfg {
 	bool allow_user_kbs_url; /* let volumes override the default KBS URL */
 	const char *sealing_key; /* guest mode: PEM P-256 key signing sealed references */
 	const char *sealing_kid; /* guest mode: kid of that key (kbs:///... or a file name) */
+	/*
+	 * Guest mode, off when NULL: also write kata's direct-volume
+	 * <dir>/<base64url(target_path)>/mountInfo.json describing an in-guest kbsfs mount.
+	 * Only for a kata runtime patched to consume it; stock kata fails such a pod.
+	 */
+	const char *kata_mountinfo_dir;
 };
 
 /* Validated volume: the kbsfs -o string and a digest of the parameters that matter. */
@@ -103,6 +109,19 @@ void csi_node_unpublish(struct csi_node *n, const char *volume_id, const char *t
  * the others; logs kbsfs mounts without state. Returns the number adopted.
  */
 int csi_node_adopt(struct csi_node *n);
+
+/* True for the read-only access modes (SINGLE_NODE_READER_ONLY, MULTI_NODE_READER_ONLY) that
+ * a static ReadOnlyMany PV brings: the same volume may then be published at several targets. */
+bool csi_access_mode_shared(int access_mode);
+
+/*
+ * The kata direct-volume mountInfo.json text for a guest-mode volume (no secrets: resource
+ * names and file attributes only; the guest takes the KBS from its init-data). malloc'ed.
+ */
+char *csi_kata_mountinfo_json(const char *volume_id, const struct csi_volume *vol);
+
+/* kata's directory name for a volume path: URL-safe base64 with '=' padding. */
+int csi_kata_volume_dir_name(const char *target_path, char *out, size_t outlen);
 
 /*
  * Finds the top-most mount at `path` in mountinfo text; copies its fstype and source.

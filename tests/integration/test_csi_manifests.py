@@ -27,7 +27,7 @@ def test_csidriver_for_inline_volumes(source_dir):
     spec = drv["spec"]
     assert spec["podInfoOnMount"] is True        # the plugin refuses requests without pod keys
     assert spec["attachRequired"] is False
-    assert spec["volumeLifecycleModes"] == ["Ephemeral"]
+    assert spec["volumeLifecycleModes"] == ["Ephemeral", "Persistent"]
     assert spec["fsGroupPolicy"] == "None"
     assert re.fullmatch(r"[a-zA-Z][A-Za-z0-9-\.\_]{0,61}[a-zA-Z]", drv["metadata"]["name"])
 
@@ -208,3 +208,58 @@ def test_postgres_overlay_wires_database_and_shared_signer(source_dir):
     # every replica mounts the same signer key where the config expects it
     assert signer.startswith(mounts["as-signer"].rstrip("/") + "/")
     assert vols["as-signer"]["secret"]["secretName"] == "kbs-as-signer"
+
+
+def test_static_pv_variant_for_genpolicy(source_dir):
+    """genpolicy aborts on inline csi: volumes, so a CoCo pod mounts a claim bound to an
+    admin's static PV carrying the same volumeAttributes (no controller needed)."""
+    (drv,) = docs(source_dir, "csidriver.yaml")
+    assert "Persistent" in drv["spec"]["volumeLifecycleModes"]
+    pv, pvc, pod = [d for d in yaml.safe_load_all(
+        (source_dir / "k8s/csi/deploy/static-pv/kbsfs-static-pv.yaml").read_text()) if d]
+    assert (pv["kind"], pvc["kind"], pod["kind"]) == \
+        ("PersistentVolume", "PersistentVolumeClaim", "Pod")
+    spec, cspec = pv["spec"], pvc["spec"]
+    csi = spec["csi"]
+    assert csi["driver"] == drv["metadata"]["name"]
+    assert csi["readOnly"] is True and csi["volumeHandle"]
+    # static binding: no storage class, matching modes, sizes and names both ways
+    assert spec["accessModes"] == cspec["accessModes"] == ["ReadOnlyMany"]
+    assert spec["storageClassName"] == cspec["storageClassName"] == ""
+    assert spec["persistentVolumeReclaimPolicy"] == "Retain"
+    assert spec["claimRef"] == {"namespace": pvc["metadata"]["namespace"],
+                                "name": pvc["metadata"]["name"]}
+    assert cspec["volumeName"] == pv["metadata"]["name"]
+    assert spec["capacity"]["storage"] == cspec["resources"]["requests"]["storage"]
+    attrs = csi["volumeAttributes"]
+    assert set(attrs) <= {"kbs_url", "kbs_cert", "kbs_cert_pem", "tee", "resources", "uid",
+                          "gid", "mode", "refresh", "placement"}
+    assert all(isinstance(v, str) for v in attrs.values())
+    assert attrs["placement"] == "guest"
+    for r in attrs["resources"].split(","):
+        assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*){2}", r)
+    # guest mode: top-level file names are the tags and must not collide
+    tags = [r.rsplit("/", 1)[1] for r in attrs["resources"].split(",")]
+    assert len(tags) == len(set(tags))
+    # the pod: same namespace, no inline csi volume, the claim and the mount read-only
+    assert pod["metadata"]["namespace"] == pvc["metadata"]["namespace"]
+    assert pod["spec"]["runtimeClassName"].startswith("kata")
+    (vol,) = pod["spec"]["volumes"]
+    assert "csi" not in vol
+    assert vol["persistentVolumeClaim"] == {"claimName": pvc["metadata"]["name"],
+                                            "readOnly": True}
+    for c in pod["spec"]["containers"]:
+        for m in c["volumeMounts"]:
+            if m["name"] == vol["name"]:
+                assert m["readOnly"] is True
+
+
+def test_kata_mountinfo_is_off_in_the_daemonset(source_dir):
+    """Stock kata fails a pod whose direct volume is not a block device: the plugin's
+    --kata-mountinfo-dir stays off in the shipped manifest (documented in --help)."""
+    (ds,) = docs(source_dir, "daemonset.yaml")
+    plugin = {c["name"]: c for c in ds["spec"]["template"]["spec"]["containers"]}["kbsfs-csi"]
+    assert not any(a.startswith("--kata-mountinfo-dir") for a in plugin["args"])
+    helptext = subprocess.run([str(find_binary("kbsfs-csi")), "--help"], capture_output=True,
+                              text=True, timeout=10).stdout
+    assert "--kata-mountinfo-dir" in helptext and "off by default" in helptext

@@ -96,7 +96,8 @@ class Plugin:
             self.daemon.stop()
 
     def publish(self, pod_uid="uid-1", vol="secrets", attrs=None, tokens=None, readonly=True,
-                ns="default", drop=(), cap="mount", target=None, volume_id=None, sa="default"):
+                ns="default", drop=(), cap="mount", target=None, volume_id=None, sa="default",
+                access=None):
         pb = self.pb
         vid = volume_id if volume_id is not None else \
             "csi-" + hashlib.sha256((pod_uid + vol).encode()).hexdigest()
@@ -118,7 +119,8 @@ class Plugin:
             ctx.pop(k, None)
         kw = {}
         mode = pb.VolumeCapability.AccessMode(
-            mode=pb.VolumeCapability.AccessMode.SINGLE_NODE_WRITER)
+            mode=access if access is not None
+            else pb.VolumeCapability.AccessMode.SINGLE_NODE_WRITER)
         if cap == "mount":
             kw["volume_capability"] = pb.VolumeCapability(
                 mount=pb.VolumeCapability.MountVolume(), access_mode=mode)
@@ -340,6 +342,36 @@ def test_resource_policy_selects_pods_by_namespace_and_service_account(plugin, k
         plugin.unpublish(vid, tp)
 
 
+def test_killing_every_plugin_process_spares_kbsfs_and_launcher_is_used(tmp_dir, kbs, pb):
+    """A container restart kills all of the plugin's processes. kbsfs is started in a session
+    of its own through the --launcher prefix (here a bare command name found in PATH, as
+    "nsenter ..." or "systemd-run ..." would be): SIGKILL to the plugin's whole process group
+    leaves the mount serving; the restarted plugin adopts it and unpublish unmounts."""
+    p = Plugin(tmp_dir, kbs, pb)
+    p.start(["--launcher", "env KBSFS_LAUNCHED_BY=csi-test"])
+    try:
+        vid, tp = p.publish()
+        assert open(os.path.join(tp, "default/akv/coco_one"), "rb").read() == SECRET
+        pid = json.loads(open(os.path.join(tp, ".kbsfs/status")).read())["pid"]
+        # the daemon was started through the launcher
+        env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        assert b"KBSFS_LAUNCHED_BY=csi-test" in env
+        assert os.getsid(pid) != os.getsid(p.daemon.pid)
+        p.channel.close()
+        os.killpg(os.getpgid(p.daemon.pid), signal.SIGKILL)
+        p.daemon.stop()
+        assert os.path.exists(f"/proc/{pid}")
+        assert open(os.path.join(tp, "default/akv/other"), "rb").read() == OTHER
+        p.start()
+        p.daemon.wait_log(r"adopted volume", timeout=10)
+        p.unpublish(vid, tp)
+        assert not is_mounted(tp) and not os.path.exists(tp)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, what="kbsfs exit")
+    finally:
+        p.stop()
+        p.cleanup()
+
+
 def test_stale_state_is_dropped_on_restart(plugin):
     vid, tp = plugin.publish()
     plugin.kill()
@@ -476,5 +508,64 @@ def test_guest_mode_writes_only_sealed_references(tmp_dir, kbs, pb, keypair, fre
     finally:
         if agent:
             agent.stop()
+        p.stop()
+        p.cleanup()
+
+
+def test_static_pv_shared_by_two_pods_with_kata_mountinfo(tmp_dir, kbs, pb, keypair,
+                                                          source_dir):
+    """The static-PV manifest's attributes published for two pods on one node
+    (MULTI_NODE_READER_ONLY, one volume id, two targets), with the off-by-default kata
+    mountInfo.json output switched on: one descriptor per target, no secret and no KBS URL in
+    it, removed on unpublish; unpublishing one pod leaves the other's volume alone."""
+    import yaml
+    pv = next(d for d in yaml.safe_load_all(
+        (source_dir / "k8s/csi/deploy/static-pv/kbsfs-static-pv.yaml").read_text()) if d)
+    attrs, vid = pv["spec"]["csi"]["volumeAttributes"], pv["spec"]["csi"]["volumeHandle"]
+    key = keypair("ec", name="sealing")
+    kata = tmp_dir / "direct-volumes"
+    p = Plugin(tmp_dir, kbs, pb).start(["--sealing-key", str(key.private),
+                                        "--sealing-kid", SEAL_KID,
+                                        "--kata-mountinfo-dir", str(kata)])
+    shared = pb[0].VolumeCapability.AccessMode.MULTI_NODE_READER_ONLY
+    try:
+        _, tp1 = p.publish(pod_uid="uid-p1", attrs=attrs, volume_id=vid, access=shared,
+                           ns="team-a")
+        _, tp2 = p.publish(pod_uid="uid-p2", attrs=attrs, volume_id=vid, access=shared,
+                           ns="team-a")
+        assert mounts_at(tp1) == ["tmpfs"] and mounts_at(tp2) == ["tmpfs"]
+        for tp in (tp1, tp2):
+            for tag in ("coco_one", "coco_two"):
+                assert open(os.path.join(tp, tag)).read().startswith("sealed.")
+        # kata's layout: <dir>/<base64url(target) with padding>/mountInfo.json, 0700/0600
+        d1 = kata / base64.urlsafe_b64encode(tp1.encode()).decode()
+        mi_text = (d1 / "mountInfo.json").read_text()
+        mi = json.loads(mi_text)
+        assert (mi["volume-type"], mi["device"], mi["fstype"]) == \
+            ("kbsfs", "kbsfs", "fuse.kbsfs")
+        assert mi["metadata"]["kbsfs.volume_id"] == vid
+        assert mi["metadata"]["kbsfs.pod_namespace"] == "team-a"
+        assert mi["options"] == ["ro", "resources=default/akv/coco_one:default/akv/coco_two",
+                                 "uid=1000", "gid=1000", "mode=0440"]
+        assert kbs.url not in mi_text and SECRET.decode(errors="ignore") not in mi_text
+        assert os.stat(d1).st_mode & 0o777 == 0o700
+        assert os.stat(d1 / "mountInfo.json").st_mode & 0o777 == 0o600
+        d2 = kata / base64.urlsafe_b64encode(tp2.encode()).decode()
+        assert (d2 / "mountInfo.json").exists()
+        # republish of pod 1: OK, nothing new
+        p.publish(pod_uid="uid-p1", attrs=attrs, volume_id=vid, access=shared, ns="team-a")
+        assert mounts_at(tp1) == ["tmpfs"]
+        p.unpublish(vid, tp1)
+        assert not os.path.exists(tp1) and not d1.exists()
+        assert mounts_at(tp2) == ["tmpfs"] and (d2 / "mountInfo.json").exists()
+        # pod 2's state survived pod 1's unpublish: a republish is still recognised
+        seen = p.daemon.log_text().count("already published")
+        p.publish(pod_uid="uid-p2", attrs=attrs, volume_id=vid, access=shared, ns="team-a")
+        wait_for(lambda: p.daemon.log_text().count("already published") == seen + 1, 5,
+                 what="republish recognised")
+        p.unpublish(vid, tp2)
+        assert not os.path.exists(tp2) and not d2.exists()
+        assert [f for f in os.listdir(p.state) if f.endswith(".json")] == []
+    finally:
         p.stop()
         p.cleanup()
