@@ -32,10 +32,17 @@
 #define MAX_KEY_FILE (64u << 10)
 #define MAX_AK_CHAIN 8
 #define DEFAULT_MAX_AKS 100
+#define AK_CACHE 16
 
 struct ak_key {
 	uint8_t *der;
 	size_t len;
+};
+
+/* Parsed AK keys by SHA-256 of their DER: OpenSSL 3's key decoding costs several RSA verifies. */
+struct ak_cache_entry {
+	uint8_t hash[32];
+	EVP_PKEY *key;
 };
 
 struct tpm_verifier {
@@ -44,6 +51,10 @@ struct tpm_verifier {
 	X509_STORE *ca;
 	bool allow_unverified;
 	time_t now;
+	pthread_mutex_t lock;
+	bool lock_ok;
+	struct ak_cache_entry cache[AK_CACHE];
+	size_t cache_next;
 };
 
 void tpm_verifier_free(struct tpm_verifier *v)
@@ -54,6 +65,10 @@ void tpm_verifier_free(struct tpm_verifier *v)
 		free(v->aks[i].der);
 	free(v->aks);
 	X509_STORE_free(v->ca);
+	for (size_t i = 0; i < AK_CACHE; i++)
+		EVP_PKEY_free(v->cache[i].key);
+	if (v->lock_ok)
+		pthread_mutex_destroy(&v->lock);
 	free(v);
 }
 
@@ -192,6 +207,11 @@ int tpm_verifier_new(const struct tpm_verifier_config *cfg, struct tpm_verifier 
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return KBS_ERR_NOMEM;
+	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		free(v);
+		return KBS_ERR_INTERNAL;
+	}
+	v->lock_ok = true;
 	v->allow_unverified = cfg && cfg->allow_unverified_ak;
 	v->now = cfg ? cfg->now : 0;
 	if (cfg && cfg->trusted_ak_keys_dir && *cfg->trusted_ak_keys_dir) {
@@ -222,6 +242,43 @@ int tpm_verifier_new(const struct tpm_verifier_config *cfg, struct tpm_verifier 
 out:
 	tpm_verifier_free(v);
 	return rc;
+}
+
+/* The AK public key from its DER (whole input), through the cache; caller frees. */
+static EVP_PKEY *ak_parse(const struct tpm_verifier *cv, const uint8_t *der, size_t len)
+{
+	struct tpm_verifier *v = (struct tpm_verifier *)cv; /* only the cache changes */
+	const unsigned char *pp = der;
+	uint8_t h[32];
+	unsigned int hn = 0;
+	EVP_PKEY *k = NULL;
+
+	if (EVP_Digest(der, len, h, &hn, EVP_sha256(), NULL) != 1)
+		return NULL;
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < AK_CACHE && !k; i++)
+		if (v->cache[i].key && memcmp(v->cache[i].hash, h, 32) == 0 &&
+		    EVP_PKEY_up_ref(v->cache[i].key) == 1)
+			k = v->cache[i].key;
+	pthread_mutex_unlock(&v->lock);
+	if (k)
+		return k;
+	k = d2i_PUBKEY(NULL, &pp, (long)len);
+	ERR_clear_error();
+	if (!k || pp != der + len) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	pthread_mutex_lock(&v->lock);
+	if (EVP_PKEY_up_ref(k) == 1) {
+		struct ak_cache_entry *e = &v->cache[v->cache_next++ % AK_CACHE];
+
+		EVP_PKEY_free(e->key);
+		e->key = k;
+		memcpy(e->hash, h, 32);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return k;
 }
 
 /* Decodes the standard-base64 string member key of obj (required). */
@@ -407,7 +464,6 @@ int tpm_verifier_verify(const struct tpm_verifier *v, const struct as_verify_inp
 	const json_t *ev = in->evidence, *q, *pcrs, *akj;
 	uint8_t *akder = NULL, *sigb = NULL, *msg = NULL;
 	size_t aklen = 0, siglen = 0, msglen = 0;
-	const unsigned char *pp;
 	EVP_PKEY *ak = NULL;
 	struct tpm_signature sig;
 	struct tpm_attest a;
@@ -430,10 +486,8 @@ int tpm_verifier_verify(const struct tpm_verifier *v, const struct as_verify_inp
 	akj = json_object_get(ev, "ak_public");
 	if ((rc = b64_member(ev, "ak_public", "ak_public", &akder, &aklen, why, whylen)))
 		goto out;
-	pp = akder;
-	ak = d2i_PUBKEY(NULL, &pp, (long)aklen);
-	ERR_clear_error();
-	if (!ak || pp != akder + aklen)
+	ak = ak_parse(v, akder, aklen);
+	if (!ak)
 		FAIL(KBS_ERR_PARSE, "tpm evidence: ak_public is not a DER SubjectPublicKeyInfo");
 	q = json_object_get(ev, "tpm_quote");
 	if (!json_is_object(q))
