@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,24 @@ const struct dcap_qe_identity dcap_sgx_qe = {
 static const uint8_t td_qe_attributes[16] = {0x11};
 static const uint8_t td_qe_attributes_mask[16] = {0xFB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
 
+#define PCK_CACHE 32
+
+/* A PCK chain that passed verify_chain_full, by SHA-256 of its PEM bytes in the quote. */
+struct pck_cache_entry {
+	uint8_t hash[32];
+	X509 *chain[3];
+	int platform_ca;
+};
+
 struct tdx_verifier {
 	X509 *root;
 	uint8_t root_point[65];
 	char *collateral_dir;
 	time_t now;
+	pthread_mutex_t lock;
+	bool lock_ok;
+	struct pck_cache_entry pck[PCK_CACHE];
+	size_t pck_next;
 };
 
 static int unhex(const char *h, uint8_t *out, size_t n)
@@ -107,6 +121,9 @@ int tdx_verifier_new(const struct tdx_verifier_config *cfg, struct tdx_verifier 
 		goto out;
 	}
 	v->now = cfg ? cfg->now : 0;
+	if (pthread_mutex_init(&v->lock, NULL) != 0)
+		goto out;
+	v->lock_ok = true;
 	*out = v;
 	v = NULL;
 	rc = KBS_OK;
@@ -121,6 +138,11 @@ void tdx_verifier_free(struct tdx_verifier *v)
 		return;
 	X509_free(v->root);
 	free(v->collateral_dir);
+	for (size_t i = 0; i < PCK_CACHE; i++)
+		for (int k = 0; k < 3; k++)
+			X509_free(v->pck[i].chain[k]);
+	if (v->lock_ok)
+		pthread_mutex_destroy(&v->lock);
 	free(v);
 }
 
@@ -171,8 +193,9 @@ static int check_cn(const char *tee, X509 *c, const char *a, const char *b, cons
 	return KBS_ERR_VERIFY;
 }
 
-static int verify_chain(const struct tdx_verifier *v, const char *tee, const struct tdx_quote *q,
-			X509 **chain, int *platform_ca, char *why, size_t whylen)
+static int verify_chain_full(const struct tdx_verifier *v, const char *tee,
+			     const struct tdx_quote *q, X509 **chain, int *platform_ca, char *why,
+			     size_t whylen)
 {
 	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
 	time_t now = v->now ? v->now : time(NULL);
@@ -220,6 +243,64 @@ static int verify_chain(const struct tdx_verifier *v, const char *tee, const str
 		}
 	x509u_subject_cn(chain[1], cn, sizeof(cn));
 	*platform_ca = strcmp(cn, "Intel SGX PCK Platform CA") == 0;
+	return KBS_OK;
+}
+
+/*
+ * verify_chain_full through a cache of verified chains: a repeated chain (same PEM bytes)
+ * skips the PEM parse and the three signatures; the validity period is still checked.
+ */
+static int verify_chain(const struct tdx_verifier *cv, const char *tee, const struct tdx_quote *q,
+			X509 **chain, int *platform_ca, char *why, size_t whylen)
+{
+	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
+	struct tdx_verifier *v = (struct tdx_verifier *)cv; /* only the cache changes */
+	time_t now = v->now ? v->now : time(NULL);
+	uint8_t h[32];
+	unsigned int hn = 0;
+	int hit = 0, rc;
+
+	if (EVP_Digest(q->pck_chain, q->pck_chain_len, h, &hn, EVP_sha256(), NULL) != 1)
+		return verify_chain_full(v, tee, q, chain, platform_ca, why, whylen);
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < PCK_CACHE && !hit; i++) {
+		struct pck_cache_entry *e = &v->pck[i];
+
+		if (!e->chain[0] || memcmp(e->hash, h, 32) != 0)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			X509_up_ref(e->chain[k]);
+			chain[k] = e->chain[k];
+		}
+		*platform_ca = e->platform_ca;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (hit) {
+		for (int i = 0; i < 3; i++)
+			if (x509u_check_time(chain[i], now) != KBS_OK) {
+				snprintf(why, whylen, "%s: PCK chain %s is expired or not yet valid",
+					 tee, names[i]);
+				return KBS_ERR_VERIFY;
+			}
+		return KBS_OK;
+	}
+	rc = verify_chain_full(v, tee, q, chain, platform_ca, why, whylen);
+	if (rc != KBS_OK)
+		return rc;
+	pthread_mutex_lock(&v->lock);
+	{
+		struct pck_cache_entry *e = &v->pck[v->pck_next++ % PCK_CACHE];
+
+		for (int k = 0; k < 3; k++) {
+			X509_free(e->chain[k]);
+			X509_up_ref(chain[k]);
+			e->chain[k] = chain[k];
+		}
+		memcpy(e->hash, h, 32);
+		e->platform_ca = *platform_ca;
+	}
+	pthread_mutex_unlock(&v->lock);
 	return KBS_OK;
 }
 
