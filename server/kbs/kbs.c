@@ -153,6 +153,24 @@ static int open_resource_backend(const struct kbs_config *cfg, struct repo **out
 /* ------------------------------------------------------------------ EAR policies in Postgres */
 
 /* Trustee's attestation_service_policy namespace: key "<policy_id>.rego", value = Rego text. */
+/* RVPS records (Trustee's JSON) in Trustee's reference_value table, key = name. */
+static int pg_rv_get(void *ctx, const char *key, struct buf *out)
+{
+	return pgstore_get(ctx, PGSTORE_NS_REFVAL, key, out);
+}
+
+static int pg_rv_set(void *ctx, const char *key, const void *val, size_t len)
+{
+	return pgstore_set(ctx, PGSTORE_NS_REFVAL, key, val, len, true);
+}
+
+static int pg_rv_del(void *ctx, const char *key)
+{
+	return pgstore_delete(ctx, PGSTORE_NS_REFVAL, key);
+}
+
+static const struct rvps_kv_ops pg_rv_ops = {pg_rv_get, pg_rv_set, pg_rv_del};
+
 static int pg_policy_key(const char *id, char *key, size_t len)
 {
 	int n = snprintf(key, len, "%s.rego", id);
@@ -541,7 +559,10 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 		/* no list: the kbs has no policy-listing endpoint (restful-as lists its own) */
 		struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, NULL};
 		as_set_policy_store(k->as, &ps);
-		log_info("kbs: resources, resource policy, attestation policies%s in Postgres",
+		if ((rc = as_rvps_use_kv(k->as, &pg_rv_ops, k->pg, err, errlen)) != KBS_OK)
+			goto out;
+		log_info("kbs: resources, resource policy, attestation policies, reference values%s "
+			 "in Postgres",
 			 k->pg_sessions ? " and sessions" : "");
 	} else if (cfg->storage_type == KBS_STORAGE_MEMORY) {
 		if ((rc = repo_memory_new(&k->repo)) != KBS_OK)
@@ -1320,10 +1341,10 @@ static int handle_reference_value(struct kbs_ctx *k, const struct http_request *
 	if (!admin_ok(k, req, resp, "reference-value"))
 		return KBS_OK;
 	if (get) {
-		json_t *v = as_rv_query(k->as, rest);
-		if (!v)
-			return kbs_error_respond(resp, KBS_WERR_RVPS,
-						 "reference value %.128s not found", rest);
+		json_t *v = NULL;
+		/* the RVPS says why: absent, expired, store or remote RVPS unavailable */
+		if (rvps_query(as_rvps(k->as), rest, &v, why, sizeof(why)) != KBS_OK)
+			return kbs_error_respond(resp, KBS_WERR_RVPS, "%s", why);
 		rc = respond_json(resp, 200, v);
 		json_decref(v);
 		return rc;

@@ -3,10 +3,12 @@
 temp dir), Trustee's table layout, handshake on one replica and GET on the other, a policy
 upload on one enforced on the other, and a database outage (503 naming Postgres, recovery
 after restart)."""
+import json
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -220,3 +222,40 @@ def test_database_outage_gives_503_naming_postgres_then_recovers(pg, two):
     c3 = KbsClient(b)
     c3.rcar()
     assert c3.get_secret("default/test/secret") == SECRET
+
+
+def test_reference_values_live_in_trustee_reference_value_table(pg, two):
+    """The built-in RVPS of a Postgres kbs keeps Trustee's records in the reference_value
+    table: a value registered through a decides the next attestation on b (no restart), b's
+    GET reads it, and a row Trustee wrote with a past expiration is not returned."""
+    a, b = two
+    rv_policy = (TRUSTEE_POLICIES / "as-ear-rv_cpu.rego").read_text()
+    assert Admin(a).set_resource("default/test/secret", SECRET).status_code == 200
+    assert Admin(a).set_resource_policy(
+        (TRUSTEE_POLICIES / "kbs-check-contraindicated.rego").read_text()).status_code == 200
+    assert Admin(a).set_attestation_policy(rv_policy).status_code == 200
+
+    def fetch(url):
+        c = KbsClient(url)
+        c.rcar()
+        return c.get("default/test/secret")
+
+    r = fetch(b)  # no svn reference value: hardware 97, contraindicated
+    assert r.status_code == 401 and error_type(r) == "PolicyDeny", r.text
+    assert Admin(a).set_reference_values({"svn": ["1"]}).status_code == 200
+    rec = json.loads(pg.psql("SELECT convert_from(value, 'UTF8') FROM reference_value "
+                             "WHERE key = 'svn'"))
+    assert list(rec) == ["version", "name", "expiration", "value"]
+    assert rec["name"] == "svn" and rec["value"] == ["1"]
+    assert fetch(b).status_code == 200
+    adm = Admin(b)
+    r = requests.get(b + "/kbs/v0/reference-value/svn", headers=adm._h(), verify=adm.verify,
+                     timeout=10)
+    assert r.status_code == 200 and r.json() == ["1"]
+    old = json.dumps({"version": "0.1.0", "name": "old", "expiration": "2020-01-01T00:00:00Z",
+                      "value": ["1"]})
+    pg.psql("INSERT INTO reference_value (key, value) VALUES ('old', "
+            "convert_to($r$%s$r$, 'UTF8'))" % old)
+    r = requests.get(b + "/kbs/v0/reference-value/old", headers=adm._h(), verify=adm.verify,
+                     timeout=10)
+    assert r.status_code == 401 and "expired" in r.text
