@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cbor.h"
+#include "rvps/rvps_cbor.h"
 #include "common/err.h"
 #include "rvps/rvps.h"
 #include "testdata.h"
@@ -34,44 +34,44 @@ static size_t unhex(const char *h, uint8_t *out)
 static int check_hex(const char *h)
 {
 	uint8_t b[512];
-	return cbor_check(b, unhex(h, b));
+	return rvps_cbor_check(b, unhex(h, b));
 }
 
 static void test_rfc8949_examples(void **state)
 {
 	uint8_t b[64];
-	struct cbor_cur c;
-	struct cbor_item it;
+	struct rvps_cbor_cur c;
+	struct rvps_cbor_item it;
 	size_t n;
 
 	n = unhex("1903e8", b);
-	cbor_init(&c, b, n);
-	assert_int_equal(cbor_next(&c, &it), KBS_OK);
-	assert_int_equal(it.major, CBOR_UINT);
+	rvps_cbor_init(&c, b, n);
+	assert_int_equal(rvps_cbor_next(&c, &it), KBS_OK);
+	assert_int_equal(it.major, RCBOR_UINT);
 	assert_int_equal(it.arg, 1000);
-	assert_true(cbor_at_end(&c));
+	assert_true(rvps_cbor_at_end(&c));
 	n = unhex("3903e7", b); /* -1000 */
-	cbor_init(&c, b, n);
-	assert_int_equal(cbor_next(&c, &it), KBS_OK);
-	assert_int_equal(it.major, CBOR_NINT);
+	rvps_cbor_init(&c, b, n);
+	assert_int_equal(rvps_cbor_next(&c, &it), KBS_OK);
+	assert_int_equal(it.major, RCBOR_NINT);
 	assert_int_equal(it.arg, 999);
 	n = unhex("1bffffffffffffffff", b);
-	cbor_init(&c, b, n);
-	assert_int_equal(cbor_next(&c, &it), KBS_OK);
+	rvps_cbor_init(&c, b, n);
+	assert_int_equal(rvps_cbor_next(&c, &it), KBS_OK);
 	assert_true(it.arg == UINT64_MAX);
 	n = unhex("6449455446", b); /* "IETF" */
-	cbor_init(&c, b, n);
-	assert_int_equal(cbor_next(&c, &it), KBS_OK);
-	assert_int_equal(it.major, CBOR_TEXT);
+	rvps_cbor_init(&c, b, n);
+	assert_int_equal(rvps_cbor_next(&c, &it), KBS_OK);
+	assert_int_equal(it.major, RCBOR_TEXT);
 	assert_int_equal(it.arg, 4);
 	assert_memory_equal(it.data, "IETF", 4);
 	n = unhex("d82076687474703a2f2f7777772e6578616d706c652e636f6d", b); /* 32("http...") */
-	cbor_init(&c, b, n);
-	assert_int_equal(cbor_next(&c, &it), KBS_OK);
-	assert_int_equal(it.major, CBOR_TAG);
+	rvps_cbor_init(&c, b, n);
+	assert_int_equal(rvps_cbor_next(&c, &it), KBS_OK);
+	assert_int_equal(it.major, RCBOR_TAG);
 	assert_int_equal(it.arg, 32);
-	assert_int_equal(cbor_skip_rest(&c, &it), KBS_OK);
-	assert_true(cbor_at_end(&c));
+	assert_int_equal(rvps_cbor_skip_rest(&c, &it), KBS_OK);
+	assert_true(rvps_cbor_at_end(&c));
 	/* well-formed items of every major type */
 	const char *ok[] = {"00", "17", "1818", "20", "40", "4401020304", "60", "62c3bc", "80",
 			    "8301820203820405", "a0", "a201020304", "a26161016162820203",
@@ -111,10 +111,10 @@ static void test_refused_items(void **state)
 	uint8_t deep[201];
 	memset(deep, 0x81, 200);
 	deep[200] = 0x00;
-	assert_int_equal(cbor_check(deep + 190, 11), KBS_OK);
-	assert_int_equal(cbor_check(deep, 201), KBS_ERR_PARSE);
+	assert_int_equal(rvps_cbor_check(deep + 190, 11), KBS_OK);
+	assert_int_equal(rvps_cbor_check(deep, 201), KBS_ERR_PARSE);
 	memset(deep, 0xc1, 200); /* tag chains count too */
-	assert_int_equal(cbor_check(deep, 201), KBS_ERR_PARSE);
+	assert_int_equal(rvps_cbor_check(deep, 201), KBS_ERR_PARSE);
 }
 
 static void test_corim_trustee_example(void **state)

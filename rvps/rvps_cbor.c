@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "common/cbor.h"
+#include "rvps/rvps_cbor.h"
 
 #include <string.h>
 
 #include "common/err.h"
 
-void cbor_init(struct cbor_cur *c, const uint8_t *p, size_t len)
+void rvps_cbor_init(struct rvps_cbor_cur *c, const uint8_t *p, size_t len)
 {
 	c->p = p;
 	c->len = p ? len : 0;
 	c->off = 0;
 }
 
-bool cbor_at_end(const struct cbor_cur *c)
+bool rvps_cbor_at_end(const struct rvps_cbor_cur *c)
 {
 	return c->off >= c->len;
 }
@@ -58,7 +58,7 @@ static bool utf8_ok(const uint8_t *s, size_t n)
 	return true;
 }
 
-int cbor_next(struct cbor_cur *c, struct cbor_item *it)
+int rvps_cbor_next(struct rvps_cbor_cur *c, struct rvps_cbor_item *it)
 {
 	uint8_t ib, ai;
 	uint64_t arg = 0;
@@ -68,7 +68,7 @@ int cbor_next(struct cbor_cur *c, struct cbor_item *it)
 	if (c->off >= c->len)
 		return KBS_ERR_PARSE;
 	ib = c->p[c->off++];
-	it->major = (enum cbor_major)(ib >> 5);
+	it->major = (enum rvps_cbor_major)(ib >> 5);
 	ai = ib & 0x1f;
 	if (ai < 24) {
 		arg = ai;
@@ -85,22 +85,22 @@ int cbor_next(struct cbor_cur *c, struct cbor_item *it)
 	}
 	it->arg = arg;
 	switch (it->major) {
-	case CBOR_BYTES:
-	case CBOR_TEXT:
+	case RCBOR_BYTES:
+	case RCBOR_TEXT:
 		if (arg > c->len - c->off)
 			return KBS_ERR_PARSE;
 		it->data = c->p + c->off;
 		c->off += (size_t)arg;
-		if (it->major == CBOR_TEXT && !utf8_ok(it->data, (size_t)arg))
+		if (it->major == RCBOR_TEXT && !utf8_ok(it->data, (size_t)arg))
 			return KBS_ERR_PARSE;
 		break;
-	case CBOR_ARRAY:
-	case CBOR_MAP:
+	case RCBOR_ARRAY:
+	case RCBOR_MAP:
 		/* every member takes at least one byte: bound counts by what is left */
-		if (arg > c->len - c->off || (it->major == CBOR_MAP && arg > (c->len - c->off) / 2))
+		if (arg > c->len - c->off || (it->major == RCBOR_MAP && arg > (c->len - c->off) / 2))
 			return KBS_ERR_PARSE;
 		break;
-	case CBOR_SIMPLE:
+	case RCBOR_SIMPLE:
 		if (ai == 24 && arg < 32)
 			return KBS_ERR_PARSE;
 		it->is_float = ai >= 25;
@@ -111,26 +111,26 @@ int cbor_next(struct cbor_cur *c, struct cbor_item *it)
 	return KBS_OK;
 }
 
-static int skip_rest(struct cbor_cur *c, const struct cbor_item *it, int depth)
+static int skip_rest(struct rvps_cbor_cur *c, const struct rvps_cbor_item *it, int depth)
 {
-	struct cbor_item sub;
+	struct rvps_cbor_item sub;
 	uint64_t n;
 	int rc;
 
-	if (depth > CBOR_MAX_DEPTH)
+	if (depth > RCBOR_MAX_DEPTH)
 		return KBS_ERR_PARSE;
 	switch (it->major) {
-	case CBOR_ARRAY:
-	case CBOR_MAP:
-		n = it->major == CBOR_MAP ? it->arg * 2 : it->arg;
+	case RCBOR_ARRAY:
+	case RCBOR_MAP:
+		n = it->major == RCBOR_MAP ? it->arg * 2 : it->arg;
 		for (uint64_t i = 0; i < n; i++) {
-			if ((rc = cbor_next(c, &sub)) != KBS_OK ||
+			if ((rc = rvps_cbor_next(c, &sub)) != KBS_OK ||
 			    (rc = skip_rest(c, &sub, depth + 1)) != KBS_OK)
 				return rc;
 		}
 		return KBS_OK;
-	case CBOR_TAG:
-		if ((rc = cbor_next(c, &sub)) != KBS_OK)
+	case RCBOR_TAG:
+		if ((rc = rvps_cbor_next(c, &sub)) != KBS_OK)
 			return rc;
 		return skip_rest(c, &sub, depth + 1);
 	default:
@@ -138,26 +138,26 @@ static int skip_rest(struct cbor_cur *c, const struct cbor_item *it, int depth)
 	}
 }
 
-int cbor_skip_rest(struct cbor_cur *c, const struct cbor_item *it)
+int rvps_cbor_skip_rest(struct rvps_cbor_cur *c, const struct rvps_cbor_item *it)
 {
 	return skip_rest(c, it, 1);
 }
 
-int cbor_skip(struct cbor_cur *c)
+int rvps_cbor_skip(struct rvps_cbor_cur *c)
 {
-	struct cbor_item it;
-	int rc = cbor_next(c, &it);
+	struct rvps_cbor_item it;
+	int rc = rvps_cbor_next(c, &it);
 
 	return rc != KBS_OK ? rc : skip_rest(c, &it, 1);
 }
 
-int cbor_check(const uint8_t *p, size_t len)
+int rvps_cbor_check(const uint8_t *p, size_t len)
 {
-	struct cbor_cur c;
+	struct rvps_cbor_cur c;
 	int rc;
 
-	cbor_init(&c, p, len);
-	if ((rc = cbor_skip(&c)) != KBS_OK)
+	rvps_cbor_init(&c, p, len);
+	if ((rc = rvps_cbor_skip(&c)) != KBS_OK)
 		return rc;
-	return cbor_at_end(&c) ? KBS_OK : KBS_ERR_PARSE;
+	return rvps_cbor_at_end(&c) ? KBS_OK : KBS_ERR_PARSE;
 }
