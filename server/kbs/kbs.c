@@ -28,6 +28,7 @@
 #include "server/kbs/session.h"
 #include "server/kbs/session_pg.h"
 #include "server/kbs/tokver.h"
+#include "server/kbs/as_grpc.h"
 
 #define KBS_PREFIX "/kbs/v0/"
 #define MAX_POLICY_TEXT (256 * 1024)
@@ -56,6 +57,7 @@ struct kbs_ctx {
 	struct kbs_sessions *sessions;
 	struct kbs_admin *admin;
 	struct kbs_tokver *tokver;
+	struct kbs_as_grpc *asg; /* coco_as_grpc: remote AS (k->as is NULL then) */
 	struct repo *repo;
 	struct repo *p11_repo; /* Trustee's separate "pkcs11" plugin, NULL when not configured */
 	struct kbs_metrics *metrics;
@@ -501,15 +503,22 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 	k->cfg = (struct kbs_config *)cfg;
 	k->engine = policy_rego_engine();
 	k->max_body = (size_t)cfg->payload_request_size_mib << 20;
-	if (cfg->as_type != KBS_AS_BUILTIN && cfg->as_type != KBS_AS_NONE) {
-		snprintf(err, errlen, "attestation_service.type: only the built-in attestation "
-				      "service (coco_as_builtin) is supported by this KBS");
+	if (cfg->as_type == KBS_AS_INTEL_TA) {
+		snprintf(err, errlen,
+			 "attestation_service.type: intel_ta is not supported by this "
+			 "KBS (coco_as_builtin or coco_as_grpc)");
 		rc = KBS_ERR_UNSUPPORTED;
 		goto out;
 	}
 	/* KBS_AS_NONE: passport mode, resources for tokens of trusted issuers only */
 	if (cfg->as_type == KBS_AS_BUILTIN && (rc = as_new(&cfg->as, &k->as)) != KBS_OK) {
 		snprintf(err, errlen, "attestation service: %s", kbs_strerror(rc));
+		goto out;
+	}
+	if (cfg->as_type == KBS_AS_GRPC &&
+	    (rc = kbs_as_grpc_new(cfg->as_addr, cfg->as_pool_size, &k->asg)) != KBS_OK) {
+		snprintf(err, errlen, "attestation_service (coco_as_grpc, %s): %s",
+			 cfg->as_addr ? cfg->as_addr : "http://127.0.0.1:50004", kbs_strerror(rc));
 		goto out;
 	}
 	if ((rc = kbs_sessions_new(0, &k->sessions)) != KBS_OK ||
@@ -665,6 +674,7 @@ void kbs_free(struct kbs_ctx *k)
 	kbs_sessions_free(k->sessions);
 	kbs_admin_free(k->admin);
 	kbs_tokver_free(k->tokver);
+	kbs_as_grpc_free(k->asg);
 	repo_free(k->repo);
 	pgstore_free(k->pg);
 	kbs_metrics_free(k->metrics);
@@ -965,7 +975,8 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 			nreq++;
 		}
 	}
-	rc = as_evaluate(k->as, areq, nreq, "default", &res, why, sizeof(why));
+	rc = k->asg ? kbs_as_grpc_evaluate(k->asg, areq, nreq, "default", &res, why, sizeof(why))
+		    : as_evaluate(k->as, areq, nreq, "default", &res, why, sizeof(why));
 	if (rc == KBS_ERR_UNAVAILABLE) {
 		rc = respond_unavailable(resp, "attestation policy");
 		goto done;
@@ -1313,7 +1324,8 @@ static int handle_attestation_policy(struct kbs_ctx *k, const struct http_reques
 		return kbs_error_respond(resp, KBS_WERR_ATTESTATION,
 					 "policy is not base64url without padding");
 	}
-	rc = as_set_policy(k->as, id, (const char *)text, len, why, sizeof(why));
+	rc = k->asg ? kbs_as_grpc_set_policy(k->asg, id, (const char *)text, len, why, sizeof(why))
+		    : as_set_policy(k->as, id, (const char *)text, len, why, sizeof(why));
 	free(text);
 	if (rc == KBS_ERR_UNAVAILABLE) {
 		json_decref(body);
@@ -1406,11 +1418,11 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 	plugin[n] = '\0';
 	rest = slash ? slash + 1 : "";
 
-	if (k->as && strcmp(plugin, "auth") == 0 && post && !slash) {
+	if ((k->as || k->asg) && strcmp(plugin, "auth") == 0 && post && !slash) {
 		*ep = KBS_EP_AUTH;
 		return handle_auth(k, req, resp);
 	}
-	if (k->as && strcmp(plugin, "attest") == 0 && post && !slash) {
+	if ((k->as || k->asg) && strcmp(plugin, "attest") == 0 && post && !slash) {
 		*ep = KBS_EP_ATTEST;
 		return handle_attest(k, req, resp);
 	}
@@ -1418,7 +1430,7 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 		*ep = KBS_EP_RESOURCE_POLICY;
 		return handle_resource_policy(k, req, resp, get);
 	}
-	if (k->as && strcmp(plugin, "attestation-policy") == 0 && post && !slash) {
+	if ((k->as || k->asg) && strcmp(plugin, "attestation-policy") == 0 && post && !slash) {
 		*ep = KBS_EP_ATTESTATION_POLICY;
 		return handle_attestation_policy(k, req, resp);
 	}

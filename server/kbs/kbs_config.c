@@ -35,6 +35,7 @@ void kbs_config_init(struct kbs_config *cfg)
 	cfg->resource_plugin = true;
 	cfg->pg_port = 5432;
 	cfg->pg_pool_size = 4;
+	cfg->as_pool_size = 100;
 	cfg->admin_mode = KBS_ADMIN_DENY_ALL;
 	as_config_init(&cfg->as);
 }
@@ -54,6 +55,7 @@ void kbs_config_release(struct kbs_config *cfg)
 	cfg_free_strv(cfg->trusted_certs_paths, cfg->ntrusted_certs);
 	cfg_free_strv(cfg->trusted_jwk_sets, cfg->ntrusted_jwk_sets);
 	free(cfg->jwks_ca_file);
+	free(cfg->as_addr);
 	cfg_free_strv(cfg->extra_teekey_paths, cfg->nextra_teekey_paths);
 	as_config_release(&cfg->as);
 	for (size_t i = 0; i < cfg->nidps; i++) {
@@ -373,6 +375,10 @@ static int parse_as(struct cp *p, const json_t *t, const char *T)
 		return fail(p, "attestation_service.type",
 			    "unknown attestation service type '%s' (coco_as_builtin, "
 			    "coco_as_grpc, intel_ta)", type);
+	if (c->as_type == KBS_AS_GRPC &&
+	    ((rc = get_str(p, t, T, "as_addr", &c->as_addr)) ||
+	     (rc = get_int(p, t, T, "pool_size", 1, 100000, &c->as_pool_size))))
+		return rc;
 	if (as_config_from_json(t, &c->as, why, sizeof(why)) != KBS_OK) {
 		char path[256];
 		const char *q = strchr(why, '\'');

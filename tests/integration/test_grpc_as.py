@@ -136,3 +136,91 @@ def test_failures_are_aborted_with_the_cause(gas):
     with pytest.raises(grpc.RpcError) as e:
         stub.GetAttestationChallenge(pb.ChallengeRequest(inner={"tee": "se"}), timeout=30)
     assert e.value.code() == grpc.StatusCode.ABORTED
+
+
+def test_kbs_with_coco_as_grpc_completes_rcar(daemons, free_port, tmp_dir, keypair, tls_cert):
+    """kbs [attestation_service] type = "coco_as_grpc" attests through grpc-as; the token is
+    trusted through the AS signer's certificate (trusted_certs_paths), as Trustee deploys it."""
+    from kbs_pyclient import ALLOW_ALL, Admin, KbsClient, error_type, jwt_decode
+    signer = tls_cert("as-signer")  # a self-signed P-256 certificate and its key
+    as_cfg = tmp_dir / "as.json"
+    as_cfg.write_text(json.dumps({"attestation_token_broker": {
+        "signer": {"key_path": str(signer.key), "cert_path": str(signer.cert)}}}))
+    gport, kport = free_port(), free_port()
+    daemons.start(["grpc-as", "--socket", "127.0.0.1:%d" % gport, "--config-file", as_cfg],
+                  name="grpc-as", ready_log="listening on")
+    kcfg = tmp_dir / "kbs.toml"
+    kcfg.write_text(f"""[http_server]
+sockets = ["127.0.0.1:{kport}"]
+insecure_http = true
+
+[admin]
+authorization_mode = "InsecureAllowAll"
+
+[attestation_token]
+trusted_certs_paths = ["{signer.cert}"]
+
+[attestation_service]
+type = "coco_as_grpc"
+as_addr = "http://127.0.0.1:{gport}"
+pool_size = 2
+
+[storage_backend]
+storage_type = "LocalFs"
+[storage_backend.backends.local_fs]
+dir_path = "{tmp_dir}/kbs-storage"
+""")
+    daemons.start(["kbs", "--config-file", kcfg], name="kbs", ready_port=kport)
+    url = "http://127.0.0.1:%d" % kport
+    adm = Admin(url)
+    assert adm.set_resource_policy(ALLOW_ALL).status_code == 200
+    assert adm.set_resource("default/grpc/secret", b"via grpc-as").status_code == 200
+    c = KbsClient(url)
+    tok = c.rcar()
+    hdr, claims = jwt_decode(tok)
+    assert hdr["jwk"]["x5c"]  # signed by grpc-as with the configured signer chain
+    assert "sample" in claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]
+    assert c.get_secret("default/grpc/secret") == b"via grpc-as"
+    # an attestation policy uploaded at the kbs is applied by the remote AS
+    rego = ("package policy\n\ndefault hardware := 97\n"
+            "trust_claims := {\"hardware\": hardware}\n")
+    r = adm.set_attestation_policy(rego)
+    assert r.status_code == 200, r.text
+    _, claims = jwt_decode(KbsClient(url).rcar())
+    assert claims["submods"]["cpu0"]["ear.status"] == "contraindicated"
+    # evidence the remote AS refuses: the kbs answers AttestationError with its cause
+    c2 = KbsClient(url)
+    nonce = c2.auth().json()["nonce"]
+    r = c2.attest(c2.attest_body(nonce, report_data=b"\x01" * 48))
+    assert r.status_code == 401 and error_type(r) == "AttestationError"
+    # reference values live in the remote AS: the kbs has no such endpoint
+    r = requests_get(url + "/kbs/v0/reference-value/x")
+    assert r.status_code == 404
+
+
+def requests_get(u):
+    import requests
+    return requests.get(u, timeout=10)
+
+
+def test_kbs_with_unreachable_grpc_as_refuses_attestation(daemons, free_port, tmp_dir):
+    from kbs_pyclient import KbsClient, error_type
+    kport, dead = free_port(), free_port()
+    kcfg = tmp_dir / "kbs-dead.toml"
+    kcfg.write_text(f"""[http_server]
+sockets = ["127.0.0.1:{kport}"]
+insecure_http = true
+[admin]
+authorization_mode = "InsecureAllowAll"
+[attestation_token]
+insecure_header_jwk = true
+[attestation_service]
+type = "coco_as_grpc"
+as_addr = "127.0.0.1:{dead}"
+""")
+    daemons.start(["kbs", "--config-file", kcfg], name="kbs-dead", ready_port=kport)
+    c = KbsClient("http://127.0.0.1:%d" % kport)
+    nonce = c.auth().json()["nonce"]
+    r = c.attest(c.attest_body(nonce))
+    assert r.status_code == 401 and error_type(r) == "AttestationError"
+    assert "remote attestation service" in r.json()["detail"]
