@@ -234,8 +234,9 @@ int broker_new(const struct broker_config *cfg, struct broker **out)
 		goto out;
 	}
 	b->rcar_http = new_http(b, &rc);
+	/* the pool shares the first client's TLS context: one trust store in memory */
 	for (int i = 0; rc == KBS_OK && i < BROKER_POOL; i++)
-		b->pool[i] = new_http(b, &rc);
+		rc = http_client_clone(b->rcar_http, &b->pool[i]);
 	if (rc) {
 		log_error("broker: HTTP client setup failed (%s)", kbs_strerror(rc));
 		goto out;

@@ -81,6 +81,12 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **o
 void http_client_free(struct http_client *c);
 
 /*
+ * A new client with src's configuration that shares src's TLS context (trust store loaded
+ * once, for a pool of clients to one server). No connection, no cookies are shared.
+ */
+int http_client_clone(struct http_client *src, struct http_client **out);
+
+/*
  * Performs one request. headers: NULL-terminated array of "Name: value" strings or NULL.
  * deadline_ms: absolute CLOCK_MONOTONIC deadline in ms (0 = none); retries stop there.
  * Each attempt's timeout is clipped to the time left before the deadline, and no backoff

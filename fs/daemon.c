@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,9 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 	bool mounted = false, handlers = false;
 
 	memset(&opts, 0, sizeof(opts));
+	/* one malloc arena: the daemon's few threads rarely allocate at the same time, and every
+	 * extra arena keeps its own freed pages resident (docs/performance.md "kbsfs") */
+	mallopt(M_ARENA_MAX, 1);
 	log_setup("kbsfs", LOG_LVL_INFO, LOG_TARGET_STDERR);
 	if (kbsfs_config_new(&cfg) != KBS_OK)
 		goto out;

@@ -5,6 +5,7 @@
 #         of the same bytes from nginx on a new connection
 #   rss:  kbsfs resident memory with 100 secrets cached
 # usage: tests/bench/bench_kbsfs.sh [build-dir] [seconds-per-warm-run] [rounds]
+#        (KBSFS_BENCH_SMAPS=FILE: keep a copy of the daemon's /proc/PID/smaps)
 set -eu
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-1}
@@ -165,6 +166,8 @@ awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", 
 	END {for (n in rss) if (rss[n] > 0) printf "%8d %8d %8d  %s\n", rss[n], pss[n], priv[n], n}' \
 	"/proc/$KBSFS_PID/smaps" | sort -rn >"$WORK/smaps"
 threads=$(awk '/^Threads/ {print $2}' "/proc/$KBSFS_PID/status")
+# KBSFS_BENCH_SMAPS=FILE keeps the full smaps of the measured daemon for a closer look
+[ -z "${KBSFS_BENCH_SMAPS:-}" ] || cp "/proc/$KBSFS_PID/smaps" "$KBSFS_BENCH_SMAPS"
 umount_kbsfs
 
 wk=$(median <"$WORK/warm_kbsfs")

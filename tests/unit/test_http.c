@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1287,6 +1288,52 @@ static void concurrent_requests_use_several_workers(void **state)
 	srv_stop(t);
 }
 
+static void tls_system_store_is_a_hashed_directory(void **state)
+{
+	struct tlsfiles *tf = *state;
+	struct srv *t = tls_srv(tf);
+	struct http_client *c, *clone;
+	struct http_result res;
+	char dir[128], link[200];
+	FILE *f;
+	X509 *x;
+
+	/* an OpenSSL hashed directory (what update-ca-certificates maintains) with our root */
+	snprintf(dir, sizeof(dir), "%s/certs", tf->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	f = fopen(tf->cert, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	snprintf(link, sizeof(link), "%s/%08lx.0", dir, X509_subject_name_hash(x));
+	X509_free(x);
+	assert_int_equal(symlink(tf->cert, link), 0);
+	unsetenv("SSL_CERT_FILE");
+	setenv("SSL_CERT_DIR", dir, 1);
+	c = client(3000, 0);
+	assert_int_equal(do_req(c, "GET", t, "/echo", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	/* a clone shares the trust store */
+	assert_int_equal(http_client_clone(c, &clone), KBS_OK);
+	assert_int_equal(do_req(clone, "GET", t, "/echo", NULL, NULL, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	http_result_release(&res);
+	http_client_free(clone);
+	http_client_free(c);
+	/* the same directory without our root: the server is not trusted */
+	unlink(link);
+	c = client(3000, 0);
+	assert_int_equal(do_req(c, "GET", t, "/echo", NULL, NULL, &res), KBS_ERR_NETWORK);
+	assert_int_equal(res.net_error, HTTP_NET_TLS_VERIFY);
+	http_result_release(&res);
+	http_client_free(c);
+	unsetenv("SSL_CERT_DIR");
+	rmdir(dir);
+	srv_stop(t);
+}
+
 /* ------------------------------------------------------------------ scripted raw server */
 
 /*
@@ -1565,6 +1612,8 @@ int main(void)
 	    cmocka_unit_test(client_framings_and_stale_connections),
 	    cmocka_unit_test(adopted_connection_carries_the_next_request),
 	    cmocka_unit_test_setup_teardown(tls_sends_sni_and_checks_the_host_name, tls_setup,
+					    tls_teardown),
+	    cmocka_unit_test_setup_teardown(tls_system_store_is_a_hashed_directory, tls_setup,
 					    tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
