@@ -24,6 +24,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/toml.h"
+#include "server/as/ear_signer.h"
 #include "server/as/verifier.h"
 
 #ifndef KBSFS_VERSION
@@ -39,6 +40,14 @@ struct as_ctx {
 	struct jwk *key;      /* private signing key (EAR: P-256) */
 	struct jwk *rsa_key;  /* Simple token key (RSA), lazily created at start */
 	json_t *header_jwk;   /* public JWK for the token header */
+	struct ear_signer *ear; /* ES256 with the header rendered once */
+	EVP_MD *md[3];          /* sha256, sha384, sha512 fetched once (implicit fetches per
+				 * digest showed up in the RCAR profile) */
+	/* The EAR claims around "iat", "submods" and "exp" only depend on the configuration:
+	 * rendered once (jansson's escaping), so a token costs one dump of the submods. */
+	char *claims_head;    /* {"eat_profile":...,"iat": */
+	char *claims_mid;     /* ,"ear.verifier-id":{...},"submods": */
+	char *claims_tail;    /* ,"iss":...} */
 	const struct policy_engine *engine;
 	pthread_mutex_t lock;
 	json_t *policies;     /* id -> Rego text */
@@ -246,6 +255,31 @@ int as_hash(const char *alg, const void *data, size_t len, uint8_t *out, size_t 
 	return KBS_OK;
 }
 
+/* as_runtime_data_digest with the context's pre-fetched digests. */
+static int rd_digest(struct as_ctx *as, const json_t *obj, const char *alg, uint8_t *out,
+		     size_t *outlen)
+{
+	struct buf b = BUF_INIT;
+	const EVP_MD *md;
+	unsigned int n = 0;
+	int rc;
+
+	if (!alg || strcasecmp(alg, "sha384") == 0)
+		md = as->md[1];
+	else if (strcasecmp(alg, "sha256") == 0)
+		md = as->md[0];
+	else if (strcasecmp(alg, "sha512") == 0)
+		md = as->md[2];
+	else
+		return KBS_ERR_UNSUPPORTED;
+	if ((rc = buf_reserve(&b, 1024)) == KBS_OK && (rc = jcs_serialize(obj, &b)) == KBS_OK)
+		rc = EVP_Digest(b.p, b.len, out, &n, md, NULL) == 1 ? KBS_OK : KBS_ERR_CRYPTO;
+	if (rc == KBS_OK)
+		*outlen = n;
+	buf_release(&b);
+	return rc;
+}
+
 int as_runtime_data_digest(const json_t *obj, const char *alg, uint8_t *out, size_t *outlen)
 {
 	struct buf b = BUF_INIT;
@@ -287,6 +321,62 @@ static int load_cert_chain(const char *path, json_t *x5c)
 	fclose(f);
 	if (rc == KBS_OK && n == 0)
 		rc = KBS_ERR_PARSE;
+	return rc;
+}
+
+/* JSON text of one string, escaped exactly as json_dumps escapes it inside an object. */
+static int json_str_text(const char *v, struct buf *out)
+{
+	json_t *j = json_string(v);
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	int rc = t ? buf_append_str(out, t) : KBS_ERR_INVAL;
+
+	free(t);
+	json_decref(j);
+	return rc;
+}
+
+/* Token header, signer and the fixed parts of the EAR claims (kbs-protocol §11). */
+static int ear_setup(struct as_ctx *as)
+{
+	char build[96];
+	struct buf b = BUF_INIT;
+	json_t *hdr;
+	int rc;
+
+	hdr = json_pack("{s:s,s:s,s:O}", "alg", "ES256", "typ", "JWT", "jwk", as->header_jwk);
+	if (!hdr)
+		return KBS_ERR_NOMEM;
+	rc = ear_signer_new(as->key, hdr, &as->ear);
+	json_decref(hdr);
+	if (rc != KBS_OK)
+		return rc;
+	snprintf(build, sizeof(build), "kbsfs-attestation-service %s", KBSFS_VERSION);
+	if ((rc = buf_append_str(&b, "{\"eat_profile\":")) ||
+	    (rc = json_str_text(cfg_or(as->cfg.profile_name,
+				       "tag:github.com,2024:confidential-containers/Trustee"),
+				&b)) ||
+	    (rc = buf_append_str(&b, ",\"iat\":")))
+		goto out;
+	as->claims_head = buf_steal(&b, NULL);
+	if ((rc = buf_append_str(&b, ",\"ear.verifier-id\":{\"build\":")) ||
+	    (rc = json_str_text(cfg_or(as->cfg.build_name, build), &b)) ||
+	    (rc = buf_append_str(&b, ",\"developer\":")) ||
+	    (rc = json_str_text(cfg_or(as->cfg.developer_name, "https://confidentialcontainers.org"),
+				&b)) ||
+	    (rc = buf_append_str(&b, "},\"submods\":")))
+		goto out;
+	as->claims_mid = buf_steal(&b, NULL);
+	if ((rc = buf_append_str(&b, ",\"iss\":")) ||
+	    (rc = json_str_text(cfg_or(as->cfg.issuer_name, "CoCo-Attestation-Service"), &b)) ||
+	    (rc = buf_append_byte(&b, '}')))
+		goto out;
+	as->claims_tail = buf_steal(&b, NULL);
+	rc = as->claims_head && as->claims_mid && as->claims_tail ? KBS_OK : KBS_ERR_NOMEM;
+out:
+	if (rc == KBS_ERR_INVAL)
+		log_error("as: attestation_token_broker names must be valid UTF-8");
+	buf_release(&b);
 	return rc;
 }
 
@@ -334,6 +424,8 @@ static int setup_keys(struct as_ctx *as)
 		}
 		json_object_set_new(as->header_jwk, "x5c", x5c);
 	}
+	if ((rc = ear_setup(as)) != KBS_OK)
+		return rc;
 	if ((rc = jwk_thumbprint(as->key, NULL, tp, sizeof(tp))) != KBS_OK)
 		return rc;
 	log_info("as: token signing key %s (P-256, RFC 7638 thumbprint %s)",
@@ -520,7 +612,10 @@ int as_new(const struct as_config *cfg, struct as_ctx **out)
 	as->cfg.verifier_config = json_incref(cfg->verifier_config);
 	as->engine = policy_rego_engine();
 	as->policies = json_object();
-	if (!as->policies)
+	as->md[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	as->md[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+	as->md[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+	if (!as->policies || !as->md[0] || !as->md[1] || !as->md[2])
 		goto out;
 	if ((rc = open_rvps(as, cfg)) != KBS_OK)
 		goto out;
@@ -547,6 +642,12 @@ void as_free(struct as_ctx *as)
 	jwk_free(as->key);
 	jwk_free(as->rsa_key);
 	json_decref(as->header_jwk);
+	ear_signer_free(as->ear);
+	for (int i = 0; i < 3; i++)
+		EVP_MD_free(as->md[i]);
+	free(as->claims_head);
+	free(as->claims_mid);
+	free(as->claims_tail);
 	json_decref(as->policies);
 	rvps_free(as->rvps);
 	as_config_release(&as->cfg);
@@ -925,11 +1026,15 @@ out:
 	return rc;
 }
 
-/* Builds the annotated-evidence object of one verified evidence. */
+/*
+ * Builds the annotated-evidence object of one verified evidence. Shallow copies only: the
+ * claims and runtime data are never modified after this point, so the annotated object
+ * shares their members instead of deep-copying them for every token.
+ */
 static json_t *annotate(const char *tee, json_t *claims, const json_t *runtime_data,
 			const char *init_toml, size_t init_len, bool verbose)
 {
-	json_t *a = json_object(), *tc = json_deep_copy(claims);
+	json_t *a = json_object(), *tc = json_copy(claims);
 	json_t *rd, *id;
 
 	if (!a || !tc)
@@ -939,9 +1044,14 @@ static json_t *annotate(const char *tee, json_t *claims, const json_t *runtime_d
 	if (rd)
 		json_object_set(a, "report_data", rd);
 	if (rd && runtime_data) {
-		json_t *r = json_deep_copy(runtime_data);
-		if (r && !verbose)
-			json_object_del(r, "additional-evidence");
+		json_t *r;
+		if (verbose) {
+			r = json_incref((json_t *)runtime_data); /* shared, read-only */
+		} else {
+			r = json_copy((json_t *)runtime_data);
+			if (r)
+				json_object_del(r, "additional-evidence");
+		}
 		json_object_set_new(a, "runtime_data_claims", r ? r : json_null());
 	}
 	if (id) {
@@ -959,30 +1069,35 @@ fail:
 	return NULL;
 }
 
+/*
+ * Claims written straight into a buffer in Trustee's member order (eat_profile, iat,
+ * ear.verifier-id, submods, exp, iss) - the same bytes json_dumps(JSON_COMPACT) gives for the
+ * object built in that order - then signed.
+ */
 static int issue_ear(struct as_ctx *as, json_t *submods, char **token)
 {
 	time_t now = time(NULL);
-	json_t *claims = NULL, *hdr = NULL;
-	char build[96];
-	int rc = KBS_ERR_NOMEM;
+	struct buf claims = BUF_INIT, tok = BUF_INIT;
+	int rc;
 
-	snprintf(build, sizeof(build), "kbsfs-attestation-service %s", KBSFS_VERSION);
-	claims = json_pack("{s:s,s:I,s:{s:s,s:s},s:O,s:I,s:s}", "eat_profile",
-			   cfg_or(as->cfg.profile_name,
-				  "tag:github.com,2024:confidential-containers/Trustee"),
-			   "iat", (json_int_t)now, "ear.verifier-id", "build",
-			   cfg_or(as->cfg.build_name, build), "developer",
-			   cfg_or(as->cfg.developer_name, "https://confidentialcontainers.org"),
-			   "submods", submods, "exp",
-			   (json_int_t)now + (json_int_t)as->cfg.duration_min * 60, "iss",
-			   cfg_or(as->cfg.issuer_name, "CoCo-Attestation-Service"));
-	hdr = json_pack("{s:s,s:O}", "typ", "JWT", "jwk", as->header_jwk);
-	if (!claims || !hdr)
+	if ((rc = buf_reserve(&claims, 2048)) ||
+	    (rc = buf_append_str(&claims, as->claims_head)) ||
+	    (rc = buf_printf(&claims, "%lld", (long long)now)) ||
+	    (rc = buf_append_str(&claims, as->claims_mid)))
 		goto out;
-	rc = jwt_sign(as->key, "ES256", hdr, claims, token);
+	if ((rc = ear_json_append(&claims, submods)) ||
+	    (rc = buf_printf(&claims, ",\"exp\":%lld",
+			     (long long)now + (long long)as->cfg.duration_min * 60)) ||
+	    (rc = buf_append_str(&claims, as->claims_tail)))
+		goto out;
+	if ((rc = buf_reserve(&tok, claims.len * 4 / 3 + 1024)) ||
+	    (rc = ear_signer_sign(as->ear, claims.p, claims.len, &tok)))
+		goto out;
+	*token = buf_steal(&tok, NULL);
+	rc = *token ? KBS_OK : KBS_ERR_NOMEM;
 out:
-	json_decref(claims);
-	json_decref(hdr);
+	buf_release(&claims);
+	buf_release(&tok);
 	return rc;
 }
 
@@ -1088,7 +1203,7 @@ int as_evaluate(struct as_ctx *as, const struct as_request *reqs, size_t n,
 		in.evidence = r->evidence;
 		in.state = verifier_state(as, v);
 		if (r->runtime_data) {
-			rc = as_runtime_data_digest(r->runtime_data, r->hash_alg, rd, &rdlen);
+			rc = rd_digest(as, r->runtime_data, r->hash_alg, rd, &rdlen);
 			if (rc != KBS_OK) {
 				snprintf(why, whylen, "cannot hash runtime data (%s)",
 					 kbs_strerror(rc));

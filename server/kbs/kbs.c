@@ -992,8 +992,9 @@ static int handle_attest(struct kbs_ctx *k, const struct http_request *req,
 		goto fail;
 	}
 	kbs_metrics_attestation(k->metrics, s.tee, 1);
-	log_info("kbs: attestation of %s (%s) succeeded: ear.status %s", s.tee,
-		 http_request_peer(req), res.status);
+	if (log_get_level() >= LOG_LVL_INFO) /* spares formatting the peer address */
+		log_info("kbs: attestation of %s (%s) succeeded: ear.status %s", s.tee,
+			 http_request_peer(req), res.status);
 	rc = respond_token(resp, id, s.expires, res.token);
 	goto done;
 fail:

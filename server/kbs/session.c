@@ -100,21 +100,22 @@ static struct sess **find_locked(struct kbs_sessions *s, const char *id)
 int kbs_session_create(struct kbs_sessions *s, const char *tee, long lifetime_s, time_t now,
 		       char *id, char *nonce, time_t *expires)
 {
-	uint8_t rid[16], rnonce[32];
+	uint8_t rnd[48], *rid = rnd, *rnonce = rnd + 16; /* one DRBG call for both */
 	struct sess *e;
 	int rc;
 
 	if (!tee || strlen(tee) >= sizeof(e->info.tee))
 		return KBS_ERR_INVAL;
-	if (RAND_bytes(rid, sizeof(rid)) != 1 || RAND_bytes(rnonce, sizeof(rnonce)) != 1)
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return KBS_ERR_CRYPTO;
 	rid[6] = (uint8_t)((rid[6] & 0x0f) | 0x40); /* UUIDv4 */
 	rid[8] = (uint8_t)((rid[8] & 0x3f) | 0x80);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return KBS_ERR_NOMEM;
-	hex_encode(rid, sizeof(rid), e->id, sizeof(e->id));
-	rc = b64_encode(rnonce, sizeof(rnonce), e->info.nonce, sizeof(e->info.nonce), B64_STD);
+	hex_encode(rid, 16, e->id, sizeof(e->id));
+	rc = b64_encode(rnonce, 32, e->info.nonce, sizeof(e->info.nonce), B64_STD);
+	OPENSSL_cleanse(rnd, sizeof(rnd));
 	if (rc != KBS_OK) {
 		free(e);
 		return rc;

@@ -274,9 +274,13 @@ def metric_value(url, name, labels, verify=True):
 # ------------------------------------------------------------------- server fixture helper
 
 def start_kbs(daemons, tmp_dir, port, extra="", admin="[admin]\nauthorization_mode = "
-              "\"InsecureAllowAll\"\n", tls=None, storage=True, name="kbs", env=None):
-    """Writes a kbs config into tmp_dir and starts kbs; returns (url, verify, daemon, cfg)."""
+              "\"InsecureAllowAll\"\n", tls=None, storage=True, name="kbs", env=None,
+              http_extra=""):
+    """Writes a kbs config into tmp_dir and starts kbs; returns (url, verify, daemon, cfg).
+    http_extra: more lines for the [http_server] table."""
     lines = ["[http_server]", 'sockets = ["127.0.0.1:%d"]' % port]
+    if http_extra:
+        lines += [http_extra.rstrip("\n")]
     if tls:
         lines += ['certificate = "%s"' % tls.cert, 'private_key = "%s"' % tls.key]
     else:

@@ -225,6 +225,51 @@ static void test_sample_ear_token(void **state)
 	json_decref(want);
 }
 
+/* The EAR claims are written without a jansson tree: they must still be exactly the compact
+ * text of an object with Trustee's member order. */
+static void test_ear_claims_bytes_and_order(void **state)
+{
+	static const char *const order[] = {"eat_profile", "iat", "ear.verifier-id", "submods",
+					    "exp", "iss"};
+	struct fixture *f = *state;
+	struct as_result res;
+	char why[300], *redump;
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+	const char *p1, *p2, *k;
+	uint8_t *payload;
+	size_t plen, i = 0;
+	json_t *c, *v;
+
+	assert_int_equal(eval_sample(f, rd, NULL, &res, NULL, why, sizeof(why)), KBS_OK);
+	p1 = strchr(res.token, '.');
+	assert_non_null(p1);
+	p2 = strchr(p1 + 1, '.');
+	assert_non_null(p2);
+	assert_int_equal(b64_decode_alloc(p1 + 1, (size_t)(p2 - p1 - 1), B64_URL, &payload, &plen),
+			 KBS_OK);
+	c = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(c);
+	json_object_foreach(c, k, v) {
+		assert_true(i < 6);
+		assert_string_equal(k, order[i]);
+		i++;
+	}
+	assert_int_equal(i, 6);
+	redump = json_dumps(c, JSON_COMPACT);
+	assert_int_equal(strlen(redump), plen);
+	assert_memory_equal(redump, payload, plen);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(c, "ear.verifier-id"),
+							      "developer")),
+			    "https://confidentialcontainers.org");
+	assert_string_equal(json_string_value(json_object_get(c, "iss")),
+			    "CoCo-Attestation-Service");
+	free(redump);
+	free(payload);
+	json_decref(c);
+	as_result_release(&res);
+}
+
 static void test_sample_wrong_report_data(void **state)
 {
 	struct fixture *f = *state;
@@ -504,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_binding_vector),
 		cmocka_unit_test(test_fit_report_data),
 		cmocka_unit_test_setup_teardown(test_sample_ear_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ear_claims_bytes_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sample_wrong_report_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_values_raise_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_data_claims, setup, teardown),
