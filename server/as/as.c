@@ -344,7 +344,8 @@ static int ear_setup(struct as_ctx *as)
 	json_t *hdr;
 	int rc;
 
-	hdr = json_pack("{s:s,s:s,s:O}", "alg", "ES256", "typ", "JWT", "jwk", as->header_jwk);
+	/* Trustee's member order (jsonwebtoken's Header): typ, alg, jwk */
+	hdr = json_pack("{s:s,s:s,s:O}", "typ", "JWT", "alg", "ES256", "jwk", as->header_jwk);
 	if (!hdr)
 		return KBS_ERR_NOMEM;
 	rc = ear_signer_new(as->key, hdr, &as->ear);
@@ -359,11 +360,12 @@ static int ear_setup(struct as_ctx *as)
 	    (rc = buf_append_str(&b, ",\"iat\":")))
 		goto out;
 	as->claims_head = buf_steal(&b, NULL);
-	if ((rc = buf_append_str(&b, ",\"ear.verifier-id\":{\"build\":")) ||
-	    (rc = json_str_text(cfg_or(as->cfg.build_name, build), &b)) ||
-	    (rc = buf_append_str(&b, ",\"developer\":")) ||
+	/* the ear crate writes the verifier id developer first */
+	if ((rc = buf_append_str(&b, ",\"ear.verifier-id\":{\"developer\":")) ||
 	    (rc = json_str_text(cfg_or(as->cfg.developer_name, "https://confidentialcontainers.org"),
 				&b)) ||
+	    (rc = buf_append_str(&b, ",\"build\":")) ||
+	    (rc = json_str_text(cfg_or(as->cfg.build_name, build), &b)) ||
 	    (rc = buf_append_str(&b, "},\"submods\":")))
 		goto out;
 	as->claims_mid = buf_steal(&b, NULL);
@@ -401,29 +403,51 @@ static int setup_keys(struct as_ctx *as)
 	} else if ((rc = jwk_generate(JWK_EC_P256, &as->key)) != KBS_OK) {
 		return rc;
 	}
+	/* Header jwk in the member order of Trustee's (jsonwebtoken's Jwk: the common
+	 * parameters alg, x5u, x5c first, then kty, crv, x, y). */
 	struct jwk *pub = NULL;
+	json_t *kp = NULL;
+	const char *kname;
+	json_t *kval;
 	if ((rc = jwk_public(as->key, &pub)) != KBS_OK)
 		return rc;
-	rc = jwk_to_json(pub, false, &as->header_jwk);
+	rc = jwk_to_json(pub, false, &kp);
 	jwk_free(pub);
 	if (rc != KBS_OK)
 		return rc;
+	as->header_jwk = json_object();
+	if (!as->header_jwk) {
+		json_decref(kp);
+		return KBS_ERR_NOMEM;
+	}
 	json_object_set_new(as->header_jwk, "alg", json_string("ES256"));
 	if (as->cfg.signer_cert_url)
 		json_object_set_new(as->header_jwk, "x5u", json_string(as->cfg.signer_cert_url));
 	if (as->cfg.signer_cert_path) {
 		json_t *x5c = json_array();
-		if (!x5c)
+		if (!x5c) {
+			json_decref(kp);
 			return KBS_ERR_NOMEM;
+		}
 		rc = load_cert_chain(as->cfg.signer_cert_path, x5c);
 		if (rc != KBS_OK) {
 			json_decref(x5c);
+			json_decref(kp);
 			log_error("as: cannot read signer certificate chain %s: %s",
 				  as->cfg.signer_cert_path, kbs_strerror(rc));
 			return rc;
 		}
 		json_object_set_new(as->header_jwk, "x5c", x5c);
 	}
+	static const char *const ec_order[] = {"kty", "crv", "x", "y"};
+	for (size_t i = 0; i < 4; i++)
+		if ((kval = json_object_get(kp, ec_order[i])))
+			json_object_set(as->header_jwk, ec_order[i], kval);
+	json_object_foreach(kp, kname, kval) {
+		if (!json_object_get(as->header_jwk, kname))
+			json_object_set(as->header_jwk, kname, kval);
+	}
+	json_decref(kp);
 	if ((rc = ear_setup(as)) != KBS_OK)
 		return rc;
 	if ((rc = jwk_thumbprint(as->key, NULL, tp, sizeof(tp))) != KBS_OK)

@@ -55,6 +55,12 @@ def test_token_is_ear_signed_by_header_key(kbs):
     tok = c.rcar()
     hdr, claims = jwt_decode(tok)
     assert hdr["alg"] == "ES256" and hdr["jwk"]["crv"] == "P-256"
+    # Trustee's member order: header typ, alg, jwk; jwk alg before the key parameters
+    import base64
+    raw = base64.urlsafe_b64decode(tok.split(".")[0] + "==")
+    assert raw.startswith(b'{"typ":"JWT","alg":"ES256","jwk":{"alg":"ES256","kty":"EC",'
+                          b'"crv":"P-256","x":"'), raw
+    assert list(claims["ear.verifier-id"]) == ["developer", "build"]
     assert jwt_verify_es256(tok, hdr["jwk"]) == claims
     assert claims["exp"] - claims["iat"] == 300
     assert claims["iss"] == "CoCo-Attestation-Service"

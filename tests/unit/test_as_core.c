@@ -259,14 +259,50 @@ static void test_ear_claims_bytes_and_order(void **state)
 	redump = json_dumps(c, JSON_COMPACT);
 	assert_int_equal(strlen(redump), plen);
 	assert_memory_equal(redump, payload, plen);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(c, "ear.verifier-id"),
-							      "developer")),
-			    "https://confidentialcontainers.org");
+	/* verifier id as the ear crate writes it: developer, then build */
+	assert_int_equal(strncmp(strstr((const char *)payload, "\"ear.verifier-id\":"),
+				 "\"ear.verifier-id\":{\"developer\":\"https://"
+				 "confidentialcontainers.org\",\"build\":\"",
+				 strlen("\"ear.verifier-id\":{\"developer\":\"https://"
+					"confidentialcontainers.org\",\"build\":\"")),
+			 0);
 	assert_string_equal(json_string_value(json_object_get(c, "iss")),
 			    "CoCo-Attestation-Service");
 	free(redump);
 	free(payload);
 	json_decref(c);
+	as_result_release(&res);
+}
+
+/* JOSE header bytes as Trustee emits them (jsonwebtoken's Header and Jwk member order):
+ * {"typ","alg","jwk":{"alg","x5c","kty","crv","x","y"}} - for the fixture key and chain
+ * exactly the header of the derived sample token. */
+static void test_ear_header_member_order(void **state)
+{
+	struct fixture *f = *state;
+	struct as_result res;
+	json_t *sample = load_json("derived/ear-token-sample.decoded.json");
+	char why[300], *want, hdr[4096];
+	const char *rd = json_string_value(json_object_get(f->vec,
+							   "report_data_sample_evidence_base64"));
+	const char *prefix = "{\"typ\":\"JWT\",\"alg\":\"ES256\",\"jwk\":{\"alg\":\"ES256\","
+			     "\"x5c\":[";
+	const char *dot;
+	size_t hlen;
+
+	assert_int_equal(eval_sample(f, rd, NULL, &res, NULL, why, sizeof(why)), KBS_OK);
+	dot = strchr(res.token, '.');
+	assert_non_null(dot);
+	assert_int_equal(b64_decode(res.token, (size_t)(dot - res.token), (uint8_t *)hdr,
+				    sizeof(hdr) - 1, &hlen, B64_URL),
+			 KBS_OK);
+	hdr[hlen] = '\0';
+	want = json_dumps(json_object_get(sample, "header"), JSON_COMPACT);
+	assert_non_null(want);
+	assert_int_equal(strncmp(want, prefix, strlen(prefix)), 0);
+	assert_string_equal(hdr, want);
+	free(want);
+	json_decref(sample);
 	as_result_release(&res);
 }
 
@@ -550,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_fit_report_data),
 		cmocka_unit_test_setup_teardown(test_sample_ear_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ear_claims_bytes_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ear_header_member_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sample_wrong_report_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_values_raise_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_data_claims, setup, teardown),
