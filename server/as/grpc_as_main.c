@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/as/as.h"
+#include "rvps/proto/reference.pb-c.h"
 #include "server/as/proto/attestation.pb-c.h"
 
 #ifndef KBSFS_VERSION
@@ -38,6 +39,8 @@ static const char usage[] =
     "      AttestationEvaluate      evidence -> EAR token (the same evaluation as restful-as)\n"
     "      SetAttestationPolicy     {policy_id, policy: base64url Rego}\n"
     "      GetAttestationChallenge  no TEE of this build needs one: ABORTED\n"
+    "    and, on the same port, reference.ReferenceValueProviderService (Register/Query\n"
+    "    ReferenceValue against this AS's RVPS) and grpc.health.v1.Health/Check\n"
     "    over plaintext HTTP/2. Failures answer ABORTED with the cause.\n"
     "\n"
     "OPTIONS\n"
@@ -202,6 +205,61 @@ static void on_challenge(void *ctx, const ProtobufCMessage *m, const uint8_t *ra
 			      "TEE %.32s does not use an attestation-service challenge here", tee);
 }
 
+/* reference.ReferenceValueProviderService on the same port: the AS's own RVPS (§14.4) */
+static void on_rv_register(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+			   struct grpc_srv_reply *rep)
+{
+	const Reference__ReferenceValueRegisterRequest *q = (const void *)m;
+	Reference__ReferenceValueRegisterResponse r =
+	    REFERENCE__REFERENCE_VALUE_REGISTER_RESPONSE__INIT;
+	char why[400];
+
+	(void)raw;
+	(void)rawlen;
+	if (as_rv_register(ctx, q->message, strlen(q->message), why, sizeof(why)) != KBS_OK)
+		grpc_srv_reply_status(rep, GRPC_SRV_ABORTED, "Register reference value failed: %s",
+				      why);
+	else
+		grpc_srv_reply_message(rep, &r.base);
+}
+
+static void on_rv_query(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+			struct grpc_srv_reply *rep)
+{
+	const Reference__ReferenceValueQueryRequest *q = (const void *)m;
+	Reference__ReferenceValueQueryResponse r = REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE__INIT;
+	json_t *v = as_rv_query(ctx, q->reference_value_id);
+
+	(void)raw;
+	(void)rawlen;
+	/* absent: the optional field stays unset (Trustee's None) */
+	if (v) {
+		r.reference_value_results = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(v);
+		if (!r.reference_value_results) {
+			grpc_srv_reply_status(rep, GRPC_SRV_INTERNAL, "out of memory");
+			return;
+		}
+		r._reference_value_results_case =
+		    REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE___REFERENCE_VALUE_RESULTS_REFERENCE_VALUE_RESULTS;
+	}
+	grpc_srv_reply_message(rep, &r.base);
+	free(r.reference_value_results);
+}
+
+/* grpc.health.v1.Health/Check -> {status: SERVING} (raw bytes: field 1 = 1) */
+static void on_health(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+		      struct grpc_srv_reply *rep)
+{
+	static const uint8_t serving[] = {0x08, 0x01};
+
+	(void)ctx;
+	(void)m;
+	(void)raw;
+	(void)rawlen;
+	grpc_srv_reply_raw(rep, serving, sizeof(serving));
+}
+
 static int jwks_handler(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	json_t *j;
@@ -320,7 +378,16 @@ int main(int argc, char **argv)
 				1) != KBS_OK ||
 	    grpc_srv_add_method(srv, "/attestation.AttestationService/GetAttestationChallenge",
 				&attestation__challenge_request__descriptor, on_challenge, as,
-				1) != KBS_OK) {
+				1) != KBS_OK ||
+	    grpc_srv_add_method(srv,
+				"/reference.ReferenceValueProviderService/RegisterReferenceValue",
+				&reference__reference_value_register_request__descriptor,
+				on_rv_register, as, 1) != KBS_OK ||
+	    grpc_srv_add_method(srv, "/reference.ReferenceValueProviderService/QueryReferenceValue",
+				&reference__reference_value_query_request__descriptor, on_rv_query,
+				as, 2) != KBS_OK ||
+	    grpc_srv_add_method(srv, "/grpc.health.v1.Health/Check", NULL, on_health, NULL, 1) !=
+		KBS_OK) {
 		log_error("grpc-as: cannot register the methods");
 		goto out;
 	}

@@ -46,7 +46,7 @@ def gas(daemons, free_port, test_data, tmp_dir, stubs):
                   env={"KBSFS_SNP_VCEK_DIR": tmp_dir})
     ch = grpc.insecure_channel("127.0.0.1:%d" % port)
     grpc.channel_ready_future(ch).result(timeout=10)
-    yield pb, pbg.AttestationServiceStub(ch), "http://127.0.0.1:%d" % jport
+    yield pb, pbg.AttestationServiceStub(ch), "http://127.0.0.1:%d" % jport, "127.0.0.1:%d" % port
     ch.close()
 
 
@@ -73,7 +73,7 @@ def submod(token, url):
 
 
 def test_sample_evaluates_to_verifiable_ear(gas):
-    pb, stub, url = gas
+    pb, stub, url, _ = gas
     req, rd = sample_request(pb)
     tok = stub.AttestationEvaluate(req, timeout=30).attestation_token
     sm = submod(tok, url)
@@ -84,7 +84,7 @@ def test_sample_evaluates_to_verifiable_ear(gas):
 
 
 def test_snp_sample_evaluates(gas, test_data):
-    pb, stub, url = gas
+    pb, stub, url, _ = gas
     ev = json.loads((test_data / "snp" / "e2e-evidence-genoa.json").read_text())
     rd = bytes(ev["attestation_report"]["report_data"])
     vr = pb.IndividualAttestationRequest(tee="snp", evidence=b64u(json.dumps(ev).encode()),
@@ -102,7 +102,7 @@ def test_snp_sample_evaluates(gas, test_data):
 
 
 def test_set_policy_changes_the_next_token(gas):
-    pb, stub, url = gas
+    pb, stub, url, _ = gas
     rego = ("package policy\n\ndefault executables := 33\ndefault hardware := 97\n"
             "default configuration := 36\ndefault file_system := 0\ndefault instance_identity := 0\n"
             "default runtime_opaque := 0\ndefault storage_opaque := 0\ndefault sourced_data := 0\n"
@@ -124,7 +124,7 @@ def test_set_policy_changes_the_next_token(gas):
 
 
 def test_failures_are_aborted_with_the_cause(gas):
-    pb, stub, _ = gas
+    pb, stub, _, _ = gas
     req, _ = sample_request(pb, digest=b"\x01" * 48)
     with pytest.raises(grpc.RpcError) as e:
         stub.AttestationEvaluate(req, timeout=30)
@@ -224,3 +224,40 @@ as_addr = "127.0.0.1:{dead}"
     r = c.attest(c.attest_body(nonce))
     assert r.status_code == 401 and error_type(r) == "AttestationError"
     assert "remote attestation service" in r.json()["detail"]
+
+
+def test_rvps_service_on_the_same_port(gas, tmp_path):
+    """reference.ReferenceValueProviderService answers on grpc-as's port (Trustee's grpc-as
+    serves both); the stub comes from rvps/proto/reference.proto (proto3 `optional` rewritten
+    to its one-member oneof for Debian's older protoc, as test_rvps.py does)."""
+    pb, _, _, target = gas
+    text = (_source_dir() / "rvps" / "proto" / "reference.proto").read_text()
+    text = text.replace("optional string reference_value_results = 1;",
+                        "oneof _r { string reference_value_results = 1; }")
+    (tmp_path / "reference.proto").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(tmp_path),
+                        "--python_out", str(tmp_path), "--grpc_python_out", str(tmp_path),
+                        "reference.proto"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        rpb = importlib.import_module("reference_pb2")
+        rpbg = importlib.import_module("reference_pb2_grpc")
+    finally:
+        sys.path.remove(str(tmp_path))
+    ch = grpc.insecure_channel(target)
+    stub = rpbg.ReferenceValueProviderServiceStub(ch)
+    payload = base64.b64encode(json.dumps({"svn": ["1"]}).encode()).decode()
+    msg = json.dumps({"version": "0.1.0", "type": "sample", "payload": payload})
+    stub.RegisterReferenceValue(rpb.ReferenceValueRegisterRequest(message=msg), timeout=30)
+    got = stub.QueryReferenceValue(rpb.ReferenceValueQueryRequest(reference_value_id="svn"),
+                                   timeout=30)
+    assert got.HasField("reference_value_results")
+    assert json.loads(got.reference_value_results) == ["1"]
+    none = stub.QueryReferenceValue(rpb.ReferenceValueQueryRequest(reference_value_id="nope"),
+                                    timeout=30)
+    assert not none.HasField("reference_value_results")
+    with pytest.raises(grpc.RpcError) as e:
+        stub.RegisterReferenceValue(rpb.ReferenceValueRegisterRequest(message="{"), timeout=30)
+    assert e.value.code() == grpc.StatusCode.ABORTED
+    ch.close()
