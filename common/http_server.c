@@ -471,41 +471,95 @@ static void *worker_main(void *arg)
 
 /* ---- setup ---- */
 
-static int tls_setup(struct http_server *s, const char *cert, const char *key)
+static void log_openssl_errors(void)
 {
 	unsigned long e;
 	char msg[256];
 
-	if (cert == NULL || key == NULL)
-		return KBS_ERR_INVAL;
-	s->ssl = SSL_CTX_new(TLS_server_method());
-	if (s->ssl == NULL)
-		return KBS_ERR_NOMEM;
-	SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
-	SSL_CTX_set_options(s->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					SSL_OP_NO_COMPRESSION);
-	/* TLS 1.2: forward-secret AEAD suites only (TLS 1.3 suites are all fine) */
-	if (SSL_CTX_set_cipher_list(s->ssl,
-				    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1)
-		goto tls_err;
-	if (SSL_CTX_use_certificate_chain_file(s->ssl, cert) != 1) {
-		log_error("http: cannot load TLS certificate chain %s", cert);
-		goto tls_err;
-	}
-	if (SSL_CTX_use_PrivateKey_file(s->ssl, key, SSL_FILETYPE_PEM) != 1) {
-		log_error("http: cannot load TLS private key %s", key);
-		goto tls_err;
-	}
-	if (SSL_CTX_check_private_key(s->ssl) != 1) {
-		log_error("http: TLS private key does not match the certificate %s", cert);
-		goto tls_err;
-	}
-	return KBS_OK;
-tls_err:
 	while ((e = ERR_get_error()) != 0) {
 		ERR_error_string_n(e, msg, sizeof(msg));
 		log_error("http: openssl: %s", msg);
 	}
+}
+
+/* TLS 1.3 suites left enabled (OpenSSL ignores unknown names in a suite list). */
+static int count_tls13(SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	int n = 0;
+
+	for (int i = 0; sk != NULL && i < sk_SSL_CIPHER_num(sk); i++)
+		if (strcmp(SSL_CIPHER_get_version(sk_SSL_CIPHER_value(sk, i)), "TLSv1.3") == 0)
+			n++;
+	return n;
+}
+
+static int tls_version(int v)
+{
+	return v == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+}
+
+static int tls_setup(struct http_server *s, const struct http_server_config *cfg)
+{
+	/* TLS 1.2 default: forward-secret AEAD suites only (TLS 1.3 suites are all fine) */
+	const char *list = cfg->tls_cipher_list
+				   ? cfg->tls_cipher_list
+				   : "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20";
+	int min = cfg->tls_min_version == 13 ? 13 : 12;
+	int max = cfg->tls_max_version == 12 ? 12 : 13;
+
+	if (cfg->cert_file == NULL || cfg->key_file == NULL)
+		return KBS_ERR_INVAL;
+	if ((cfg->tls_min_version && cfg->tls_min_version != 12 && cfg->tls_min_version != 13) ||
+	    (cfg->tls_max_version && cfg->tls_max_version != 12 && cfg->tls_max_version != 13) ||
+	    min > max) {
+		log_error("http: TLS versions must be 1.2 or 1.3 with min <= max");
+		return KBS_ERR_INVAL;
+	}
+	s->ssl = SSL_CTX_new(TLS_server_method());
+	if (s->ssl == NULL)
+		return KBS_ERR_NOMEM;
+	SSL_CTX_set_options(s->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_set_min_proto_version(s->ssl, tls_version(min)) != 1 ||
+	    SSL_CTX_set_max_proto_version(s->ssl, tls_version(max)) != 1) {
+		log_error("http: cannot set TLS versions 1.%d..1.%d", min - 10, max - 10);
+		goto inval;
+	}
+	/* OpenSSL keeps the two namespaces apart: a TLS 1.2 list never limits TLS 1.3 suites */
+	if (min == 12 && SSL_CTX_set_cipher_list(s->ssl, list) != 1) {
+		log_error("http: TLS 1.2 cipher list '%s' selects no usable cipher", list);
+		goto inval;
+	}
+	if (cfg->tls_ciphersuites && max == 13 &&
+	    (SSL_CTX_set_ciphersuites(s->ssl, cfg->tls_ciphersuites) != 1 ||
+	     count_tls13(s->ssl) == 0)) {
+		log_error("http: TLS 1.3 cipher suites '%s' not accepted", cfg->tls_ciphersuites);
+		goto inval;
+	}
+	if (cfg->tls_groups && SSL_CTX_set1_groups_list(s->ssl, cfg->tls_groups) != 1) {
+		log_error("http: TLS groups '%s' not accepted", cfg->tls_groups);
+		goto inval;
+	}
+	if (SSL_CTX_use_certificate_chain_file(s->ssl, cfg->cert_file) != 1) {
+		log_error("http: cannot load TLS certificate chain %s", cfg->cert_file);
+		goto crypto;
+	}
+	if (SSL_CTX_use_PrivateKey_file(s->ssl, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
+		log_error("http: cannot load TLS private key %s", cfg->key_file);
+		goto crypto;
+	}
+	if (SSL_CTX_check_private_key(s->ssl) != 1) {
+		log_error("http: TLS private key does not match the certificate %s",
+			  cfg->cert_file);
+		goto crypto;
+	}
+	return KBS_OK;
+inval:
+	log_openssl_errors();
+	return KBS_ERR_INVAL;
+crypto:
+	log_openssl_errors();
 	return KBS_ERR_CRYPTO;
 }
 
@@ -635,7 +689,7 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 	if (s->nworkers > HTTP_MAX_WORKERS)
 		s->nworkers = HTTP_MAX_WORKERS;
 	if (s->tls) {
-		rc = tls_setup(s, cfg->cert_file, cfg->key_file);
+		rc = tls_setup(s, cfg);
 		if (rc != KBS_OK)
 			goto out;
 	}

@@ -20,7 +20,8 @@
  *
  * Responses carry only the headers the handler sets plus Date / Content-Length / Connection
  * added by libevent; in particular no Content-Type unless the handler adds one (Trustee's
- * error responses have none). TLS: 1.2 minimum, certificate chain + key from PEM files.
+ * error responses have none). TLS: 1.2 minimum, certificate chain + key from PEM files,
+ * versions / ciphers / groups as configured below.
  * http_server_start() ignores SIGPIPE for the process if it is at its default disposition
  * (a peer closing mid-response must not kill the daemon).
  */
@@ -37,6 +38,20 @@ struct http_server_config {
 	int workers;		/* default: number of CPUs, at least 2 */
 	int timeout_s;		/* idle/keep-alive timeout, default 60 */
 	int backlog;		/* listen() backlog, default 128 */
+	/*
+	 * TLS settings, all optional. Versions as 12 / 13: min defaults to 12 and is never
+	 * lower, max defaults to the highest supported. tls_cipher_list is the TLS 1.2 list in
+	 * OpenSSL syntax (default: ECDHE/DHE with AES-GCM or ChaCha20-Poly1305),
+	 * tls_ciphersuites the TLS 1.3 suites (default: OpenSSL's), tls_groups the key exchange
+	 * groups ("X25519:secp256r1"; default: OpenSSL's). A setting OpenSSL rejects, or a list
+	 * that selects nothing, makes http_server_new fail with KBS_ERR_INVAL and a log line
+	 * naming the setting.
+	 */
+	int tls_min_version;
+	int tls_max_version;
+	const char *tls_cipher_list;
+	const char *tls_ciphersuites;
+	const char *tls_groups;
 };
 
 struct http_request; /* opaque, valid only during the handler call */

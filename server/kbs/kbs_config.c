@@ -874,3 +874,109 @@ out:
 	fclose(f);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ TLS settings */
+
+/* Mozilla server-side TLS recommendations, version 5 (TLS 1.2 parts). */
+static const char tls_list_intermediate[] =
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+static const char tls_list_old[] =
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:"
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:"
+	"ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:"
+	"ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:DHE-RSA-AES128-SHA256:"
+	"DHE-RSA-AES256-SHA256:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:"
+	"AES256-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA";
+static const char tls_suites_mozilla[] =
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+/* Appends one cipher name to a ':'-separated list; false if it does not fit. */
+static bool tls_list_add(char *list, size_t cap, const char *name, size_t n)
+{
+	size_t len = strlen(list);
+
+	if (len + (len ? 1 : 0) + n + 1 > cap)
+		return false;
+	if (len)
+		list[len++] = ':';
+	memcpy(list + len, name, n);
+	list[len + n] = '\0';
+	return true;
+}
+
+int kbs_config_tls(const struct kbs_config *cfg, struct kbs_tls_settings *out, char *err,
+		   size_t errlen)
+{
+	const char *profile = cfg->tls_profile ? cfg->tls_profile : "intermediate";
+
+	memset(out, 0, sizeof(*out));
+	out->min_version = 12;
+	out->max_version = 13;
+	if (strcmp(profile, "modern") == 0) {
+		out->min_version = 13;
+	} else if (strcmp(profile, "old") == 0) {
+		out->cipher_list = tls_list_old;
+		out->ciphersuites = tls_suites_mozilla;
+	} else if (strcmp(profile, "intermediate") == 0) {
+		out->cipher_list = tls_list_intermediate;
+		out->ciphersuites = tls_suites_mozilla;
+	} else if (strcmp(profile, "custom") != 0) {
+		snprintf(err, errlen, "key 'http_server.tls_profile': expected old, intermediate, "
+				      "modern or custom");
+		return KBS_ERR_INVAL;
+	}
+	if (cfg->tls_min_version)
+		out->min_version = strcmp(cfg->tls_min_version, "1.3") == 0 ? 13 : 12;
+	if (cfg->tls_max_version)
+		out->max_version = strcmp(cfg->tls_max_version, "1.2") == 0 ? 12 : 13;
+	if (out->min_version > out->max_version) {
+		snprintf(err, errlen, "key 'http_server.tls_max_version': TLS 1.%d is below the "
+				      "minimum TLS 1.%d (tls_profile %s)",
+			 out->max_version - 10, out->min_version - 10, profile);
+		return KBS_ERR_INVAL;
+	}
+	if (cfg->tls_ciphers) {
+		const char *p = cfg->tls_ciphers;
+
+		while (*p) {
+			size_t n = strcspn(p, ": ,;");
+			bool v13 = n > 4 && strncmp(p, "TLS_", 4) == 0;
+
+			if (n > 0 && !tls_list_add(v13 ? out->suites_buf : out->list_buf,
+						   v13 ? sizeof(out->suites_buf)
+						       : sizeof(out->list_buf),
+						   p, n)) {
+				snprintf(err, errlen, "key 'http_server.tls_ciphers': too long");
+				return KBS_ERR_INVAL;
+			}
+			p += n;
+			p += strspn(p, ": ,;");
+		}
+		if ((out->min_version == 13 || !out->list_buf[0]) &&
+		    (out->max_version == 12 || !out->suites_buf[0])) {
+			snprintf(err, errlen, "key 'http_server.tls_ciphers': no cipher for an "
+					      "enabled TLS version (TLS 1.%d..1.%d; TLS 1.3 suite "
+					      "names start with TLS_)",
+				 out->min_version - 10, out->max_version - 10);
+			return KBS_ERR_INVAL;
+		}
+		if (out->list_buf[0])
+			out->cipher_list = out->list_buf;
+		if (out->suites_buf[0])
+			out->ciphersuites = out->suites_buf;
+	}
+	if (snprintf(out->groups_buf, sizeof(out->groups_buf), "%s",
+		     cfg->tls_groups ? cfg->tls_groups : "X25519:secp256r1:secp384r1") >=
+	    (int)sizeof(out->groups_buf)) {
+		snprintf(err, errlen, "key 'http_server.tls_groups': too long");
+		return KBS_ERR_INVAL;
+	}
+	out->groups = out->groups_buf;
+	return KBS_OK;
+}

@@ -127,4 +127,25 @@ int kbs_config_parse(const char *text, size_t len, const char *file, struct kbs_
 		     char *err, size_t errlen);
 int kbs_config_load(const char *path, struct kbs_config *cfg, char *err, size_t errlen);
 
+/* TLS settings for the HTTP server, resolved from [http_server] tls_*. */
+struct kbs_tls_settings {
+	int min_version, max_version; /* 12 or 13 */
+	const char *cipher_list;      /* TLS 1.2 list (OpenSSL syntax), NULL = server default */
+	const char *ciphersuites;     /* TLS 1.3 suites, NULL = OpenSSL's */
+	const char *groups;           /* key exchange groups */
+	char list_buf[1024], suites_buf[512], groups_buf[256];
+};
+
+/*
+ * Applies tls_profile (default "intermediate": Mozilla's intermediate v5 lists, TLS 1.2+;
+ * "old": Mozilla's old list but still TLS 1.2+; "modern": TLS 1.3 only; "custom": TLS 1.2+
+ * with the server's defaults), then tls_min_version / tls_max_version, then tls_ciphers
+ * (names starting with "TLS_" replace the TLS 1.3 suites, the others the TLS 1.2 list) and
+ * tls_groups (default X25519:secp256r1:secp384r1). KBS_ERR_INVAL with a message naming the
+ * key when the result is contradictory (min above max, a list for a disabled version only)
+ * or does not fit.
+ */
+int kbs_config_tls(const struct kbs_config *cfg, struct kbs_tls_settings *out, char *err,
+		   size_t errlen);
+
 #endif

@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 	struct kbs_ctx *k = NULL;
 	struct http_server *srv = NULL;
 	struct http_server_config hc = {0};
+	struct kbs_tls_settings tls;
 	const char *def_listen[] = {"127.0.0.1:8080"};
 	char err[600];
 	int c, rc, ret = 1;
@@ -174,6 +175,10 @@ int main(int argc, char **argv)
 			  !cfg.certificate ? "Missing certificate" : "Missing private key");
 		goto out;
 	}
+	if (kbs_config_tls(&cfg, &tls, err, sizeof(err)) != KBS_OK) {
+		log_error("kbs: %s", err);
+		goto out;
+	}
 #ifdef KBS_RESOURCE_ONLY
 	cfg.as_type = KBS_AS_NONE;
 #endif
@@ -199,6 +204,11 @@ int main(int argc, char **argv)
 	hc.listen = cfg.nsockets ? (const char *const *)cfg.sockets : def_listen;
 	hc.nlisten = cfg.nsockets ? cfg.nsockets : 1;
 	hc.tls = !cfg.insecure_http;
+	hc.tls_min_version = tls.min_version;
+	hc.tls_max_version = tls.max_version;
+	hc.tls_cipher_list = tls.cipher_list;
+	hc.tls_ciphersuites = tls.ciphersuites;
+	hc.tls_groups = tls.groups;
 	hc.cert_file = cfg.certificate;
 	hc.key_file = cfg.private_key;
 	hc.max_body_size = (size_t)cfg.payload_request_size_mib << 20;
@@ -208,8 +218,11 @@ int main(int argc, char **argv)
 	if (rc == KBS_OK)
 		rc = http_server_start(srv);
 	if (rc != KBS_OK) {
-		log_error("kbs: %s initialization failed (%s)", hc.tls ? "HTTPS" : "HTTP",
-			  kbs_strerror(rc));
+		log_error("kbs: %s initialization failed (%s)%s", hc.tls ? "HTTPS" : "HTTP",
+			  kbs_strerror(rc),
+			  rc == KBS_ERR_INVAL && hc.tls
+				  ? "; check http_server.tls_ciphers, tls_groups and the TLS versions"
+				  : "");
 		goto out;
 	}
 	for (size_t i = 0; i < hc.nlisten; i++)

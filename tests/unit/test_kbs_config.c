@@ -235,6 +235,78 @@ static void test_unknown_keys_warned(void **state)
 	log_set_level(LOG_LVL_INFO);
 }
 
+/* [http_server] tls_* resolved into what the TLS context gets */
+static void tls_of(const char *http_lines, struct kbs_tls_settings *t, int want_rc, char *err)
+{
+	struct kbs_config c;
+	char text[1024];
+
+	snprintf(text, sizeof(text), "[http_server]\n%s\n", http_lines);
+	assert_int_equal(parse(text, &c, err, 600), KBS_OK);
+	err[0] = '\0';
+	assert_int_equal(kbs_config_tls(&c, t, err, 600), want_rc);
+	kbs_config_release(&c);
+}
+
+static void test_tls_settings(void **state)
+{
+	struct kbs_tls_settings t;
+	char err[600];
+
+	(void)state;
+	/* default = Mozilla intermediate: TLS 1.2 and 1.3, AEAD-only TLS 1.2 list */
+	tls_of("", &t, KBS_OK, err);
+	assert_int_equal(t.min_version, 12);
+	assert_int_equal(t.max_version, 13);
+	assert_non_null(strstr(t.cipher_list, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	assert_null(strstr(t.cipher_list, "SHA:"));
+	assert_string_equal(t.groups, "X25519:secp256r1:secp384r1");
+	/* old: more TLS 1.2 ciphers (CBC), never below TLS 1.2 */
+	tls_of("tls_profile = \"old\"", &t, KBS_OK, err);
+	assert_int_equal(t.min_version, 12);
+	assert_non_null(strstr(t.cipher_list, "ECDHE-RSA-AES128-SHA:"));
+	/* modern: TLS 1.3 only */
+	tls_of("tls_profile = \"modern\"", &t, KBS_OK, err);
+	assert_int_equal(t.min_version, 13);
+	assert_int_equal(t.max_version, 13);
+	/* custom: TLS 1.2+ with the server's own defaults */
+	tls_of("tls_profile = \"custom\"", &t, KBS_OK, err);
+	assert_int_equal(t.min_version, 12);
+	assert_null(t.cipher_list);
+	assert_null(t.ciphersuites);
+	/* explicit versions on top of the profile */
+	tls_of("tls_max_version = \"1.2\"", &t, KBS_OK, err);
+	assert_int_equal(t.max_version, 12);
+	tls_of("tls_min_version = \"1.3\"", &t, KBS_OK, err);
+	assert_int_equal(t.min_version, 13);
+	tls_of("tls_profile = \"modern\"\ntls_max_version = \"1.2\"", &t, KBS_ERR_INVAL, err);
+	assert_non_null(strstr(err, "http_server.tls_max_version"));
+	/* tls_ciphers splits into the TLS 1.2 list and the TLS 1.3 suites */
+	tls_of("tls_ciphers = \"ECDHE-ECDSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384, "
+	       "ECDHE-RSA-AES256-GCM-SHA384\"",
+	       &t, KBS_OK, err);
+	assert_string_equal(t.cipher_list, "ECDHE-ECDSA-AES256-GCM-SHA384:"
+					   "ECDHE-RSA-AES256-GCM-SHA384");
+	assert_string_equal(t.ciphersuites, "TLS_AES_256_GCM_SHA384");
+	/* only TLS 1.3 names: the TLS 1.2 list stays the profile's */
+	tls_of("tls_ciphers = \"TLS_CHACHA20_POLY1305_SHA256\"", &t, KBS_OK, err);
+	assert_string_equal(t.ciphersuites, "TLS_CHACHA20_POLY1305_SHA256");
+	assert_non_null(strstr(t.cipher_list, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	/* a list only for a disabled version is refused, naming the key */
+	tls_of("tls_profile = \"modern\"\ntls_ciphers = \"ECDHE-ECDSA-AES256-GCM-SHA384\"", &t,
+	       KBS_ERR_INVAL, err);
+	assert_non_null(strstr(err, "http_server.tls_ciphers"));
+	tls_of("tls_max_version = \"1.2\"\ntls_ciphers = \"TLS_AES_256_GCM_SHA384\"", &t,
+	       KBS_ERR_INVAL, err);
+	assert_non_null(strstr(err, "http_server.tls_ciphers"));
+	tls_of("tls_groups = \"secp384r1\"", &t, KBS_OK, err);
+	assert_string_equal(t.groups, "secp384r1");
+	/* parse-time checks stay */
+	expect_error("[http_server]\ntls_profile = \"paranoid\"\n", "http_server.tls_profile");
+	expect_error("[http_server]\ntls_min_version = \"1.1\"\n",
+		     "http_server.tls_min_version");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_one_line),
 		cmocka_unit_test(test_type_errors_name_key_and_line),
 		cmocka_unit_test(test_unknown_keys_warned),
+		cmocka_unit_test(test_tls_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
