@@ -355,14 +355,16 @@ static int parse_as(struct cp *p, const json_t *t, const char *T)
 		"type", "timeout", "rvps_config", "attestation_token_broker", "verifier_config",
 		"storage_type", "work_dir", "policy_engine", "as_addr", "pool_size", "base_url",
 		"api_key", "certs_file", "policy_ids", "allow_unmatched_policy",
-		"attestation_token_config", NULL};
+		"attestation_token_config", "kbsfs_timeout_seconds", NULL};
 	struct kbs_config *c = p->cfg;
 	const char *type = NULL;
 	char why[300];
 	int rc;
 
 	if ((rc = peek_str(p, t, T, "type", &type)) ||
-	    (rc = get_int(p, t, T, "timeout", 1, 1440, &c->session_timeout_min)))
+	    (rc = get_int(p, t, T, "timeout", 1, 1440, &c->session_timeout_min)) ||
+	    /* kbsfs extension: the lifetime in seconds (tests, short-lived setups) */
+	    (rc = get_int(p, t, T, "kbsfs_timeout_seconds", 1, 86400, &c->session_lifetime_s)))
 		return rc;
 	if (!type || strcasecmp(type, "coco_as_builtin") == 0 ||
 	    strcmp(type, "CoCoASBuiltIn") == 0)

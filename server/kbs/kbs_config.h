@@ -70,7 +70,7 @@ struct kbs_config {
 	/* [attestation_service] */
 	enum kbs_as_type as_type;
 	long session_timeout_min; /* `timeout`, default 5 */
-	long session_lifetime_s;  /* overrides timeout when > 0 (tests: KBS_TEST_SESSION_LIFETIME_S) */
+	long session_lifetime_s;  /* kbsfs_timeout_seconds (ours): overrides timeout when > 0 */
 	struct as_config as;
 	char *as_addr;	   /* coco_as_grpc: as_addr (default http://127.0.0.1:50004) */
 	long as_pool_size; /* coco_as_grpc: pool_size (default 100) */

@@ -87,7 +87,6 @@ static const char usage[] =
 	"    KBS_SECMEM_SIZE   size of the locked memory pool for resource plaintext\n"
 	"    KBS_JWKS_REFRESH_S  refresh interval of https trusted_jwk_sets (default 300)\n"
 	"    SSL_CERT_FILE     CA bundle for https trusted_jwk_sets (default: system store)\n"
-	"    KBS_TEST_SESSION_LIFETIME_S  session lifetime in seconds (tests only)\n"
 	"\n"
 	"SIGNALS\n"
 	"    SIGINT, SIGTERM   finish in-flight requests and exit.\n"
@@ -186,8 +185,6 @@ int main(int argc, char **argv)
 		cfg.jwks_refresh_s = atol(getenv("KBS_JWKS_REFRESH_S"));
 	if (getenv("SSL_CERT_FILE") && !(cfg.jwks_ca_file = strdup(getenv("SSL_CERT_FILE"))))
 		goto out;
-	if (getenv("KBS_TEST_SESSION_LIFETIME_S"))
-		cfg.session_lifetime_s = atol(getenv("KBS_TEST_SESSION_LIFETIME_S"));
 	/* the pool holds resource plaintext while it is encrypted; tolerate no mlock rights */
 	secmem_init(0, true);
 	rc = kbs_new(&cfg, &k, err, sizeof(err));

@@ -28,10 +28,12 @@ def signer(tmp_dir):
 
 @pytest.fixture
 def kbs(daemons, tmp_dir, free_port, signer):
-    extra = ("[attestation_service.attestation_token_broker.signer]\nkey_path = \"%s\"\n"
+    # sessions expire after 2 s (kbsfs_timeout_seconds: our extension of Trustee's
+    # minute-granular [attestation_service] timeout)
+    extra = ("[attestation_service]\nkbsfs_timeout_seconds = 2\n"
+             "[attestation_service.attestation_token_broker.signer]\nkey_path = \"%s\"\n"
              % signer[1])
-    url, verify, d, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra,
-                                  env={"KBS_TEST_SESSION_LIFETIME_S": "2"})
+    url, verify, d, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra)
     admin = Admin(url)
     assert admin.set_resource("default/test/secret", SECRET).status_code == 200
     assert admin.set_resource_policy(ALLOW_ALL).status_code == 200

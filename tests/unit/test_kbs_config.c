@@ -307,6 +307,29 @@ static void test_tls_settings(void **state)
 		     "http_server.tls_min_version");
 }
 
+static void test_session_timeout_seconds_extension(void **state)
+{
+	struct kbs_config c;
+	char err[600];
+
+	(void)state;
+	assert_int_equal(parse("[attestation_service]\ntimeout = 7\nkbsfs_timeout_seconds = 2\n",
+			       &c, err, sizeof(err)),
+			 KBS_OK);
+	assert_int_equal(c.session_timeout_min, 7);
+	assert_int_equal(c.session_lifetime_s, 2);
+	assert_int_equal(c.nwarnings, 0); /* a known key, not warned about */
+	kbs_config_release(&c);
+	assert_int_equal(parse("[attestation_service]\ntimeout = 7\n", &c, err, sizeof(err)),
+			 KBS_OK);
+	assert_int_equal(c.session_lifetime_s, 0);
+	kbs_config_release(&c);
+	expect_error("[attestation_service]\nkbsfs_timeout_seconds = \"2\"\n",
+		     "attestation_service.kbsfs_timeout_seconds");
+	expect_error("[attestation_service]\nkbsfs_timeout_seconds = 0\n",
+		     "attestation_service.kbsfs_timeout_seconds");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_type_errors_name_key_and_line),
 		cmocka_unit_test(test_unknown_keys_warned),
 		cmocka_unit_test(test_tls_settings),
+		cmocka_unit_test(test_session_timeout_seconds_extension),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
