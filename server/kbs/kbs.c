@@ -205,7 +205,8 @@ static int pg_policy_put(void *ctx, const char *id, const char *text, size_t len
 
 static int respond_json(struct http_response *resp, int status, const json_t *j)
 {
-	char *txt = json_dumps(j, JSON_COMPACT);
+	/* any JSON value: a reference value may be a single string, number or boolean */
+	char *txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 	int rc;
 
 	if (!txt)

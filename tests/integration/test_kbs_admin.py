@@ -96,6 +96,19 @@ def test_admin_role_acl(daemons, tmp_dir, free_port, keypair):
     assert r.status_code == 200 and r.json() == ["1"]
 
 
+@pytest.mark.parametrize("value", ["1", 7, True, 2.5, {"a": ["b"]}, ["x", "y"]])
+def test_reference_value_get_returns_any_stored_json(daemons, tmp_dir, free_port, value):
+    # kbs-client set-sample-reference-value --as-single-value stores a bare string (or an
+    # integer / boolean); Trustee's GET answers the stored JSON text whatever its type
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port())
+    a = Admin(url)
+    assert a.set_reference_values({"rv": value}).status_code == 200
+    r = requests.get(url + "/kbs/v0/reference-value/rv")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.json() == value
+
+
 def test_deny_all_and_default_admin(daemons, tmp_dir, free_port):
     url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(),
                              admin='[admin]\nauthorization_mode = "DenyAll"\n')
