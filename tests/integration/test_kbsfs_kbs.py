@@ -6,6 +6,7 @@ first readers (kbs metrics), rotation through the admin API, read-only and permi
 import base64
 import errno
 import os
+import subprocess
 import threading
 import time
 
@@ -296,3 +297,14 @@ def test_start_up_errors_are_reported_and_nothing_is_mounted(kbs, tmp_dir, opts,
     assert r.returncode == 1
     assert message in r.stderr
     assert not os.path.ismount(mnt)
+
+
+def test_kbsfs_links_neither_libcurl_nor_libsystemd():
+    """The guest daemon's HTTP client and journald/sd_notify code are the project's own:
+    libcurl and libsystemd (and the dozens of libraries they map) stay out of kbsfs'
+    memory (docs/performance.md, kbsfs memory)."""
+    out = subprocess.run(["readelf", "-d", str(find_binary("kbsfs"))], capture_output=True,
+                         text=True, check=True).stdout
+    needed = [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
+    assert "libssl.so.3" in needed and "libfuse3.so.3" in needed, needed
+    assert not [n for n in needed if n.startswith(("libcurl", "libsystemd"))], needed
