@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by the files implementing Rego built-ins (not part of the public API). */
+#ifndef KBS_POLICY_REGO_BI_H
+#define KBS_POLICY_REGO_BI_H
+
+#include "server/policy/rego_int.h"
+
+#define A (&ev->ar)
+#define TYPE_ERR(i, want) ev_type_error(ev, call, (i) + 1, want, args[i])
+#define NEED(i, ty, want)                                  \
+	do {                                               \
+		if (args[i]->t != (ty))                    \
+			return TYPE_ERR(i, want);          \
+	} while (0)
+
+/* Tables of built-ins, one per file (rego_builtin_find searches them all). */
+extern const struct builtin rego_bi_encoding[], rego_bi_text[], rego_bi_time[];
+extern const size_t rego_bi_encoding_n, rego_bi_text_n, rego_bi_time_n;
+
+#endif
