@@ -25,6 +25,89 @@ static struct val *bi_json_marshal(struct ev *ev, struct val **args, const struc
 	return val_strn(A, b.p ? b.p : "", b.n);
 }
 
+/* Go's json.MarshalIndent layout, every line starting with prefix (OPA adds it to the
+ * first line too). */
+static void write_pretty(struct sbuf *b, const struct val *v, const struct val *prefix,
+			 const struct val *indent, int level)
+{
+	bool obj = v->t == V_OBJ;
+
+	if ((v->t != V_ARR && v->t != V_SET && !obj) || v->len == 0) {
+		val_write(b, v, true);
+		return;
+	}
+	sb_putc(b, obj ? '{' : '[');
+	for (size_t i = 0; i < v->len; i++) {
+		if (i)
+			sb_putc(b, ',');
+		sb_putc(b, '\n');
+		sb_putn(b, prefix->s, prefix->len);
+		for (int k = 0; k <= level; k++)
+			sb_putn(b, indent->s, indent->len);
+		if (obj) {
+			val_write_key(b, v->items[i]);
+			sb_puts(b, ": ");
+			write_pretty(b, v->vals[i], prefix, indent, level + 1);
+		} else {
+			write_pretty(b, v->items[i], prefix, indent, level + 1);
+		}
+	}
+	sb_putc(b, '\n');
+	sb_putn(b, prefix->s, prefix->len);
+	for (int k = 0; k < level; k++)
+		sb_putn(b, indent->s, indent->len);
+	sb_putc(b, obj ? '}' : ']');
+}
+
+/* json.marshal_with_options(x, {"pretty": bool, "indent": str, "prefix": str}) */
+static struct val *bi_json_marshal_opts(struct ev *ev, struct val **args,
+					const struct term *call)
+{
+	struct val *o = args[1];
+	struct val tab = { .t = V_STR, .s = "\t", .len = 1 }, none = { .t = V_STR, .s = "" };
+	const struct val *indent = &tab, *prefix = &none;
+	bool pretty = false, explicit_off = false;
+	struct sbuf b = { .a = A };
+
+	NEED(1, V_OBJ, "object");
+	for (size_t i = 0; i < o->len; i++) {
+		const struct val *k = o->items[i], *v = o->vals[i];
+
+		if (k->t == V_STR && k->len == 6 && memcmp(k->s, "pretty", 6) == 0) {
+			if (v->t != V_BOOL)
+				return ev_type_error(ev, call, 2, "boolean \"pretty\"", v);
+			pretty = v->b;
+			explicit_off = !v->b;
+		} else if (k->t == V_STR && k->len == 6 && memcmp(k->s, "indent", 6) == 0) {
+			if (v->t != V_STR)
+				return ev_type_error(ev, call, 2, "string \"indent\"", v);
+			indent = v;
+			pretty = true;
+		} else if (k->t == V_STR && k->len == 6 && memcmp(k->s, "prefix", 6) == 0) {
+			if (v->t != V_STR)
+				return ev_type_error(ev, call, 2, "string \"prefix\"", v);
+			prefix = v;
+			pretty = true;
+		} else {
+			struct sbuf kb = { .a = A };
+
+			if (!ev->strict)
+				return NULL;
+			val_write(&kb, k, true);
+			ev_error(ev, EE_TYPE, call,
+				 "json.marshal_with_options: object contained unknown key %.100s",
+				 kb.p ? kb.p : "?");
+		}
+	}
+	if (!pretty || explicit_off) {
+		val_write(&b, args[0], true);
+	} else {
+		sb_putn(&b, prefix->s, prefix->len);
+		write_pretty(&b, args[0], prefix, indent, 0);
+	}
+	return val_strn(A, b.p ? b.p : "", b.n);
+}
+
 static void decref(void *p)
 {
 	json_decref(p);
@@ -175,6 +258,7 @@ static struct val *bi_hex_decode(struct ev *ev, struct val **args, const struct 
 
 const struct builtin rego_bi_encoding[] = {
 	{ "json.marshal", 1, bi_json_marshal, false },
+	{ "json.marshal_with_options", 2, bi_json_marshal_opts, false },
 	{ "json.unmarshal", 1, bi_json_unmarshal, false },
 	{ "json.is_valid", 1, bi_json_is_valid, false },
 	{ "base64.encode", 1, bi_b64_encode, false },

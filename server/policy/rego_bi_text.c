@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Rego built-ins: regular expressions (PCRE2 with match limits; RE2 syntax is a subset of
+ * Rego built-ins: units, regular expressions (PCRE2 with match limits; RE2 syntax is a subset of
  * it for the patterns policies use) and semantic versions.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -247,7 +247,156 @@ static struct val *bi_semver_is_valid(struct ev *ev, struct val **args, const st
 	return val_bool(semver_parse(args[0]->s, args[0]->len, &a));
 }
 
+/* ---------- units ---------- */
+
+/* "10KiB" -> "10", "KiB": the amount is the leading run of digits and dots */
+static bool units_split(const struct val *sv, const char **num, size_t *nn, const char **unit,
+			size_t *un)
+{
+	const char *s = sv->s;
+	size_t n = sv->len, i = 0;
+
+	/* surrounding quotes and spaces are ignored, inner spaces are not */
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '"'))
+		n--;
+	while (i < n && (s[i] == ' ' || s[i] == '"'))
+		i++;
+	s += i;
+	n -= i;
+	if (memchr(s, ' ', n))
+		return false;
+	for (i = 0; i < n && (isdigit((unsigned char)s[i]) || s[i] == '.'); i++)
+		;
+	*num = s;
+	*nn = i;
+	*unit = s + i;
+	*un = n - i;
+	return i > 0;
+}
+
+/* amount * mult, exact for integral results that fit 64 bits */
+static struct val *units_value(struct ev *ev, const char *num, size_t nn, double mult,
+			       int64_t imult, bool truncate)
+{
+	char buf[64];
+	char *end;
+	double d;
+	int64_t iv = 0;
+	bool integral = true;
+
+	if (nn >= sizeof(buf) || memchr(num, '.', nn) != memrchr(num, '.', nn))
+		return NULL;
+	for (size_t i = 0; i < nn; i++) {
+		if (num[i] == '.') {
+			integral = false;
+			break;
+		}
+		if (__builtin_mul_overflow(iv, 10, &iv) || __builtin_add_overflow(iv, num[i] - '0', &iv))
+			integral = false;
+	}
+	if (integral && imult && !__builtin_mul_overflow(iv, imult, &iv))
+		return val_int(A, iv);
+	memcpy(buf, num, nn);
+	buf[nn] = 0;
+	d = strtod(buf, &end);
+	if (*end || nn == 0 || (nn == 1 && num[0] == '.'))
+		return NULL;
+	d *= mult;
+	if (truncate)
+		d = trunc(d);
+	return val_num(A, d);
+}
+
+struct unit {
+	const char *name;
+	double mult;
+	int64_t imult; /* 0: not integral */
+};
+
+#define KI 1024LL
+static const struct unit byte_units[] = {
+	{ "", 1, 1 },
+	{ "k", 1e3, 1000LL }, { "kb", 1e3, 1000LL }, { "ki", KI, KI }, { "kib", KI, KI },
+	{ "m", 1e6, 1000000LL }, { "mb", 1e6, 1000000LL }, { "mi", KI * KI, KI * KI },
+	{ "mib", KI * KI, KI * KI },
+	{ "g", 1e9, 1000000000LL }, { "gb", 1e9, 1000000000LL },
+	{ "gi", KI * KI * KI, KI * KI * KI }, { "gib", KI * KI * KI, KI * KI * KI },
+	{ "t", 1e12, 1000000000000LL }, { "tb", 1e12, 1000000000000LL },
+	{ "ti", KI * KI * KI * KI, KI * KI * KI * KI },
+	{ "tib", KI * KI * KI * KI, KI * KI * KI * KI },
+	{ "p", 1e15, 1000000000000000LL }, { "pb", 1e15, 1000000000000000LL },
+	{ "pi", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
+	{ "pib", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
+	{ "e", 1e18, 1000000000000000000LL }, { "eb", 1e18, 1000000000000000000LL },
+	{ "ei", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
+	{ "eib", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
+};
+
+/* units.parse_bytes("10KiB") == 10240: byte units, case-insensitive, result truncated */
+static struct val *bi_units_parse_bytes(struct ev *ev, struct val **args,
+					const struct term *call)
+{
+	const char *num, *unit;
+	size_t nn, un;
+	char lu[4];
+
+	NEED(0, V_STR, "string");
+	if (!units_split(args[0], &num, &nn, &unit, &un))
+		return ev_builtin_error(ev, call, "units.parse_bytes: no byte amount provided");
+	if (un < sizeof(lu)) {
+		for (size_t i = 0; i < un; i++)
+			lu[i] = (char)tolower((unsigned char)unit[i]);
+		lu[un] = 0;
+		for (size_t i = 0; i < sizeof(byte_units) / sizeof(byte_units[0]); i++) {
+			if (strcmp(lu, byte_units[i].name) != 0)
+				continue;
+			struct val *r = units_value(ev, num, nn, byte_units[i].mult,
+						    byte_units[i].imult, true);
+
+			return r ? r : ev_builtin_error(ev, call, "units.parse_bytes: could not "
+								  "parse byte amount to a number");
+		}
+	}
+	return ev_builtin_error(ev, call, "units.parse_bytes: byte unit %.*s not recognized",
+				(int)(un < 16 ? un : 16), unit);
+}
+
+/* units.parse("10m") == 0.01: SI and binary suffixes, case-sensitive ("m" milli, "M" mega) */
+static struct val *bi_units_parse(struct ev *ev, struct val **args, const struct term *call)
+{
+	static const struct unit si[] = {
+		{ "", 1, 1 },
+		{ "m", 1e-3, 0 },
+		{ "k", 1e3, 1000LL }, { "K", 1e3, 1000LL }, { "ki", KI, KI }, { "Ki", KI, KI },
+		{ "M", 1e6, 1000000LL }, { "Mi", KI * KI, KI * KI },
+		{ "G", 1e9, 1000000000LL }, { "Gi", KI * KI * KI, KI * KI * KI },
+		{ "T", 1e12, 1000000000000LL }, { "Ti", KI * KI * KI * KI, KI * KI * KI * KI },
+		{ "P", 1e15, 1000000000000000LL },
+		{ "Pi", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
+		{ "E", 1e18, 1000000000000000000LL },
+		{ "Ei", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
+	};
+	const char *num, *unit;
+	size_t nn, un;
+
+	NEED(0, V_STR, "string");
+	if (!units_split(args[0], &num, &nn, &unit, &un))
+		return ev_builtin_error(ev, call, "units.parse: no amount provided");
+	for (size_t i = 0; i < sizeof(si) / sizeof(si[0]); i++) {
+		if (strlen(si[i].name) != un || memcmp(si[i].name, unit, un) != 0)
+			continue;
+		struct val *r = units_value(ev, num, nn, si[i].mult, si[i].imult, false);
+
+		return r ? r : ev_builtin_error(ev, call, "units.parse: could not parse amount "
+							  "to a number");
+	}
+	return ev_builtin_error(ev, call, "units.parse: unit %.*s not recognized",
+				(int)(un < 16 ? un : 16), unit);
+}
+
 const struct builtin rego_bi_text[] = {
+	{ "units.parse", 1, bi_units_parse, false },
+	{ "units.parse_bytes", 1, bi_units_parse_bytes, false },
 	{ "regex.match", 2, bi_regex_match, false },
 	{ "regex.is_valid", 1, bi_regex_is_valid, false },
 	{ "semver.compare", 2, bi_semver_compare, false },

@@ -1340,6 +1340,24 @@ static struct val *bi_flatten(struct ev *ev, struct val **args, const struct ter
 	return val_arr(A, out.p, out.n);
 }
 
+/* array.flatten(a): array elements of a are spliced in, one level deep (OPA) */
+static struct val *bi_array_flatten(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct vec out = { 0 };
+	struct val *a = args[0];
+
+	NEED(0, V_ARR, "array");
+	for (size_t i = 0; i < a->len; i++) {
+		if (a->items[i]->t != V_ARR) {
+			vec_push(A, &out, a->items[i]);
+			continue;
+		}
+		for (size_t j = 0; j < a->items[i]->len; j++)
+			vec_push(A, &out, a->items[i]->items[j]);
+	}
+	return val_arr(A, out.p, out.n);
+}
+
 static struct val *setn(struct ev *ev, struct val **args, const struct term *call, bool uni)
 {
 	NEED(0, V_SET, "set");
@@ -1518,6 +1536,7 @@ static const struct builtin builtins[] = {
 	{ "array.slice", 3, bi_array_slice, false },
 	{ "array.reverse", 1, bi_array_reverse, false },
 	{ "flatten", 1, bi_flatten, false },
+	{ "array.flatten", 1, bi_array_flatten, false },
 	{ "union", 1, bi_union, false },
 	{ "intersection", 1, bi_intersection, false },
 	{ "type_name", 1, bi_type_name, false },
@@ -1555,4 +1574,20 @@ const struct builtin *rego_builtin_find(const char *name, size_t len)
 	if (!b)
 		b = find_in(rego_bi_time, rego_bi_time_n, name, len);
 	return b;
+}
+
+const struct builtin *rego_builtin_at(size_t i)
+{
+	const size_t n0 = sizeof(builtins) / sizeof(builtins[0]);
+
+	if (i < n0)
+		return &builtins[i];
+	i -= n0;
+	if (i < rego_bi_encoding_n)
+		return &rego_bi_encoding[i];
+	i -= rego_bi_encoding_n;
+	if (i < rego_bi_text_n)
+		return &rego_bi_text[i];
+	i -= rego_bi_text_n;
+	return i < rego_bi_time_n ? &rego_bi_time[i] : NULL;
 }

@@ -104,6 +104,8 @@ void sb_puts(struct sbuf *b, const char *s);
 void sb_putc(struct sbuf *b, char c);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void val_write(struct sbuf *b, const struct val *v, bool json); /* json: sets as arrays */
+/* An object key as JSON text: strings as they are, other keys as their JSON text quoted. */
+void val_write_key(struct sbuf *b, const struct val *k);
 
 /* ---------- AST ---------- */
 
@@ -300,6 +302,8 @@ struct builtin {
 };
 
 const struct builtin *rego_builtin_find(const char *name, size_t len);
+/* The i-th built-in of all tables, NULL past the end (for tests and documentation). */
+const struct builtin *rego_builtin_at(size_t i);
 
 /* Error kinds matching OPA's codes (the conformance runner checks them). */
 enum ev_errkind { EE_NONE = 0, EE_TYPE, EE_CONFLICT, EE_BUILTIN, EE_LIMIT, EE_UNSAFE, EE_OTHER };

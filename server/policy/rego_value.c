@@ -624,6 +624,18 @@ static void write_str(struct sbuf *b, const char *s, size_t n)
 	sb_putc(b, '"');
 }
 
+void val_write_key(struct sbuf *b, const struct val *k)
+{
+	if (k->t == V_STR) {
+		write_str(b, k->s, k->len);
+	} else {
+		struct sbuf kb = { .a = b->a };
+
+		val_write(&kb, k, true);
+		write_str(b, kb.p ? kb.p : "", kb.n);
+	}
+}
+
 void val_write(struct sbuf *b, const struct val *v, bool json)
 {
 	switch (v->t) {
@@ -658,11 +670,8 @@ void val_write(struct sbuf *b, const struct val *v, bool json)
 		for (size_t i = 0; i < v->len; i++) {
 			if (i)
 				sb_puts(b, json ? "," : ", ");
-			if (json && v->items[i]->t != V_STR) {
-				struct sbuf kb = { .a = b->a };
-
-				val_write(&kb, v->items[i], true);
-				write_str(b, kb.p ? kb.p : "", kb.n);
+			if (json) {
+				val_write_key(b, v->items[i]);
 			} else {
 				val_write(b, v->items[i], json);
 			}

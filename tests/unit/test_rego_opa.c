@@ -21,7 +21,7 @@
 #include "server/policy/policy.h"
 
 /* Passing cases at the time of writing; raise it when the engine improves. */
-#define PASS_FLOOR 1073
+#define PASS_FLOOR 1089
 
 struct tally {
 	char topic[64];
