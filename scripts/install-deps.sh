@@ -18,6 +18,7 @@ libfuse3-dev
 fuse3
 libcmocka-dev
 libpcre2-dev
+tzdata
 python3
 python3-pytest
 python3-cryptography

@@ -311,6 +311,7 @@ enum ev_errkind { EE_NONE = 0, EE_TYPE, EE_CONFLICT, EE_BUILTIN, EE_LIMIT, EE_UN
 struct gstate;
 struct override;
 struct fmock;
+struct tz;
 
 struct ev {
 	const struct rego_module *m;
@@ -336,6 +337,7 @@ struct ev {
 	bool strict;
 	void *host_ctx;
 	void *rx_cache; /* compiled regular expressions of this evaluation */
+	struct tz *tz_cache; /* time zones loaded by this evaluation */
 };
 
 void ev_error(struct ev *ev, int kind, const struct term *at, const char *fmt, ...)
