@@ -19,6 +19,7 @@ fuse3
 libcmocka-dev
 libpcre2-dev
 tzdata
+libyaml-dev
 python3
 python3-pytest
 python3-cryptography

@@ -14,7 +14,7 @@
 	} while (0)
 
 /* Tables of built-ins, one per file (rego_builtin_find searches them all). */
-extern const struct builtin rego_bi_encoding[], rego_bi_text[], rego_bi_time[];
-extern const size_t rego_bi_encoding_n, rego_bi_text_n, rego_bi_time_n;
+extern const struct builtin rego_bi_encoding[], rego_bi_text[], rego_bi_time[], rego_bi_yaml[];
+extern const size_t rego_bi_encoding_n, rego_bi_text_n, rego_bi_time_n, rego_bi_yaml_n;
 
 #endif

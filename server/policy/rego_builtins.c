@@ -1573,6 +1573,8 @@ const struct builtin *rego_builtin_find(const char *name, size_t len)
 		b = find_in(rego_bi_text, rego_bi_text_n, name, len);
 	if (!b)
 		b = find_in(rego_bi_time, rego_bi_time_n, name, len);
+	if (!b)
+		b = find_in(rego_bi_yaml, rego_bi_yaml_n, name, len);
 	return b;
 }
 
@@ -1589,5 +1591,8 @@ const struct builtin *rego_builtin_at(size_t i)
 	if (i < rego_bi_text_n)
 		return &rego_bi_text[i];
 	i -= rego_bi_text_n;
-	return i < rego_bi_time_n ? &rego_bi_time[i] : NULL;
+	if (i < rego_bi_time_n)
+		return &rego_bi_time[i];
+	i -= rego_bi_time_n;
+	return i < rego_bi_yaml_n ? &rego_bi_yaml[i] : NULL;
 }

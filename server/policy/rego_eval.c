@@ -1534,17 +1534,24 @@ static struct val *pobj_build(struct ev *ev, struct group *g, struct pobj_entry 
 		struct val *key = es[i].keys[depth];
 
 		if (es[i].nkeys == depth + 1) {
-			/* leaf: all entries with this key must be leaves with equal values */
+			/* leaf: all entries with this key must be leaves with equal values, or
+			 * (`p[q] contains v`) members of one set */
+			struct vec members = { 0 };
+
+			vec_push(&ev->ar, &members, es[i].v);
 			for (size_t j = i + 1; j < n; j++) {
 				if (used[j] || !val_eq(es[j].keys[depth], key))
 					continue;
-				if (es[j].nkeys != depth + 1 || !val_eq(es[j].v, es[i].v))
+				if (es[j].nkeys != depth + 1 ||
+				    (!g->set_leaf && !val_eq(es[j].v, es[i].v)))
 					ev_error(ev, EE_CONFLICT, es[i].at,
 						 "object keys must be unique (%s)", g->display);
+				if (g->set_leaf)
+					vec_push(&ev->ar, &members, es[j].v);
 				used[j] = true;
 			}
 			ks[m] = key;
-			vs[m] = es[i].v;
+			vs[m] = g->set_leaf ? val_set_take(&ev->ar, members.p, members.n) : es[i].v;
 			m++;
 			used[i] = true;
 			continue;
@@ -1742,10 +1749,20 @@ static struct val *call_user(struct ev *ev, struct group *g, struct val **args,
 
 /* Merges two values for one path of the data tree: equal values or objects (recursively). */
 static struct val *merge_vals(struct ev *ev, struct val *a, struct val *b, const struct term *at,
-			      const char *what, int depth)
+			      const char *what, int depth, bool sets)
 {
 	if (val_eq(a, b))
 		return a;
+	if (sets && depth <= 0 && a->t == V_SET && b->t == V_SET) {
+		/* two partial-set contributions to one leaf (`p[q] contains x`, `p.b contains y`) */
+		struct val **items = arena_alloc(&ev->ar, (a->len + b->len + 1) * sizeof(*items));
+
+		if (a->len)
+			memcpy(items, a->items, a->len * sizeof(*items));
+		if (b->len)
+			memcpy(items + a->len, b->items, b->len * sizeof(*items));
+		return val_set_take(&ev->ar, items, a->len + b->len);
+	}
 	/* below the rule's own key levels a value is a leaf: nothing may be injected into it */
 	if (depth <= 0 || a->t != V_OBJ || b->t != V_OBJ)
 		ev_error(ev, EE_CONFLICT, at, "object keys must be unique (%s)", what);
@@ -1758,7 +1775,8 @@ static struct val *merge_vals(struct ev *ev, struct val *a, struct val *b, const
 		struct val *bv = val_obj_get(b, a->items[i]);
 
 		ks[m] = a->items[i];
-		vs[m++] = bv ? merge_vals(ev, a->vals[i], bv, at, what, depth - 1) : a->vals[i];
+		vs[m++] = bv ? merge_vals(ev, a->vals[i], bv, at, what, depth - 1, sets) :
+			       a->vals[i];
 	}
 	for (size_t i = 0; i < b->len; i++) {
 		if (val_obj_get(a, b->items[i]))
@@ -1822,7 +1840,8 @@ static struct val *node_value(struct ev *ev, struct node *n, struct val *base,
 		if (!kv)
 			continue;
 		if (virt_base && kb)
-			kv = merge_vals(ev, kb, kv, at, n->grp->display, pobj_depth(n->grp) - 1);
+			kv = merge_vals(ev, kb, kv, at, n->grp->display, pobj_depth(n->grp) - 1,
+					n->grp->set_leaf);
 		ks[m] = val_str(&ev->ar, kid->key);
 		vs[m] = kv;
 		m++;

@@ -208,6 +208,7 @@ struct rule {
 	int nargs;
 	struct body *body; /* NULL = empty body */
 	struct rule *els;  /* else chain */
+	bool set_leaf;     /* POBJ `p[q] contains v`: the leaf at p[q] is a set of v */
 	int nslots;        /* frame size, shared by the else chain */
 	struct module *mod;
 	struct rule *next_in_module;
@@ -240,6 +241,7 @@ struct group {
 	int nrules;
 	struct rule *dflt;
 	int arity; /* RK_FUNC */
+	bool set_leaf; /* RK_POBJ whose leaves are sets (`p[q] contains v`) */
 	struct node *node;
 };
 

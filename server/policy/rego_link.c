@@ -106,6 +106,7 @@ static void add_rule(struct lk *l, struct rule *r)
 		}
 		g->display = sb.p;
 		g->arity = r->nargs;
+		g->set_leaf = r->set_leaf;
 		g->node = nd;
 		g->id = m->ngroups;
 		struct group **ng = arena_alloc(&m->ar, (size_t)(m->ngroups + 1) * sizeof(*ng));
@@ -116,7 +117,7 @@ static void add_rule(struct lk *l, struct rule *r)
 		m->groups = ng;
 		nd->grp = g;
 	}
-	if (g->kind != r->kind)
+	if (g->kind != r->kind || g->set_leaf != r->set_leaf)
 		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
 			  "rule %s: conflicting rule kinds (complete, set, object or function)",
 			  g->display);

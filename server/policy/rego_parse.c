@@ -1311,9 +1311,14 @@ static void parse_rule(struct ps *p, struct module *m, struct rule ***tail)
 		next(p);
 		r->kind = RK_PSET;
 		r->key = parse_in(p);
-		if (r->nstatic != r->npath)
-			rego_fail(p->pe, KBS_ERR_UNSUPPORTED, st->line, st->col,
-				  "unsupported construct: 'contains' under a computed reference");
+		if (r->nstatic != r->npath) {
+			/* `p[q] contains v`: an object keyed by the ref whose leaves are sets */
+			r->kind = RK_POBJ;
+			r->set_leaf = true;
+			r->value = r->key;
+			r->key = NULL;
+			has_value = true;
+		}
 	} else if (peek(p)->t == K_UNIFY || peek(p)->t == K_ASSIGN) {
 		next(p);
 		r->value = parse_in(p);

@@ -315,6 +315,22 @@ static void test_keyword_refs_and_some_patterns(void **state)
 	expect_compile_error("package t\ndefault .foo := 1\n", KBS_ERR_PARSE, 2, "");
 }
 
+/* `p[q] contains v`: an object of sets, merged with partial sets at fixed paths */
+static void test_contains_under_computed_refs(void **state)
+{
+	const char *src = "package t\n"
+			  "p[q] contains r if { some q in [\"a\", \"b\"]; some r in [1, 2]; r != 2 }\n"
+			  "p[q] contains 5 if q := \"a\"\n"
+			  "p.b contains \"foo\"\n"
+			  "d[q].r contains s if { some q in [\"x\"]; s := q }\n";
+
+	(void)state;
+	assert_string_equal(REVAL(src, "data.t.p", NULL, NULL),
+			    "{\"a\":[1,5],\"b\":[1,\"foo\"]}");
+	assert_string_equal(REVAL(src, "data.t.d.x.r", NULL, NULL), "[\"x\"]");
+	assert_string_equal(REVAL(src, "data.t.p.a[5]", NULL, NULL), "5");
+}
+
 static void test_rules_across_packages_and_data(void **state)
 {
 	const char *srcs[] = { "package lib\nis_admin(u) if u in data.admins\n",
@@ -630,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_bad_queries),
 		cmocka_unit_test(test_limits_fail_closed),
 		cmocka_unit_test(test_with_function_replacement),
+		cmocka_unit_test(test_contains_under_computed_refs),
 		cmocka_unit_test(test_keyword_refs_and_some_patterns),
 		cmocka_unit_test(test_mock_only_builtins),
 		cmocka_unit_test(test_with_replaces_host_function),

@@ -21,7 +21,7 @@
 #include "server/policy/policy.h"
 
 /* Passing cases at the time of writing; raise it when the engine improves. */
-#define PASS_FLOOR 1098
+#define PASS_FLOOR 1106
 
 struct tally {
 	char topic[64];

@@ -134,8 +134,9 @@ static void test_unsupported_constructs_fail_closed(void **state)
 			     "arguments must be variables");
 	expect_compile_error("package p\ndefault x contains 1\n", KBS_ERR_UNSUPPORTED, 2,
 			     "default must be");
-	expect_compile_error("package p\np[x] contains y if { x := 1; y := 2 }\n",
-			     KBS_ERR_UNSUPPORTED, 2, "'contains' under a computed reference");
+	/* `p[x] contains y` and `p[x] := y` cannot share a path */
+	expect_compile_error("package p\np[x] contains y if { x := 1; y := 2 }\np[x] := 1 if x := 3\n",
+			     KBS_ERR_INVAL, 3, "conflicting rule kinds");
 	expect_compile_error("package p\np { true } { false }\n", KBS_ERR_UNSUPPORTED, 2,
 			     "several bodies");
 	expect_compile_error("package p\np if { not not true }\n", KBS_ERR_UNSUPPORTED, 2,
