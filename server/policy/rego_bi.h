@@ -7,10 +7,10 @@
 
 #define A (&ev->ar)
 #define TYPE_ERR(i, want) ev_type_error(ev, call, (i) + 1, want, args[i])
-#define NEED(i, ty, want)                                  \
-	do {                                               \
-		if (args[i]->t != (ty))                    \
-			return TYPE_ERR(i, want);          \
+#define NEED(i, ty, want)                                                                          \
+	do {                                                                                       \
+		if (args[i]->t != (ty))                                                            \
+			return TYPE_ERR(i, want);                                                  \
 	} while (0)
 
 /* Tables of built-ins, one per file (rego_builtin_find searches them all). */

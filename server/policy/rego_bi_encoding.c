@@ -19,7 +19,7 @@
 
 static struct val *bi_json_marshal(struct ev *ev, struct val **args, const struct term *call)
 {
-	struct sbuf b = { .a = A };
+	struct sbuf b = {.a = A};
 
 	val_write(&b, args[0], true);
 	return val_strn(A, b.p ? b.p : "", b.n);
@@ -60,14 +60,13 @@ static void write_pretty(struct sbuf *b, const struct val *v, const struct val *
 }
 
 /* json.marshal_with_options(x, {"pretty": bool, "indent": str, "prefix": str}) */
-static struct val *bi_json_marshal_opts(struct ev *ev, struct val **args,
-					const struct term *call)
+static struct val *bi_json_marshal_opts(struct ev *ev, struct val **args, const struct term *call)
 {
 	struct val *o = args[1];
-	struct val tab = { .t = V_STR, .s = "\t", .len = 1 }, none = { .t = V_STR, .s = "" };
+	struct val tab = {.t = V_STR, .s = "\t", .len = 1}, none = {.t = V_STR, .s = ""};
 	const struct val *indent = &tab, *prefix = &none;
 	bool pretty = false, explicit_off = false;
-	struct sbuf b = { .a = A };
+	struct sbuf b = {.a = A};
 
 	NEED(1, V_OBJ, "object");
 	for (size_t i = 0; i < o->len; i++) {
@@ -89,7 +88,7 @@ static struct val *bi_json_marshal_opts(struct ev *ev, struct val **args,
 			prefix = v;
 			pretty = true;
 		} else {
-			struct sbuf kb = { .a = A };
+			struct sbuf kb = {.a = A};
 
 			if (!ev->strict)
 				return NULL;
@@ -116,8 +115,8 @@ static void decref(void *p)
 static json_t *parse_json(struct ev *ev, const struct val *s)
 {
 	json_error_t je;
-	json_t *j = json_loadb(s->s, s->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-						     JSON_ALLOW_NUL, &je);
+	json_t *j = json_loadb(s->s, s->len,
+			       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 
 	if (j)
 		arena_defer(A, decref, j);
@@ -201,8 +200,7 @@ static struct val *bi_b64url_encode(struct ev *ev, struct val **args, const stru
 	return b64enc(ev, args, call, B64_URL, true);
 }
 
-static struct val *bi_b64url_encode_nopad(struct ev *ev, struct val **args,
-					  const struct term *call)
+static struct val *bi_b64url_encode_nopad(struct ev *ev, struct val **args, const struct term *call)
 {
 	return b64enc(ev, args, call, B64_URL, false);
 }
@@ -257,17 +255,17 @@ static struct val *bi_hex_decode(struct ev *ev, struct val **args, const struct 
 }
 
 const struct builtin rego_bi_encoding[] = {
-	{ "json.marshal", 1, bi_json_marshal, false },
-	{ "json.marshal_with_options", 2, bi_json_marshal_opts, false },
-	{ "json.unmarshal", 1, bi_json_unmarshal, false },
-	{ "json.is_valid", 1, bi_json_is_valid, false },
-	{ "base64.encode", 1, bi_b64_encode, false },
-	{ "base64.decode", 1, bi_b64_decode, false },
-	{ "base64.is_valid", 1, bi_b64_is_valid, false },
-	{ "base64url.encode", 1, bi_b64url_encode, false },
-	{ "base64url.encode_no_pad", 1, bi_b64url_encode_nopad, false },
-	{ "base64url.decode", 1, bi_b64url_decode, false },
-	{ "hex.encode", 1, bi_hex_encode, false },
-	{ "hex.decode", 1, bi_hex_decode, false },
+    {"json.marshal", 1, bi_json_marshal, false},
+    {"json.marshal_with_options", 2, bi_json_marshal_opts, false},
+    {"json.unmarshal", 1, bi_json_unmarshal, false},
+    {"json.is_valid", 1, bi_json_is_valid, false},
+    {"base64.encode", 1, bi_b64_encode, false},
+    {"base64.decode", 1, bi_b64_decode, false},
+    {"base64.is_valid", 1, bi_b64_is_valid, false},
+    {"base64url.encode", 1, bi_b64url_encode, false},
+    {"base64url.encode_no_pad", 1, bi_b64url_encode_nopad, false},
+    {"base64url.decode", 1, bi_b64url_decode, false},
+    {"hex.encode", 1, bi_hex_encode, false},
+    {"hex.decode", 1, bi_hex_decode, false},
 };
 const size_t rego_bi_encoding_n = sizeof(rego_bi_encoding) / sizeof(rego_bi_encoding[0]);

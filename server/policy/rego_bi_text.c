@@ -39,8 +39,8 @@ static pcre2_code *rx_get(struct ev *ev, const struct val *pat)
 			return e->code;
 	int ec;
 	PCRE2_SIZE eo;
-	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat->s, pat->len, PCRE2_UTF | PCRE2_UCP,
-					 &ec, &eo, NULL);
+	pcre2_code *code =
+	    pcre2_compile((PCRE2_SPTR)pat->s, pat->len, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
 
 	if (!code)
 		return NULL;
@@ -187,7 +187,8 @@ static int pre_cmp(const struct semver *a, const struct semver *b)
 	const char *x = a->pre, *xe = a->pre + a->prelen, *y = b->pre, *ye = b->pre + b->prelen;
 
 	while (x < xe && y < ye) {
-		const char *xd = memchr(x, '.', (size_t)(xe - x)), *yd = memchr(y, '.', (size_t)(ye - y));
+		const char *xd = memchr(x, '.', (size_t)(xe - x)),
+			   *yd = memchr(y, '.', (size_t)(ye - y));
 
 		if (!xd)
 			xd = xe;
@@ -229,9 +230,13 @@ static struct val *bi_semver_compare(struct ev *ev, struct val **args, const str
 	NEED(0, V_STR, "string");
 	NEED(1, V_STR, "string");
 	if (!semver_parse(args[0]->s, args[0]->len, &a))
-		return ev_builtin_error(ev, call, "semver.compare: operand 1: string \"%.*s\" is not a valid SemVer", (int)(args[0]->len > 64 ? 64 : args[0]->len), args[0]->s);
+		return ev_builtin_error(
+		    ev, call, "semver.compare: operand 1: string \"%.*s\" is not a valid SemVer",
+		    (int)(args[0]->len > 64 ? 64 : args[0]->len), args[0]->s);
 	if (!semver_parse(args[1]->s, args[1]->len, &b))
-		return ev_builtin_error(ev, call, "semver.compare: operand 2: string \"%.*s\" is not a valid SemVer", (int)(args[1]->len > 64 ? 64 : args[1]->len), args[1]->s);
+		return ev_builtin_error(
+		    ev, call, "semver.compare: operand 2: string \"%.*s\" is not a valid SemVer",
+		    (int)(args[1]->len > 64 ? 64 : args[1]->len), args[1]->s);
 	for (int k = 0; k < 3; k++)
 		if (a.v[k] != b.v[k])
 			return val_int(A, a.v[k] < b.v[k] ? -1 : 1);
@@ -291,7 +296,8 @@ static struct val *units_value(struct ev *ev, const char *num, size_t nn, double
 			integral = false;
 			break;
 		}
-		if (__builtin_mul_overflow(iv, 10, &iv) || __builtin_add_overflow(iv, num[i] - '0', &iv))
+		if (__builtin_mul_overflow(iv, 10, &iv) ||
+		    __builtin_add_overflow(iv, num[i] - '0', &iv))
 			integral = false;
 	}
 	if (integral && imult && !__builtin_mul_overflow(iv, imult, &iv))
@@ -315,26 +321,35 @@ struct unit {
 
 #define KI 1024LL
 static const struct unit byte_units[] = {
-	{ "", 1, 1 },
-	{ "k", 1e3, 1000LL }, { "kb", 1e3, 1000LL }, { "ki", KI, KI }, { "kib", KI, KI },
-	{ "m", 1e6, 1000000LL }, { "mb", 1e6, 1000000LL }, { "mi", KI * KI, KI * KI },
-	{ "mib", KI * KI, KI * KI },
-	{ "g", 1e9, 1000000000LL }, { "gb", 1e9, 1000000000LL },
-	{ "gi", KI * KI * KI, KI * KI * KI }, { "gib", KI * KI * KI, KI * KI * KI },
-	{ "t", 1e12, 1000000000000LL }, { "tb", 1e12, 1000000000000LL },
-	{ "ti", KI * KI * KI * KI, KI * KI * KI * KI },
-	{ "tib", KI * KI * KI * KI, KI * KI * KI * KI },
-	{ "p", 1e15, 1000000000000000LL }, { "pb", 1e15, 1000000000000000LL },
-	{ "pi", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
-	{ "pib", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
-	{ "e", 1e18, 1000000000000000000LL }, { "eb", 1e18, 1000000000000000000LL },
-	{ "ei", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
-	{ "eib", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
+    {"", 1, 1},
+    {"k", 1e3, 1000LL},
+    {"kb", 1e3, 1000LL},
+    {"ki", KI, KI},
+    {"kib", KI, KI},
+    {"m", 1e6, 1000000LL},
+    {"mb", 1e6, 1000000LL},
+    {"mi", KI *KI, KI *KI},
+    {"mib", KI *KI, KI *KI},
+    {"g", 1e9, 1000000000LL},
+    {"gb", 1e9, 1000000000LL},
+    {"gi", KI *KI *KI, KI *KI *KI},
+    {"gib", KI *KI *KI, KI *KI *KI},
+    {"t", 1e12, 1000000000000LL},
+    {"tb", 1e12, 1000000000000LL},
+    {"ti", KI *KI *KI *KI, KI *KI *KI *KI},
+    {"tib", KI *KI *KI *KI, KI *KI *KI *KI},
+    {"p", 1e15, 1000000000000000LL},
+    {"pb", 1e15, 1000000000000000LL},
+    {"pi", KI *KI *KI *KI *KI, KI *KI *KI *KI *KI},
+    {"pib", KI *KI *KI *KI *KI, KI *KI *KI *KI *KI},
+    {"e", 1e18, 1000000000000000000LL},
+    {"eb", 1e18, 1000000000000000000LL},
+    {"ei", KI *KI *KI *KI *KI *KI, KI *KI *KI *KI *KI *KI},
+    {"eib", KI *KI *KI *KI *KI *KI, KI *KI *KI *KI *KI *KI},
 };
 
 /* units.parse_bytes("10KiB") == 10240: byte units, case-insensitive, result truncated */
-static struct val *bi_units_parse_bytes(struct ev *ev, struct val **args,
-					const struct term *call)
+static struct val *bi_units_parse_bytes(struct ev *ev, struct val **args, const struct term *call)
 {
 	const char *num, *unit;
 	size_t nn, un;
@@ -350,11 +365,13 @@ static struct val *bi_units_parse_bytes(struct ev *ev, struct val **args,
 		for (size_t i = 0; i < sizeof(byte_units) / sizeof(byte_units[0]); i++) {
 			if (strcmp(lu, byte_units[i].name) != 0)
 				continue;
-			struct val *r = units_value(ev, num, nn, byte_units[i].mult,
-						    byte_units[i].imult, true);
+			struct val *r =
+			    units_value(ev, num, nn, byte_units[i].mult, byte_units[i].imult, true);
 
-			return r ? r : ev_builtin_error(ev, call, "units.parse_bytes: could not "
-								  "parse byte amount to a number");
+			return r ? r
+				 : ev_builtin_error(ev, call,
+						    "units.parse_bytes: could not "
+						    "parse byte amount to a number");
 		}
 	}
 	return ev_builtin_error(ev, call, "units.parse_bytes: byte unit %.*s not recognized",
@@ -365,16 +382,22 @@ static struct val *bi_units_parse_bytes(struct ev *ev, struct val **args,
 static struct val *bi_units_parse(struct ev *ev, struct val **args, const struct term *call)
 {
 	static const struct unit si[] = {
-		{ "", 1, 1 },
-		{ "m", 1e-3, 0 },
-		{ "k", 1e3, 1000LL }, { "K", 1e3, 1000LL }, { "ki", KI, KI }, { "Ki", KI, KI },
-		{ "M", 1e6, 1000000LL }, { "Mi", KI * KI, KI * KI },
-		{ "G", 1e9, 1000000000LL }, { "Gi", KI * KI * KI, KI * KI * KI },
-		{ "T", 1e12, 1000000000000LL }, { "Ti", KI * KI * KI * KI, KI * KI * KI * KI },
-		{ "P", 1e15, 1000000000000000LL },
-		{ "Pi", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI },
-		{ "E", 1e18, 1000000000000000000LL },
-		{ "Ei", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI },
+	    {"", 1, 1},
+	    {"m", 1e-3, 0},
+	    {"k", 1e3, 1000LL},
+	    {"K", 1e3, 1000LL},
+	    {"ki", KI, KI},
+	    {"Ki", KI, KI},
+	    {"M", 1e6, 1000000LL},
+	    {"Mi", KI * KI, KI * KI},
+	    {"G", 1e9, 1000000000LL},
+	    {"Gi", KI * KI * KI, KI * KI * KI},
+	    {"T", 1e12, 1000000000000LL},
+	    {"Ti", KI * KI * KI * KI, KI * KI * KI * KI},
+	    {"P", 1e15, 1000000000000000LL},
+	    {"Pi", KI * KI * KI * KI * KI, KI * KI * KI * KI * KI},
+	    {"E", 1e18, 1000000000000000000LL},
+	    {"Ei", KI * KI * KI * KI * KI * KI, KI * KI * KI * KI * KI * KI},
 	};
 	const char *num, *unit;
 	size_t nn, un;
@@ -387,19 +410,21 @@ static struct val *bi_units_parse(struct ev *ev, struct val **args, const struct
 			continue;
 		struct val *r = units_value(ev, num, nn, si[i].mult, si[i].imult, false);
 
-		return r ? r : ev_builtin_error(ev, call, "units.parse: could not parse amount "
-							  "to a number");
+		return r ? r
+			 : ev_builtin_error(ev, call,
+					    "units.parse: could not parse amount "
+					    "to a number");
 	}
 	return ev_builtin_error(ev, call, "units.parse: unit %.*s not recognized",
 				(int)(un < 16 ? un : 16), unit);
 }
 
 const struct builtin rego_bi_text[] = {
-	{ "units.parse", 1, bi_units_parse, false },
-	{ "units.parse_bytes", 1, bi_units_parse_bytes, false },
-	{ "regex.match", 2, bi_regex_match, false },
-	{ "regex.is_valid", 1, bi_regex_is_valid, false },
-	{ "semver.compare", 2, bi_semver_compare, false },
-	{ "semver.is_valid", 1, bi_semver_is_valid, false },
+    {"units.parse", 1, bi_units_parse, false},
+    {"units.parse_bytes", 1, bi_units_parse_bytes, false},
+    {"regex.match", 2, bi_regex_match, false},
+    {"regex.is_valid", 1, bi_regex_is_valid, false},
+    {"semver.compare", 2, bi_semver_compare, false},
+    {"semver.is_valid", 1, bi_semver_is_valid, false},
 };
 const size_t rego_bi_text_n = sizeof(rego_bi_text) / sizeof(rego_bi_text[0]);

@@ -60,8 +60,8 @@ static struct val *bi_parse_rfc3339(struct ev *ev, struct val **args, const stru
 
 	if (!digits(s, n, 0, 4, &y) || n < 20 || s[4] != '-' || !digits(s, n, 5, 2, &mo) ||
 	    s[7] != '-' || !digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    !digits(s, n, 11, 2, &h) || s[13] != ':' || !digits(s, n, 14, 2, &mi) ||
-	    s[16] != ':' || !digits(s, n, 17, 2, &se))
+	    !digits(s, n, 11, 2, &h) || s[13] != ':' || !digits(s, n, 14, 2, &mi) || s[16] != ':' ||
+	    !digits(s, n, 17, 2, &se))
 		goto bad;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
 		goto bad;
@@ -150,7 +150,7 @@ struct tz_rule {
 struct tz {
 	char name[72];
 	int64_t *trans; /* transition times (UTC seconds), ascending */
-	uint8_t *idx;   /* type index after each transition */
+	uint8_t *idx;	/* type index after each transition */
 	int ntrans;
 	struct tz_type *types;
 	int ntypes;
@@ -326,7 +326,8 @@ static bool parse_tzif(struct ev *ev, struct tz *z, const uint8_t *p, size_t n)
 				memcpy(foot, p + off + 1, fl);
 				foot[fl] = 0;
 				if (!parse_footer(z, foot))
-					z->has_rule = false; /* last transition's type then applies */
+					z->has_rule =
+					    false; /* last transition's type then applies */
 			}
 		}
 	}
@@ -390,8 +391,8 @@ static int64_t rule_day(int64_t y, const struct tz_rule *r)
 	int64_t first = days_from_civil(y, r->mon, 1);
 	int64_t wd = ((first + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
 	int64_t d = 1 + (r->wday - wd + 7) % 7 + 7 * (r->week - 1);
-	int64_t mdays = days_from_civil(r->mon == 12 ? y + 1 : y, r->mon == 12 ? 1 : r->mon + 1,
-					1) - first;
+	int64_t mdays =
+	    days_from_civil(r->mon == 12 ? y + 1 : y, r->mon == 12 ? 1 : r->mon + 1, 1) - first;
 
 	while (d > mdays)
 		d -= 7;
@@ -401,7 +402,7 @@ static int64_t rule_day(int64_t y, const struct tz_rule *r)
 /* UTC offset and abbreviation in effect at UTC second t */
 static const struct tz_type *tz_at(const struct tz *z, int64_t t)
 {
-	static const struct tz_type utc = { 0, false, "UTC" };
+	static const struct tz_type utc = {0, false, "UTC"};
 	int lo = 0, hi;
 
 	if (!z)
@@ -465,7 +466,8 @@ static bool time_arg(struct ev *ev, struct val *x, const struct term *call, int 
 				/* the host's zone is not part of the policy's inputs: refused */
 				ev_error(ev, EE_OTHER, call,
 					 "%s: time zone \"Local\" is not supported", call->fname);
-			} else if (!(tz->len == 0 || (tz->len == 3 && memcmp(tz->s, "UTC", 3) == 0))) {
+			} else if (!(tz->len == 0 ||
+				     (tz->len == 3 && memcmp(tz->s, "UTC", 3) == 0))) {
 				mo->zone = tz_load(ev, call, tz);
 				if (!mo->zone)
 					return false; /* lenient: undefined */
@@ -515,7 +517,7 @@ static void to_civil(const struct moment *mo, struct civil *c)
 
 static struct val *int3(struct ev *ev, int64_t a, int64_t b, int64_t c)
 {
-	struct val *items[3] = { val_int(A, a), val_int(A, b), val_int(A, c) };
+	struct val *items[3] = {val_int(A, a), val_int(A, b), val_int(A, c)};
 
 	return val_arr(A, items, 3);
 }
@@ -544,11 +546,11 @@ static struct val *bi_time_clock(struct ev *ev, struct val **args, const struct 
 	return int3(ev, c.hour, c.min, c.sec);
 }
 
-static const char *const wdays[] = { "Sunday",   "Monday", "Tuesday", "Wednesday",
-				     "Thursday", "Friday", "Saturday" };
-static const char *const months[] = { "January", "February", "March",	  "April",
-				      "May",	 "June",     "July",	  "August",
-				      "September", "October", "November", "December" };
+static const char *const wdays[] = {"Sunday",	"Monday", "Tuesday", "Wednesday",
+				    "Thursday", "Friday", "Saturday"};
+static const char *const months[] = {"January",	  "February", "March",	  "April",
+				     "May",	  "June",     "July",	  "August",
+				     "September", "October",  "November", "December"};
 
 static struct val *bi_time_weekday(struct ev *ev, struct val **args, const struct term *call)
 {
@@ -622,7 +624,8 @@ static struct val *bi_time_diff(struct ev *ev, struct val **args, const struct t
 	struct civil a, b;
 	struct val *err;
 
-	if (!time_arg(ev, args[0], call, 1, &m1, &err) || !time_arg(ev, args[1], call, 2, &m2, &err))
+	if (!time_arg(ev, args[0], call, 1, &m1, &err) ||
+	    !time_arg(ev, args[1], call, 2, &m2, &err))
 		return err;
 	m2.zone = m1.zone;
 	if (m1.ns > m2.ns) {
@@ -661,8 +664,8 @@ static struct val *bi_time_diff(struct ev *ev, struct val **args, const struct t
 		month += 12;
 		year--;
 	}
-	struct val *items[6] = { val_int(A, year), val_int(A, month), val_int(A, day),
-				 val_int(A, hour), val_int(A, min),   val_int(A, sec) };
+	struct val *items[6] = {val_int(A, year), val_int(A, month), val_int(A, day),
+				val_int(A, hour), val_int(A, min),   val_int(A, sec)};
 
 	return val_arr(A, items, 6);
 }
@@ -670,26 +673,56 @@ static struct val *bi_time_diff(struct ev *ev, struct val **args, const struct t
 /* ---------- Go time layouts ("2006-01-02T15:04:05Z07:00") ---------- */
 
 enum std {
-	S_NONE = 0, S_LONG_MONTH, S_MONTH, S_NUM_MONTH, S_ZERO_MONTH, S_LONG_WDAY, S_WDAY,
-	S_DAY, S_UNDER_DAY, S_ZERO_DAY, S_UNDER_YDAY, S_ZERO_YDAY, S_HOUR, S_HOUR12,
-	S_ZERO_HOUR12, S_MIN, S_ZERO_MIN, S_SEC, S_ZERO_SEC, S_LONG_YEAR, S_YEAR, S_PM, S_pm,
-	S_TZ, S_ISO_TZ, S_ISO_SECS_TZ, S_ISO_SHORT_TZ, S_ISO_COLON_TZ, S_ISO_COLON_SECS_TZ,
-	S_NUM_TZ, S_NUM_SECS_TZ, S_NUM_SHORT_TZ, S_NUM_COLON_TZ, S_NUM_COLON_SECS_TZ,
-	S_FRAC0, S_FRAC9,
+	S_NONE = 0,
+	S_LONG_MONTH,
+	S_MONTH,
+	S_NUM_MONTH,
+	S_ZERO_MONTH,
+	S_LONG_WDAY,
+	S_WDAY,
+	S_DAY,
+	S_UNDER_DAY,
+	S_ZERO_DAY,
+	S_UNDER_YDAY,
+	S_ZERO_YDAY,
+	S_HOUR,
+	S_HOUR12,
+	S_ZERO_HOUR12,
+	S_MIN,
+	S_ZERO_MIN,
+	S_SEC,
+	S_ZERO_SEC,
+	S_LONG_YEAR,
+	S_YEAR,
+	S_PM,
+	S_pm,
+	S_TZ,
+	S_ISO_TZ,
+	S_ISO_SECS_TZ,
+	S_ISO_SHORT_TZ,
+	S_ISO_COLON_TZ,
+	S_ISO_COLON_SECS_TZ,
+	S_NUM_TZ,
+	S_NUM_SECS_TZ,
+	S_NUM_SHORT_TZ,
+	S_NUM_COLON_TZ,
+	S_NUM_COLON_SECS_TZ,
+	S_FRAC0,
+	S_FRAC9,
 };
 
 /* The layout constants OPA accepts by name. */
 static const char *const named_layouts[][2] = {
-	{ "ANSIC", "Mon Jan _2 15:04:05 2006" },
-	{ "UnixDate", "Mon Jan _2 15:04:05 MST 2006" },
-	{ "RubyDate", "Mon Jan 02 15:04:05 -0700 2006" },
-	{ "RFC822", "02 Jan 06 15:04 MST" },
-	{ "RFC822Z", "02 Jan 06 15:04 -0700" },
-	{ "RFC850", "Monday, 02-Jan-06 15:04:05 MST" },
-	{ "RFC1123", "Mon, 02 Jan 2006 15:04:05 MST" },
-	{ "RFC1123Z", "Mon, 02 Jan 2006 15:04:05 -0700" },
-	{ "RFC3339", "2006-01-02T15:04:05Z07:00" },
-	{ "RFC3339Nano", "2006-01-02T15:04:05.999999999Z07:00" },
+    {"ANSIC", "Mon Jan _2 15:04:05 2006"},
+    {"UnixDate", "Mon Jan _2 15:04:05 MST 2006"},
+    {"RubyDate", "Mon Jan 02 15:04:05 -0700 2006"},
+    {"RFC822", "02 Jan 06 15:04 MST"},
+    {"RFC822Z", "02 Jan 06 15:04 -0700"},
+    {"RFC850", "Monday, 02-Jan-06 15:04:05 MST"},
+    {"RFC1123", "Mon, 02 Jan 2006 15:04:05 MST"},
+    {"RFC1123Z", "Mon, 02 Jan 2006 15:04:05 -0700"},
+    {"RFC3339", "2006-01-02T15:04:05Z07:00"},
+    {"RFC3339Nano", "2006-01-02T15:04:05.999999999Z07:00"},
 };
 
 static void layout_of(const struct val *v, const char **s, size_t *n)
@@ -718,11 +751,16 @@ static int next_std(const char *s, size_t n, size_t i, size_t *at, size_t *len, 
 	static const struct {
 		const char *w;
 		int std;
-	} tzs[] = { { "-07:00:00", S_NUM_COLON_SECS_TZ }, { "-070000", S_NUM_SECS_TZ },
-		    { "-07:00", S_NUM_COLON_TZ },	       { "-0700", S_NUM_TZ },
-		    { "-07", S_NUM_SHORT_TZ },		       { "Z07:00:00", S_ISO_COLON_SECS_TZ },
-		    { "Z070000", S_ISO_SECS_TZ },	       { "Z07:00", S_ISO_COLON_TZ },
-		    { "Z0700", S_ISO_TZ },		       { "Z07", S_ISO_SHORT_TZ } };
+	} tzs[] = {{"-07:00:00", S_NUM_COLON_SECS_TZ},
+		   {"-070000", S_NUM_SECS_TZ},
+		   {"-07:00", S_NUM_COLON_TZ},
+		   {"-0700", S_NUM_TZ},
+		   {"-07", S_NUM_SHORT_TZ},
+		   {"Z07:00:00", S_ISO_COLON_SECS_TZ},
+		   {"Z070000", S_ISO_SECS_TZ},
+		   {"Z07:00", S_ISO_COLON_TZ},
+		   {"Z0700", S_ISO_TZ},
+		   {"Z07", S_ISO_SHORT_TZ}};
 
 	for (; i < n; i++) {
 		int std = S_NONE;
@@ -732,21 +770,23 @@ static int next_std(const char *s, size_t n, size_t i, size_t *at, size_t *len, 
 		case 'J':
 			if (has(s, n, i, "January"))
 				std = S_LONG_MONTH, l = 7;
-			else if (has(s, n, i, "Jan") && !(i + 3 < n && islower((unsigned char)s[i + 3])))
+			else if (has(s, n, i, "Jan") &&
+				 !(i + 3 < n && islower((unsigned char)s[i + 3])))
 				std = S_MONTH, l = 3;
 			break;
 		case 'M':
 			if (has(s, n, i, "Monday"))
 				std = S_LONG_WDAY, l = 6;
-			else if (has(s, n, i, "Mon") && !(i + 3 < n && islower((unsigned char)s[i + 3])))
+			else if (has(s, n, i, "Mon") &&
+				 !(i + 3 < n && islower((unsigned char)s[i + 3])))
 				std = S_WDAY, l = 3;
 			else if (has(s, n, i, "MST"))
 				std = S_TZ, l = 3;
 			break;
 		case '0':
 			if (i + 1 < n && s[i + 1] >= '1' && s[i + 1] <= '6') {
-				static const int z[] = { S_ZERO_MONTH, S_ZERO_DAY, S_ZERO_HOUR12,
-							 S_ZERO_MIN,   S_ZERO_SEC, S_YEAR };
+				static const int z[] = {S_ZERO_MONTH, S_ZERO_DAY, S_ZERO_HOUR12,
+							S_ZERO_MIN,   S_ZERO_SEC, S_YEAR};
 
 				std = z[s[i + 1] - '1'], l = 2;
 			} else if (has(s, n, i, "002")) {
@@ -851,8 +891,8 @@ static void put_tz(struct sbuf *b, int32_t off, int std)
 	put_num(b, a / 3600, 2, '0');
 	if (std == S_ISO_SHORT_TZ || std == S_NUM_SHORT_TZ)
 		return;
-	bool colon = std == S_ISO_COLON_TZ || std == S_ISO_COLON_SECS_TZ ||
-		     std == S_NUM_COLON_TZ || std == S_NUM_COLON_SECS_TZ;
+	bool colon = std == S_ISO_COLON_TZ || std == S_ISO_COLON_SECS_TZ || std == S_NUM_COLON_TZ ||
+		     std == S_NUM_COLON_SECS_TZ;
 
 	if (colon)
 		sb_putc(b, ':');
@@ -879,28 +919,72 @@ static void format_time(struct sbuf *b, const struct civil *c, const char *s, si
 		int64_t h12 = c->hour % 12 ? c->hour % 12 : 12;
 
 		switch (std) {
-		case S_YEAR: put_num(b, (c->year % 100 + 100) % 100, 2, '0'); break;
-		case S_LONG_YEAR: put_num(b, c->year, 4, '0'); break;
-		case S_MONTH: sb_putn(b, months[c->month - 1], 3); break;
-		case S_LONG_MONTH: sb_puts(b, months[c->month - 1]); break;
-		case S_NUM_MONTH: put_num(b, c->month, 0, '0'); break;
-		case S_ZERO_MONTH: put_num(b, c->month, 2, '0'); break;
-		case S_WDAY: sb_putn(b, wdays[c->wday], 3); break;
-		case S_LONG_WDAY: sb_puts(b, wdays[c->wday]); break;
-		case S_DAY: put_num(b, c->day, 0, '0'); break;
-		case S_UNDER_DAY: put_num(b, c->day, 2, ' '); break;
-		case S_ZERO_DAY: put_num(b, c->day, 2, '0'); break;
-		case S_UNDER_YDAY: put_num(b, c->yday, 3, ' '); break;
-		case S_ZERO_YDAY: put_num(b, c->yday, 3, '0'); break;
-		case S_HOUR: put_num(b, c->hour, 2, '0'); break;
-		case S_HOUR12: put_num(b, h12, 0, '0'); break;
-		case S_ZERO_HOUR12: put_num(b, h12, 2, '0'); break;
-		case S_MIN: put_num(b, c->min, 0, '0'); break;
-		case S_ZERO_MIN: put_num(b, c->min, 2, '0'); break;
-		case S_SEC: put_num(b, c->sec, 0, '0'); break;
-		case S_ZERO_SEC: put_num(b, c->sec, 2, '0'); break;
-		case S_PM: sb_puts(b, c->hour >= 12 ? "PM" : "AM"); break;
-		case S_pm: sb_puts(b, c->hour >= 12 ? "pm" : "am"); break;
+		case S_YEAR:
+			put_num(b, (c->year % 100 + 100) % 100, 2, '0');
+			break;
+		case S_LONG_YEAR:
+			put_num(b, c->year, 4, '0');
+			break;
+		case S_MONTH:
+			sb_putn(b, months[c->month - 1], 3);
+			break;
+		case S_LONG_MONTH:
+			sb_puts(b, months[c->month - 1]);
+			break;
+		case S_NUM_MONTH:
+			put_num(b, c->month, 0, '0');
+			break;
+		case S_ZERO_MONTH:
+			put_num(b, c->month, 2, '0');
+			break;
+		case S_WDAY:
+			sb_putn(b, wdays[c->wday], 3);
+			break;
+		case S_LONG_WDAY:
+			sb_puts(b, wdays[c->wday]);
+			break;
+		case S_DAY:
+			put_num(b, c->day, 0, '0');
+			break;
+		case S_UNDER_DAY:
+			put_num(b, c->day, 2, ' ');
+			break;
+		case S_ZERO_DAY:
+			put_num(b, c->day, 2, '0');
+			break;
+		case S_UNDER_YDAY:
+			put_num(b, c->yday, 3, ' ');
+			break;
+		case S_ZERO_YDAY:
+			put_num(b, c->yday, 3, '0');
+			break;
+		case S_HOUR:
+			put_num(b, c->hour, 2, '0');
+			break;
+		case S_HOUR12:
+			put_num(b, h12, 0, '0');
+			break;
+		case S_ZERO_HOUR12:
+			put_num(b, h12, 2, '0');
+			break;
+		case S_MIN:
+			put_num(b, c->min, 0, '0');
+			break;
+		case S_ZERO_MIN:
+			put_num(b, c->min, 2, '0');
+			break;
+		case S_SEC:
+			put_num(b, c->sec, 0, '0');
+			break;
+		case S_ZERO_SEC:
+			put_num(b, c->sec, 2, '0');
+			break;
+		case S_PM:
+			sb_puts(b, c->hour >= 12 ? "PM" : "AM");
+			break;
+		case S_pm:
+			sb_puts(b, c->hour >= 12 ? "pm" : "am");
+			break;
 		case S_TZ:
 			if (c->type->abbr[0])
 				sb_puts(b, c->type->abbr);
@@ -922,7 +1006,9 @@ static void format_time(struct sbuf *b, const struct civil *c, const char *s, si
 			}
 			break;
 		}
-		default: put_tz(b, c->type->off, std); break;
+		default:
+			put_tz(b, c->type->off, std);
+			break;
 		}
 	}
 }
@@ -933,7 +1019,7 @@ static struct val *bi_time_format(struct ev *ev, struct val **args, const struct
 	struct moment mo;
 	struct civil c;
 	struct val *err;
-	struct sbuf b = { .a = A };
+	struct sbuf b = {.a = A};
 	const char *ls = "2006-01-02T15:04:05.999999999Z07:00";
 	size_t ln = strlen(ls);
 
@@ -977,8 +1063,8 @@ static bool get_name(const char *v, size_t n, size_t *i, const char *const *name
 static bool get_tz(const char *v, size_t n, size_t *i, int std, int32_t *off)
 {
 	bool iso = std >= S_ISO_TZ && std <= S_ISO_COLON_SECS_TZ;
-	bool colon = std == S_ISO_COLON_TZ || std == S_ISO_COLON_SECS_TZ ||
-		     std == S_NUM_COLON_TZ || std == S_NUM_COLON_SECS_TZ;
+	bool colon = std == S_ISO_COLON_TZ || std == S_ISO_COLON_SECS_TZ || std == S_NUM_COLON_TZ ||
+		     std == S_NUM_COLON_SECS_TZ;
 	bool secs = std == S_ISO_SECS_TZ || std == S_ISO_COLON_SECS_TZ || std == S_NUM_SECS_TZ ||
 		    std == S_NUM_COLON_SECS_TZ;
 	bool shrt = std == S_ISO_SHORT_TZ || std == S_NUM_SHORT_TZ;
@@ -1042,7 +1128,8 @@ static struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const stru
 	const char *ls, *v;
 	size_t ln, n, i = 0, vi = 0, at, len;
 	int digits = 0, std;
-	int64_t year = 0, month = 1, day = 1, hour = 0, min = 0, sec = 0, nsec = 0, yday = -1, x = 0;
+	int64_t year = 0, month = 1, day = 1, hour = 0, min = 0, sec = 0, nsec = 0, yday = -1,
+		x = 0;
 	int32_t off = 0;
 	bool pm = false, am = false, have_md = false;
 
@@ -1098,7 +1185,8 @@ static struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const stru
 			/* fall through */
 		case S_DAY:
 		case S_ZERO_DAY:
-			ok = get_num(v, n, &vi, 2, std == S_ZERO_DAY, &day) && day >= 1 && day <= 31;
+			ok =
+			    get_num(v, n, &vi, 2, std == S_ZERO_DAY, &day) && day >= 1 && day <= 31;
 			have_md = true;
 			break;
 		case S_UNDER_YDAY:
@@ -1182,8 +1270,8 @@ static struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const stru
 	if (yday > 0 && !have_md) {
 		days = days_from_civil(year, 1, 1) + yday - 1;
 	} else {
-		int64_t next = days_from_civil(month == 12 ? year + 1 : year,
-					       month == 12 ? 1 : month + 1, 1);
+		int64_t next =
+		    days_from_civil(month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1);
 
 		days = days_from_civil(year, month, 1);
 		if (day > next - days)
@@ -1212,9 +1300,9 @@ static struct val *bi_parse_duration(struct ev *ev, struct val **args, const str
 	static const struct {
 		const char *u;
 		int64_t ns;
-	} units[] = { { "ns", 1 },	     { "us", 1000 },	   { "\xc2\xb5s", 1000 },
-		      { "\xce\xbcs", 1000 }, { "ms", 1000000 },	   { "s", 1000000000 },
-		      { "m", 60000000000LL }, { "h", 3600000000000LL } };
+	} units[] = {
+	    {"ns", 1},	     {"us", 1000},	{"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+	    {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
 	const char *s;
 	size_t n, i = 0;
 	bool neg = false;
@@ -1269,27 +1357,27 @@ static struct val *bi_parse_duration(struct ev *ev, struct val **args, const str
 			goto bad;
 		i += best;
 		if (__builtin_mul_overflow(whole, unit, &part) ||
-		    __builtin_add_overflow(part, (int64_t)((double)frac * ((double)unit / (double)scale)),
-					   &part) ||
+		    __builtin_add_overflow(
+			part, (int64_t)((double)frac * ((double)unit / (double)scale)), &part) ||
 		    __builtin_add_overflow(total, part, &total))
 			goto bad;
 	}
 	return val_int(A, neg ? -total : total);
 bad:
-	return ev_builtin_error(ev, call, "time: invalid duration \"%.*s\"",
-				(int)(n > 64 ? 64 : n), s);
+	return ev_builtin_error(ev, call, "time: invalid duration \"%.*s\"", (int)(n > 64 ? 64 : n),
+				s);
 }
 
 const struct builtin rego_bi_time[] = {
-	{ "time.now_ns", 0, bi_now_ns, false },
-	{ "time.parse_rfc3339_ns", 1, bi_parse_rfc3339, false },
-	{ "time.date", 1, bi_time_date, false },
-	{ "time.clock", 1, bi_time_clock, false },
-	{ "time.weekday", 1, bi_time_weekday, false },
-	{ "time.add_date", 4, bi_time_add_date, false },
-	{ "time.diff", 2, bi_time_diff, false },
-	{ "time.format", 1, bi_time_format, false },
-	{ "time.parse_ns", 2, bi_time_parse_ns, false },
-	{ "time.parse_duration_ns", 1, bi_parse_duration, false },
+    {"time.now_ns", 0, bi_now_ns, false},
+    {"time.parse_rfc3339_ns", 1, bi_parse_rfc3339, false},
+    {"time.date", 1, bi_time_date, false},
+    {"time.clock", 1, bi_time_clock, false},
+    {"time.weekday", 1, bi_time_weekday, false},
+    {"time.add_date", 4, bi_time_add_date, false},
+    {"time.diff", 2, bi_time_diff, false},
+    {"time.format", 1, bi_time_format, false},
+    {"time.parse_ns", 2, bi_time_parse_ns, false},
+    {"time.parse_duration_ns", 1, bi_parse_duration, false},
 };
 const size_t rego_bi_time_n = sizeof(rego_bi_time) / sizeof(rego_bi_time[0]);

@@ -89,8 +89,8 @@ static bool y_int(const char *s, size_t n, int64_t *out)
 	if (!buf[i])
 		return false;
 	for (size_t j = i; buf[j]; j++)
-		if (!(base == 16 ? isxdigit((unsigned char)buf[j]) :
-				   buf[j] >= '0' && buf[j] < '0' + (base < 10 ? base : 10)))
+		if (!(base == 16 ? isxdigit((unsigned char)buf[j])
+				 : buf[j] >= '0' && buf[j] < '0' + (base < 10 ? base : 10)))
 			return false;
 	errno = 0;
 	long long v = strtoll(buf, &end, base);
@@ -138,14 +138,14 @@ static bool y_float(const char *s, size_t n, double *out)
 	return !*end && isfinite(*out);
 }
 
-static const char *const y_null[] = { "", "~", "null", "Null", "NULL", NULL };
-static const char *const y_true[] = { "y",  "Y",    "yes",  "Yes", "YES", "on", "On",
-				      "ON", "true", "True", "TRUE", NULL };
-static const char *const y_false[] = { "n",   "N",     "no",    "No",	 "NO", "off", "Off",
-				       "OFF", "false", "False", "FALSE", NULL };
-static const char *const y_special[] = { ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-					 "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
-					 NULL };
+static const char *const y_null[] = {"", "~", "null", "Null", "NULL", NULL};
+static const char *const y_true[] = {"y",  "Y",	 "yes",	 "Yes",	 "YES",	 "on",
+				     "On", "ON", "true", "True", "TRUE", NULL};
+static const char *const y_false[] = {"n",   "N",   "no",    "No",    "NO",    "off",
+				      "Off", "OFF", "false", "False", "FALSE", NULL};
+static const char *const y_special[] = {".inf",	 ".Inf",  ".INF",  "+.inf", "+.Inf",
+					"+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+					".NaN",	 ".NAN",  NULL};
 
 /* Resolves a plain scalar; NULL for a special float JSON cannot hold. */
 static struct val *y_resolve(struct ev *ev, const char *s, size_t n)
@@ -190,7 +190,7 @@ static bool y_scalar(struct ev *ev, struct yparse *y, struct val **out)
 
 static bool y_seq(struct ev *ev, struct yparse *y, struct val **out)
 {
-	struct vec items = { 0 };
+	struct vec items = {0};
 
 	for (;;) {
 		struct val *v;
@@ -210,7 +210,7 @@ static bool y_seq(struct ev *ev, struct yparse *y, struct val **out)
 /* mapping keys become strings (non-string scalars by their JSON text); later keys win */
 static bool y_map(struct ev *ev, struct yparse *y, struct val **out)
 {
-	struct vec ks = { 0 }, vs = { 0 };
+	struct vec ks = {0}, vs = {0};
 	bool conflict;
 
 	for (;;) {
@@ -221,14 +221,15 @@ static bool y_map(struct ev *ev, struct yparse *y, struct val **out)
 		if (y->e.type == YAML_MAPPING_END_EVENT)
 			break;
 		if (y->e.type != YAML_SCALAR_EVENT) {
-			snprintf(y->err, sizeof(y->err), "yaml: line %zu: mapping keys must be scalars",
+			snprintf(y->err, sizeof(y->err),
+				 "yaml: line %zu: mapping keys must be scalars",
 				 (size_t)y->e.start_mark.line + 1);
 			return false;
 		}
 		if (!y_scalar(ev, y, &k))
 			return false;
 		if (k->t != V_STR) {
-			struct sbuf b = { .a = A };
+			struct sbuf b = {.a = A};
 
 			val_write(&b, k, true);
 			k = val_strn(A, b.p ? b.p : "", b.n);
@@ -265,8 +266,7 @@ static bool y_node(struct ev *ev, struct yparse *y, struct val **out)
 				 YAML_MAX_DEPTH);
 			return false;
 		}
-		ok = y->e.type == YAML_SEQUENCE_START_EVENT ? y_seq(ev, y, out) :
-							      y_map(ev, y, out);
+		ok = y->e.type == YAML_SEQUENCE_START_EVENT ? y_seq(ev, y, out) : y_map(ev, y, out);
 		y->depth--;
 		return ok;
 	case YAML_ALIAS_EVENT:
@@ -367,8 +367,8 @@ static bool y_emit_scalar(struct yemit *y, const char *s, size_t n, bool quoted)
 	yaml_event_t e;
 
 	if (!yaml_scalar_event_initialize(&e, NULL, NULL, (yaml_char_t *)s, (int)n, 1, 1,
-					  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE :
-						   YAML_PLAIN_SCALAR_STYLE))
+					  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+						 : YAML_PLAIN_SCALAR_STYLE))
 		return false;
 	return yaml_emitter_emit(&y->em, &e) != 0;
 }
@@ -387,7 +387,7 @@ static bool needs_quotes(struct ev *ev, const struct val *s)
 static bool y_emit(struct ev *ev, struct yemit *y, const struct val *v, int depth)
 {
 	yaml_event_t e;
-	struct sbuf b = { .a = A };
+	struct sbuf b = {.a = A};
 
 	if (depth > YAML_MAX_DEPTH)
 		return false;
@@ -414,7 +414,7 @@ static bool y_emit(struct ev *ev, struct yemit *y, const struct val *v, int dept
 
 			if (k->t != V_STR) {
 				/* non-string keys as their JSON text, like json.marshal */
-				struct sbuf kb = { .a = A };
+				struct sbuf kb = {.a = A};
 
 				val_write(&kb, k, true);
 				k = val_strn(A, kb.p ? kb.p : "", kb.n);
@@ -458,8 +458,8 @@ static struct val *bi_yaml_marshal(struct ev *ev, struct val **args, const struc
 }
 
 const struct builtin rego_bi_yaml[] = {
-	{ "yaml.marshal", 1, bi_yaml_marshal, false },
-	{ "yaml.unmarshal", 1, bi_yaml_unmarshal, false },
-	{ "yaml.is_valid", 1, bi_yaml_is_valid, false },
+    {"yaml.marshal", 1, bi_yaml_marshal, false},
+    {"yaml.unmarshal", 1, bi_yaml_unmarshal, false},
+    {"yaml.is_valid", 1, bi_yaml_is_valid, false},
 };
 const size_t rego_bi_yaml_n = sizeof(rego_bi_yaml) / sizeof(rego_bi_yaml[0]);

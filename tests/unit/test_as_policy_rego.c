@@ -29,13 +29,13 @@ static int eval(const char *text, const char *query, json_t *rvs, json_t **res, 
 		size_t rulelen, char *why, size_t whylen)
 {
 	const struct policy_engine *e = policy_rego_engine();
-	struct policy_host host = { rvs_lookup, rvs };
+	struct policy_host host = {rvs_lookup, rvs};
 	json_t *input = json_pack("{s:s}", "tee", "sample");
 	int rc;
 
 	assert_non_null(input);
-	rc = e->eval(e->ctx, text, strlen(text), query, input, NULL, &host, res, rule, rulelen,
-		     why, whylen);
+	rc = e->eval(e->ctx, text, strlen(text), query, input, NULL, &host, res, rule, rulelen, why,
+		     whylen);
 	json_decref(input);
 	return rc;
 }
@@ -66,8 +66,7 @@ static void test_absent_reference_value_is_null(void **state)
 	json_decref(res);
 	res = NULL;
 	assert_int_equal(
-		eval(text, "data.policy.trust_claims", rvs, &res, NULL, 0, why, sizeof(why)),
-		KBS_OK);
+	    eval(text, "data.policy.trust_claims", rvs, &res, NULL, 0, why, sizeof(why)), KBS_OK);
 	assert_int_equal(json_integer_value(json_object_get(res, "hardware")), 2);
 	json_decref(res);
 	json_decref(rvs);
@@ -106,35 +105,36 @@ static void test_denial_explanation_keeps_whole_expression(void **state)
 {
 	/* a failing expression longer than 128 bytes, written over several lines */
 	const char *text =
-		"package policy\n"
-		"default allow := false\n"
-		"allow if {\n"
-		"  input.tee == \"sample\"\n"
-		"  count([x | some x in [\"first-very-long-element\", \"second-very-long-element\",\n"
-		"             \"third-very-long-element\", \"fourth-very-long-element\"]]) == 3\n"
-		"}\n";
+	    "package policy\n"
+	    "default allow := false\n"
+	    "allow if {\n"
+	    "  input.tee == \"sample\"\n"
+	    "  count([x | some x in [\"first-very-long-element\", \"second-very-long-element\",\n"
+	    "             \"third-very-long-element\", \"fourth-very-long-element\"]]) == 3\n"
+	    "}\n";
 	json_t *res = NULL;
 	char rule[320] = "", why[256] = "";
 
 	(void)state;
-	assert_int_equal(eval(text, "data.policy.allow", NULL, &res, rule, sizeof(rule), why,
-			      sizeof(why)),
-			 KBS_OK);
+	assert_int_equal(
+	    eval(text, "data.policy.allow", NULL, &res, rule, sizeof(rule), why, sizeof(why)),
+	    KBS_OK);
 	assert_true(json_is_false(res));
 	json_decref(res);
 	assert_non_null(strstr(rule, "failed at line 5"));
 	/* the end of the expression is still there, on one line */
-	assert_non_null(strstr(rule, "\"third-very-long-element\", \"fourth-very-long-element\"]]) == 3"));
+	assert_non_null(
+	    strstr(rule, "\"third-very-long-element\", \"fourth-very-long-element\"]]) == 3"));
 	assert_null(strchr(rule, '\n'));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_absent_reference_value_is_null),
-		cmocka_unit_test(test_non_string_reference_id_is_error),
-		cmocka_unit_test(test_compile_error_names_position_once),
-		cmocka_unit_test(test_denial_explanation_keeps_whole_expression),
+	    cmocka_unit_test(test_absent_reference_value_is_null),
+	    cmocka_unit_test(test_non_string_reference_id_is_error),
+	    cmocka_unit_test(test_compile_error_names_position_once),
+	    cmocka_unit_test(test_denial_explanation_keeps_whole_expression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
