@@ -879,6 +879,7 @@ static int attempt_once(struct http_client *c, const struct http_url *u, const s
 	if (rc == KBS_OK) {
 		res->status = p->status;
 		snprintf(res->content_type, sizeof(res->content_type), "%s", p->content_type);
+		res->retry_after_s = p->retry_after_s;
 		if (!p->keep_alive)
 			conn_close(&c->conn);
 	} else {
@@ -924,6 +925,7 @@ int http_client_request(struct http_client *c, const char *method, const char *u
 	if (res == NULL)
 		return KBS_ERR_INVAL;
 	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
 	if (c == NULL || method == NULL || url == NULL || !http_is_token(method, strlen(method)))
 		return KBS_ERR_INVAL;
 	buf_init(&res->body, c->max_response_size);

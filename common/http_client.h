@@ -71,6 +71,7 @@ struct http_result {
 	long status;	 /* HTTP status, 0 if no response */
 	struct buf body; /* response body */
 	char content_type[128];
+	long retry_after_s; /* Retry-After delta-seconds, -1 if absent */
 	int net_error;	 /* enum http_net_err of the last attempt */
 	int attempts;	 /* number of attempts made */
 	char error[256]; /* transport error text, empty on success */

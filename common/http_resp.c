@@ -50,6 +50,7 @@ void http_resp_init(struct http_resp_parser *p, struct buf *body, int head, http
 	p->header_bytes = 0;
 	p->nheaders = 0;
 	p->content_type[0] = '\0';
+	p->retry_after_s = -1;
 	p->body = body;
 	p->on_header = cb;
 	p->cb_arg = cb_arg;
@@ -86,6 +87,7 @@ static int parse_status_line(struct http_resp_parser *p, const char *l, size_t n
 	p->chunked = 0;
 	p->content_length = -1;
 	p->content_type[0] = '\0';
+	p->retry_after_s = -1;
 	return KBS_OK;
 }
 
@@ -176,6 +178,15 @@ static int parse_header_line(struct http_resp_parser *p, char *l, size_t n)
 	}
 	if (strcasecmp(l, "Content-Type") == 0)
 		snprintf(p->content_type, sizeof(p->content_type), "%s", v);
+	if (strcasecmp(l, "Retry-After") == 0) {
+		/* delta-seconds only (RFC 9110 §10.2.3); an HTTP-date or junk leaves -1 */
+		long s = 0;
+		size_t i;
+
+		for (i = 0; is_digit((unsigned char)v[i]) && i < 9; i++)
+			s = s * 10 + (v[i] - '0');
+		p->retry_after_s = (i > 0 && v[i] == '\0') ? s : -1;
+	}
 	if (p->on_header != NULL)
 		p->on_header(p->cb_arg, l, v);
 	return KBS_OK;

@@ -46,6 +46,7 @@ struct http_resp_parser {
 	size_t header_bytes; /* of the current section */
 	unsigned nheaders;
 	char content_type[128];
+	long retry_after_s;  /* Retry-After delta-seconds, -1 if absent or an HTTP-date */
 	struct buf *body;    /* receives the body; its max bounds the body size */
 	http_resp_header_cb on_header;
 	void *cb_arg;

@@ -199,10 +199,13 @@ static int bearer(struct repo_akv *r, bool force, char **hdr)
 	return rc;
 }
 
+#define AKV_MAX_RETRY_AFTER_S 5
+
 /*
  * One Key Vault call: a 401 renews the token once (it may have been revoked or expired
- * early); a 429 or 503 waits once (1 s; Azure's Retry-After is usually a few seconds and the
- * guest retries anyway), then gives up with KBS_ERR_UNAVAILABLE.
+ * early); a 429 or 503 waits once for the Retry-After the vault names (1 s when it names
+ * none) if that is at most AKV_MAX_RETRY_AFTER_S, then gives up with KBS_ERR_UNAVAILABLE
+ * (the guest retries later; holding a request thread longer would help nobody).
  */
 static int akv_call(struct repo_akv *r, const char *method, const char *url, const char *body,
 		    struct http_result *res)
@@ -229,10 +232,13 @@ static int akv_call(struct repo_akv *r, const char *method, const char *url, con
 			http_result_release(res);
 			continue;
 		}
-		if ((res->status == 429 || res->status == 503) && !waited) {
+		if ((res->status == 429 || res->status == 503) && !waited &&
+		    res->retry_after_s <= AKV_MAX_RETRY_AFTER_S) {
+			unsigned wait_s = res->retry_after_s < 0 ? 1u : (unsigned)res->retry_after_s;
+
 			waited = true;
 			http_result_release(res);
-			sleep(1);
+			sleep(wait_s);
 			continue;
 		}
 		break;

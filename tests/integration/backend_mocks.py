@@ -172,6 +172,7 @@ class AkvMock(_Mock):
         self.tokens = set()
         self.token_requests = []
         self.throttle = 0        # next N vault calls answer 429
+        self.retry_after = "1"   # Retry-After of those 429s
         self.auth_broken = False  # the token endpoint refuses the client
 
     def set_secret(self, name, value, content_type=None):
@@ -214,7 +215,8 @@ class AkvMock(_Mock):
         if self.throttle > 0:
             self.throttle -= 1
             return self._err(h, 429, "Throttled", "Request was not processed because too "
-                             "many requests were received.", {"Retry-After": "1"})
+                             "many requests were received.",
+                             {"Retry-After": self.retry_after})
         parts = u.path.split("/")[2:]
         name = parts[0]
         ver = parts[1] if len(parts) > 1 and parts[1] else None

@@ -6,6 +6,7 @@ errors as LocalFs (PluginInternalError / 503 naming the backend), no secret in t
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,20 @@ def test_akv_client_secret_versions_throttling_and_token_renewal(daemons, tmp_di
     # throttled once (429 + Retry-After): waited and retried
     mock.throttle = 1
     assert c.get_secret("default/akv/coco_one") == b"second value"
+    # the Retry-After the vault names is the wait (2 s here, not the 1 s default)
+    mock.throttle, mock.retry_after = 1, "2"
+    t0 = time.monotonic()
+    assert c.get_secret("default/akv/coco_one") == b"second value"
+    assert time.monotonic() - t0 >= 2.0
+    # a Retry-After beyond what a request may wait: 503 at once, no second vault call
+    mock.throttle, mock.retry_after = 1, "30"
+    n0 = len(mock.requests)
+    t0 = time.monotonic()
+    r = c.get("default/akv/coco_one")
+    assert r.status_code == 503 and error_type(r) == "AzureKeyVaultUnavailable", r.text
+    assert time.monotonic() - t0 < 5.0
+    assert len(mock.requests) == n0 + 1
+    mock.retry_after = "1"
     # throttled for longer: 503 naming the backend, the guest retries later
     mock.throttle = 10
     r = c.get("default/akv/coco_one")

@@ -237,6 +237,36 @@ static void connection_persistence(void **state)
 	buf_release(&body);
 }
 
+/* Retry-After: delta-seconds are kept, anything else (HTTP-date, junk, absent) is -1. */
+static void retry_after_delta_seconds(void **state)
+{
+	static const struct {
+		const char *hdr;
+		long want;
+	} cases[] = {
+	    {"Retry-After: 7\r\n", 7},
+	    {"Retry-After:   120  \r\n", 120},
+	    {"Retry-After: 0\r\n", 0},
+	    {"Retry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n", -1},
+	    {"Retry-After: 5s\r\n", -1},
+	    {"Retry-After: 1234567890123\r\n", -1},
+	    {"", -1},
+	};
+	struct http_resp_parser p;
+	struct buf body = BUF_INIT;
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "HTTP/1.1 429 Too Many Requests\r\n%sContent-Length: 0\r\n\r\n",
+			 cases[i].hdr);
+		assert_int_equal(parse_str(text, &p, &body), KBS_OK);
+		assert_int_equal(p.status, 429);
+		assert_int_equal(p.retry_after_s, cases[i].want);
+	}
+	buf_release(&body);
+}
+
 static void malformed_responses_are_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -475,6 +505,7 @@ int main(void)
 	    cmocka_unit_test(body_delimited_by_close_and_truncation),
 	    cmocka_unit_test(statuses_without_body_and_interim_responses),
 	    cmocka_unit_test(connection_persistence),
+	    cmocka_unit_test(retry_after_delta_seconds),
 	    cmocka_unit_test(malformed_responses_are_refused),
 	    cmocka_unit_test(limits),
 	    cmocka_unit_test(url_splitting),
