@@ -28,7 +28,7 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "common/toml.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 
 #define AA_RUNTIME_DATA_MAX 4096
 #define AA_TDX_MEASUREMENTS "/sys/devices/virtual/misc/tdx_guest/measurements"

@@ -3,7 +3,7 @@
  * configfs-tsm attester for SEV-SNP and TDX. See tsm.h.
  *
  * The SNP evidence carries the report as the sev crate's serde form (not raw bytes); the
- * field split is shared with the server's verifier (server/as/snp_report.c), so producer and
+ * field split is shared with the server's verifier (common/snp_report.c), so producer and
  * consumer agree on the generation-dependent TCB layout by construction.
  */
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 
 #define TSM_BLOB_MAX (1u << 20)
 

@@ -18,7 +18,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/as/az_vtpm.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 #include "server/as/tdx_quote.h"
 
 /* Checks shared by both TEEs up to the hardware report. */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 #include "server/as/verifier.h"
 
 /*

@@ -20,7 +20,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
 #include "server/as/x509util.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 #include "server/as/verifier_snp.h"
 
 static struct snp_verifier *g_v;

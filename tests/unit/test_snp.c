@@ -21,7 +21,7 @@
 
 #include "testdata.h"
 #include "common/err.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 #include "server/as/vendor_certs.h"
 #include "server/as/verifier.h"
 #include "server/as/verifier_snp.h"

@@ -31,7 +31,7 @@
 #include "attester/util.h"
 #include "common/b64.h"
 #include "common/err.h"
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 
 struct fake {
 	const char *provider;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef KBS_AS_SNP_REPORT_H
-#define KBS_AS_SNP_REPORT_H
+#ifndef KBS_COMMON_SNP_REPORT_H
+#define KBS_COMMON_SNP_REPORT_H
 
 #include <jansson.h>
 #include <stdbool.h>

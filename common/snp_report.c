@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "server/as/snp_report.h"
+#include "common/snp_report.h"
 
 #include <stdio.h>
 #include <string.h>
