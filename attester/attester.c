@@ -21,6 +21,7 @@ static const char *const tee_names[ATTESTER_TEE__COUNT] = {
  * once they exist (an Azure CVM also exposes a TPM).
  */
 static const struct attester_ops *const attesters[] = {
+	&attester_az_snp_vtpm_ops,
 	&attester_tdx_ops,
 	&attester_snp_ops,
 	&attester_tpm_ops,

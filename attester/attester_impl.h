@@ -9,5 +9,6 @@ extern const struct attester_ops attester_sample_ops;
 extern const struct attester_ops attester_tpm_ops;
 extern const struct attester_ops attester_tdx_ops;
 extern const struct attester_ops attester_snp_ops;
+extern const struct attester_ops attester_az_snp_vtpm_ops;
 
 #endif

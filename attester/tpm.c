@@ -30,6 +30,8 @@
 
 #define TPM_EVENTLOG_MAX (16u << 20)
 #define TPM_QUOTE_TRIES 3
+#define TPM_NV_CHUNK 1024
+#define TPM_NV_READ_MAX 65536
 
 struct tpm_ctx {
 	struct tpm_attester_cfg cfg;
@@ -388,10 +390,27 @@ static int add_file_b64(json_t *obj, const char *key, const char *path)
 	return rc;
 }
 
-/* One quote + PCR read; KBS_ERR_BUSY if a PCR changed in between. */
-static int quote_once(struct tpm_ctx *c, const uint8_t qd[TPM_REPORT_DATA_LEN], json_t *quote)
+static int add_hex(json_t *obj, const char *key, const uint8_t *p, size_t n)
 {
-	TPM2B_DATA qualifying = {.size = TPM_REPORT_DATA_LEN};
+	char *s = malloc(2 * n + 1);
+	int rc = KBS_ERR_NOMEM;
+
+	if (!s)
+		return rc;
+	hex_encode(p, n, s, 2 * n + 1);
+	rc = json_object_set_new(obj, key, json_string(s)) ? KBS_ERR_NOMEM : KBS_OK;
+	free(s);
+	return rc;
+}
+
+/*
+ * One quote + PCR read; KBS_ERR_BUSY if a PCR changed in between. az = Azure vTPM form:
+ * hex members and the raw RSA signature instead of the base64 TPMT_SIGNATURE.
+ */
+static int quote_once(struct tpm_ctx *c, const uint8_t *qd, size_t qdlen, bool az,
+		      json_t *quote)
+{
+	TPM2B_DATA qualifying = {.size = (UINT16)qdlen};
 	TPMT_SIG_SCHEME scheme;
 	TPML_PCR_SELECTION sel;
 	TPM2B_ATTEST *quoted = NULL;
@@ -406,7 +425,10 @@ static int quote_once(struct tpm_ctx *c, const uint8_t qd[TPM_REPORT_DATA_LEN], 
 	TSS2_RC r;
 	int rc;
 
-	memcpy(qualifying.buffer, qd, TPM_REPORT_DATA_LEN);
+	if (qdlen > sizeof(qualifying.buffer))
+		return KBS_ERR_RANGE;
+	if (qdlen)
+		memcpy(qualifying.buffer, qd, qdlen);
 	memset(&scheme, 0, sizeof(scheme));
 	scheme.scheme = TPM2_ALG_RSASSA;
 	scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
@@ -458,9 +480,20 @@ static int quote_once(struct tpm_ctx *c, const uint8_t qd[TPM_REPORT_DATA_LEN], 
 		rc = KBS_ERR_BUSY;
 		goto out;
 	}
-	rc = add_b64(quote, "signature", sigbuf, off);
-	if (!rc)
-		rc = add_b64(quote, "message", quoted->attestationData, quoted->size);
+	if (az) {
+		if (sig->sigAlg != TPM2_ALG_RSASSA) {
+			rc = KBS_ERR_PROTOCOL;
+			goto out;
+		}
+		rc = add_hex(quote, "signature", sig->signature.rsassa.sig.buffer,
+			     sig->signature.rsassa.sig.size);
+		if (!rc)
+			rc = add_hex(quote, "message", quoted->attestationData, quoted->size);
+	} else {
+		rc = add_b64(quote, "signature", sigbuf, off);
+		if (!rc)
+			rc = add_b64(quote, "message", quoted->attestationData, quoted->size);
+	}
 	if (!rc && json_object_set(quote, "pcrs", pcrs))
 		rc = KBS_ERR_NOMEM;
 out:
@@ -469,6 +502,155 @@ out:
 	Esys_Free(quoted);
 	Esys_Free(sig);
 	return rc;
+}
+
+int tpm_quote_json(struct tpm_ctx *c, const uint8_t *nonce, size_t len, bool az, json_t **out)
+{
+	json_t *quote = NULL;
+	int rc = KBS_ERR_BUSY;
+
+	if (!c || !out || (!nonce && len) || c->ak == ESYS_TR_NONE)
+		return KBS_ERR_INVAL;
+	*out = NULL;
+	for (int i = 0; i < TPM_QUOTE_TRIES && rc == KBS_ERR_BUSY; i++) {
+		json_decref(quote);
+		quote = json_object();
+		if (!quote)
+			return KBS_ERR_NOMEM;
+		rc = quote_once(c, nonce, len, az, quote);
+	}
+	if (rc) {
+		json_decref(quote);
+		return rc;
+	}
+	*out = quote;
+	return KBS_OK;
+}
+
+int tpm_nv_size(struct tpm_ctx *c, uint32_t index, size_t *size)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	ESYS_TR nv = ESYS_TR_NONE;
+	TSS2_RC r;
+
+	if (!c || !size)
+		return KBS_ERR_INVAL;
+	r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+	if (r != TSS2_RC_SUCCESS)
+		return KBS_ERR_NOTFOUND;
+	r = Esys_NV_ReadPublic(c->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	Esys_TR_Close(c->esys, &nv);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("NV_ReadPublic", r);
+	*size = pub->nvPublic.dataSize;
+	Esys_Free(pub);
+	return KBS_OK;
+}
+
+int tpm_nv_read(struct tpm_ctx *c, uint32_t index, uint8_t **out, size_t *len)
+{
+	ESYS_TR nv = ESYS_TR_NONE;
+	uint8_t *buf = NULL;
+	size_t size = 0, off = 0;
+	TSS2_RC r;
+	int rc;
+
+	if (!out || !len)
+		return KBS_ERR_INVAL;
+	*out = NULL;
+	*len = 0;
+	rc = tpm_nv_size(c, index, &size);
+	if (rc)
+		return rc;
+	if (!size || size > TPM_NV_READ_MAX)
+		return KBS_ERR_RANGE;
+	r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+	if (r != TSS2_RC_SUCCESS)
+		return KBS_ERR_NOTFOUND;
+	buf = malloc(size);
+	rc = KBS_ERR_NOMEM;
+	if (!buf)
+		goto out;
+	while (off < size) {
+		TPM2B_MAX_NV_BUFFER *chunk = NULL;
+		UINT16 n = (UINT16)(size - off > TPM_NV_CHUNK ? TPM_NV_CHUNK : size - off);
+
+		/* owner authorization, as Azure's guest library reads the HCL report */
+		r = Esys_NV_Read(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				 ESYS_TR_NONE, n, (UINT16)off, &chunk);
+		if (r != TSS2_RC_SUCCESS) {
+			rc = tss_fail("NV_Read", r);
+			goto out;
+		}
+		if (chunk->size != n) {
+			Esys_Free(chunk);
+			rc = KBS_ERR_PROTOCOL;
+			goto out;
+		}
+		memcpy(buf + off, chunk->buffer, n);
+		Esys_Free(chunk);
+		off += n;
+	}
+	*out = buf;
+	*len = size;
+	buf = NULL;
+	rc = KBS_OK;
+out:
+	free(buf);
+	Esys_TR_Close(c->esys, &nv);
+	return rc;
+}
+
+int tpm_nv_write(struct tpm_ctx *c, uint32_t index, const uint8_t *data, size_t len)
+{
+	TPM2B_NV_PUBLIC pub;
+	TPM2B_AUTH auth = {.size = 0};
+	TPM2B_MAX_NV_BUFFER buf;
+	ESYS_TR nv = ESYS_TR_NONE;
+	size_t size = 0;
+	TSS2_RC r;
+	int rc;
+
+	if (!c || !data || !len || len > TPM_NV_CHUNK)
+		return KBS_ERR_INVAL;
+	rc = tpm_nv_size(c, index, &size);
+	if (rc && rc != KBS_ERR_NOTFOUND)
+		return rc;
+	if (!rc) {
+		r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					  &nv);
+		if (r != TSS2_RC_SUCCESS)
+			return tss_fail("TR_FromTPMPublic (NV)", r);
+		if (size != len) {
+			/* redefined with the new size, as Azure's guest library does */
+			r = Esys_NV_UndefineSpace(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD,
+						  ESYS_TR_NONE, ESYS_TR_NONE);
+			if (r != TSS2_RC_SUCCESS) {
+				Esys_TR_Close(c->esys, &nv);
+				return tss_fail("NV_UndefineSpace", r);
+			}
+			nv = ESYS_TR_NONE;
+		}
+	}
+	if (nv == ESYS_TR_NONE) {
+		memset(&pub, 0, sizeof(pub));
+		pub.nvPublic.nvIndex = index;
+		pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+		pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD;
+		pub.nvPublic.dataSize = (UINT16)len;
+		r = Esys_NV_DefineSpace(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					ESYS_TR_NONE, &auth, &pub, &nv);
+		if (r != TSS2_RC_SUCCESS)
+			return tss_fail("NV_DefineSpace", r);
+	}
+	buf.size = (UINT16)len;
+	memcpy(buf.buffer, data, len);
+	r = Esys_NV_Write(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			  ESYS_TR_NONE, &buf, 0);
+	Esys_TR_Close(c->esys, &nv);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail("NV_Write", r);
+	return KBS_OK;
 }
 
 int tpm_evidence(struct tpm_ctx *c, const uint8_t *report_data, size_t len, json_t **evidence)
@@ -490,18 +672,7 @@ int tpm_evidence(struct tpm_ctx *c, const uint8_t *report_data, size_t len, json
 	rc = add_b64(ev, "ak_public", c->ak_der, c->ak_der_len);
 	if (rc)
 		goto out;
-	for (int i = 0; i < TPM_QUOTE_TRIES; i++) {
-		json_decref(quote);
-		quote = json_object();
-		if (!quote) {
-			rc = KBS_ERR_NOMEM;
-			goto out;
-		}
-		rc = quote_once(c, qd, quote);
-		if (rc != KBS_ERR_BUSY)
-			break;
-		log_msg(LOG_LVL_INFO, "tpm: a PCR changed during the quote, retrying");
-	}
+	rc = tpm_quote_json(c, qd, sizeof(qd), false, &quote);
 	if (rc)
 		goto out;
 	rc = KBS_ERR_NOMEM;

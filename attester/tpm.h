@@ -70,6 +70,26 @@ int tpm_pcr_read(struct tpm_ctx *ctx, unsigned pcr, uint8_t out[32]);
 /* Extends PCR pcr (0..23) of the SHA-256 bank with a 32-byte digest. */
 int tpm_pcr_extend(struct tpm_ctx *ctx, unsigned pcr, const uint8_t digest[32]);
 
+/*
+ * Quote over cfg.pcr_mask (SHA-256 bank) with nonce as qualifying data, unmodified (up to 64
+ * bytes). *out = {"signature","message","pcrs"}: base64 TPMT_SIGNATURE / TPMS_ATTEST for
+ * az = false (tpm evidence), hex raw RSA signature / TPMS_ATTEST for az = true (Azure vTPM
+ * evidence). Retried if a PCR changes between the quote and the PCR read.
+ */
+int tpm_quote_json(struct tpm_ctx *ctx, const uint8_t *nonce, size_t len, bool az, json_t **out);
+
+/* Data size of NV index (KBS_ERR_NOTFOUND if undefined). */
+int tpm_nv_size(struct tpm_ctx *ctx, uint32_t index, size_t *size);
+
+/* Reads the whole NV index with owner authorization into a new malloc'ed buffer. */
+int tpm_nv_read(struct tpm_ctx *ctx, uint32_t index, uint8_t **out, size_t *len);
+
+/*
+ * Writes len (1..1024) bytes at offset 0 of an owner read/write NV index, defining it (or
+ * redefining it with the new size) first as Azure's guest library does.
+ */
+int tpm_nv_write(struct tpm_ctx *ctx, uint32_t index, const uint8_t *data, size_t len);
+
 /* Pads (zeros) or truncates report data to the 32-byte qualifying data. */
 void tpm_report_data(const uint8_t *in, size_t len, uint8_t out[TPM_REPORT_DATA_LEN]);
 

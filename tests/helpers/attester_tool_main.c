@@ -46,6 +46,10 @@ int main(int argc, char **argv)
 		free(s);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[1], "detect") == 0) {
+		puts(attester_tee_name(attester_detect()));
+		return 0;
+	}
 	if ((argc == 3 && strcmp(argv[1], "pcr-read") == 0) ||
 	    (argc == 4 && strcmp(argv[1], "pcr-extend") == 0)) {
 		struct tpm_attester_cfg cfg;
@@ -72,7 +76,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "usage: attester-tool evidence <tee> <hex> | pcr-read <n> | "
+	fprintf(stderr, "usage: attester-tool evidence <tee> <hex> | detect | pcr-read <n> | "
 			"pcr-extend <n> <hex32>\n");
 	return 2;
 fail:
