@@ -501,7 +501,10 @@ static void to_civil(const struct moment *mo, struct civil *c)
 {
 	int64_t secs = floordiv(mo->ns, 1000000000);
 
-	c->nsec = mo->ns - secs * 1000000000;
+	/* the remainder, not ns - secs * 1e9: that product overflows near INT64_MIN */
+	c->nsec = mo->ns % 1000000000;
+	if (c->nsec < 0)
+		c->nsec += 1000000000;
 	c->type = tz_at(mo->zone, secs);
 	secs += c->type->off;
 	c->days = floordiv(secs, 86400);
