@@ -118,17 +118,13 @@ static int member_cmp(const void *a, const void *b)
 	}
 }
 
-/* RFC 8785 §3.2.2.2: escape only '"', '\\' and C0 controls, with the short forms where JSON has
- * them and lower-case \u00xx otherwise; everything else is emitted as raw UTF-8. */
-static int put_string(struct buf *b, const char *s, size_t len)
+int json_append_escaped(struct buf *b, const char *s, size_t len, bool upper_hex)
 {
-	static const char hex[] = "0123456789abcdef";
+	const char *hex = upper_hex ? "0123456789ABCDEF" : "0123456789abcdef";
 	int rc;
 	size_t run = 0;
 
-	if (!utf8_valid(s, len))
-		return KBS_ERR_INVAL;
-	if ((rc = buf_append_byte(b, '"')))
+	if ((rc = buf_reserve(b, len + 2)) || (rc = buf_append_byte(b, '"')))
 		return rc;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -174,6 +170,15 @@ static int put_string(struct buf *b, const char *s, size_t len)
 	if ((rc = buf_append(b, s + run, len - run)))
 		return rc;
 	return buf_append_byte(b, '"');
+}
+
+/* RFC 8785 §3.2.2.2: escape only '"', '\\' and C0 controls, with the short forms where JSON has
+ * them and lower-case \u00xx otherwise; everything else is emitted as raw UTF-8. */
+static int put_string(struct buf *b, const char *s, size_t len)
+{
+	if (!utf8_valid(s, len))
+		return KBS_ERR_INVAL;
+	return json_append_escaped(b, s, len, false);
 }
 
 /*

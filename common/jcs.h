@@ -3,6 +3,7 @@
 #define KBS_COMMON_JCS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +47,12 @@ int jcs_digest(const json_t *v, const char *alg, uint8_t *md, size_t mdsize, siz
  */
 #define JCS_NUMBER_MAX 32
 int jcs_format_number(double d, char *out, size_t outlen);
+
+/*
+ * Appends s[0..n) as a quoted JSON string: '"', '\\' and C0 controls escaped (the short forms
+ * where JSON has them, \u00xx otherwise, upper-case hex as jansson writes when upper_hex, the
+ * lower case RFC 8785 requires when not); every other byte is copied as is (no UTF-8 check).
+ */
+int json_append_escaped(struct buf *b, const char *s, size_t n, bool upper_hex);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/jcs.h"
 
 #define EAR_POOL 16 /* idle signing contexts kept; more threads just create their own */
 #define EAR_CLEN 32 /* P-256 coordinate / scalar length */
@@ -204,61 +205,10 @@ fail:
 
 /* ---- compact JSON writer ---------------------------------------------------------------- */
 
+/* jansson's escaping (upper-case \u00XX), so the bytes match the jansson-built token */
 static int put_string(struct buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t run = 0;
-	int rc;
-
-	if ((rc = buf_reserve(b, n + 2)) != KBS_OK)
-		return rc;
-	b->p[b->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7];
-		size_t elen = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		/* flush the plain run before this byte */
-		if ((rc = buf_append(b, s + run, i - run)) != KBS_OK)
-			return rc;
-		run = i + 1;
-		esc[0] = '\\';
-		switch (c) {
-		case '"':
-			esc[1] = '"';
-			break;
-		case '\\':
-			esc[1] = '\\';
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default: /* jansson: \u00XX, upper-case hex */
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
-		}
-		if ((rc = buf_append(b, esc, elen)) != KBS_OK)
-			return rc;
-	}
-	if ((rc = buf_append(b, s + run, n - run)) != KBS_OK)
-		return rc;
-	return buf_append_byte(b, '"');
+	return json_append_escaped(b, s, n, true);
 }
 
 /* jansson's jsonp_dtostr: %.17g, ".0" when neither '.' nor 'e', exponent without '+' and
