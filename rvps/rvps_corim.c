@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "common/b64.h"
-#include "rvps/rvps_cbor.h"
+#include "common/cbor.h"
 #include "common/err.h"
 
 #define TAG_CORIM 501
@@ -40,9 +40,9 @@ static int bad(struct corim_ctx *x, const char *what)
 }
 
 /* Copies a text item into out (NUL-terminated); too long = error. */
-static int text_copy(const struct rvps_cbor_item *it, char *out, size_t outlen)
+static int text_copy(const struct cbor_item *it, char *out, size_t outlen)
 {
-	if (it->major != RCBOR_TEXT || it->arg >= outlen || memchr(it->data, 0, (size_t)it->arg))
+	if (it->major != CBOR_TEXT || it->arg >= outlen || memchr(it->data, 0, (size_t)it->arg))
 		return KBS_ERR_PARSE;
 	memcpy(out, it->data, (size_t)it->arg);
 	out[it->arg] = '\0';
@@ -106,32 +106,32 @@ static int add_rv(struct corim_ctx *x, const struct path *p, const char *leaf, j
 }
 
 /* environment-map: class-map (0) -> vendor (1), model (2). */
-static int read_env(struct corim_ctx *x, struct rvps_cbor_cur *c, struct path *base)
+static int read_env(struct corim_ctx *x, struct cbor_cur *c, struct path *base)
 {
-	struct rvps_cbor_item m, k, v, ck, cv;
+	struct cbor_item m, k, v, ck, cv;
 	char s[PART_MAX];
 	int rc;
 
-	if ((rc = rvps_cbor_next(c, &m)) != KBS_OK || m.major != RCBOR_MAP)
+	if ((rc = cbor_next(c, &m)) != KBS_OK || m.major != CBOR_MAP)
 		return bad(x, "environment-map expected");
 	for (uint64_t i = 0; i < m.arg; i++) {
-		if ((rc = rvps_cbor_next(c, &k)) != KBS_OK || (rc = rvps_cbor_next(c, &v)) != KBS_OK)
+		if ((rc = cbor_next(c, &k)) != KBS_OK || (rc = cbor_next(c, &v)) != KBS_OK)
 			return bad(x, "truncated environment-map");
-		if (!(k.major == RCBOR_UINT && k.arg == 0 && v.major == RCBOR_MAP)) {
-			if ((rc = rvps_cbor_skip_rest(c, &v)) != KBS_OK)
+		if (!(k.major == CBOR_UINT && k.arg == 0 && v.major == CBOR_MAP)) {
+			if ((rc = cbor_skip_rest(c, &v)) != KBS_OK)
 				return bad(x, "environment-map");
 			continue;
 		}
 		char vendor[PART_MAX] = "", model[PART_MAX] = "";
 		for (uint64_t j = 0; j < v.arg; j++) {
-			if (rvps_cbor_next(c, &ck) != KBS_OK || rvps_cbor_next(c, &cv) != KBS_OK)
+			if (cbor_next(c, &ck) != KBS_OK || cbor_next(c, &cv) != KBS_OK)
 				return bad(x, "truncated class-map");
-			if (ck.major == RCBOR_UINT && (ck.arg == 1 || ck.arg == 2) &&
-			    cv.major == RCBOR_TEXT) {
+			if (ck.major == CBOR_UINT && (ck.arg == 1 || ck.arg == 2) &&
+			    cv.major == CBOR_TEXT) {
 				if (text_copy(&cv, s, sizeof(s)) != KBS_OK)
 					return bad(x, "class vendor/model too long");
 				snprintf(ck.arg == 1 ? vendor : model, PART_MAX, "%s", s);
-			} else if (rvps_cbor_skip_rest(c, &cv) != KBS_OK) {
+			} else if (cbor_skip_rest(c, &cv) != KBS_OK) {
 				return bad(x, "class-map");
 			}
 		}
@@ -144,17 +144,17 @@ static int read_env(struct corim_ctx *x, struct rvps_cbor_cur *c, struct path *b
 	return KBS_OK;
 }
 
-static int read_digests(struct corim_ctx *x, struct rvps_cbor_cur *c, const struct rvps_cbor_item *arr,
+static int read_digests(struct corim_ctx *x, struct cbor_cur *c, const struct cbor_item *arr,
 			json_t *list)
 {
-	struct rvps_cbor_item d, alg, val;
+	struct cbor_item d, alg, val;
 
 	for (uint64_t i = 0; i < arr->arg; i++) {
 		json_t *h;
 		/* digest = [alg: int / text, val: bytes] */
-		if (rvps_cbor_next(c, &d) != KBS_OK || d.major != RCBOR_ARRAY || d.arg != 2 ||
-		    rvps_cbor_next(c, &alg) != KBS_OK || rvps_cbor_skip_rest(c, &alg) != KBS_OK ||
-		    rvps_cbor_next(c, &val) != KBS_OK || val.major != RCBOR_BYTES)
+		if (cbor_next(c, &d) != KBS_OK || d.major != CBOR_ARRAY || d.arg != 2 ||
+		    cbor_next(c, &alg) != KBS_OK || cbor_skip_rest(c, &alg) != KBS_OK ||
+		    cbor_next(c, &val) != KBS_OK || val.major != CBOR_BYTES)
 			return bad(x, "digest must be [alg, bytes]");
 		if (hex_json(val.data, (size_t)val.arg, &h) != KBS_OK ||
 		    json_array_append_new(list, h) != 0)
@@ -163,11 +163,11 @@ static int read_digests(struct corim_ctx *x, struct rvps_cbor_cur *c, const stru
 	return KBS_OK;
 }
 
-static int uuid_text(const struct rvps_cbor_item *b, char *out, size_t outlen)
+static int uuid_text(const struct cbor_item *b, char *out, size_t outlen)
 {
 	const uint8_t *u = b->data;
 
-	if (b->major != RCBOR_BYTES || b->arg != 16)
+	if (b->major != CBOR_BYTES || b->arg != 16)
 		return KBS_ERR_PARSE;
 	snprintf(out, outlen,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
@@ -177,51 +177,51 @@ static int uuid_text(const struct rvps_cbor_item *b, char *out, size_t outlen)
 }
 
 /* measurement-map: mkey (0), mval (1) with digests (2), raw (4), serial (8), name (11). */
-static int read_claim(struct corim_ctx *x, struct rvps_cbor_cur *c, const struct path *base)
+static int read_claim(struct corim_ctx *x, struct cbor_cur *c, const struct path *base)
 {
-	struct rvps_cbor_item m, k, v, mk, mv, t;
+	struct cbor_item m, k, v, mk, mv, t;
 	struct path p = *base;
 	char mkey[PART_MAX] = "", name[PART_MAX] = "", serial[PART_MAX] = "";
 	json_t *digests = NULL, *raw = NULL;
 	int rc = KBS_ERR_PARSE;
 
-	if (rvps_cbor_next(c, &m) != KBS_OK || m.major != RCBOR_MAP)
+	if (cbor_next(c, &m) != KBS_OK || m.major != CBOR_MAP)
 		return bad(x, "measurement-map expected");
 	for (uint64_t i = 0; i < m.arg; i++) {
-		if (rvps_cbor_next(c, &k) != KBS_OK || rvps_cbor_next(c, &v) != KBS_OK) {
+		if (cbor_next(c, &k) != KBS_OK || cbor_next(c, &v) != KBS_OK) {
 			rc = bad(x, "truncated measurement-map");
 			goto out;
 		}
-		if (k.major == RCBOR_UINT && k.arg == 0) {
+		if (k.major == CBOR_UINT && k.arg == 0) {
 			/* measured element: text, uint, #6.37 uuid (others ignored, as Trustee) */
-			if (v.major == RCBOR_TEXT) {
+			if (v.major == CBOR_TEXT) {
 				if (text_copy(&v, mkey, sizeof(mkey)) != KBS_OK) {
 					rc = bad(x, "mkey too long");
 					goto out;
 				}
-			} else if (v.major == RCBOR_UINT) {
+			} else if (v.major == CBOR_UINT) {
 				snprintf(mkey, sizeof(mkey), "claim%llu", (unsigned long long)v.arg);
-			} else if (v.major == RCBOR_TAG && v.arg == TAG_UUID) {
-				if (rvps_cbor_next(c, &t) != KBS_OK || uuid_text(&t, mkey, sizeof(mkey))) {
+			} else if (v.major == CBOR_TAG && v.arg == TAG_UUID) {
+				if (cbor_next(c, &t) != KBS_OK || uuid_text(&t, mkey, sizeof(mkey))) {
 					rc = bad(x, "mkey UUID must be 16 bytes");
 					goto out;
 				}
-			} else if (rvps_cbor_skip_rest(c, &v) != KBS_OK) {
+			} else if (cbor_skip_rest(c, &v) != KBS_OK) {
 				goto out;
 			}
 			continue;
 		}
-		if (!(k.major == RCBOR_UINT && k.arg == 1 && v.major == RCBOR_MAP)) {
-			if (rvps_cbor_skip_rest(c, &v) != KBS_OK)
+		if (!(k.major == CBOR_UINT && k.arg == 1 && v.major == CBOR_MAP)) {
+			if (cbor_skip_rest(c, &v) != KBS_OK)
 				goto out;
 			continue;
 		}
 		for (uint64_t j = 0; j < v.arg; j++) {
-			if (rvps_cbor_next(c, &mk) != KBS_OK || rvps_cbor_next(c, &mv) != KBS_OK) {
+			if (cbor_next(c, &mk) != KBS_OK || cbor_next(c, &mv) != KBS_OK) {
 				rc = bad(x, "truncated measurement-values-map");
 				goto out;
 			}
-			if (mk.major == RCBOR_UINT && mk.arg == 2 && mv.major == RCBOR_ARRAY) {
+			if (mk.major == CBOR_UINT && mk.arg == 2 && mv.major == CBOR_ARRAY) {
 				json_decref(digests);
 				if (!(digests = json_array())) {
 					rc = KBS_ERR_NOMEM;
@@ -229,22 +229,22 @@ static int read_claim(struct corim_ctx *x, struct rvps_cbor_cur *c, const struct
 				}
 				if ((rc = read_digests(x, c, &mv, digests)) != KBS_OK)
 					goto out;
-			} else if (mk.major == RCBOR_UINT && mk.arg == 4 && mv.major == RCBOR_TAG &&
+			} else if (mk.major == CBOR_UINT && mk.arg == 4 && mv.major == CBOR_TAG &&
 				   mv.arg == TAG_BYTES) {
-				if (rvps_cbor_next(c, &t) != KBS_OK || t.major != RCBOR_BYTES) {
+				if (cbor_next(c, &t) != KBS_OK || t.major != CBOR_BYTES) {
 					rc = bad(x, "raw value #6.560 must hold bytes");
 					goto out;
 				}
 				json_decref(raw);
 				if ((rc = hex_json(t.data, (size_t)t.arg, &raw)) != KBS_OK)
 					goto out;
-			} else if (mk.major == RCBOR_UINT && (mk.arg == 8 || mk.arg == 11) &&
-				   mv.major == RCBOR_TEXT) {
+			} else if (mk.major == CBOR_UINT && (mk.arg == 8 || mk.arg == 11) &&
+				   mv.major == CBOR_TEXT) {
 				if (text_copy(&mv, mk.arg == 8 ? serial : name, PART_MAX) != KBS_OK) {
 					rc = bad(x, "name/serial too long");
 					goto out;
 				}
-			} else if (rvps_cbor_skip_rest(c, &mv) != KBS_OK) {
+			} else if (cbor_skip_rest(c, &mv) != KBS_OK) {
 				goto out;
 			}
 		}
@@ -271,26 +271,26 @@ out:
 }
 
 /* concise-mid-tag: triples-map (4) -> reference-triples (0). */
-static int read_comid(struct corim_ctx *x, struct rvps_cbor_cur *c)
+static int read_comid(struct corim_ctx *x, struct cbor_cur *c)
 {
-	struct rvps_cbor_item m, k, v, tk, tv, tr, claims;
+	struct cbor_item m, k, v, tk, tv, tr, claims;
 	int rc;
 
-	if (rvps_cbor_next(c, &m) != KBS_OK || m.major != RCBOR_MAP)
+	if (cbor_next(c, &m) != KBS_OK || m.major != CBOR_MAP)
 		return bad(x, "concise-mid-tag must be a map");
 	for (uint64_t i = 0; i < m.arg; i++) {
-		if (rvps_cbor_next(c, &k) != KBS_OK || rvps_cbor_next(c, &v) != KBS_OK)
+		if (cbor_next(c, &k) != KBS_OK || cbor_next(c, &v) != KBS_OK)
 			return bad(x, "truncated concise-mid-tag");
-		if (!(k.major == RCBOR_UINT && k.arg == 4 && v.major == RCBOR_MAP)) {
-			if (rvps_cbor_skip_rest(c, &v) != KBS_OK)
+		if (!(k.major == CBOR_UINT && k.arg == 4 && v.major == CBOR_MAP)) {
+			if (cbor_skip_rest(c, &v) != KBS_OK)
 				return bad(x, "concise-mid-tag");
 			continue;
 		}
 		for (uint64_t j = 0; j < v.arg; j++) {
-			if (rvps_cbor_next(c, &tk) != KBS_OK || rvps_cbor_next(c, &tv) != KBS_OK)
+			if (cbor_next(c, &tk) != KBS_OK || cbor_next(c, &tv) != KBS_OK)
 				return bad(x, "truncated triples-map");
-			if (!(tk.major == RCBOR_UINT && tk.arg == 0 && tv.major == RCBOR_ARRAY)) {
-				if (rvps_cbor_skip_rest(c, &tv) != KBS_OK)
+			if (!(tk.major == CBOR_UINT && tk.arg == 0 && tv.major == CBOR_ARRAY)) {
+				if (cbor_skip_rest(c, &tv) != KBS_OK)
 					return bad(x, "triples-map");
 				continue;
 			}
@@ -298,12 +298,12 @@ static int read_comid(struct corim_ctx *x, struct rvps_cbor_cur *c)
 				struct path base;
 				memset(&base, 0, sizeof(base));
 				/* reference-triple-record = [environment-map, [+ measurement-map]] */
-				if (rvps_cbor_next(c, &tr) != KBS_OK || tr.major != RCBOR_ARRAY ||
+				if (cbor_next(c, &tr) != KBS_OK || tr.major != CBOR_ARRAY ||
 				    tr.arg != 2)
 					return bad(x, "reference triple must be [env, claims]");
 				if ((rc = read_env(x, c, &base)) != KBS_OK)
 					return rc;
-				if (rvps_cbor_next(c, &claims) != KBS_OK || claims.major != RCBOR_ARRAY)
+				if (cbor_next(c, &claims) != KBS_OK || claims.major != CBOR_ARRAY)
 					return bad(x, "reference claims must be an array");
 				for (uint64_t q = 0; q < claims.arg; q++)
 					if ((rc = read_claim(x, c, &base)) != KBS_OK)
@@ -316,42 +316,42 @@ static int read_comid(struct corim_ctx *x, struct rvps_cbor_cur *c)
 
 static int read_comid_bytes(struct corim_ctx *x, const uint8_t *p, size_t n)
 {
-	struct rvps_cbor_cur c;
+	struct cbor_cur c;
 
-	if (rvps_cbor_check(p, n) != KBS_OK)
+	if (cbor_check(p, n) != KBS_OK)
 		return bad(x, "embedded CoMID is not well-formed CBOR");
-	rvps_cbor_init(&c, p, n);
+	cbor_init(&c, p, n);
 	return read_comid(x, &c);
 }
 
 /* corim-map: tags (1) = [+ concise-tag-type-choice]. */
-static int read_corim_map(struct corim_ctx *x, struct rvps_cbor_cur *c)
+static int read_corim_map(struct corim_ctx *x, struct cbor_cur *c)
 {
-	struct rvps_cbor_item m, k, v, t, b;
+	struct cbor_item m, k, v, t, b;
 	int rc;
 
-	if (rvps_cbor_next(c, &m) != KBS_OK)
+	if (cbor_next(c, &m) != KBS_OK)
 		return bad(x, "truncated");
-	if (m.major == RCBOR_TAG && m.arg == TAG_CORIM && rvps_cbor_next(c, &m) != KBS_OK)
+	if (m.major == CBOR_TAG && m.arg == TAG_CORIM && cbor_next(c, &m) != KBS_OK)
 		return bad(x, "truncated");
-	if (m.major != RCBOR_MAP)
+	if (m.major != CBOR_MAP)
 		return bad(x, "corim-map expected");
 	for (uint64_t i = 0; i < m.arg; i++) {
-		if (rvps_cbor_next(c, &k) != KBS_OK || rvps_cbor_next(c, &v) != KBS_OK)
+		if (cbor_next(c, &k) != KBS_OK || cbor_next(c, &v) != KBS_OK)
 			return bad(x, "truncated corim-map");
-		if (!(k.major == RCBOR_UINT && k.arg == 1 && v.major == RCBOR_ARRAY)) {
-			if (rvps_cbor_skip_rest(c, &v) != KBS_OK)
+		if (!(k.major == CBOR_UINT && k.arg == 1 && v.major == CBOR_ARRAY)) {
+			if (cbor_skip_rest(c, &v) != KBS_OK)
 				return bad(x, "corim-map");
 			continue;
 		}
 		for (uint64_t j = 0; j < v.arg; j++) {
-			if (rvps_cbor_next(c, &t) != KBS_OK)
+			if (cbor_next(c, &t) != KBS_OK)
 				return bad(x, "truncated tags");
-			if (t.major == RCBOR_TAG && t.arg == TAG_COMID) {
+			if (t.major == CBOR_TAG && t.arg == TAG_COMID) {
 				size_t at = c->off;
-				if (rvps_cbor_next(c, &b) != KBS_OK)
+				if (cbor_next(c, &b) != KBS_OK)
 					return bad(x, "truncated CoMID");
-				if (b.major == RCBOR_BYTES) {
+				if (b.major == CBOR_BYTES) {
 					rc = read_comid_bytes(x, b.data, (size_t)b.arg);
 				} else {
 					c->off = at; /* a CoMID map inline */
@@ -359,7 +359,7 @@ static int read_corim_map(struct corim_ctx *x, struct rvps_cbor_cur *c)
 				}
 				if (rc != KBS_OK)
 					return rc;
-			} else if (t.major == RCBOR_BYTES) {
+			} else if (t.major == CBOR_BYTES) {
 				/* untagged bytes: a CoMID if it decodes as one (Trustee) */
 				struct rvps_rv_list tmp = {0};
 				struct corim_ctx y = {x->exp, &tmp, x->why, x->whylen};
@@ -375,7 +375,7 @@ static int read_corim_map(struct corim_ctx *x, struct rvps_cbor_cur *c)
 					}
 				}
 				rvps_rv_list_release(&tmp);
-			} else if (rvps_cbor_skip_rest(c, &t) != KBS_OK) {
+			} else if (cbor_skip_rest(c, &t) != KBS_OK) {
 				return bad(x, "tags");
 			}
 		}
@@ -387,8 +387,8 @@ int rvps_extract_corim(const uint8_t *p, size_t n, int64_t exp, struct rvps_rv_l
 		       char *why, size_t whylen)
 {
 	struct corim_ctx x = {exp, out, why, whylen};
-	struct rvps_cbor_cur c;
-	struct rvps_cbor_item it, sub;
+	struct cbor_cur c;
+	struct cbor_item it, sub;
 	size_t start = out->n;
 	int rc;
 
@@ -397,25 +397,25 @@ int rvps_extract_corim(const uint8_t *p, size_t n, int64_t exp, struct rvps_rv_l
 		p += 3;
 		n -= 3;
 	}
-	if (rvps_cbor_check(p, n) != KBS_OK)
+	if (cbor_check(p, n) != KBS_OK)
 		return bad(&x, "payload is not one well-formed CBOR item");
-	rvps_cbor_init(&c, p, n);
-	if ((rc = rvps_cbor_next(&c, &it)) != KBS_OK)
+	cbor_init(&c, p, n);
+	if ((rc = cbor_next(&c, &it)) != KBS_OK)
 		return bad(&x, "truncated");
-	if ((it.major == RCBOR_TAG && it.arg == TAG_COSE_SIGN1) || it.major == RCBOR_ARRAY) {
+	if ((it.major == CBOR_TAG && it.arg == TAG_COSE_SIGN1) || it.major == CBOR_ARRAY) {
 		/* signed CoRIM: COSE_Sign1 [protected, unprotected, payload, signature];
 		 * the payload is read, the signature is not checked (Trustee neither) */
-		if (it.major == RCBOR_TAG && rvps_cbor_next(&c, &it) != KBS_OK)
+		if (it.major == CBOR_TAG && cbor_next(&c, &it) != KBS_OK)
 			return bad(&x, "truncated COSE_Sign1");
-		if (it.major != RCBOR_ARRAY || it.arg != 4 || rvps_cbor_skip(&c) != KBS_OK ||
-		    rvps_cbor_skip(&c) != KBS_OK || rvps_cbor_next(&c, &sub) != KBS_OK ||
-		    sub.major != RCBOR_BYTES)
+		if (it.major != CBOR_ARRAY || it.arg != 4 || cbor_skip(&c) != KBS_OK ||
+		    cbor_skip(&c) != KBS_OK || cbor_next(&c, &sub) != KBS_OK ||
+		    sub.major != CBOR_BYTES)
 			return bad(&x, "COSE_Sign1 must be [protected, unprotected, payload, sig]");
-		if (rvps_cbor_check(sub.data, (size_t)sub.arg) != KBS_OK)
+		if (cbor_check(sub.data, (size_t)sub.arg) != KBS_OK)
 			return bad(&x, "signed payload is not well-formed CBOR");
-		rvps_cbor_init(&c, sub.data, (size_t)sub.arg);
+		cbor_init(&c, sub.data, (size_t)sub.arg);
 	} else {
-		rvps_cbor_init(&c, p, n);
+		cbor_init(&c, p, n);
 	}
 	rc = read_corim_map(&x, &c);
 	if (rc == KBS_OK && out->n == start)

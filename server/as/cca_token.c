@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cbor.h"
 #include "common/err.h"
-#include "server/as/cbor.h"
 #include "server/as/x509util.h"
 
 #define TAG_CCA_TOKEN 399
@@ -26,37 +26,36 @@
 static int parse_sign1(const uint8_t *p, size_t len, const char *what, struct cca_sign1 *s,
 		       char *why, size_t whylen)
 {
-	const uint8_t *cur = p, *end = p + len, *v;
+	struct cbor_cur cur, v;
 	struct cbor_item it, m;
 	struct cca_bytes *parts[4] = {&s->prot, NULL, &s->payload, &s->sig};
 
 	if (cbor_check(p, len) != KBS_OK)
 		FAIL(KBS_ERR_PARSE, "cca: %s token is not well-formed CBOR", what);
-	if (cbor_head(&cur, end, &it) != KBS_OK || it.type != CBOR_TAG || it.val != TAG_COSE_SIGN1)
+	cbor_init(&cur, p, len);
+	if (cbor_next(&cur, &it) != KBS_OK || it.major != CBOR_TAG || it.arg != TAG_COSE_SIGN1)
 		FAIL(KBS_ERR_PARSE, "cca: %s token is not a tagged COSE_Sign1", what);
-	if (cbor_head(&cur, end, &it) != KBS_OK || it.type != CBOR_ARRAY || it.val != 4)
+	if (cbor_next(&cur, &it) != KBS_OK || it.major != CBOR_ARRAY || it.arg != 4)
 		FAIL(KBS_ERR_PARSE, "cca: %s COSE_Sign1 is not a 4-element array", what);
 	for (int i = 0; i < 4; i++) {
 		if (!parts[i]) { /* unprotected header: a map, contents unused */
-			const uint8_t *save = cur;
-			if (cbor_head(&save, end, &it) != KBS_OK || it.type != CBOR_MAP ||
-			    cbor_skip(&cur, end) != KBS_OK)
+			if (cbor_next(&cur, &it) != KBS_OK || it.major != CBOR_MAP ||
+			    cbor_skip_rest(&cur, &it) != KBS_OK)
 				FAIL(KBS_ERR_PARSE, "cca: %s COSE unprotected header is not a map",
 				     what);
 			continue;
 		}
-		if (cbor_head(&cur, end, &it) != KBS_OK || it.type != CBOR_BSTR)
+		if (cbor_next(&cur, &it) != KBS_OK || it.major != CBOR_BYTES)
 			FAIL(KBS_ERR_PARSE, "cca: %s COSE_Sign1 element %d is not a byte string",
 			     what, i);
-		parts[i]->p = it.p;
-		parts[i]->len = (size_t)it.val;
+		parts[i]->p = it.data;
+		parts[i]->len = (size_t)it.arg;
 	}
 	/* protected header {1: alg} */
-	cur = s->prot.p;
-	end = s->prot.p + s->prot.len;
-	if (cbor_check(s->prot.p, s->prot.len) != KBS_OK || cbor_head(&cur, end, &m) != KBS_OK ||
-	    m.type != CBOR_MAP || cbor_map_find(cur, end, &m, 1, &v) != KBS_OK ||
-	    cbor_head(&v, end, &it) != KBS_OK || cbor_int(&it, &s->alg) != KBS_OK)
+	cbor_init(&cur, s->prot.p, s->prot.len);
+	if (cbor_check(s->prot.p, s->prot.len) != KBS_OK || cbor_next(&cur, &m) != KBS_OK ||
+	    m.major != CBOR_MAP || cbor_map_find(&cur, &m, 1, &v) != KBS_OK ||
+	    cbor_next(&v, &it) != KBS_OK || cbor_int(&it, &s->alg) != KBS_OK)
 		FAIL(KBS_ERR_PARSE, "cca: %s COSE protected header has no integer alg", what);
 	if (s->alg != -7 && s->alg != -35 && s->alg != -36)
 		FAIL(KBS_ERR_UNSUPPORTED, "cca: %s COSE alg %lld is not ES256/ES384/ES512", what,
@@ -65,20 +64,20 @@ static int parse_sign1(const uint8_t *p, size_t len, const char *what, struct cc
 }
 
 /* Reads claim `key` of the map at (cur, m) as a byte or text string of an allowed length. */
-static int get_str(const uint8_t *cur, const uint8_t *end, const struct cbor_item *m, int64_t key,
-		   enum cbor_type type, size_t minlen, size_t maxlen, struct cca_bytes *out)
+static int get_str(const struct cbor_cur *cur, const struct cbor_item *m, int64_t key,
+		   enum cbor_major type, size_t minlen, size_t maxlen, struct cca_bytes *out)
 {
-	const uint8_t *v;
+	struct cbor_cur v;
 	struct cbor_item it;
 	int rc;
 
-	if ((rc = cbor_map_find(cur, end, m, key, &v)) != KBS_OK)
+	if ((rc = cbor_map_find(cur, m, key, &v)) != KBS_OK)
 		return rc;
-	if (cbor_head(&v, end, &it) != KBS_OK || it.type != type || it.val < minlen ||
-	    it.val > maxlen)
+	if (cbor_next(&v, &it) != KBS_OK || it.major != type || it.arg < minlen ||
+	    it.arg > maxlen)
 		return KBS_ERR_PARSE;
-	out->p = it.p;
-	out->len = (size_t)it.val;
+	out->p = it.data;
+	out->len = (size_t)it.arg;
 	return KBS_OK;
 }
 
@@ -90,23 +89,24 @@ static int get_str(const uint8_t *cur, const uint8_t *end, const struct cbor_ite
 
 static int parse_platform(struct cca_token *t, char *why, size_t whylen)
 {
-	const uint8_t *cur = t->platform.payload.p, *end = cur + t->platform.payload.len, *v;
+	struct cbor_cur cur, v;
 	struct cbor_item m, it;
 
-	if (cbor_check(cur, t->platform.payload.len) != KBS_OK ||
-	    cbor_head(&cur, end, &m) != KBS_OK || m.type != CBOR_MAP)
+	cbor_init(&cur, t->platform.payload.p, t->platform.payload.len);
+	if (cbor_check(t->platform.payload.p, t->platform.payload.len) != KBS_OK ||
+	    cbor_next(&cur, &m) != KBS_OK || m.major != CBOR_MAP)
 		FAIL(KBS_ERR_PARSE, "cca: platform claims are not a CBOR map");
-	NEED(get_str(cur, end, &m, 265, CBOR_TSTR, 1, 256, &t->p_profile), "platform profile");
-	NEED(get_str(cur, end, &m, 10, CBOR_BSTR, 32, 64, &t->p_challenge), "platform challenge");
-	NEED(get_str(cur, end, &m, 2396, CBOR_BSTR, 32, 32, &t->p_impl_id),
+	NEED(get_str(&cur, &m, 265, CBOR_TEXT, 1, 256, &t->p_profile), "platform profile");
+	NEED(get_str(&cur, &m, 10, CBOR_BYTES, 32, 64, &t->p_challenge), "platform challenge");
+	NEED(get_str(&cur, &m, 2396, CBOR_BYTES, 32, 32, &t->p_impl_id),
 	     "platform implementation id");
-	NEED(get_str(cur, end, &m, 256, CBOR_BSTR, 33, 33, &t->p_inst_id), "platform instance id");
-	NEED(get_str(cur, end, &m, 2402, CBOR_TSTR, 1, 32, &t->p_hash_alg), "platform hash algo");
-	if (get_str(cur, end, &m, 2401, CBOR_BSTR, 0, 4096, &t->p_config) == KBS_ERR_PARSE ||
-	    get_str(cur, end, &m, 2400, CBOR_TSTR, 0, 1024, &t->p_verification_service) ==
+	NEED(get_str(&cur, &m, 256, CBOR_BYTES, 33, 33, &t->p_inst_id), "platform instance id");
+	NEED(get_str(&cur, &m, 2402, CBOR_TEXT, 1, 32, &t->p_hash_alg), "platform hash algo");
+	if (get_str(&cur, &m, 2401, CBOR_BYTES, 0, 4096, &t->p_config) == KBS_ERR_PARSE ||
+	    get_str(&cur, &m, 2400, CBOR_TEXT, 0, 1024, &t->p_verification_service) ==
 		KBS_ERR_PARSE)
 		FAIL(KBS_ERR_PARSE, "cca: claim platform config/verification service malformed");
-	if (cbor_map_find(cur, end, &m, 2395, &v) != KBS_OK || cbor_head(&v, end, &it) != KBS_OK ||
+	if (cbor_map_find(&cur, &m, 2395, &v) != KBS_OK || cbor_next(&v, &it) != KBS_OK ||
 	    cbor_int(&it, &t->p_lifecycle) != KBS_OK)
 		FAIL(KBS_ERR_PARSE, "cca: claim platform lifecycle missing or malformed");
 	return KBS_OK;
@@ -114,56 +114,58 @@ static int parse_platform(struct cca_token *t, char *why, size_t whylen)
 
 static int parse_realm(struct cca_token *t, char *why, size_t whylen)
 {
-	const uint8_t *cur = t->realm.payload.p, *end = cur + t->realm.payload.len, *v;
+	struct cbor_cur cur, v;
 	struct cbor_item m, it;
 
-	if (cbor_check(cur, t->realm.payload.len) != KBS_OK || cbor_head(&cur, end, &m) != KBS_OK ||
-	    m.type != CBOR_MAP)
+	cbor_init(&cur, t->realm.payload.p, t->realm.payload.len);
+	if (cbor_check(t->realm.payload.p, t->realm.payload.len) != KBS_OK ||
+	    cbor_next(&cur, &m) != KBS_OK || m.major != CBOR_MAP)
 		FAIL(KBS_ERR_PARSE, "cca: realm claims are not a CBOR map");
-	NEED(get_str(cur, end, &m, 10, CBOR_BSTR, 64, 64, &t->r_challenge), "realm challenge");
-	NEED(get_str(cur, end, &m, 44235, CBOR_BSTR, 64, 64, &t->r_rpv),
+	NEED(get_str(&cur, &m, 10, CBOR_BYTES, 64, 64, &t->r_challenge), "realm challenge");
+	NEED(get_str(&cur, &m, 44235, CBOR_BYTES, 64, 64, &t->r_rpv),
 	     "realm personalization value");
-	NEED(get_str(cur, end, &m, 44237, CBOR_BSTR, 65, 133, &t->r_rak), "realm public key");
-	NEED(get_str(cur, end, &m, 44236, CBOR_TSTR, 1, 32, &t->r_hash_alg), "realm hash algo");
-	NEED(get_str(cur, end, &m, 44240, CBOR_TSTR, 1, 32, &t->r_rak_hash_alg),
+	NEED(get_str(&cur, &m, 44237, CBOR_BYTES, 65, 133, &t->r_rak), "realm public key");
+	NEED(get_str(&cur, &m, 44236, CBOR_TEXT, 1, 32, &t->r_hash_alg), "realm hash algo");
+	NEED(get_str(&cur, &m, 44240, CBOR_TEXT, 1, 32, &t->r_rak_hash_alg),
 	     "realm public key hash algo");
-	NEED(get_str(cur, end, &m, 44238, CBOR_BSTR, 32, 64, &t->r_rim),
+	NEED(get_str(&cur, &m, 44238, CBOR_BYTES, 32, 64, &t->r_rim),
 	     "realm initial measurement");
-	if (cbor_map_find(cur, end, &m, 44239, &v) != KBS_OK || cbor_head(&v, end, &it) != KBS_OK ||
-	    it.type != CBOR_ARRAY || it.val != 4)
+	if (cbor_map_find(&cur, &m, 44239, &v) != KBS_OK || cbor_next(&v, &it) != KBS_OK ||
+	    it.major != CBOR_ARRAY || it.arg != 4)
 		FAIL(KBS_ERR_PARSE, "cca: claim realm extensible measurements is not 4 values");
 	for (int i = 0; i < 4; i++) {
-		if (cbor_head(&v, end, &it) != KBS_OK || it.type != CBOR_BSTR || it.val < 32 ||
-		    it.val > 64)
+		if (cbor_next(&v, &it) != KBS_OK || it.major != CBOR_BYTES || it.arg < 32 ||
+		    it.arg > 64)
 			FAIL(KBS_ERR_PARSE, "cca: realm extensible measurement %d malformed", i);
-		t->r_rem[i].p = it.p;
-		t->r_rem[i].len = (size_t)it.val;
+		t->r_rem[i].p = it.data;
+		t->r_rem[i].len = (size_t)it.arg;
 	}
 	return KBS_OK;
 }
 
 int cca_token_parse(const uint8_t *buf, size_t len, struct cca_token *t, char *why, size_t whylen)
 {
-	const uint8_t *cur = buf, *end = buf + len, *v;
+	struct cbor_cur cur, v;
 	struct cbor_item it, m;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
+	cbor_init(&cur, buf, len);
 	if (cbor_check(buf, len) != KBS_OK)
 		FAIL(KBS_ERR_PARSE, "cca: token is not one well-formed CBOR item");
-	if (cbor_head(&cur, end, &it) != KBS_OK || it.type != CBOR_TAG || it.val != TAG_CCA_TOKEN)
+	if (cbor_next(&cur, &it) != KBS_OK || it.major != CBOR_TAG || it.arg != TAG_CCA_TOKEN)
 		FAIL(KBS_ERR_PARSE, "cca: token is not a CBOR tag 399 collection");
-	if (cbor_head(&cur, end, &m) != KBS_OK || m.type != CBOR_MAP)
+	if (cbor_next(&cur, &m) != KBS_OK || m.major != CBOR_MAP)
 		FAIL(KBS_ERR_PARSE, "cca: token collection is not a map");
-	if (cbor_map_find(cur, end, &m, KEY_PLATFORM, &v) != KBS_OK ||
-	    cbor_head(&v, end, &it) != KBS_OK || it.type != CBOR_BSTR)
+	if (cbor_map_find(&cur, &m, KEY_PLATFORM, &v) != KBS_OK ||
+	    cbor_next(&v, &it) != KBS_OK || it.major != CBOR_BYTES)
 		FAIL(KBS_ERR_PARSE, "cca: token has no platform token (44234)");
-	if ((rc = parse_sign1(it.p, (size_t)it.val, "platform", &t->platform, why, whylen)))
+	if ((rc = parse_sign1(it.data, (size_t)it.arg, "platform", &t->platform, why, whylen)))
 		return rc;
-	if (cbor_map_find(cur, end, &m, KEY_REALM, &v) != KBS_OK ||
-	    cbor_head(&v, end, &it) != KBS_OK || it.type != CBOR_BSTR)
+	if (cbor_map_find(&cur, &m, KEY_REALM, &v) != KBS_OK ||
+	    cbor_next(&v, &it) != KBS_OK || it.major != CBOR_BYTES)
 		FAIL(KBS_ERR_PARSE, "cca: token has no realm token (44241)");
-	if ((rc = parse_sign1(it.p, (size_t)it.val, "realm", &t->realm, why, whylen)))
+	if ((rc = parse_sign1(it.data, (size_t)it.arg, "realm", &t->realm, why, whylen)))
 		return rc;
 	if ((rc = parse_platform(t, why, whylen)) || (rc = parse_realm(t, why, whylen)))
 		return rc;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "server/as/cbor.h"
+#include "common/cbor.h"
 #include "server/as/cca_token.h"
 #include "server/as/verifier_cca.h"
 
