@@ -15,14 +15,11 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
-#include <tss2/tss2_rc.h>
 #include <tss2/tss2_tcti.h>
-#include <tss2/tss2_tctildr.h>
 
 #include "attester/attester_impl.h"
 #include "attester/tpm.h"
+#include "attester/tss.h"
 #include "attester/util.h"
 #include "common/b64.h"
 #include "common/err.h"
@@ -35,6 +32,7 @@
 
 struct tpm_ctx {
 	struct tpm_attester_cfg cfg;
+	struct tss_api *tss; /* tpm2-tss, loaded when the context is opened */
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	ESYS_TR ak;
@@ -106,9 +104,9 @@ void tpm_report_data(const uint8_t *in, size_t len, uint8_t out[TPM_REPORT_DATA_
 	attester_fit(in, len, out, TPM_REPORT_DATA_LEN);
 }
 
-static int tss_fail(const char *what, TSS2_RC r)
+static int tss_fail(const struct tpm_ctx *c, const char *what, TSS2_RC r)
 {
-	log_msg(LOG_LVL_ERROR, "tpm: %s failed: %s", what, Tss2_RC_Decode(r));
+	log_msg(LOG_LVL_ERROR, "tpm: %s failed: %s", what, c->tss->Tss2_RC_Decode(r));
 	return KBS_ERR_IO;
 }
 
@@ -140,21 +138,21 @@ static int create_ak(struct tpm_ctx *c)
 
 	memset(&sens, 0, sizeof(sens));
 	ak_template(&tmpl);
-	r = Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	r = c->tss->Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			       ESYS_TR_NONE, &sens, &tmpl, &outside, &creation_pcr, &obj, NULL,
 			       NULL, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("CreatePrimary (AK)", r);
-	r = Esys_EvictControl(c->esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		return tss_fail(c, "CreatePrimary (AK)", r);
+	r = c->tss->Esys_EvictControl(c->esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			      ESYS_TR_NONE, c->cfg.ak_handle, &c->ak);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail("EvictControl (persist AK)", r);
+		rc = tss_fail(c, "EvictControl (persist AK)", r);
 		goto out;
 	}
 	log_msg(LOG_LVL_INFO, "tpm: created AK at persistent handle 0x%x", c->cfg.ak_handle);
 	rc = KBS_OK;
 out:
-	Esys_FlushContext(c->esys, obj);
+	c->tss->Esys_FlushContext(c->esys, obj);
 	return rc;
 }
 
@@ -172,10 +170,10 @@ static int ak_public_der(struct tpm_ctx *c)
 	TSS2_RC r;
 	int len, rc = KBS_ERR_CRYPTO;
 
-	r = Esys_ReadPublic(c->esys, c->ak, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
+	r = c->tss->Esys_ReadPublic(c->esys, c->ak, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
 			    NULL);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("ReadPublic (AK)", r);
+		return tss_fail(c, "ReadPublic (AK)", r);
 	if (pub->publicArea.type != TPM2_ALG_RSA ||
 	    !(pub->publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT)) {
 		log_msg(LOG_LVL_ERROR, "tpm: AK at 0x%x is not an RSA signing key",
@@ -217,7 +215,7 @@ out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);
-	Esys_Free(pub);
+	c->tss->Esys_Free(pub);
 	return rc;
 }
 
@@ -239,15 +237,18 @@ int tpm_open(const struct tpm_attester_cfg *cfg, struct tpm_ctx **out)
 	if (cfg->tcti == cfg->tcti_storage)
 		c->cfg.tcti = c->cfg.tcti_storage;
 	c->ak = ESYS_TR_NONE;
-	r = Tss2_TctiLdr_Initialize(cfg->tcti, &c->tcti);
+	rc = tss_api_load(NULL, &c->tss, NULL, 0);
+	if (rc)
+		goto out;
+	r = c->tss->Tss2_TctiLdr_Initialize(cfg->tcti, &c->tcti);
 	if (r != TSS2_RC_SUCCESS) {
 		log_msg(LOG_LVL_ERROR, "tpm: cannot open TCTI '%s'", cfg->tcti);
 		rc = KBS_ERR_UNAVAILABLE;
 		goto out;
 	}
-	r = Esys_Initialize(&c->esys, c->tcti, NULL);
+	r = c->tss->Esys_Initialize(&c->esys, c->tcti, NULL);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail("Esys_Initialize", r);
+		rc = tss_fail(c, "Esys_Initialize", r);
 		goto out;
 	}
 	if (cfg->ak_handle == 0) {
@@ -255,7 +256,7 @@ int tpm_open(const struct tpm_attester_cfg *cfg, struct tpm_ctx **out)
 		*out = c;
 		return KBS_OK;
 	}
-	r = Esys_TR_FromTPMPublic(c->esys, cfg->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+	r = c->tss->Esys_TR_FromTPMPublic(c->esys, cfg->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
 				  ESYS_TR_NONE, &c->ak);
 	if (r != TSS2_RC_SUCCESS) {
 		if (!cfg->create_ak) {
@@ -287,11 +288,12 @@ void tpm_close(struct tpm_ctx *c)
 		return;
 	if (c->esys) {
 		if (c->ak != ESYS_TR_NONE)
-			Esys_TR_Close(c->esys, &c->ak);
-		Esys_Finalize(&c->esys);
+			c->tss->Esys_TR_Close(c->esys, &c->ak);
+		c->tss->Esys_Finalize(&c->esys);
 	}
 	if (c->tcti)
-		Tss2_TctiLdr_Finalize(&c->tcti);
+		c->tss->Tss2_TctiLdr_Finalize(&c->tcti);
+	tss_api_free(c->tss);
 	free(c->ak_der);
 	free(c);
 }
@@ -318,17 +320,17 @@ int tpm_pcr_read(struct tpm_ctx *c, unsigned pcr, uint8_t out[32])
 	if (!c || pcr > 23 || !out)
 		return KBS_ERR_INVAL;
 	pcr_select(&sel, 1u << pcr);
-	r = Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
+	r = c->tss->Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
 			  &sel_out, &vals);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("PCR_Read", r);
+		return tss_fail(c, "PCR_Read", r);
 	if (vals->count != 1 || vals->digests[0].size != 32)
 		goto out;
 	memcpy(out, vals->digests[0].buffer, 32);
 	rc = KBS_OK;
 out:
-	Esys_Free(sel_out);
-	Esys_Free(vals);
+	c->tss->Esys_Free(sel_out);
+	c->tss->Esys_Free(vals);
 	return rc;
 }
 
@@ -347,14 +349,14 @@ int tpm_pcr_extend(struct tpm_ctx *c, unsigned pcr, const uint8_t digest[32])
 	if (c->cfg.locality) {
 		r = Tss2_Tcti_SetLocality(c->tcti, c->cfg.locality);
 		if (r != TSS2_RC_SUCCESS)
-			return tss_fail("SetLocality", r);
+			return tss_fail(c, "SetLocality", r);
 	}
-	r = Esys_PCR_Extend(c->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	r = c->tss->Esys_PCR_Extend(c->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			    ESYS_TR_NONE, &dv);
 	if (c->cfg.locality)
 		(void)Tss2_Tcti_SetLocality(c->tcti, 0);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("PCR_Extend", r);
+		return tss_fail(c, "PCR_Extend", r);
 	return KBS_OK;
 }
 
@@ -433,18 +435,18 @@ static int quote_once(struct tpm_ctx *c, const uint8_t *qd, size_t qdlen, bool a
 	scheme.scheme = TPM2_ALG_RSASSA;
 	scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
 	pcr_select(&sel, c->cfg.pcr_mask);
-	r = Esys_Quote(c->esys, c->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
+	r = c->tss->Esys_Quote(c->esys, c->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
 		       &scheme, &sel, &quoted, &sig);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("Quote", r);
+		return tss_fail(c, "Quote", r);
 	rc = KBS_ERR_PROTOCOL;
-	if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS)
+	if (c->tss->Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS)
 		goto out;
 	{
 		size_t aoff = 0;
 
 		memset(&attest, 0, sizeof(attest));
-		if (Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &aoff,
+		if (c->tss->Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &aoff,
 						  &attest) != TSS2_RC_SUCCESS ||
 		    attest.type != TPM2_ST_ATTEST_QUOTE || attest.attested.quote.pcrDigest.size != 32)
 			goto out;
@@ -499,8 +501,8 @@ static int quote_once(struct tpm_ctx *c, const uint8_t *qd, size_t qdlen, bool a
 out:
 	EVP_MD_CTX_free(md);
 	json_decref(pcrs);
-	Esys_Free(quoted);
-	Esys_Free(sig);
+	c->tss->Esys_Free(quoted);
+	c->tss->Esys_Free(sig);
 	return rc;
 }
 
@@ -535,15 +537,15 @@ int tpm_nv_size(struct tpm_ctx *c, uint32_t index, size_t *size)
 
 	if (!c || !size)
 		return KBS_ERR_INVAL;
-	r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+	r = c->tss->Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
 	if (r != TSS2_RC_SUCCESS)
 		return KBS_ERR_NOTFOUND;
-	r = Esys_NV_ReadPublic(c->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
-	Esys_TR_Close(c->esys, &nv);
+	r = c->tss->Esys_NV_ReadPublic(c->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	c->tss->Esys_TR_Close(c->esys, &nv);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("NV_ReadPublic", r);
+		return tss_fail(c, "NV_ReadPublic", r);
 	*size = pub->nvPublic.dataSize;
-	Esys_Free(pub);
+	c->tss->Esys_Free(pub);
 	return KBS_OK;
 }
 
@@ -564,7 +566,7 @@ int tpm_nv_read(struct tpm_ctx *c, uint32_t index, uint8_t **out, size_t *len)
 		return rc;
 	if (!size || size > TPM_NV_READ_MAX)
 		return KBS_ERR_RANGE;
-	r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+	r = c->tss->Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
 	if (r != TSS2_RC_SUCCESS)
 		return KBS_ERR_NOTFOUND;
 	buf = malloc(size);
@@ -576,19 +578,19 @@ int tpm_nv_read(struct tpm_ctx *c, uint32_t index, uint8_t **out, size_t *len)
 		UINT16 n = (UINT16)(size - off > TPM_NV_CHUNK ? TPM_NV_CHUNK : size - off);
 
 		/* owner authorization, as Azure's guest library reads the HCL report */
-		r = Esys_NV_Read(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		r = c->tss->Esys_NV_Read(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 				 ESYS_TR_NONE, n, (UINT16)off, &chunk);
 		if (r != TSS2_RC_SUCCESS) {
-			rc = tss_fail("NV_Read", r);
+			rc = tss_fail(c, "NV_Read", r);
 			goto out;
 		}
 		if (chunk->size != n) {
-			Esys_Free(chunk);
+			c->tss->Esys_Free(chunk);
 			rc = KBS_ERR_PROTOCOL;
 			goto out;
 		}
 		memcpy(buf + off, chunk->buffer, n);
-		Esys_Free(chunk);
+		c->tss->Esys_Free(chunk);
 		off += n;
 	}
 	*out = buf;
@@ -597,7 +599,7 @@ int tpm_nv_read(struct tpm_ctx *c, uint32_t index, uint8_t **out, size_t *len)
 	rc = KBS_OK;
 out:
 	free(buf);
-	Esys_TR_Close(c->esys, &nv);
+	c->tss->Esys_TR_Close(c->esys, &nv);
 	return rc;
 }
 
@@ -617,17 +619,17 @@ int tpm_nv_write(struct tpm_ctx *c, uint32_t index, const uint8_t *data, size_t 
 	if (rc && rc != KBS_ERR_NOTFOUND)
 		return rc;
 	if (!rc) {
-		r = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+		r = c->tss->Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					  &nv);
 		if (r != TSS2_RC_SUCCESS)
-			return tss_fail("TR_FromTPMPublic (NV)", r);
+			return tss_fail(c, "TR_FromTPMPublic (NV)", r);
 		if (size != len) {
 			/* redefined with the new size, as Azure's guest library does */
-			r = Esys_NV_UndefineSpace(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD,
+			r = c->tss->Esys_NV_UndefineSpace(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD,
 						  ESYS_TR_NONE, ESYS_TR_NONE);
 			if (r != TSS2_RC_SUCCESS) {
-				Esys_TR_Close(c->esys, &nv);
-				return tss_fail("NV_UndefineSpace", r);
+				c->tss->Esys_TR_Close(c->esys, &nv);
+				return tss_fail(c, "NV_UndefineSpace", r);
 			}
 			nv = ESYS_TR_NONE;
 		}
@@ -638,18 +640,18 @@ int tpm_nv_write(struct tpm_ctx *c, uint32_t index, const uint8_t *data, size_t 
 		pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
 		pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD;
 		pub.nvPublic.dataSize = (UINT16)len;
-		r = Esys_NV_DefineSpace(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		r = c->tss->Esys_NV_DefineSpace(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 					ESYS_TR_NONE, &auth, &pub, &nv);
 		if (r != TSS2_RC_SUCCESS)
-			return tss_fail("NV_DefineSpace", r);
+			return tss_fail(c, "NV_DefineSpace", r);
 	}
 	buf.size = (UINT16)len;
 	memcpy(buf.buffer, data, len);
-	r = Esys_NV_Write(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	r = c->tss->Esys_NV_Write(c->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			  ESYS_TR_NONE, &buf, 0);
-	Esys_TR_Close(c->esys, &nv);
+	c->tss->Esys_TR_Close(c->esys, &nv);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail("NV_Write", r);
+		return tss_fail(c, "NV_Write", r);
 	return KBS_OK;
 }
 
