@@ -154,6 +154,8 @@ const EVP_MD *tpm_alg_md(uint16_t alg)
 		return EVP_sha384();
 	case TPM_ALG_SHA512:
 		return EVP_sha512();
+	case TPM_ALG_SM3_256:
+		return EVP_sm3();
 	default:
 		return NULL;
 	}

@@ -3,6 +3,7 @@
 
 #include "server/as/verifier_az.h"
 #include "server/as/verifier_cca.h"
+#include "server/as/verifier_csv.h"
 #include "server/as/verifier_sgx.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
@@ -16,6 +17,8 @@
 
 #define DEFAULT_VCEK_DIR "/opt/confidential-containers/attestation-service/kds-store"
 #define DEFAULT_KDS_URL "https://kdsintf.amd.com"
+#define DEFAULT_CSV_CERT_DIR "/opt/hygon/csv"
+#define DEFAULT_CSV_KDS_URL "https://cert.hygon.cn"
 
 /* Adding a TEE: write verifier_<tee>.c and add it here. */
 static const struct as_verifier *const verifiers[] = {
@@ -28,10 +31,11 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_az_snp_vtpm,
 	&as_verifier_az_tdx_vtpm,
 	&as_verifier_cca,
+	&as_verifier_csv,
 };
 
 static const char *const names[] = {"sample",      "sampledevice", "snp", "tdx", "tpm", "sgx",
-				    "az-snp-vtpm", "az-tdx-vtpm",  "cca", NULL};
+				    "az-snp-vtpm", "az-tdx-vtpm",  "cca", "csv", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
@@ -72,6 +76,9 @@ void as_verifier_config_release(struct as_verifier_config *cfg)
 	free(cfg->tdx_collateral_dir);
 	free(cfg->tpm_trusted_ak_keys_dir);
 	free(cfg->tpm_ak_ca_path);
+	free(cfg->csv_cert_dir);
+	free(cfg->csv_kds_url);
+	free(cfg->csv_hrk_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -125,50 +132,49 @@ static const json_t *section(const json_t *vc, const char *name, int *rc, char *
 	return s;
 }
 
-/* Trustee's vcek_sources: the first OfflineStore path and the first KDS base_url. */
-static int vcek_sources(const json_t *src, struct as_verifier_config *cfg, char *why,
-			size_t whylen)
+/*
+ * A sources array (Trustee's snp vcek_sources, our csv hsk_cek_sources): the first
+ * OfflineStore path and the first KDS base_url; a listed type without its key gets the default.
+ */
+static int cert_sources(const json_t *src, const char *key, char **dir, const char *def_dir,
+			char **url, const char *def_url, char *why, size_t whylen)
 {
 	size_t i;
 	const json_t *e;
 	bool have_store = false, have_kds = false;
+	char sect[96];
 
+	snprintf(sect, sizeof(sect), "%s[]", key);
 	if (!json_is_array(src))
-		BAD("key 'verifier_config.snp_verifier.vcek_sources': expected array");
+		BAD("key 'verifier_config.%s': expected array", key);
 	json_array_foreach(src, i, e) {
 		const char *t = json_string_value(json_object_get(e, "type"));
 		int rc;
 
 		if (!json_is_object(e) || !t)
-			BAD("verifier_config.snp_verifier.vcek_sources[%zu]: expected {\"type\":…}",
-			    i);
+			BAD("verifier_config.%s[%zu]: expected {\"type\":…}", key, i);
 		if (strcmp(t, "OfflineStore") == 0 && !have_store) {
 			have_store = true;
-			free(cfg->snp_vcek_dir);
-			cfg->snp_vcek_dir = strdup(DEFAULT_VCEK_DIR);
-			if (!cfg->snp_vcek_dir)
+			free(*dir);
+			if (!(*dir = strdup(def_dir)))
 				return KBS_ERR_NOMEM;
-			if ((rc = opt_str(e, "snp_verifier.vcek_sources[]", "path", &cfg->snp_vcek_dir,
-					  why, whylen)))
+			if ((rc = opt_str(e, sect, "path", dir, why, whylen)))
 				return rc;
 		} else if (strcmp(t, "KDS") == 0 && !have_kds) {
 			have_kds = true;
-			free(cfg->snp_kds_url);
-			cfg->snp_kds_url = strdup(DEFAULT_KDS_URL);
-			if (!cfg->snp_kds_url)
+			free(*url);
+			if (!(*url = strdup(def_url)))
 				return KBS_ERR_NOMEM;
-			if ((rc = opt_str(e, "snp_verifier.vcek_sources[]", "base_url",
-					  &cfg->snp_kds_url, why, whylen)))
+			if ((rc = opt_str(e, sect, "base_url", url, why, whylen)))
 				return rc;
 		} else if (strcmp(t, "OfflineStore") != 0 && strcmp(t, "KDS") != 0) {
-			BAD("verifier_config.snp_verifier.vcek_sources[%zu]: unknown type '%s'", i,
-			    t);
+			BAD("verifier_config.%s[%zu]: unknown type '%s'", key, i, t);
 		}
 	}
 	if (!have_store) {
 		/* only KDS listed: no cache directory */
-		free(cfg->snp_vcek_dir);
-		cfg->snp_vcek_dir = NULL;
+		free(*dir);
+		*dir = NULL;
 	}
 	return KBS_OK;
 }
@@ -187,7 +193,7 @@ static int env_str(const char *name, char **out)
 int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cfg, char *why,
 				 size_t whylen)
 {
-	const json_t *snp, *dcap, *tpm, *v;
+	const json_t *snp, *dcap, *tpm, *csv, *v;
 	const char *e;
 	int rc;
 
@@ -206,6 +212,13 @@ int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cf
 	    (rc = env_str("KBSFS_SNP_KDS_URL", &cfg->snp_kds_url)) ||
 	    (rc = env_str("KBSFS_TDX_COLLATERAL_DIR", &cfg->tdx_collateral_dir)))
 		goto out;
+	rc = KBS_ERR_NOMEM;
+	if (!(cfg->csv_cert_dir = strdup(DEFAULT_CSV_CERT_DIR)))
+		goto out;
+	if ((rc = env_str("KBSFS_CSV_CERT_DIR", &cfg->csv_cert_dir)) ||
+	    (rc = env_str("KBSFS_CSV_KDS_URL", &cfg->csv_kds_url)) ||
+	    (rc = env_str("KBSFS_CSV_HRK_PATH", &cfg->csv_hrk_path)))
+		goto out;
 	e = getenv("KBSFS_SNP_MAX_VMPL");
 	if (e && *e) {
 		char *end;
@@ -222,7 +235,8 @@ int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cf
 	if (rc)
 		goto out;
 	if (snp && (v = json_object_get(snp, "vcek_sources")) &&
-	    (rc = vcek_sources(v, cfg, why, whylen)))
+	    (rc = cert_sources(v, "snp_verifier.vcek_sources", &cfg->snp_vcek_dir,
+			       DEFAULT_VCEK_DIR, &cfg->snp_kds_url, DEFAULT_KDS_URL, why, whylen)))
 		goto out;
 	if (snp && (rc = opt_uint(snp, "snp_verifier", "max_vmpl", 3, &cfg->snp_max_vmpl, why,
 				  whylen)))
@@ -255,6 +269,17 @@ int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cf
 			cfg->tpm_allow_unverified_ak = json_is_true(v);
 		}
 	}
+	csv = section(vc, "csv_verifier", &rc, why, whylen);
+	if (rc)
+		goto out;
+	if (csv && (v = json_object_get(csv, "hsk_cek_sources")) &&
+	    (rc = cert_sources(v, "csv_verifier.hsk_cek_sources", &cfg->csv_cert_dir,
+			       DEFAULT_CSV_CERT_DIR, &cfg->csv_kds_url, DEFAULT_CSV_KDS_URL, why,
+			       whylen)))
+		goto out;
+	if (csv && (rc = opt_str(csv, "csv_verifier", "hrk_path", &cfg->csv_hrk_path, why,
+				 whylen)))
+		goto out;
 	rc = KBS_OK;
 out:
 	if (rc) {

@@ -42,12 +42,17 @@ struct as_verifier_config {
 	unsigned tpm_max_trusted_ak_keys; /* "max_trusted_ak_keys" (Trustee), 0 = 100 */
 	char *tpm_ak_ca_path;		/* "ak_ca_certs" (extension): PEM bundle */
 	bool tpm_allow_unverified_ak;	/* "allow_unverified_ak" (extension) */
+	/* csv_verifier (all extension keys; Trustee hard-codes these) */
+	char *csv_cert_dir;	/* hsk_cek_sources [{"type":"OfflineStore","path":…}] */
+	char *csv_kds_url;	/* hsk_cek_sources [{"type":"KDS","base_url":…}]; NULL = no network */
+	char *csv_hrk_path;	/* "hrk_path": replaces the built-in Hygon Root Key */
 };
 
 /*
  * Reads a "verifier_config" object (NULL = not configured). Unset values fall back to the
  * documented environment variables (KBSFS_SNP_VCEK_DIR, KBSFS_SNP_KDS_URL, KBSFS_SNP_MAX_VMPL,
- * KBSFS_TDX_COLLATERAL_DIR), then to the defaults. Wrong types name the key in why.
+ * KBSFS_TDX_COLLATERAL_DIR, KBSFS_CSV_CERT_DIR, KBSFS_CSV_KDS_URL, KBSFS_CSV_HRK_PATH), then to
+ * the defaults. Wrong types name the key in why.
  */
 int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cfg, char *why,
 				 size_t whylen);
