@@ -6,18 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/as/tdx_quote.h"
+#include "server/as/dcap_quote.h"
 
 /*
- * Intel SGX DCAP quote, version 3 (ECDSA P-256 attestation key, PCK certificate chain as
- * certification data type 5). Parsed into the TDX quote struct so that the DCAP checks
- * (PCK chain, QE report, attestation key binding, quote signature) are shared:
- * header 48 bytes, body = the 384-byte enclave report, signed region [0, 432).
- * All pointers point into the caller's buffer. Bytes after the signature data are ignored.
+ * Intel SGX DCAP quote, version 3 (read by dcap_quote_parse with DCAP_TEE_SGX): header 48
+ * bytes, body = the 384-byte enclave report, signed region [0, 432). Enclave report layout
+ * and Trustee's claims.
  */
 
 #define SGX_REPORT_BODY_LEN 384
-#define SGX_TEE_TYPE 0x00u
 
 /* enclave report body offsets */
 #define SGX_BODY_CPUSVN 0
@@ -37,9 +34,6 @@
 #define SGX_BODY_ISVFAMILYID 304
 #define SGX_BODY_REPORTDATA 320
 
-/* Parses and bounds-checks a v3 quote into q (version 3, body_size 384); why names the field. */
-int sgx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, char *why, size_t whylen);
-
 /*
  * Trustee's SGX claims: {"header": {version, att_key_type, att_key_data_0, qe_svn, pce_svn,
  * vendor_id, user_data}, "body": {cpu_svn, misc_select, reserved1, isv_ext_prod_id,
@@ -48,6 +42,6 @@ int sgx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, char *w
  * "report_data", "init_data" (= config_id)}; lowercase hex of the raw bytes. New reference,
  * NULL on allocation failure.
  */
-json_t *sgx_quote_claims(const struct tdx_quote *q);
+json_t *sgx_quote_claims(const struct dcap_quote *q);
 
 #endif

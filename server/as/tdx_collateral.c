@@ -295,7 +295,7 @@ out:
 	return rc;
 }
 
-int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote *q, X509 *leaf,
+int tdx_collateral_evaluate(const char *dir, X509 *root, const struct dcap_quote *q, X509 *leaf,
 			    X509 *inter, time_t now, json_t *claims, char *why, size_t whylen)
 {
 	X509 *chain[4] = {NULL}, *signer = NULL;
@@ -422,8 +422,8 @@ int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote 
 		goto out;
 	{
 		uint8_t ms[32], at[16], am[16], mi[4], mm[4];
-		unsigned isvsvn = qer[TDX_QE_ISVSVN] | qer[TDX_QE_ISVSVN + 1] << 8;
-		unsigned prod = qer[TDX_QE_ISVPRODID] | qer[TDX_QE_ISVPRODID + 1] << 8;
+		unsigned isvsvn = qer[DCAP_QE_ISVSVN] | qer[DCAP_QE_ISVSVN + 1] << 8;
+		unsigned prod = qer[DCAP_QE_ISVPRODID] | qer[DCAP_QE_ISVPRODID + 1] << 8;
 		json_t *ql = NULL;
 
 		if (strcmp(str(json_object_get(qe, "id")), "TD_QE") != 0 ||
@@ -433,16 +433,16 @@ int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote 
 		    unhex_n(json_string_value(json_object_get(qe, "miscselect")), mi, 4) ||
 		    unhex_n(json_string_value(json_object_get(qe, "miscselectMask")), mm, 4))
 			FAIL(KBS_ERR_PARSE, "tdx collateral: QE identity is not a TD_QE identity");
-		if (memcmp(ms, qer + TDX_QE_MRSIGNER, 32) != 0 ||
+		if (memcmp(ms, qer + DCAP_QE_MRSIGNER, 32) != 0 ||
 		    (json_int_t)prod != json_integer_value(json_object_get(qe, "isvprodid")))
 			FAIL(KBS_ERR_VERIFY, "tdx collateral: QE MRSIGNER/ISVPRODID do not match");
 		/* miscselect is a little-endian u32 in the report, big-endian hex in the JSON */
 		for (int k = 0; k < 4; k++)
-			if ((qer[TDX_QE_MISCSELECT + k] & mm[3 - k]) != mi[3 - k])
+			if ((qer[DCAP_QE_MISCSELECT + k] & mm[3 - k]) != mi[3 - k])
 				FAIL(KBS_ERR_VERIFY,
 				     "tdx collateral: QE MISCSELECT does not match");
 		for (int k = 0; k < 16; k++)
-			if ((qer[TDX_QE_ATTRIBUTES + k] & am[k]) != at[k])
+			if ((qer[DCAP_QE_ATTRIBUTES + k] & am[k]) != at[k])
 				FAIL(KBS_ERR_VERIFY, "tdx collateral: QE ATTRIBUTES do not match");
 		json_array_foreach(
 		    json_object_get(qe, "tcbLevels"), i,

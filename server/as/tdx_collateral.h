@@ -33,7 +33,7 @@ int tdx_json_raw_member(const char *text, size_t len, const char *key, const cha
  * collateral_expiration_status, tcb_eval_num, fmspc, sgx_type to claims. Terminal results
  * (no matching level, Revoked, bad signature, revoked certificate) fail with why.
  */
-int tdx_collateral_evaluate(const char *dir, X509 *root, const struct tdx_quote *q, X509 *leaf,
+int tdx_collateral_evaluate(const char *dir, X509 *root, const struct dcap_quote *q, X509 *leaf,
 			    X509 *inter, time_t now, json_t *claims, char *why, size_t whylen);
 
 /* Seconds since the epoch of an RFC 3339 UTC time "YYYY-MM-DDThh:mm:ssZ"; -1 if invalid. */

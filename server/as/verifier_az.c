@@ -173,7 +173,7 @@ int az_tdx_verify(const struct tdx_verifier *tdx, const struct as_verify_input *
 {
 	struct az_evidence e = {0};
 	struct hcl_report h;
-	struct tdx_quote q;
+	struct dcap_quote q;
 	uint8_t var_hash[32];
 	char *b64 = NULL;
 	json_t *tev = NULL, *c = NULL;
@@ -183,7 +183,7 @@ int az_tdx_verify(const struct tdx_verifier *tdx, const struct as_verify_input *
 	*claims = NULL;
 	if ((rc = common_checks(in, 1, &e, &h, var_hash, why, whylen)))
 		goto out;
-	if ((rc = tdx_quote_parse(e.td_quote, e.td_quote_len, &q, why, whylen)))
+	if ((rc = dcap_quote_parse(e.td_quote, e.td_quote_len, DCAP_TEE_TDX, &q, why, whylen)))
 		goto out;
 	rc = KBS_ERR_NOMEM;
 	if (b64_encode_alloc(e.td_quote, e.td_quote_len, B64_STD, &b64) != KBS_OK ||

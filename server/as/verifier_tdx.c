@@ -194,7 +194,7 @@ static int check_cn(const char *tee, X509 *c, const char *a, const char *b, cons
 }
 
 static int verify_chain_full(const struct tdx_verifier *v, const char *tee,
-			     const struct tdx_quote *q, X509 **chain, int *platform_ca, char *why,
+			     const struct dcap_quote *q, X509 **chain, int *platform_ca, char *why,
 			     size_t whylen)
 {
 	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
@@ -250,7 +250,7 @@ static int verify_chain_full(const struct tdx_verifier *v, const char *tee,
  * verify_chain_full through a cache of verified chains: a repeated chain (same PEM bytes)
  * skips the PEM parse and the three signatures; the validity period is still checked.
  */
-static int verify_chain(const struct tdx_verifier *cv, const char *tee, const struct tdx_quote *q,
+static int verify_chain(const struct tdx_verifier *cv, const char *tee, const struct dcap_quote *q,
 			X509 **chain, int *platform_ca, char *why, size_t whylen)
 {
 	static const char *const names[3] = {"PCK leaf", "intermediate CA", "root CA"};
@@ -321,10 +321,10 @@ static int check_qe_identity(const struct dcap_qe_identity *id, const uint8_t *q
 			     size_t whylen)
 {
 	uint8_t mrsigner[32];
-	uint32_t misc = (uint32_t)qe[TDX_QE_MISCSELECT] | (uint32_t)qe[TDX_QE_MISCSELECT + 1] << 8 |
-			(uint32_t)qe[TDX_QE_MISCSELECT + 2] << 16 |
-			(uint32_t)qe[TDX_QE_MISCSELECT + 3] << 24;
-	unsigned prodid = qe[TDX_QE_ISVPRODID] | qe[TDX_QE_ISVPRODID + 1] << 8;
+	uint32_t misc =
+	    (uint32_t)qe[DCAP_QE_MISCSELECT] | (uint32_t)qe[DCAP_QE_MISCSELECT + 1] << 8 |
+	    (uint32_t)qe[DCAP_QE_MISCSELECT + 2] << 16 | (uint32_t)qe[DCAP_QE_MISCSELECT + 3] << 24;
+	unsigned prodid = qe[DCAP_QE_ISVPRODID] | qe[DCAP_QE_ISVPRODID + 1] << 8;
 
 	const char *tee = id->tee;
 
@@ -332,7 +332,7 @@ static int check_qe_identity(const struct dcap_qe_identity *id, const uint8_t *q
 		snprintf(why, whylen, "%s: bad built-in QE MRSIGNER", tee);
 		return KBS_ERR_INTERNAL;
 	}
-	if (memcmp(qe + TDX_QE_MRSIGNER, mrsigner, 32) != 0) {
+	if (memcmp(qe + DCAP_QE_MRSIGNER, mrsigner, 32) != 0) {
 		snprintf(why, whylen, "%s: QE MRSIGNER is not Intel's %s", tee, id->name);
 		return KBS_ERR_VERIFY;
 	}
@@ -347,7 +347,8 @@ static int check_qe_identity(const struct dcap_qe_identity *id, const uint8_t *q
 		return KBS_ERR_VERIFY;
 	}
 	for (int i = 0; i < 16; i++)
-		if ((qe[TDX_QE_ATTRIBUTES + i] & td_qe_attributes_mask[i]) != td_qe_attributes[i]) {
+		if ((qe[DCAP_QE_ATTRIBUTES + i] & td_qe_attributes_mask[i]) !=
+		    td_qe_attributes[i]) {
 			snprintf(why, whylen, "%s: QE ATTRIBUTES do not match the %s identity", tee,
 				 id->name);
 			return KBS_ERR_VERIFY;
@@ -355,7 +356,7 @@ static int check_qe_identity(const struct dcap_qe_identity *id, const uint8_t *q
 	return KBS_OK;
 }
 
-int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
+int dcap_verify_quote(const struct tdx_verifier *v, const struct dcap_quote *q,
 		      const struct dcap_qe_identity *id, X509 **leaf, X509 **inter,
 		      int *platform_ca, char *why, size_t whylen)
 {
@@ -379,7 +380,7 @@ int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
 		goto out;
 	}
 	if (verify_sig_raw(X509_get0_pubkey(chain[0]), q->qe_report_sig, q->qe_report,
-			   TDX_QE_REPORT_LEN) != KBS_OK) {
+			   DCAP_QE_REPORT_LEN) != KBS_OK) {
 		snprintf(why, whylen, "%s: QE report signature does not verify with the PCK key",
 			 tee);
 		goto out;
@@ -399,8 +400,8 @@ int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
 			goto out;
 		}
 	}
-	if (CRYPTO_memcmp(h, q->qe_report + TDX_QE_REPORTDATA, 32) != 0 ||
-	    memcmp(q->qe_report + TDX_QE_REPORTDATA + 32, zero32, 32) != 0) {
+	if (CRYPTO_memcmp(h, q->qe_report + DCAP_QE_REPORTDATA, 32) != 0 ||
+	    memcmp(q->qe_report + DCAP_QE_REPORTDATA + 32, zero32, 32) != 0) {
 		snprintf(why, whylen,
 			 "%s: QE report data does not bind the attestation key (SHA-256 mismatch)",
 			 tee);
@@ -437,14 +438,85 @@ out:
 	return rc;
 }
 
-int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
+int tdx_verify_quote(const struct tdx_verifier *v, const struct dcap_quote *q, X509 **leaf,
 		     X509 **inter, int *platform_ca, char *why, size_t whylen)
 {
 	return dcap_verify_quote(v, q, &dcap_td_qe, leaf, inter, platform_ca, why, whylen);
 }
 
+int dcap_evidence_quote(const json_t *ev, uint32_t tee_type, uint8_t **quote, struct dcap_quote *q,
+			char *why, size_t whylen)
+{
+	const char *tee = tee_type == DCAP_TEE_SGX ? "sgx" : "tdx";
+	const char *b64;
+	size_t qlen = 0;
+	int rc;
+
+	*quote = NULL;
+	if (!json_is_object(ev)) {
+		snprintf(why, whylen, "%s evidence is not a JSON object", tee);
+		return KBS_ERR_PARSE;
+	}
+	b64 = json_string_value(json_object_get(ev, "quote"));
+	if (!b64 || !*b64) {
+		snprintf(why, whylen, "%s evidence: member 'quote' must be a non-empty string",
+			 tee);
+		return KBS_ERR_PARSE;
+	}
+	if (strlen(b64) > MAX_QUOTE_LEN * 4 / 3 + 4 ||
+	    b64_decode_alloc(b64, strlen(b64), B64_STD, quote, &qlen) != KBS_OK) {
+		snprintf(why, whylen, "%s evidence: 'quote' is not standard base64 (or too long)",
+			 tee);
+		return KBS_ERR_PARSE;
+	}
+	if ((rc = dcap_quote_parse(*quote, qlen, tee_type, q, why, whylen)) != KBS_OK) {
+		free(*quote);
+		*quote = NULL;
+	}
+	return rc;
+}
+
+int dcap_check_binding(const struct as_verify_input *in, const char *tee, const uint8_t *rd,
+		       const uint8_t *cfg, size_t cfglen, const char *cfgname, char *why,
+		       size_t whylen)
+{
+	uint8_t fit[64];
+
+	if (in->report_data) {
+		as_fit_report_data(in->report_data, in->report_data_len, fit, 64);
+		if (CRYPTO_memcmp(fit, rd, 64) != 0) {
+			snprintf(why, whylen,
+				 "%s: REPORTDATA does not match the runtime data digest", tee);
+			return KBS_ERR_VERIFY;
+		}
+	}
+	if (in->init_data_digest) {
+		as_fit_report_data(in->init_data_digest, in->init_data_digest_len, fit, cfglen);
+		if (CRYPTO_memcmp(fit, cfg, cfglen) != 0) {
+			snprintf(why, whylen, "%s: %s does not match the init-data digest", tee,
+				 cfgname);
+			return KBS_ERR_VERIFY;
+		}
+	}
+	return KBS_OK;
+}
+
+int dcap_platform_instance_id(X509 *leaf, int platform_ca, json_t *claims)
+{
+	const uint8_t *val;
+	size_t len;
+	uint8_t tag;
+
+	/* byte-reversed hex, as Trustee prints it */
+	if (platform_ca && tdx_pck_ext(leaf, 6, &tag, &val, &len) == KBS_OK && tag == 0x04 &&
+	    len == 16 &&
+	    json_object_set_new(claims, "platform_instance_id", dcap_hex(val, 16, 1)) != 0)
+		return KBS_ERR_NOMEM;
+	return KBS_OK;
+}
+
 /* Replays a supplied CC event log into RTMR0..3 and requires the quote's values. */
-static int check_eventlog(const json_t *el, const struct tdx_quote *q, char *why, size_t whylen)
+static int check_eventlog(const json_t *el, const struct dcap_quote *q, char *why, size_t whylen)
 {
 	const char *b64 = json_string_value(el);
 	uint8_t *log = NULL, rtmr[4][48];
@@ -470,81 +542,31 @@ static int check_eventlog(const json_t *el, const struct tdx_quote *q, char *why
 	return KBS_OK;
 }
 
-static json_t *hexs(const uint8_t *p, size_t n, int reverse)
-{
-	char s[2 * 64 + 1];
-
-	if (n > 64)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", p[reverse ? n - 1 - i : i]);
-	s[2 * n] = 0;
-	return json_string(s);
-}
-
 int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_input *in,
 			json_t **claims, char *why, size_t whylen)
 {
 	const json_t *ev = in->evidence;
-	const char *b64;
-	uint8_t *quote = NULL, fit[64], rkid[48];
-	size_t qlen = 0;
-	struct tdx_quote q;
+	uint8_t *quote = NULL, rkid[48];
+	struct dcap_quote q;
 	X509 *leaf = NULL, *inter = NULL;
 	json_t *c = NULL;
 	int pca = 0, rc;
 
 	*claims = NULL;
-	if (!json_is_object(ev)) {
-		snprintf(why, whylen, "tdx evidence is not a JSON object");
-		return KBS_ERR_PARSE;
-	}
-	b64 = json_string_value(json_object_get(ev, "quote"));
-	if (!b64 || !*b64) {
-		snprintf(why, whylen, "tdx evidence: member 'quote' must be a non-empty string");
-		return KBS_ERR_PARSE;
-	}
-	if (strlen(b64) > MAX_QUOTE_LEN * 4 / 3 + 4 ||
-	    b64_decode_alloc(b64, strlen(b64), B64_STD, &quote, &qlen) != KBS_OK) {
-		snprintf(why, whylen, "tdx evidence: 'quote' is not standard base64 (or too long)");
-		return KBS_ERR_PARSE;
-	}
-	if ((rc = tdx_quote_parse(quote, qlen, &q, why, whylen)) != KBS_OK)
+	if ((rc = dcap_evidence_quote(ev, DCAP_TEE_TDX, &quote, &q, why, whylen)) != KBS_OK)
 		goto out;
 	if ((rc = tdx_verify_quote(v, &q, &leaf, &inter, &pca, why, whylen)) != KBS_OK)
 		goto out;
-	rc = KBS_ERR_VERIFY;
-	if (in->report_data) {
-		as_fit_report_data(in->report_data, in->report_data_len, fit, 64);
-		if (CRYPTO_memcmp(fit, q.body + TDX_BODY_REPORTDATA, 64) != 0) {
-			snprintf(why, whylen,
-				 "tdx: REPORTDATA does not match the runtime data digest");
-			goto out;
-		}
-	}
-	if (in->init_data_digest) {
-		as_fit_report_data(in->init_data_digest, in->init_data_digest_len, fit, 48);
-		if (CRYPTO_memcmp(fit, q.body + TDX_BODY_MRCONFIGID, 48) != 0) {
-			snprintf(why, whylen,
-				 "tdx: MRCONFIGID does not match the init-data digest");
-			goto out;
-		}
-	}
+	if ((rc = dcap_check_binding(in, "tdx", q.body + TDX_BODY_REPORTDATA,
+				     q.body + TDX_BODY_MRCONFIGID, 48, "MRCONFIGID", why,
+				     whylen)) != KBS_OK)
+		goto out;
 	if ((rc = check_eventlog(json_object_get(ev, "cc_eventlog"), &q, why, whylen)) != KBS_OK)
 		goto out;
 	rc = KBS_ERR_NOMEM;
 	c = tdx_quote_claims(&q);
-	if (!c)
+	if (!c || dcap_platform_instance_id(leaf, pca, c) != KBS_OK)
 		goto out;
-	if (pca) {
-		const uint8_t *val;
-		size_t len;
-		uint8_t tag;
-
-		if (tdx_pck_ext(leaf, 6, &tag, &val, &len) == KBS_OK && tag == 0x04 && len == 16 &&
-		    json_object_set_new(c, "platform_instance_id", hexs(val, 16, 1)) != 0)
-			goto out;
-	}
 	SHA384(v->root_point, 65, rkid);
 	if (v->collateral_dir) {
 		rc = tdx_collateral_evaluate(v->collateral_dir, v->root, &q, leaf, inter,

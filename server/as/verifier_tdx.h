@@ -41,7 +41,7 @@ int tdx_verifier_verify(const struct tdx_verifier *v, const struct as_verify_inp
  * signature). On success *leaf / *inter (if not NULL) receive the PCK leaf and intermediate
  * (caller frees) and *platform_ca whether the intermediate is the Platform CA.
  */
-int tdx_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q, X509 **leaf,
+int tdx_verify_quote(const struct tdx_verifier *v, const struct dcap_quote *q, X509 **leaf,
 		     X509 **inter, int *platform_ca, char *why, size_t whylen);
 
 /*
@@ -59,10 +59,10 @@ extern const struct dcap_qe_identity dcap_td_qe;  /* TDX quoting enclave */
 extern const struct dcap_qe_identity dcap_sgx_qe; /* SGX ECDSA quoting enclave (QE3) */
 
 /*
- * tdx_verify_quote for any DCAP quote parsed into struct tdx_quote (TDX v4/v5, SGX v3), with
+ * tdx_verify_quote for any DCAP quote parsed into struct dcap_quote (TDX v4/v5, SGX v3), with
  * the quoting enclave identity id.
  */
-int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
+int dcap_verify_quote(const struct tdx_verifier *v, const struct dcap_quote *q,
 		      const struct dcap_qe_identity *id, X509 **leaf, X509 **inter,
 		      int *platform_ca, char *why, size_t whylen);
 
@@ -71,6 +71,22 @@ int dcap_verify_quote(const struct tdx_verifier *v, const struct tdx_quote *q,
  * last arc (e.g. 4 = FMSPC, 6 = platform instance id); returns its value TLV content.
  */
 int tdx_pck_ext(X509 *leaf, unsigned arc, uint8_t *tag, const uint8_t **val, size_t *len);
+
+/*
+ * Evidence steps the SGX and TDX verifiers share. dcap_evidence_quote: evidence
+ * {"quote": "<standard base64>"} (at most 64 KiB decoded) into *quote (caller frees; NULL on
+ * failure) parsed as a quote of tee_type into q. dcap_check_binding: the 64-byte REPORTDATA
+ * rd against the runtime-data digest and the init-data field cfg (cfglen bytes, named cfgname
+ * in the refusal) against the init-data digest, where the input has them (KBS_ERR_VERIFY).
+ * dcap_platform_instance_id: adds "platform_instance_id" (PCK extension arc 6, byte-reversed
+ * hex, as Trustee) to claims when the PCK was issued by the Platform CA; KBS_ERR_NOMEM only.
+ */
+int dcap_evidence_quote(const json_t *ev, uint32_t tee_type, uint8_t **quote, struct dcap_quote *q,
+			char *why, size_t whylen);
+int dcap_check_binding(const struct as_verify_input *in, const char *tee, const uint8_t *rd,
+		       const uint8_t *cfg, size_t cfglen, const char *cfgname, char *why,
+		       size_t whylen);
+int dcap_platform_instance_id(X509 *leaf, int platform_ca, json_t *claims);
 
 extern const struct as_verifier as_verifier_tdx;
 

@@ -141,11 +141,11 @@ static void every_signed_byte_flip_refused(void **state)
 	struct tdx_verifier *v = verifier_at(NOW_2026);
 	size_t n, qe_off;
 	uint8_t *q = sample(&n);
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 
 	(void)state;
-	assert_int_equal(sgx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)), KBS_OK);
 	assert_int_equal(tq.signed_len, 48 + SGX_REPORT_BODY_LEN);
 	qe_off = (size_t)(tq.qe_report - q);
 	for (size_t i = 0; i < tq.signed_len; i++) {
@@ -184,13 +184,13 @@ static void every_signed_byte_flip_refused(void **state)
 /* Rebuilds quote q with another PCK chain text (fixing the two enclosing lengths). */
 static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *outlen)
 {
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 	size_t pre, pl = strlen(pem), old;
 	uint8_t *o;
 	long delta;
 
-	assert_int_equal(sgx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)), KBS_OK);
 	pre = (size_t)(tq.pck_chain - q);
 	old = (size_t)(q[pre - 4] | q[pre - 3] << 8 | q[pre - 2] << 16 | (size_t)q[pre - 1] << 24);
 	delta = (long)pl - (long)old;
@@ -212,11 +212,11 @@ static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *
 
 static char *chain_cert(const uint8_t *q, size_t n, int idx)
 {
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256], *out;
 	const char *p, *e;
 
-	assert_int_equal(sgx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)), KBS_OK);
 	p = (const char *)tq.pck_chain;
 	for (int i = 0; i < idx; i++)
 		p = strstr(p + 1, "-----BEGIN CERTIFICATE-----");
@@ -308,19 +308,22 @@ static void tdx_quotes_and_truncations_refused(void **state)
 	struct tdx_verifier *v = verifier_at(NOW_2026);
 	size_t n, tn;
 	uint8_t *q = sample(&n), *t = td_read_file("tdx", "tdx_quote_4.dat", &tn);
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 
 	(void)state;
 	expect_fail(v, t, tn, "sgx quote: version 4 is not an SGX v3 quote");
 	/* and the other way round: the TDX parser names an SGX quote */
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(why, "version 3 is an SGX quote"));
 	for (size_t len = 0; len < n; len += (len < 1100 ? 1 : 97))
-		assert_int_not_equal(sgx_quote_parse(q, len, &tq, why, sizeof(why)), KBS_OK);
+		assert_int_not_equal(dcap_quote_parse(q, len, DCAP_TEE_SGX, &tq, why, sizeof(why)),
+				     KBS_OK);
 	/* a TDX TEE type in a v3 header */
 	q[4] = 0x81;
-	assert_int_equal(sgx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(why, "TEE type 0x81 is not SGX"));
 	free(t);
 	free(q);

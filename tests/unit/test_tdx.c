@@ -195,7 +195,7 @@ static void quote6_mrconfigid_binds_init_data(void **state)
 	uint8_t *q = td_read("tdx_quote_6.dat", &n), id[48], rd[64];
 	json_t *c = NULL;
 	char why[256];
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	X509 *leaf = NULL;
 	int pca = 0;
 	const uint8_t *val;
@@ -203,7 +203,7 @@ static void quote6_mrconfigid_binds_init_data(void **state)
 	uint8_t tag;
 
 	(void)state;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)), KBS_OK);
 	memcpy(id, tq.body + TDX_BODY_MRCONFIGID, 48);
 	memcpy(rd, tq.body + TDX_BODY_REPORTDATA, 64);
 	assert_int_equal(id[0], 0x88);
@@ -238,12 +238,12 @@ static void every_signed_byte_flip_rejected(void **state)
 	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
 	size_t n;
 	uint8_t *q = td_read("tdx_quote_4.dat", &n);
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 	size_t qe_off;
 
 	(void)state;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)), KBS_OK);
 	qe_off = (size_t)(tq.qe_report - q);
 	for (size_t i = 0; i < tq.signed_len; i++) {
 		q[i] ^= 0x01;
@@ -253,7 +253,7 @@ static void every_signed_byte_flip_rejected(void **state)
 			assert_non_null(strstr(why, "quote signature does not verify"));
 		q[i] ^= 0x01;
 	}
-	for (size_t i = qe_off; i < qe_off + TDX_QE_REPORT_LEN; i++) {
+	for (size_t i = qe_off; i < qe_off + DCAP_QE_REPORT_LEN; i++) {
 		q[i] ^= 0x80;
 		expect_fail(v, q, n, NULL, 0, "QE report signature");
 		q[i] ^= 0x80;
@@ -279,13 +279,13 @@ static void every_signed_byte_flip_rejected(void **state)
 /* Rebuilds quote q with another PCK chain text (fixing the three nested lengths). */
 static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *outlen)
 {
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 	size_t pre, pl = strlen(pem), old, sigoff, certoff;
 	uint8_t *o;
 	long delta;
 
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)), KBS_OK);
 	pre = (size_t)(tq.pck_chain - q);
 	old = (size_t)(q[pre - 4] | q[pre - 3] << 8 | q[pre - 2] << 16 | (size_t)q[pre - 1] << 24);
 	delta = (long)pl - (long)old;
@@ -313,12 +313,12 @@ static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *
 /* The i-th PEM block of a quote's chain, as text. */
 static char *chain_cert(const uint8_t *q, size_t n, int idx)
 {
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 	const char *p, *e;
 	char *out;
 
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)), KBS_OK);
 	p = (const char *)tq.pck_chain;
 	for (int i = 0; i < idx; i++)
 		p = strstr(p + 1, "-----BEGIN CERTIFICATE-----");
@@ -528,32 +528,37 @@ static void malformed_quotes_rejected(void **state)
 	struct tdx_verifier *v = verifier_at(NOW_2026, NULL);
 	size_t n;
 	uint8_t *q = td_read("tdx_quote_4.dat", &n);
-	struct tdx_quote tq;
+	struct dcap_quote tq;
 	char why[256];
 	json_t *ev, *c = NULL;
 	struct as_verify_input in = {0};
 
 	(void)state;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_OK);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)), KBS_OK);
 	/* every truncation of the meaningful part fails to parse */
 	size_t end = (size_t)(tq.pck_chain - q) + 1;
 
 	for (size_t l = 0; l < end; l += 7)
-		assert_int_not_equal(tdx_quote_parse(q, l, &tq, why, sizeof(why)), KBS_OK);
+		assert_int_not_equal(dcap_quote_parse(q, l, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+				     KBS_OK);
 	q[0] = 3;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(why, "SGX"));
 	q[0] = 4;
 	q[4] = 0;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(why, "TEE type"));
 	q[4] = 0x81;
 	q[636 + 128] = 5;
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(why, "certification data type 5"));
 	q[636 + 128] = 6;
 	q[632 + 3] = 0x7f; /* signature data length beyond the quote */
-	assert_int_equal(tdx_quote_parse(q, n, &tq, why, sizeof(why)), KBS_ERR_PARSE);
+	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_TDX, &tq, why, sizeof(why)),
+			 KBS_ERR_PARSE);
 	q[632 + 3] = 0;
 	/* evidence shape */
 	in.evidence = ev = json_pack("{s:s}", "quote", "");
