@@ -66,6 +66,7 @@ struct http_client {
 	long backoff_initial_ms;
 	long backoff_max_ms;
 	size_t max_response_size;
+	http_resolve_fn resolve;
 	struct conn conn; /* fd -1 when none */
 	unsigned long nconnects;
 	struct cookie cookies[HTTP_MAX_COOKIES];
@@ -218,6 +219,7 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **o
 	if (c->backoff_max_ms < c->backoff_initial_ms)
 		c->backoff_max_ms = c->backoff_initial_ms;
 	c->max_response_size = cfg->max_response_size ? cfg->max_response_size : 16u << 20;
+	c->resolve = cfg->resolve ? cfg->resolve : getaddrinfo;
 	if (err || (c->user_agent != NULL && !header_value_ok(c->user_agent))) {
 		http_client_free(c);
 		return err ? KBS_ERR_NOMEM : KBS_ERR_INVAL;
@@ -245,6 +247,7 @@ int http_client_clone(struct http_client *src, struct http_client **out)
 	cfg.backoff_max_ms = src->backoff_max_ms;
 	cfg.max_response_size = src->max_response_size;
 	cfg.user_agent = src->user_agent;
+	cfg.resolve = src->resolve;
 	rc = http_client_new(&cfg, out);
 	if (rc != KBS_OK)
 		return rc;
@@ -437,27 +440,155 @@ static int fail(struct http_result *res, int net, const char *fmt, ...)
 	}
 }
 
+/* ------------------------------------------------------------------ resolving */
+
+/*
+ * One name lookup, shared by the request (which may give up on it at its deadline) and the
+ * thread doing it; whoever drops the last reference frees it (and an unclaimed result).
+ */
+struct resolve_job {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	int done;
+	int gai;
+	struct addrinfo *ai;
+	http_resolve_fn fn;
+	int ip_literal;
+	char host[256];
+	char port[6];
+};
+
+static void resolve_run(struct resolve_job *j)
+{
+	struct addrinfo hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG | (j->ip_literal ? AI_NUMERICHOST : 0);
+	j->gai = j->fn(j->host, j->port, &hints, &j->ai);
+	if (j->gai == EAI_ADDRFAMILY || (j->gai == EAI_NONAME && j->ip_literal)) {
+		/* AI_ADDRCONFIG hides ::1 when only loopback has IPv6 */
+		hints.ai_flags &= ~AI_ADDRCONFIG;
+		j->ai = NULL;
+		j->gai = j->fn(j->host, j->port, &hints, &j->ai);
+	}
+	if (j->gai != 0)
+		j->ai = NULL;
+}
+
+static void resolve_unref(struct resolve_job *j)
+{
+	int left;
+
+	pthread_mutex_lock(&j->mu);
+	left = --j->refs;
+	pthread_mutex_unlock(&j->mu);
+	if (left)
+		return;
+	if (j->ai)
+		freeaddrinfo(j->ai);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+static void *resolve_thread(void *p)
+{
+	struct resolve_job *j = p;
+
+	resolve_run(j);
+	pthread_mutex_lock(&j->mu);
+	j->done = 1;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	resolve_unref(j);
+	return NULL;
+}
+
+/*
+ * Resolves u->host:u->port by *until (CLOCK_MONOTONIC ms). IP literals need no resolver and
+ * are converted in this thread; names go to a detached thread so that a stuck resolver
+ * (unreachable DNS server, slow NSS module) costs at most the time left.
+ */
+static int resolve_host(struct http_client *c, const struct http_url *u, int64_t until,
+			struct http_result *res, struct addrinfo **out)
+{
+	struct resolve_job *j;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t tid;
+	int rc, created;
+
+	*out = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return fail(res, HTTP_NET_INTERNAL, "out of memory");
+	j->fn = u->ip_literal ? getaddrinfo : c->resolve;
+	j->ip_literal = u->ip_literal;
+	snprintf(j->host, sizeof(j->host), "%s", u->host);
+	snprintf(j->port, sizeof(j->port), "%s", u->port);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	j->refs = 1;
+	if (u->ip_literal) {
+		resolve_run(j);
+	} else {
+		j->refs = 2;
+		pthread_attr_init(&ta);
+		pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+		/* getaddrinfo and the NSS modules need little stack; 256 kB is generous */
+		pthread_attr_setstacksize(&ta, 256u << 10);
+		created = pthread_create(&tid, &ta, resolve_thread, j) == 0;
+		pthread_attr_destroy(&ta);
+		if (!created) {
+			j->refs = 1;
+			resolve_unref(j);
+			return fail(res, HTTP_NET_INTERNAL, "cannot start the resolver thread");
+		}
+		pthread_mutex_lock(&j->mu);
+		while (!j->done) {
+			struct timespec ts;
+
+			if (http_now_ms() >= until)
+				break;
+			ts.tv_sec = (time_t)(until / 1000);
+			ts.tv_nsec = (long)(until % 1000) * 1000000L;
+			(void)pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+		}
+		pthread_mutex_unlock(&j->mu);
+		if (!j->done) {
+			resolve_unref(j); /* the thread frees the job and its result */
+			return fail(res, HTTP_NET_TIMEOUT, "resolving %s timed out", u->host);
+		}
+	}
+	if (j->gai != 0) {
+		rc = fail(res, HTTP_NET_RESOLVE, "cannot resolve %s: %s", u->host,
+			  gai_strerror(j->gai));
+	} else {
+		*out = j->ai;
+		j->ai = NULL;
+		rc = KBS_OK;
+	}
+	resolve_unref(j);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ connecting */
 
 static int tcp_connect(struct http_client *c, const struct http_url *u, int64_t until,
 		       struct http_result *res, int *fd_out)
 {
-	struct addrinfo hints, *ai = NULL;
-	int rc, gai, last_err = 0, fd = -1;
+	struct addrinfo *ai = NULL;
+	int rc, last_err = 0, fd = -1;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG | (u->ip_literal ? AI_NUMERICHOST : 0);
-	gai = getaddrinfo(u->host, u->port, &hints, &ai);
-	if (gai == EAI_ADDRFAMILY || (gai == EAI_NONAME && u->ip_literal)) {
-		/* AI_ADDRCONFIG hides ::1 when only loopback has IPv6 */
-		hints.ai_flags &= ~AI_ADDRCONFIG;
-		gai = getaddrinfo(u->host, u->port, &hints, &ai);
-	}
-	if (gai != 0)
-		return fail(res, HTTP_NET_RESOLVE, "cannot resolve %s: %s", u->host,
-			    gai_strerror(gai));
+	rc = resolve_host(c, u, until, res, &ai);
+	if (rc != KBS_OK)
+		return rc;
 	rc = fail(res, HTTP_NET_CONNECT, "connect to %s port %s failed", u->host, u->port);
 	for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
 		int one = 1, soerr = 0;

@@ -18,7 +18,11 @@
  * Content-Length, chunked and close-delimited response bodies; bounded header section
  * (http_resp.h limits) and body (max_response_size). Not supported: proxies (no
  * HTTPS_PROXY/http_proxy handling), redirects (3xx are returned to the caller), compression,
- * HTTP/2. Name resolution uses getaddrinfo() and is not bounded by the deadline.
+ * HTTP/2. Name resolution: IP literals are converted in place (AI_NUMERICHOST, no resolver);
+ * DNS names are resolved with getaddrinfo() in a short-lived detached thread that the request
+ * waits for only until the connect timeout or the deadline (HTTP_NET_TIMEOUT "resolving ...
+ * timed out"): a stuck resolver cannot hold a request past its deadline. An abandoned lookup
+ * finishes in its thread and frees its own result.
  *
  * TLS: certificate verification is always on for https URLs (TLS 1.2 or newer, SNI for DNS
  * names, host name or IP address checked against the certificate). ca_file pins trust to the
@@ -31,6 +35,12 @@
  * A kept-alive connection that turns out to be closed by the server before any response
  * byte arrived is replaced by a new one once, without counting as an attempt.
  */
+struct addrinfo;
+
+/* getaddrinfo() signature; the result must be freeable with freeaddrinfo(). */
+typedef int (*http_resolve_fn)(const char *host, const char *port, const struct addrinfo *hints,
+			       struct addrinfo **res);
+
 struct http_client_config {
 	const char *ca_file;	  /* optional PEM file */
 	const char *ca_pem;	  /* optional inline PEM (used if ca_file is NULL) */
@@ -41,6 +51,7 @@ struct http_client_config {
 	long backoff_max_ms;	  /* default 5000 when 0 */
 	size_t max_response_size; /* default 16 MiB when 0 */
 	const char *user_agent;	  /* default "kbsfs/<version>" */
+	http_resolve_fn resolve;  /* for tests: replaces getaddrinfo() for DNS names; NULL */
 };
 
 struct http_client;

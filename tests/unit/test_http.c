@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1579,6 +1580,122 @@ static void tls_sends_sni_and_checks_the_host_name(void **state)
 	SSL_CTX_free(sctx);
 }
 
+/* ------------------------------------------------------------------ name resolution */
+
+static atomic_int resolver_calls;
+static atomic_int resolver_finished;
+static char resolver_host[256];
+
+/* Resolves every name to 127.0.0.1 (records the name asked for). */
+static int loopback_resolver(const char *host, const char *port, const struct addrinfo *hints,
+			     struct addrinfo **res)
+{
+	atomic_fetch_add(&resolver_calls, 1);
+	snprintf(resolver_host, sizeof(resolver_host), "%s", host);
+	return getaddrinfo("127.0.0.1", port, hints, res);
+}
+
+/* A resolver that hangs for 1.5 s (an unreachable DNS server), then answers. */
+static int stuck_resolver(const char *host, const char *port, const struct addrinfo *hints,
+			  struct addrinfo **res)
+{
+	int rc;
+
+	(void)host;
+	atomic_fetch_add(&resolver_calls, 1);
+	msleep(1500);
+	rc = getaddrinfo("127.0.0.1", port, hints, res);
+	atomic_fetch_add(&resolver_finished, 1);
+	return rc;
+}
+
+static void numeric_hosts_skip_the_resolver(void **state)
+{
+	struct http_client_config cc = {.max_retries = 0, .resolve = stuck_resolver};
+	struct srv *t = srv_start();
+	struct http_client *c;
+	struct http_result res;
+	char url[128];
+	int64_t t0;
+
+	(void)state;
+	atomic_store(&resolver_calls, 0);
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/peer", t->port);
+	t0 = http_now_ms();
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, t0 + 5000, &res),
+			 KBS_OK);
+	assert_int_equal(res.status, 200);
+	/* an IP literal never reaches the (here: hanging) resolver */
+	assert_int_equal(atomic_load(&resolver_calls), 0);
+	assert_true(http_now_ms() - t0 < 1000);
+	http_result_release(&res);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void names_are_resolved_in_a_thread(void **state)
+{
+	struct http_client_config cc = {.max_retries = 0, .resolve = loopback_resolver};
+	struct srv *t = srv_start();
+	struct http_client *c, *c2;
+	struct http_result res;
+	char url[128];
+
+	(void)state;
+	atomic_store(&resolver_calls, 0);
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	snprintf(url, sizeof(url), "http://kbs.example.test:%d/peer", t->port);
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(atomic_load(&resolver_calls), 1);
+	assert_string_equal(resolver_host, "kbs.example.test");
+	http_result_release(&res);
+	/* a clone keeps the resolver */
+	assert_int_equal(http_client_clone(c, &c2), KBS_OK);
+	assert_int_equal(http_client_request(c2, "GET", url, NULL, NULL, 0, 0, &res), KBS_OK);
+	assert_int_equal(atomic_load(&resolver_calls), 2);
+	http_result_release(&res);
+	http_client_free(c2);
+	http_client_free(c);
+	srv_stop(t);
+}
+
+static void stuck_resolver_cannot_pass_the_deadline(void **state)
+{
+	struct http_client_config cc = {
+	    .max_retries = 1000, .backoff_initial_ms = 50, .backoff_max_ms = 100,
+	    .resolve = stuck_resolver};
+	struct srv *t = srv_start();
+	struct http_client *c;
+	struct http_result res;
+	char url[128];
+	int64_t t0, el;
+
+	(void)state;
+	atomic_store(&resolver_calls, 0);
+	atomic_store(&resolver_finished, 0);
+	assert_int_equal(http_client_new(&cc, &c), KBS_OK);
+	snprintf(url, sizeof(url), "http://kbs.example.test:%d/peer", t->port);
+	t0 = http_now_ms();
+	assert_int_equal(http_client_request(c, "GET", url, NULL, NULL, 0, t0 + 300, &res),
+			 KBS_ERR_TIMEOUT);
+	el = http_now_ms() - t0;
+	/* the resolver needs 1500 ms; the request gives up at its 300 ms deadline */
+	assert_true(el >= 250 && el <= 300 + 200);
+	assert_int_equal(res.net_error, HTTP_NET_TIMEOUT);
+	assert_non_null(strstr(res.error, "resolving kbs.example.test timed out"));
+	assert_int_equal(atomic_load(&resolver_calls), 1);
+	http_result_release(&res);
+	/* the abandoned lookup finishes on its own and frees its result (ASan build: no leak) */
+	for (int i = 0; i < 100 && atomic_load(&resolver_finished) == 0; i++)
+		msleep(50);
+	assert_int_equal(atomic_load(&resolver_finished), 1);
+	msleep(50);
+	http_client_free(c);
+	srv_stop(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1606,6 +1723,9 @@ int main(void)
 	    cmocka_unit_test(client_retries_until_server_appears),
 	    cmocka_unit_test(retries_stop_at_max_retries),
 	    cmocka_unit_test(deadline_is_respected),
+	    cmocka_unit_test(numeric_hosts_skip_the_resolver),
+	    cmocka_unit_test(names_are_resolved_in_a_thread),
+	    cmocka_unit_test(stuck_resolver_cannot_pass_the_deadline),
 	    cmocka_unit_test(concurrent_requests_use_several_workers),
 	    cmocka_unit_test(stop_finishes_in_flight_request),
 	    cmocka_unit_test(idle_stop_is_fast),
