@@ -327,11 +327,14 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, char *why, size_t wh
 			(void)snprintf(why, whylen, "init-data digest does not match HOSTDATA");
 		return rc;
 	}
-	case ATTESTER_TEE_TPM: {
+	case ATTESTER_TEE_TPM:
+	case ATTESTER_TEE_AZ_SNP_VTPM:
+	case ATTESTER_TEE_AZ_TDX_VTPM: {
 		struct tpm_ctx *c = NULL;
 		unsigned save = a->init_pcr;
 
-		/* PCR 8 is extended on every start (upstream behaviour, §11 #12) */
+		/* PCR 8 is extended on every start (upstream behaviour, §11 #12; the Azure vTPM
+		 * attesters do the same) */
 		if (dlen != 32) {
 			(void)snprintf(why, whylen, "TPM init-data binding needs algorithm sha256");
 			return KBS_ERR_UNSUPPORTED;
@@ -417,7 +420,9 @@ int aa_new(const struct aa_config *cfg, const struct aa_options *opt, struct aa 
 				alg = AAEL_ALG_SHA384;
 				record = ccmr;
 			}
-		} else if (a->tee == ATTESTER_TEE_TPM) {
+		} else if (a->tee == ATTESTER_TEE_TPM || a->tee == ATTESTER_TEE_AZ_SNP_VTPM ||
+			   a->tee == ATTESTER_TEE_AZ_TDX_VTPM) {
+			/* upstream's Azure attesters extend the vTPM PCR as the tpm one does */
 			reg.read = tpm_reg_read;
 			reg.extend = tpm_reg_extend;
 			alg = AAEL_ALG_SHA256;

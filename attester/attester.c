@@ -17,11 +17,12 @@ static const char *const tee_names[ATTESTER_TEE__COUNT] = {
 };
 
 /*
- * Implementations in detection order. Azure vTPM variants must come before plain snp/tdx/tpm
- * once they exist (an Azure CVM also exposes a TPM).
+ * Implementations in detection order. Azure vTPM variants come before plain snp/tdx/tpm (an
+ * Azure CVM also exposes a TPM); they are told apart by the HCL report type in the vTPM.
  */
 static const struct attester_ops *const attesters[] = {
 	&attester_az_snp_vtpm_ops,
+	&attester_az_tdx_vtpm_ops,
 	&attester_tdx_ops,
 	&attester_snp_ops,
 	&attester_tpm_ops,

@@ -10,5 +10,6 @@ extern const struct attester_ops attester_tpm_ops;
 extern const struct attester_ops attester_tdx_ops;
 extern const struct attester_ops attester_snp_ops;
 extern const struct attester_ops attester_az_snp_vtpm_ops;
+extern const struct attester_ops attester_az_tdx_vtpm_ops;
 
 #endif

@@ -292,6 +292,27 @@ def test_initdata_extends_pcr8_and_mismatch_refuses(tmp_dir, swtpm):
     assert r.returncode == 1 and "data" in r.stderr
 
 
+@pytest.mark.parametrize("tee", ["az-snp-vtpm", "az-tdx-vtpm"])
+def test_azure_vtpm_binds_initdata_to_pcr8_and_logs_to_a_pcr(tmp_dir, swtpm, tee):
+    # as upstream's Azure attesters: init-data extends vTPM PCR 8, AAEL extends init_pcr
+    env = swtpm.env()
+    toml = os.path.join(DATA, "attester/initdata/initdata-sha256.toml")
+    exp = json.load(open(os.path.join(DATA, "attester/initdata/expected.json")))
+    start = bytes.fromhex(attester_tool("pcr-read", 23, env=env).stdout.strip())
+    d = start_agent(tmp_dir, "--tee", tee, "-f", "attestation", "--initdata-toml", toml,
+                    env=env, config="[eventlog_config]\nenable_eventlog = true\ninit_pcr = 23\n")
+    try:
+        st, _, resp = call(d, "POST", "/aa/aael", '{"domain":"d","operation":"o","content":"c"}')
+        assert (st, resp) == (200, b'{"success":"true"}'), d.log_tail()
+    finally:
+        d.stop()
+    pcr8 = attester_tool("pcr-read", 8, env=env).stdout.strip()
+    assert pcr8 == exp["initdata/initdata-sha256.toml"]["tpm_pcr8_after_extend_from_zero_hex"]
+    now = bytes.fromhex(attester_tool("pcr-read", 23, env=env).stdout.strip())
+    log = (tmp_dir / "aa-run" / "eventlog").read_bytes()
+    assert now != start and replay_pcr(log, 23, start) == now
+
+
 # ------------------------------------------------------------------ against a real kbs
 
 @pytest.fixture(scope="module")

@@ -86,12 +86,15 @@ static void sample_evidence_limits(void **state)
 			 KBS_ERR_RANGE);
 	assert_null(ev);
 	assert_int_equal(attester_get_evidence(ATTESTER_TEE_SAMPLE, big, 4, NULL), KBS_ERR_INVAL);
-	/* TEEs without an implementation yet say so instead of inventing evidence */
-	assert_int_equal(attester_get_evidence(ATTESTER_TEE_AZ_TDX_VTPM, big, 48, &ev),
+	/* TEEs without an implementation say so instead of inventing evidence */
+	assert_int_equal(attester_get_evidence(ATTESTER_TEE_NONE, big, 48, &ev),
 			 KBS_ERR_UNSUPPORTED);
 	assert_null(ev);
-	/* az-snp-vtpm carries at most 64 bytes of user-data */
+	/* the Azure vTPM TEEs carry at most 64 bytes of user-data */
 	assert_int_equal(attester_get_evidence(ATTESTER_TEE_AZ_SNP_VTPM, big, 65, &ev),
+			 KBS_ERR_RANGE);
+	assert_null(ev);
+	assert_int_equal(attester_get_evidence(ATTESTER_TEE_AZ_TDX_VTPM, big, 65, &ev),
 			 KBS_ERR_RANGE);
 	assert_null(ev);
 }
@@ -114,7 +117,8 @@ static void selection_needs_explicit_sample(void **state)
 	}
 	assert_int_equal(attester_select("bogus", true, &t), KBS_ERR_INVAL);
 	assert_int_equal(attester_select("sampledevice", true, &t), KBS_ERR_INVAL);
-	assert_int_equal(attester_select("az-tdx-vtpm", true, &t), KBS_ERR_UNSUPPORTED);
+	assert_int_equal(attester_select("az-tdx-vtpm", false, &t), KBS_OK);
+	assert_int_equal(t, ATTESTER_TEE_AZ_TDX_VTPM);
 	assert_int_equal(attester_select("az-snp-vtpm", false, &t), KBS_OK);
 	assert_int_equal(t, ATTESTER_TEE_AZ_SNP_VTPM);
 }
