@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates server/as/vendor_certs.c from the PEM files in server/as/certs/ (AMD ASK/ARK/ASVK
-# bundles per generation, Intel SGX Root CA). Run after updating a PEM; commit the output.
+# bundles per generation, Intel SGX Root CA, NVIDIA Device Identity CA). Run after updating a PEM; commit the output.
 set -eu
 cd "$(dirname "$0")/../server/as"
 out=vendor_certs.c
@@ -17,4 +17,5 @@ emit() { # name file
 	emit vendor_amd_genoa_pem certs/amd/genoa_ask_ark_asvk.pem
 	emit vendor_amd_turin_pem certs/amd/turin_ask_ark_asvk.pem
 	emit vendor_intel_sgx_root_pem certs/intel/intel_sgx_root_ca.pem
+	emit vendor_nvidia_device_root_pem certs/nvidia/nvidia_device_root.pem
 } >"$out"

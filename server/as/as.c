@@ -1188,6 +1188,17 @@ out:
 	return rc;
 }
 
+/* Trustee's TEE classes (EAR submod prefix, policy suffix) as static strings. */
+static const char *class_name(const char *cls)
+{
+	static const char *const known[] = {"cpu", "gpu", "switch", "ppcie", "dcu", "nvidia-dpu"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i], cls) == 0)
+			return known[i];
+	return NULL;
+}
+
 int as_evaluate(struct as_ctx *as, const struct as_request *reqs, size_t n,
 		const char *policy_id, struct as_result *res, char *why, size_t whylen)
 {
@@ -1214,9 +1225,8 @@ int as_evaluate(struct as_ctx *as, const struct as_request *reqs, size_t n,
 		uint8_t rd[64], idd[64];
 		size_t rdlen = 0, idlen = 0;
 		struct as_verify_input in = {0};
-		json_t *claims = NULL, *annotated = NULL;
-		char submod[32];
-		size_t ci;
+		json_t *claims = NULL, *items = NULL, *item;
+		size_t k;
 
 		if (!v) {
 			snprintf(why, whylen, "no verifier for TEE '%s' in this build",
@@ -1250,38 +1260,65 @@ int as_evaluate(struct as_ctx *as, const struct as_request *reqs, size_t n,
 			in.init_data_digest = r->init_data_digest;
 			in.init_data_digest_len = r->init_data_digest_len;
 		}
-		rc = v->verify(&in, &claims, why, whylen);
-		if (rc != KBS_OK)
-			goto out;
-		annotated = annotate(v->tee, claims, r->runtime_data, r->init_data_toml,
-				     r->init_data_toml_len, as->cfg.verbose_token);
-		if (!annotated) {
-			json_decref(claims);
-			rc = KBS_ERR_NOMEM;
-			goto out;
-		}
-		for (ci = 0; ci < 8 && classes[ci] && strcmp(classes[ci], v->tee_class); ci++)
-			;
-		if (ci == 8) {
-			json_decref(claims);
-			json_decref(annotated);
-			rc = KBS_ERR_RANGE;
-			goto out;
-		}
-		classes[ci] = v->tee_class;
-		snprintf(submod, sizeof(submod), "%s%d", v->tee_class, counters[ci]++);
-		if (as->cfg.token_type == AS_TOKEN_EAR)
-			rc = appraise(as, policy_id, v->tee_class, submod, annotated, &ap, why,
-				      whylen);
-		if (i == 0) {
-			first_claims = claims;
+		if (v->verify_devices) {
+			rc = v->verify_devices(&in, &items, why, whylen);
+		} else {
+			rc = v->verify(&in, &claims, why, whylen);
+			if (rc == KBS_OK &&
+			    !(items = json_pack("[{s:s,s:o}]", "class", v->tee_class, "claims", claims)))
+				rc = KBS_ERR_NOMEM;
 			claims = NULL;
+		}
+		if (rc == KBS_OK && json_array_size(items) == 0) {
+			snprintf(why, whylen, "verifier %s returned no claims", v->tee);
+			rc = KBS_ERR_INTERNAL;
+		}
+		if (rc != KBS_OK) {
+			json_decref(items);
+			goto out;
+		}
+		/* one submod per claims object: a device list gives gpu0, gpu1, ... */
+		json_array_foreach(items, k, item) {
+			const char *cls = json_string_value(json_object_get(item, "class"));
+			json_t *annotated;
+			char submod[32];
+			size_t ci;
+
+			claims = json_object_get(item, "claims");
+			if (!cls || !json_is_object(claims)) {
+				rc = KBS_ERR_INTERNAL;
+				break;
+			}
+			annotated = annotate(v->tee, claims, r->runtime_data, r->init_data_toml,
+					     r->init_data_toml_len, as->cfg.verbose_token);
+			if (!annotated) {
+				rc = KBS_ERR_NOMEM;
+				break;
+			}
+			for (ci = 0; ci < 8 && classes[ci] && strcmp(classes[ci], cls); ci++)
+				;
+			if (ci == 8 || !class_name(cls)) {
+				json_decref(annotated);
+				rc = KBS_ERR_RANGE;
+				break;
+			}
+			classes[ci] = class_name(cls);
+			snprintf(submod, sizeof(submod), "%s%d", classes[ci], counters[ci]++);
+			if (as->cfg.token_type == AS_TOKEN_EAR)
+				rc = appraise(as, policy_id, classes[ci], submod, annotated, &ap, why,
+					      whylen);
+			json_decref(annotated);
+			if (rc != KBS_OK)
+				break;
+		}
+		if (rc == KBS_OK && i == 0) {
+			first_claims = json_incref(json_object_get(json_array_get(items, 0), "claims"));
 			if (in.init_data_digest)
 				b64_encode_alloc(in.init_data_digest, in.init_data_digest_len,
 						 B64_STD, &first_init_b64);
 		}
-		json_decref(claims);
-		json_decref(annotated);
+		claims = NULL;
+		json_decref(items);
 		if (rc != KBS_OK)
 			goto out;
 	}

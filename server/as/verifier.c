@@ -4,6 +4,7 @@
 #include "server/as/verifier_az.h"
 #include "server/as/verifier_cca.h"
 #include "server/as/verifier_csv.h"
+#include "server/as/verifier_nvidia.h"
 #include "server/as/verifier_sgx.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
@@ -32,10 +33,11 @@ static const struct as_verifier *const verifiers[] = {
 	&as_verifier_az_tdx_vtpm,
 	&as_verifier_cca,
 	&as_verifier_csv,
+	&as_verifier_nvidia,
 };
 
 static const char *const names[] = {"sample",      "sampledevice", "snp", "tdx", "tpm", "sgx",
-				    "az-snp-vtpm", "az-tdx-vtpm",  "cca", "csv", NULL};
+				    "az-snp-vtpm", "az-tdx-vtpm",  "cca", "csv", "nvidia", NULL};
 
 const struct as_verifier *as_verifier_find(const char *tee)
 {
@@ -79,6 +81,7 @@ void as_verifier_config_release(struct as_verifier_config *cfg)
 	free(cfg->csv_cert_dir);
 	free(cfg->csv_kds_url);
 	free(cfg->csv_hrk_path);
+	free(cfg->nvidia_root_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -193,7 +196,7 @@ static int env_str(const char *name, char **out)
 int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cfg, char *why,
 				 size_t whylen)
 {
-	const json_t *snp, *dcap, *tpm, *csv, *v;
+	const json_t *snp, *dcap, *tpm, *csv, *nv, *v;
 	const char *e;
 	int rc;
 
@@ -280,6 +283,25 @@ int as_verifier_config_from_json(const json_t *vc, struct as_verifier_config *cf
 	if (csv && (rc = opt_str(csv, "csv_verifier", "hrk_path", &cfg->csv_hrk_path, why,
 				 whylen)))
 		goto out;
+	nv = section(vc, "nvidia_verifier", &rc, why, whylen);
+	if (rc)
+		goto out;
+	if (nv) {
+		/* Trustee: {"type":"Local"|"local"} (default) or {"type":"Remote", "verifier_url"} */
+		const char *t = json_string_value(json_object_get(nv, "type"));
+		if (json_object_get(nv, "type") &&
+		    (!t || (strcmp(t, "Local") && strcmp(t, "local") && strcmp(t, "Remote") &&
+			    strcmp(t, "remote")))) {
+			snprintf(why, whylen, "key 'verifier_config.nvidia_verifier.type': expected "
+					      "\"Local\" or \"Remote\"");
+			rc = KBS_ERR_INVAL;
+			goto out;
+		}
+		cfg->nvidia_remote = t && (t[0] == 'R' || t[0] == 'r');
+		if ((rc = opt_str(nv, "nvidia_verifier", "root_cert_path", &cfg->nvidia_root_path,
+				  why, whylen)))
+			goto out;
+	}
 	rc = KBS_OK;
 out:
 	if (rc) {

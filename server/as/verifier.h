@@ -46,6 +46,9 @@ struct as_verifier_config {
 	char *csv_cert_dir;	/* hsk_cek_sources [{"type":"OfflineStore","path":…}] */
 	char *csv_kds_url;	/* hsk_cek_sources [{"type":"KDS","base_url":…}]; NULL = no network */
 	char *csv_hrk_path;	/* "hrk_path": replaces the built-in Hygon Root Key */
+	/* nvidia_verifier */
+	bool nvidia_remote;		/* "type": "Remote" (NRAS): accepted, evidence refused */
+	char *nvidia_root_path;		/* "root_cert_path" (extension): PEM trust anchor */
 };
 
 /*
@@ -71,6 +74,13 @@ struct as_verifier {
 	/* Returns KBS_OK and *claims (new reference), or an error with why filled. */
 	int (*verify)(const struct as_verify_input *in, json_t **claims, char *why,
 		      size_t whylen);
+	/*
+	 * Instead of verify, for evidence that covers several devices (NVIDIA's
+	 * device_evidence_list): *devices = JSON array of {"class": "<tee class>", "claims":
+	 * {...}}, one EAR submod each (Trustee's Vec<(claims, TeeClass)>).
+	 */
+	int (*verify_devices)(const struct as_verify_input *in, json_t **devices, char *why,
+			      size_t whylen);
 };
 
 /* Looks a verifier up by TEE name; NULL if this build has none. */
