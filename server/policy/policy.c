@@ -48,7 +48,11 @@ int rego_compile_modules(const char *const *srcs, const size_t *lens, size_t n,
 	arena_init(&m->ar, 0);
 	m->ar.oom = &pe.jb;
 	m->ar.oom_code = &pe.code;
+	arena_init(&pe.scratch, 0);
+	pe.scratch.oom = &pe.jb;
+	pe.scratch.oom_code = &pe.code;
 	if (setjmp(pe.jb)) {
+		arena_free(&pe.scratch);
 		arena_free(&m->ar);
 		free(m);
 		return pe.code ? pe.code : KBS_ERR_PARSE;

@@ -54,7 +54,16 @@ struct rego_eval_opts {
 	uint64_t max_steps;        /* 0 = default (10 million evaluation steps) */
 	size_t max_mem;            /* bytes of evaluation memory; 0 = default (64 MiB) */
 	size_t max_stack;          /* bytes of C stack evaluation may use; 0 = default (1 MiB) */
+	/*
+	 * Enables OPA's test-only built-ins (test.sleep, which blocks the evaluating thread for
+	 * at most REGO_TEST_SLEEP_MAX_NS). Off in the kbs and restful-as: a call is then an
+	 * evaluation error. The OPA conformance runner turns it on.
+	 */
+	bool test_builtins;
 };
+
+/* Longest test.sleep the engine performs; a longer duration is a built-in error. */
+#define REGO_TEST_SLEEP_MAX_NS 1000000000LL
 
 /* Explanation of a decision: the rule bodies that were evaluated and how they ended. */
 #define REGO_EXPLAIN_MAX 32

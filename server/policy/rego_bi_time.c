@@ -1371,6 +1371,30 @@ bad:
 				s);
 }
 
+/* test.sleep(duration): OPA's test-only built-in, for policy tests of time caching. It
+ * blocks the thread, so it exists only with rego_eval_opts.test_builtins, and never for
+ * longer than REGO_TEST_SLEEP_MAX_NS. Returns null, as OPA does. */
+static struct val *bi_test_sleep(struct ev *ev, struct val **args, const struct term *call)
+{
+	if (!ev->test_builtins)
+		ev_error(ev, EE_BUILTIN, call,
+			 "test.sleep: test built-ins are disabled (rego_eval_opts.test_builtins)");
+	struct val *d = bi_parse_duration(ev, args, call);
+
+	if (!d)
+		return NULL;
+	if (d->i > REGO_TEST_SLEEP_MAX_NS)
+		return ev_builtin_error(ev, call, "test.sleep: %lld ns is longer than the %lld ns cap",
+					(long long)d->i, (long long)REGO_TEST_SLEEP_MAX_NS);
+	if (d->i > 0) {
+		struct timespec ts = { (time_t)(d->i / 1000000000), (long)(d->i % 1000000000) };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	return RV_NULL;
+}
+
 const struct builtin rego_bi_time[] = {
     {"time.now_ns", 0, bi_now_ns, false},
     {"time.parse_rfc3339_ns", 1, bi_parse_rfc3339, false},
@@ -1382,5 +1406,6 @@ const struct builtin rego_bi_time[] = {
     {"time.format", 1, bi_time_format, false},
     {"time.parse_ns", 2, bi_time_parse_ns, false},
     {"time.parse_duration_ns", 1, bi_parse_duration, false},
+    {"test.sleep", 1, bi_test_sleep, false},
 };
 const size_t rego_bi_time_n = sizeof(rego_bi_time) / sizeof(rego_bi_time[0]);

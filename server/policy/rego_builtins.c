@@ -94,6 +94,22 @@ static struct val *arith(struct ev *ev, struct val **args, const struct term *ca
 			return val_int(A, x->i % y->i);
 		}
 	}
+	/* integers leaving the int64 range, or big integers: exact, as OPA's big.Int */
+	if (val_is_integer(x) && val_is_integer(y)) {
+		struct val *res;
+		int nrc = num_int_arith(A, x, y, op, &res);
+
+		if (nrc == 0)
+			return res;
+		if (nrc == NUM_EDIVZERO)
+			return ev_builtin_error(ev, call, op == '/' ? "div: divide by zero"
+								    : "rem: modulo by zero");
+		if (nrc == NUM_ETOOBIG)
+			return ev_builtin_error(ev, call, "%s: integer beyond %d bits", call->fname,
+						65536);
+		if (nrc == NUM_ENOMEM)
+			ev_error(ev, EE_LIMIT, call, "out of memory");
+	}
 	double a = dbl(x), b = dbl(y), r = 0;
 
 	switch (op) {
@@ -162,9 +178,9 @@ static struct val *bi_div(struct ev *ev, struct val **args, const struct term *c
 
 static struct val *bi_rem(struct ev *ev, struct val **args, const struct term *call)
 {
-	if (args[0]->t == V_NUM && !args[0]->isint && args[1]->t == V_NUM)
+	if (args[0]->t == V_NUM && !val_is_integer(args[0]) && args[1]->t == V_NUM)
 		return ev_builtin_error(ev, call, "modulo on floating-point number");
-	if (args[1]->t == V_NUM && !args[1]->isint && args[0]->t == V_NUM)
+	if (args[1]->t == V_NUM && !val_is_integer(args[1]) && args[0]->t == V_NUM)
 		return ev_builtin_error(ev, call, "modulo on floating-point number");
 	return arith(ev, args, call, '%');
 }
@@ -188,13 +204,18 @@ static struct val *bi_abs(struct ev *ev, struct val **args, const struct term *c
 	NEED(0, V_NUM, "number");
 	if (args[0]->isint && args[0]->i != INT64_MIN)
 		return val_int(A, args[0]->i < 0 ? -args[0]->i : args[0]->i);
+	if (args[0]->isint) /* |INT64_MIN| = 2^63 */
+		return val_num_text(A, "9223372036854775808", 19);
+	if (args[0]->big)
+		return num_abs_big(A, args[0]);
 	return val_num(A, fabs(dbl(args[0])));
 }
 
 static struct val *round_op(struct ev *ev, struct val **args, const struct term *call, int m)
 {
 	NEED(0, V_NUM, "number");
-	if (args[0]->isint)
+	/* integers, and big decimals too large to have a fraction, round to themselves */
+	if (args[0]->isint || args[0]->big == NB_INT || (args[0]->big && isinf(args[0]->d)))
 		return args[0];
 	double d = args[0]->d;
 
@@ -741,6 +762,20 @@ static struct val *bi_format_int(struct ev *ev, struct val **args, const struct 
 
 	if (base != 2 && base != 8 && base != 10 && base != 16)
 		return TYPE_ERR(1, "one of {2, 8, 10, 16}");
+	if (args[0]->big == NB_INT) {
+		bool neg;
+		const char *dg = num_int_digits(A, args[0], (int)base, false, &neg);
+
+		if (!dg)
+			ev_error(ev, EE_LIMIT, call, "out of memory");
+		struct sbuf t = { .a = A };
+
+		sb_puts(&t, neg ? "-" : "");
+		sb_puts(&t, dg);
+		return val_strn(A, t.p, t.n);
+	}
+	if (args[0]->big && isinf(args[0]->d))
+		return ev_builtin_error(ev, call, "format_int: number beyond the double range");
 	double d = dbl(args[0]);
 	int64_t v = args[0]->isint ? args[0]->i : (int64_t)trunc(d);
 	char buf[80];
@@ -797,7 +832,7 @@ static void write_v(struct sbuf *b, const struct val *v, bool top)
 		sb_putn(b, v->s, v->len);
 		return;
 	}
-	if (v->t == V_NUM && !v->isint) {
+	if (v->t == V_NUM && !v->isint && !v->big) {
 		fmt_float(b, v->d);
 		return;
 	}
@@ -884,6 +919,21 @@ static void fmt_int(struct sbuf *b, const struct fspec *fs, int64_t v, char verb
 	sign_prefix(fs, v < 0, sign);
 	snprintf(tmp, sizeof(tmp), "%s%s", sign, digits + o);
 	pad_out(b, fs, tmp, strlen(tmp), true);
+}
+
+/* An integer beyond int64 (Go formats a *big.Int the same way as an int). */
+static void fmt_bigint(struct sbuf *b, const struct fspec *fs, const struct val *v, char verb)
+{
+	int base = verb == 'x' || verb == 'X' ? 16 : verb == 'o' ? 8 : verb == 'b' ? 2 : 10;
+	bool neg;
+	const char *dg = num_int_digits(b->a, v, base, verb == 'X', &neg);
+	char sign[2];
+	struct sbuf t = { .a = b->a };
+
+	sign_prefix(fs, neg, sign);
+	sb_puts(&t, sign);
+	sb_puts(&t, dg ? dg : "");
+	pad_out(b, fs, t.p ? t.p : "", t.n, true);
 }
 
 static void fmt_dbl(struct sbuf *b, const struct fspec *fs, double d, char verb)
@@ -1009,6 +1059,8 @@ static struct val *bi_sprintf(struct ev *ev, struct val **args, const struct ter
 		case 'b':
 			if (x->t == V_NUM && x->isint) {
 				fmt_int(&b, &fs, x->i, verb);
+			} else if (x->t == V_NUM && x->big == NB_INT) {
+				fmt_bigint(&b, &fs, x, verb);
 			} else if (x->t == V_STR && (verb == 'x' || verb == 'X')) {
 				for (size_t i = 0; i < x->len; i++)
 					sb_printf(&t, verb == 'x' ? "%02x" : "%02X",
@@ -1428,10 +1480,7 @@ static struct val *bi_to_number(struct ev *ev, struct val **args, const struct t
 			return ev_builtin_error(ev, call, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax", (int)(n > 64 ? 64 : n), s);
 		while (i < n && isdigit((unsigned char)s[i]))
 			i++;
-		bool isint = true;
-
 		if (i < n && s[i] == '.') {
-			isint = false;
 			i++;
 			if (i >= n || !isdigit((unsigned char)s[i]))
 				return ev_builtin_error(ev, call, "invalid number");
@@ -1439,7 +1488,6 @@ static struct val *bi_to_number(struct ev *ev, struct val **args, const struct t
 				i++;
 		}
 		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-			isint = false;
 			i++;
 			if (i < n && (s[i] == '+' || s[i] == '-'))
 				i++;
@@ -1450,14 +1498,12 @@ static struct val *bi_to_number(struct ev *ev, struct val **args, const struct t
 		}
 		if (i != n)
 			return ev_builtin_error(ev, call, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax", (int)(n > 64 ? 64 : n), s);
-		if (isint) {
-			errno = 0;
-			long long v = strtoll(s, NULL, 10);
+		/* OPA keeps the text (exact big integers) but refuses what overflows a float64 */
+		struct val *r = val_num_text(A, s, n);
 
-			if (errno == 0)
-				return val_int(A, v);
-		}
-		return val_num(A, strtod(s, NULL));
+		if (r->big == NB_DEC && isinf(r->d))
+			return ev_builtin_error(ev, call, "strconv.ParseFloat: parsing \"%.*s\": value out of range", (int)(n > 64 ? 64 : n), s);
+		return r;
 	}
 	default:
 		return TYPE_ERR(0, "one of {boolean, null, number, string}");

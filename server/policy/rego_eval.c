@@ -606,6 +606,20 @@ static struct val *eval_comprehension(struct ev *ev, struct term *t)
 static struct val *call_user(struct ev *ev, struct group *g, struct val **args,
 			     const struct term *at);
 
+/* A value as JSON for the caller; a big number (which jansson cannot hold exactly) is an
+ * evaluation error rather than a rounded result. */
+static json_t *to_json(struct ev *ev, const struct val *v, const struct term *at)
+{
+	json_t *j = val_to_json(v);
+
+	if (!j && val_has_big(v))
+		ev_error(ev, EE_OTHER, at,
+			 "number beyond the 64-bit integer and double range cannot be output as JSON");
+	if (!j)
+		ev_error(ev, EE_LIMIT, at, "out of memory");
+	return j;
+}
+
 static struct val *call_host(struct ev *ev, int host, const struct term *t, struct val **args)
 {
 	const struct rego_host_fn *h = &ev->m->host_fns[host];
@@ -614,9 +628,7 @@ static struct val *call_host(struct ev *ev, int host, const struct term *t, stru
 	int n = t->n < 16 ? t->n : 16;
 
 	for (int i = 0; i < n; i++) {
-		jargs[i] = val_to_json(args[i]);
-		if (!jargs[i])
-			ev_error(ev, EE_LIMIT, t, "out of memory");
+		jargs[i] = to_json(ev, args[i], t);
 		arena_defer(&ev->ar, (void (*)(void *))json_decref, jargs[i]);
 	}
 	int rc = h->fn(ev->host_ctx, jargs, (size_t)n, &out);
@@ -1886,6 +1898,7 @@ static void ev_init(struct ev *ev, const struct rego_module *m, const struct reg
 	ev->strict = !(o && o->lenient_builtin_errors);
 	ev->max_stack = o && o->max_stack ? o->max_stack : (size_t)1 << 20;
 	ev->host_ctx = o ? o->host_ctx : NULL;
+	ev->test_builtins = o && o->test_builtins;
 }
 
 static int ev_errcode(const struct ev *ev)
@@ -1924,7 +1937,7 @@ static int k_solution(struct ev *ev, const struct kont *kk, struct val *unused)
 	for (int i = 0; i < c->qp->nnames; i++) {
 		struct val *v = SLOT(ev, c->qp->slots[i]);
 
-		if (v && json_object_set_new(row, c->qp->names[i], val_to_json(v)) != 0)
+		if (v && json_object_set_new(row, c->qp->names[i], to_json(ev, v, NULL)) != 0)
 			ev_error(ev, EE_LIMIT, NULL, "out of memory");
 	}
 	return 0;
@@ -2078,13 +2091,8 @@ int rego_eval_ex(const struct rego_module *m, const char *query, json_t *input, 
 	ev->gs = arena_alloc(&ev->ar, (size_t)(m->ngroups ? m->ngroups : 1) * sizeof(*ev->gs));
 	push_frame(ev, qp.nslots, NULL);
 	eval_term(ev, qp.body->e[0]->a, &qk.k);
-	if (v) {
-		*result = val_to_json(v);
-		if (!*result) {
-			rc = KBS_ERR_NOMEM;
-			goto out;
-		}
-	}
+	if (v)
+		*result = to_json(ev, v, NULL);
 	rc = KBS_OK;
 out:
 	arena_free(&ev->ar);

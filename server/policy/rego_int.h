@@ -37,12 +37,16 @@ enum vtype { V_NULL = 0, V_BOOL, V_NUM, V_STR, V_ARR, V_OBJ, V_SET };
 /*
  * Numbers: integral values in int64 range are kept exactly as integers; everything else is
  * an IEEE-754 double. Doubles that hold an exact integer in [-2^53, 2^53] are normalised to
- * integers, so 3.0 == 3 and both hash/sort alike.
+ * integers, so 3.0 == 3 and both hash/sort alike. Values neither can hold exactly are big
+ * numbers (rego_num.c): big != NB_NONE, s/len their decimal text, d the nearest double.
  */
+enum { NB_NONE = 0, NB_INT, NB_DEC };
+
 struct val {
 	uint8_t t;
 	bool b;      /* V_BOOL */
-	bool isint;  /* V_NUM */
+	bool isint;  /* V_NUM: int64 in i */
+	uint8_t big; /* V_NUM: NB_INT (integer beyond int64) or NB_DEC (beyond double) */
 	int64_t i;
 	double d;
 	const char *s; /* V_STR (NUL-terminated, may contain NUL) */
@@ -81,10 +85,40 @@ static inline bool val_truthy(const struct val *v)
 const char *val_type_name(const struct val *v);
 bool val_num_double(const struct val *v, double *d);
 
+/* ---------- big numbers (rego_num.c) ---------- */
+
+/* A number from JSON-number text (validated by the caller, may start with '+'): an int64 or
+ * a double where one holds it (integers exactly, reals in the double range), else a big
+ * number keeping the exact text. */
+struct val *val_num_text(struct arena *a, const char *s, size_t n);
+/* Exact comparison of two numbers, at least one of them big. */
+int num_cmp_big(const struct val *x, const struct val *y);
+/* True for int64 and big integers. */
+static inline bool val_is_integer(const struct val *v)
+{
+	return v->t == V_NUM && (v->isint || v->big == NB_INT);
+}
+
+enum { NUM_INEXACT = 1, NUM_EDIVZERO = -1, NUM_ETOOBIG = -2, NUM_ENOMEM = -3 };
+/* x op y (op one of + - * / %) for two integers (val_is_integer), exactly: 0 and *out, or
+ * NUM_INEXACT for a division with a remainder (the caller divides doubles), or an error. */
+int num_int_arith(struct arena *a, const struct val *x, const struct val *y, char op,
+		  struct val **out);
+/* Magnitude digits of an integer in base 2, 8, 10 or 16 (arena text), *neg its sign; NULL
+ * on allocation failure. */
+const char *num_int_digits(struct arena *a, const struct val *v, int base, bool upper,
+			   bool *neg);
+/* |v| of a big number. */
+struct val *num_abs_big(struct arena *a, const struct val *v);
+
 /* JSON conversion. from_json never fails except on OOM (longjmp). */
 struct val *val_from_json(struct arena *a, json_t *j);
-/* New reference; sets become sorted arrays, non-string object keys are JSON-encoded. */
+/* New reference; sets become sorted arrays, non-string object keys are JSON-encoded.
+ * NULL on allocation failure or for a big number (jansson cannot hold one exactly; see
+ * val_has_big). */
 json_t *val_to_json(const struct val *v);
+/* True if v is or contains a big number. */
+bool val_has_big(const struct val *v);
 
 /* Growable pointer vector in an arena. */
 struct vec {
@@ -273,9 +307,12 @@ struct perr {
 	jmp_buf jb;
 	struct rego_error *err;
 	int code;
+	/* parser scratch memory (tokens of a module); whoever catches the longjmp frees it */
+	struct arena scratch;
 };
 
-/* Parses a module into m->ar; longjmps to pe->jb on error. */
+/* Parses a module into a (its tokens into pe->scratch, set up by the caller like a: zeroed
+ * or arena_init, oom pointing at pe->jb); longjmps to pe->jb on error. */
 struct module *rego_parse_module(struct arena *a, const char *src, size_t len, struct perr *pe);
 /* Parses a query body (for rego_query) or a single term. */
 struct body *rego_parse_body(struct arena *a, const char *src, size_t len, struct perr *pe);
@@ -337,6 +374,7 @@ struct ev {
 	size_t max_stack;     /* bytes of C stack evaluation may use */
 	int64_t now_ns;
 	bool strict;
+	bool test_builtins; /* rego_eval_opts.test_builtins */
 	void *host_ctx;
 	void *rx_cache; /* compiled regular expressions of this evaluation */
 	struct tz *tz_cache; /* time zones loaded by this evaluation */

@@ -65,6 +65,7 @@ struct token {
 
 struct ps {
 	struct arena *a;
+	struct arena *ta; /* the token array (pe->scratch for modules: freed after parsing) */
 	struct perr *pe;
 	const char *src;
 	size_t srclen;
@@ -137,7 +138,7 @@ static void lex(struct ps *p)
 	int cap = 256;
 	bool nl = false, ws = false;
 
-	p->tk = arena_alloc(p->a, (size_t)cap * sizeof(*p->tk));
+	p->tk = arena_alloc(p->ta, (size_t)cap * sizeof(*p->tk));
 	p->n = 0;
 	for (;;) {
 		/* skip whitespace and comments */
@@ -163,7 +164,7 @@ static void lex(struct ps *p)
 		if (p->n + 1 >= cap) {
 			if (cap >= MAX_TOKENS)
 				rego_fail(p->pe, KBS_ERR_RANGE, line, 1, "policy too large");
-			struct token *nt = arena_alloc(p->a, (size_t)cap * 2 * sizeof(*nt));
+			struct token *nt = arena_alloc(p->ta, (size_t)cap * 2 * sizeof(*nt));
 
 			memcpy(nt, p->tk, (size_t)cap * sizeof(*nt));
 			p->tk = nt;
@@ -211,7 +212,11 @@ static void lex(struct ps *p)
 			}
 			t->t = K_NUMBER;
 		} else if (c == '"') {
-			char *out = arena_alloc(p->a, n - i + 1);
+			/* a string ends on its line and escapes only shrink it: the rest of the
+			 * line bounds the decoded text (not the rest of the file, which made
+			 * memory quadratic in the policy size) */
+			const char *eol = memchr(s + i, '\n', n - i);
+			char *out = arena_alloc(p->a, (eol ? (size_t)(eol - s) : n) - i + 1);
 			size_t o = 0;
 
 			i++;
@@ -562,34 +567,18 @@ static struct term *fold(struct ps *p, struct term *t)
 
 static struct val *parse_number(struct ps *p, const struct token *t, bool neg)
 {
-	char buf[128];
-	bool isint = true;
-
-	if (t->len >= sizeof(buf) - 2)
+	/* 20,000 digits: about the largest integer arithmetic accepts (65,536 bits) */
+	if (t->len > 20000)
 		rego_fail(p->pe, KBS_ERR_RANGE, t->line, t->col, "number literal too long");
+	char *buf = arena_alloc(p->a, t->len + 2);
 	size_t o = 0;
 
 	if (neg)
 		buf[o++] = '-';
 	memcpy(buf + o, t->p, t->len);
 	buf[o + t->len] = 0;
-	for (size_t k = 0; k < t->len; k++)
-		if (t->p[k] == '.' || t->p[k] == 'e' || t->p[k] == 'E')
-			isint = false;
-	if (isint) {
-		errno = 0;
-		long long v = strtoll(buf, NULL, 10);
-
-		if (errno == 0)
-			return val_int(p->a, v);
-		rego_fail(p->pe, KBS_ERR_UNSUPPORTED, t->line, t->col,
-			  "unsupported construct: integer literal outside the 64-bit range");
-	}
-	double d = strtod(buf, NULL);
-
-	if (isinf(d))
-		rego_fail(p->pe, KBS_ERR_RANGE, t->line, t->col, "number literal out of range");
-	return val_num(p->a, d);
+	/* beyond int64 / the double range: a big number with the literal's exact text */
+	return val_num_text(p->a, buf, o + t->len);
 }
 
 /* ---------- terms ---------- */
@@ -1424,7 +1413,8 @@ static void parse_import(struct ps *p, struct module *m)
 
 struct module *rego_parse_module(struct arena *a, const char *src, size_t len, struct perr *pe)
 {
-	struct ps p = { .a = a, .pe = pe, .src = src, .srclen = len, .nopipe = -1 };
+	struct ps p = { .a = a, .ta = &pe->scratch, .pe = pe, .src = src, .srclen = len,
+			.nopipe = -1 };
 	struct module *m = arena_alloc(a, sizeof(*m));
 	struct rule **tail = &m->rules;
 
@@ -1461,12 +1451,14 @@ struct module *rego_parse_module(struct arena *a, const char *src, size_t len, s
 				  "imports must come before rules");
 		parse_rule(&p, m, &tail);
 	}
+	arena_free(&pe->scratch);
 	return m;
 }
 
 struct body *rego_parse_body(struct arena *a, const char *src, size_t len, struct perr *pe)
 {
-	struct ps p = { .a = a, .pe = pe, .src = src, .srclen = len, .nopipe = -1 };
+	/* queries are short: their tokens stay in the caller's arena */
+	struct ps p = { .a = a, .ta = a, .pe = pe, .src = src, .srclen = len, .nopipe = -1 };
 
 	if (memchr(src, 0, len))
 		rego_fail(pe, KBS_ERR_PARSE, 1, 1, "NUL byte in query");

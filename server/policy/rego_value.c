@@ -268,6 +268,8 @@ static int num_cmp(const struct val *x, const struct val *y)
 {
 	if (x->isint && y->isint)
 		return x->i < y->i ? -1 : x->i > y->i;
+	if (x->big | y->big)
+		return num_cmp_big(x, y);
 	if (x->isint || y->isint) {
 		/* exact comparison of an int64 with a double */
 		const struct val *iv = x->isint ? x : y;
@@ -476,6 +478,8 @@ json_t *val_to_json(const struct val *v)
 	case V_BOOL:
 		return json_boolean(v->b);
 	case V_NUM:
+		if (v->big)
+			return NULL;
 		return v->isint ? json_integer((json_int_t)v->i) : json_real(v->d);
 	case V_STR:
 		return json_stringn_nocheck(v->s, v->len);
@@ -520,6 +524,18 @@ json_t *val_to_json(const struct val *v)
 	}
 	}
 	return NULL;
+}
+
+bool val_has_big(const struct val *v)
+{
+	if (v->t == V_NUM)
+		return v->big != NB_NONE;
+	if (v->t != V_ARR && v->t != V_SET && v->t != V_OBJ)
+		return false;
+	for (size_t i = 0; i < v->len; i++)
+		if (val_has_big(v->items[i]) || (v->t == V_OBJ && val_has_big(v->vals[i])))
+			return true;
+	return false;
 }
 
 /* ---------- text output ---------- */
@@ -574,6 +590,10 @@ static void write_num(struct sbuf *b, const struct val *v)
 {
 	if (v->isint) {
 		sb_printf(b, "%lld", (long long)v->i);
+		return;
+	}
+	if (v->big) { /* exact text, as OPA prints a json.Number */
+		sb_putn(b, v->s, v->len);
 		return;
 	}
 	if (isinf(v->d) || isnan(v->d)) {

@@ -9,10 +9,13 @@
  *                   reference values through the query_reference_value host function
  *   compile         compiling the default resource policy
  *   cache_hit       rego_cache_get of an already compiled policy (SHA-256 of the text)
+ *   mem_*           heap bytes held per compiled module (default resource policy, EAR cpu
+ *                   policy): 100 compiled copies kept alive, malloc'd bytes / 100
  *
  * Usage: bench_rego [tests/data dir] [seconds-per-case]  (defaults: tests/data, 2).
  * Times are process CPU time, single thread. Not part of ctest.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +127,25 @@ static double measure(op_fn op, struct ctx *c, double secs)
 	return best;
 }
 
+/* Heap bytes one compiled module holds (mallinfo2 before and after 100 live copies). */
+static long mem_per_module(const char *src, size_t len, const struct rego_compile_opts *co)
+{
+	struct rego_module *ms[100] = { 0 };
+	size_t before = mallinfo2().uordblks, after;
+	long r = -1;
+	int i;
+
+	for (i = 0; i < 100; i++)
+		if (rego_compile_modules(&src, &len, 1, co, &ms[i], NULL) != KBS_OK)
+			goto out;
+	after = mallinfo2().uordblks;
+	r = (long)((after - before) / 100);
+out:
+	for (i = 0; i < 100; i++)
+		rego_module_free(ms[i]);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/data";
@@ -182,6 +204,8 @@ int main(int argc, char **argv)
 	printf("compile=%.0f\n", measure(op_compile, &c, secs));
 	c.cache = rego_cache_new(16, NULL);
 	printf("cache_hit=%.0f\n", measure(op_cache, &c, secs));
+	printf("mem_resource_policy=%ld\n", mem_per_module(def, dlen, NULL));
+	printf("mem_ear_cpu=%ld\n", mem_per_module(cpu, clen, &co));
 	rego_cache_free(c.cache);
 	rego_module_free(mdef);
 	rego_module_free(mcpu);

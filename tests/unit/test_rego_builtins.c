@@ -263,6 +263,8 @@ static const struct row rows[] = {
 	{ "time.parse_duration_ns(\"0\")", "0" },
 	{ "time.parse_duration_ns(\"1\")", "error:invalid duration" },
 	{ "time.parse_duration_ns(\"9999999999h\")", "error:invalid duration" },
+	/* off unless rego_eval_opts.test_builtins (test_rego_num.c runs it enabled) */
+	{ "test.sleep(\"1ms\")", "error:test built-ins are disabled" },
 	{ "time.date(1e30)", "error:timestamp too big" },
 	{ "time.clock(1517832000000000000)", "[12,0,0]" },
 	{ "time.weekday(1517832000000000000)", "\"Monday\"" },
