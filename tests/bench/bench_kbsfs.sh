@@ -124,6 +124,9 @@ umount_kbsfs() {
 	while kill -0 "$KBSFS_PID" 2>/dev/null; do sleep 0.02; done
 }
 
+# wall-clock figures depend on the machine's load: print it next to the results
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # cold: a fresh mount per round; nginx: a fresh connection per GET
 : >"$WORK/cold_kbsfs"
 : >"$WORK/cold_nginx"
@@ -174,7 +177,8 @@ wk=$(median <"$WORK/warm_kbsfs")
 wt=$(median <"$WORK/warm_tmpfs")
 ck=$(median <"$WORK/cold_kbsfs")
 cn=$(median <"$WORK/cold_nginx")
-printf '\nkbsfs benchmark (%s rounds, medians; %s)\n' "$ROUNDS" "$(uname -r)"
+printf '\nkbsfs benchmark (%s rounds, medians; %s; load average %s before, %s after)\n' \
+	"$ROUNDS" "$(uname -r)" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %12s %12s %8s\n' "" "kbsfs" "reference" "ratio"
 printf '%-44s %12s %12s %8s\n' "warm open+read+close /CPU-s (ref: tmpfs)" "$wk" "$wt" \
 	"$(awk -v a="$wt" -v b="$wk" 'BEGIN {printf "%.2fx", a / b}')"
