@@ -14,9 +14,11 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/b64.h"
 #include "common/err.h"
@@ -29,10 +31,22 @@
 #define MAX_REPORT_TEXT (4u << 20)
 #define FWID_OID "2.23.133.5.4.1"
 #define FWID_LEN 48
+#define CHAIN_CACHE 16
+
+/* A device chain that passed chain_verify, by SHA-256 of its PEM bytes. */
+struct chain_entry {
+	uint8_t hash[32];
+	X509 *certs[MAX_CHAIN];
+	size_t n;
+};
 
 struct nv_verifier {
 	X509 *root;
 	bool remote; /* nvidia_verifier {"type":"Remote"}: NRAS, not available here */
+	pthread_mutex_t lock;
+	bool lock_ok;
+	struct chain_entry cache[CHAIN_CACHE];
+	size_t next;
 };
 
 #define FAIL(code, ...)                                                                            \
@@ -57,6 +71,9 @@ int nv_verifier_new(const char *root_pem, size_t len, struct nv_verifier **out, 
 	}
 	if (!(v->root = x509u_from_pem_or_der((const uint8_t *)root_pem, len)))
 		FAIL(KBS_ERR_PARSE, "nvidia: the trust anchor is not a PEM certificate");
+	if (pthread_mutex_init(&v->lock, NULL) != 0)
+		FAIL(KBS_ERR_NOMEM, "out of memory");
+	v->lock_ok = true;
 	*out = v;
 	v = NULL;
 	rc = KBS_OK;
@@ -69,6 +86,11 @@ void nv_verifier_free(struct nv_verifier *v)
 {
 	if (!v)
 		return;
+	for (size_t i = 0; i < CHAIN_CACHE; i++)
+		for (size_t k = 0; k < v->cache[i].n; k++)
+			X509_free(v->cache[i].certs[k]);
+	if (v->lock_ok)
+		pthread_mutex_destroy(&v->lock);
 	X509_free(v->root);
 	free(v);
 }
@@ -198,6 +220,72 @@ out:
 	return rc;
 }
 
+/* A cached verified chain with these PEM bytes: its certificates up-ref'ed into c. */
+static bool cache_get(const struct nv_verifier *cv, const uint8_t h[32], X509 **c, size_t *n)
+{
+	struct nv_verifier *v = (struct nv_verifier *)cv; /* only the cache changes */
+	bool hit = false;
+
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CHAIN_CACHE && !hit; i++) {
+		struct chain_entry *e = &v->cache[i];
+
+		if (!e->n || memcmp(e->hash, h, 32) != 0)
+			continue;
+		for (size_t k = 0; k < e->n; k++) {
+			X509_up_ref(e->certs[k]);
+			c[k] = e->certs[k];
+		}
+		*n = e->n;
+		hit = true;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return hit;
+}
+
+static void cache_put(const struct nv_verifier *cv, const uint8_t h[32], X509 **c, size_t n)
+{
+	struct nv_verifier *v = (struct nv_verifier *)cv;
+	struct chain_entry *e;
+
+	pthread_mutex_lock(&v->lock);
+	e = &v->cache[v->next++ % CHAIN_CACHE];
+	for (size_t k = 0; k < e->n; k++)
+		X509_free(e->certs[k]);
+	for (size_t k = 0; k < n; k++) {
+		X509_up_ref(c[k]);
+		e->certs[k] = c[k];
+	}
+	e->n = n;
+	memcpy(e->hash, h, 32);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/*
+ * A chain seen before (same PEM bytes) already passed path validation against this
+ * verifier's root: only what depends on the report (FWID) and on the time is checked again.
+ */
+static int cached_chain_verify(X509 **c, size_t n, const char *expected_fwid, char *why,
+			       size_t whylen)
+{
+	char fwid[97];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (x509u_check_time(c[i], time(NULL)) != KBS_OK) {
+			snprintf(why, whylen, "Report certificate chain failed to verify");
+			return KBS_ERR_VERIFY;
+		}
+	if ((rc = nv_cert_fwid(c[0], fwid, why, whylen)) != KBS_OK)
+		return rc;
+	if (strcmp(fwid, expected_fwid) != 0) {
+		snprintf(why, whylen, "Fwid mismatch: certificate %s, evidence %.96s", fwid,
+			 expected_fwid);
+		return KBS_ERR_VERIFY;
+	}
+	return KBS_OK;
+}
+
 int nv_verify_report(const struct nv_verifier *v, const uint8_t *report, size_t len,
 		     const char *pem, size_t pemlen, const uint8_t nonce[NV_SPDM_NONCE_LEN],
 		     const char *arch, const char *uuid, json_t **claims, char *why,
@@ -208,6 +296,9 @@ int nv_verify_report(const struct nv_verifier *v, const uint8_t *report, size_t 
 	size_t n = 0;
 	const char *fwid;
 	json_t *m = NULL;
+	uint8_t h[32];
+	unsigned int hn = 0;
+	bool hashed, hit = false;
 	int rc;
 
 	*claims = NULL;
@@ -215,7 +306,10 @@ int nv_verify_report(const struct nv_verifier *v, const uint8_t *report, size_t 
 		FAIL(KBS_ERR_NOMEM, "out of memory");
 	if ((rc = nv_spdm_parse(report, len, NV_HOPPER_SIG_LEN, r, why, whylen)) != KBS_OK)
 		goto out;
-	if (x509u_pem_chain(pem, pemlen, c, MAX_CHAIN, &n) != KBS_OK)
+	hashed = EVP_Digest(pem, pemlen, h, &hn, EVP_sha256(), NULL) == 1;
+	if (hashed)
+		hit = cache_get(v, h, c, &n);
+	if (!hit && x509u_pem_chain(pem, pemlen, c, MAX_CHAIN, &n) != KBS_OK)
 		FAIL(KBS_ERR_PARSE, "NVIDIA certificate chain is not a list of PEM certificates");
 	if ((rc = verify_signature(r, report, c[0], why, whylen)) != KBS_OK)
 		goto out;
@@ -224,8 +318,12 @@ int nv_verify_report(const struct nv_verifier *v, const uint8_t *report, size_t 
 		FAIL(KBS_ERR_VERIFY, "Nvidia report fwid not found");
 	if (!fwid)
 		FAIL(KBS_ERR_VERIFY, "Nvidia report fwid value mismatch");
-	if ((rc = chain_verify(v, c, n, fwid, why, whylen)) != KBS_OK)
+	rc = hit ? cached_chain_verify(c, n, fwid, why, whylen)
+		 : chain_verify(v, c, n, fwid, why, whylen);
+	if (rc != KBS_OK)
 		goto out;
+	if (!hit && hashed)
+		cache_put(v, h, c, n);
 	if (CRYPTO_memcmp(r->req_nonce, nonce, NV_SPDM_NONCE_LEN) != 0)
 		FAIL(KBS_ERR_VERIFY, "Nvidia report nonce mismatch");
 	if (!(m = nv_spdm_measurements_json(r)) ||

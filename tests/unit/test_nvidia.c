@@ -4,7 +4,8 @@
  * the first equal Trustee's expected claims file), the four cert-chain cases give Trustee's
  * errors, every flipped byte of the signed region and of the signature, a foreign chain, a
  * wrong or forged root and a wrong nonce are refused with the failed check named; opaque-data
- * encodings and malformed reports; device lists become one EAR submod per device (gpu0, gpu1)
+ * encodings and malformed reports; a verified chain is cached by its bytes and a cached chain
+ * still has to match the report's signature, FWID and nonce; device lists become one EAR submod per device (gpu0, gpu1)
  * next to cpu0.
  */
 #include <setjmp.h>
@@ -237,6 +238,41 @@ static void test_signature_checked_before_chain(void **state)
 				sizeof(why)),
 			 KBS_ERR_VERIFY);
 	assert_string_equal(why, "Report certificate chain failed to verify");
+	free(rep);
+	nv_verifier_free(v);
+}
+
+static void test_repeated_chain_cached_and_still_checked(void **state)
+{
+	struct nv_verifier *v = builtin();
+	size_t len;
+	uint8_t *rep = report("hopperAttestationReport.txt", &len);
+	char why[512] = "", other[] = NONCE_HOPPER;
+
+	(void)state;
+	/* a chain that failed is not remembered */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(verify(v, rep, len, "hopper_cert_chain_case3.txt", NONCE_HOPPER,
+					NULL, why, sizeof(why)),
+				 KBS_ERR_VERIFY);
+		assert_string_equal(why, "Report certificate chain failed to verify");
+	}
+	/* the second verification of a good chain takes the cached path */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(verify(v, rep, len, "hopper_cert_chain_case1.txt", NONCE_HOPPER,
+					NULL, why, sizeof(why)),
+				 KBS_OK);
+	/* the cached chain still has to have signed this report, for this nonce */
+	other[0] = '0';
+	assert_int_equal(verify(v, rep, len, "hopper_cert_chain_case1.txt", other, NULL, why,
+				sizeof(why)),
+			 KBS_ERR_VERIFY);
+	assert_string_equal(why, "Nvidia report nonce mismatch");
+	rep[40] ^= 0x80;
+	assert_int_equal(verify(v, rep, len, "hopper_cert_chain_case1.txt", NONCE_HOPPER, NULL, why,
+				sizeof(why)),
+			 KBS_ERR_VERIFY);
+	assert_string_equal(why, "NVIDIA report signature verification failed.");
 	free(rep);
 	nv_verifier_free(v);
 }
@@ -822,6 +858,7 @@ int main(void)
 	    cmocka_unit_test(test_cert_chain_cases_give_trustee_errors),
 	    cmocka_unit_test(test_signing_cert_fwid),
 	    cmocka_unit_test(test_signature_checked_before_chain),
+	    cmocka_unit_test(test_repeated_chain_cached_and_still_checked),
 	    cmocka_unit_test(test_flipped_bytes_refused),
 	    cmocka_unit_test(test_wrong_nonce_refused),
 	    cmocka_unit_test(test_wrong_root_refused),
