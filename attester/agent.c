@@ -17,6 +17,7 @@
 #include "attester/agent.h"
 #include "attester/attester.h"
 #include "attester/initdata.h"
+#include "attester/tdx_guest.h"
 #include "attester/tpm.h"
 #include "attester/tsm.h"
 #include "attester/util.h"
@@ -280,7 +281,8 @@ static int tpm_reg_extend(void *arg, const uint8_t *d, size_t len)
 
 /* ---------------------------------------------------------------- init-data binding */
 
-static int bind_initdata(struct aa *a, const char *tdx_dir, char *why, size_t whylen)
+static int bind_initdata(struct aa *a, const char *tdx_dir, const struct tdx_guest_cfg *tdx_guest,
+			 char *why, size_t whylen)
 {
 	size_t dlen;
 	const uint8_t *dg = initdata_digest(a->initdata, &dlen);
@@ -294,6 +296,33 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, char *why, size_t wh
 
 		(void)snprintf(path, sizeof(path), "%s/mrconfigid", tdx_dir);
 		rc = attester_read_file(path, 4096, &p, &n);
+		if (rc == KBS_ERR_NOTFOUND) {
+			/* kernels before 6.16 have no measurements directory: MRCONFIGID from a
+			 * TDREPORT (TDX_CMD_GET_REPORT0), as upstream falls back to */
+			struct tdx_guest_cfg env_cfg;
+			const struct tdx_guest_cfg *gc = tdx_guest;
+			struct tdx_tdreport r;
+			uint8_t td[TDX_TDREPORT_LEN];
+
+			if (!gc) {
+				tdx_guest_cfg_from_env(&env_cfg);
+				gc = &env_cfg;
+			}
+			rc = tdx_guest_report(gc, NULL, 0, td);
+			if (!rc)
+				rc = tdx_tdreport_parse(td, sizeof(td), &r);
+			if (rc) {
+				(void)snprintf(why, whylen, "cannot read MRCONFIGID from %s or a "
+							    "TDREPORT of %s",
+					       path, gc->device ? gc->device : TDX_GUEST_DEVICE);
+				return rc;
+			}
+			rc = initdata_check_field(a->initdata, r.mrconfigid, TDX_MR_LEN);
+			if (rc)
+				(void)snprintf(why, whylen,
+					       "init-data digest does not match MRCONFIGID (TDREPORT)");
+			return rc;
+		}
 		if (rc || n != 48) {
 			free(p);
 			(void)snprintf(why, whylen, "cannot read MRCONFIGID from %s", path);
@@ -399,7 +428,7 @@ int aa_new(const struct aa_config *cfg, const struct aa_options *opt, struct aa 
 		rc = initdata_load_file(opt->initdata_toml, &a->initdata, why, whylen);
 		if (rc)
 			goto out;
-		rc = bind_initdata(a, tdx_dir, why, whylen);
+		rc = bind_initdata(a, tdx_dir, opt->tdx_guest, why, whylen);
 		if (rc)
 			goto out;
 	}

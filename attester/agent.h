@@ -48,12 +48,17 @@ void aa_config_init(struct aa_config *cfg);
 int aa_config_load(const char *path, struct aa_config *cfg, char *why, size_t whylen);
 void aa_config_release(struct aa_config *cfg);
 
+struct tdx_guest_cfg;
+
 struct aa_options {
 	int features;			 /* AA_FEATURE_* */
 	const char *tee;		 /* "auto" or a TEE name; the sample TEE only when named */
 	const char *initdata_toml;	 /* --initdata-toml path, or NULL */
 	const char *eventlog_path;	 /* AAEL file, default /run/attestation-agent/eventlog */
 	const char *tdx_measurements;	 /* default /sys/devices/virtual/misc/tdx_guest/measurements */
+	/* TDREPORT source when tdx_measurements has no mrconfigid (NULL = /dev/tdx_guest or
+	 * AA_TDX_GUEST_DEVICE); tests pass an ioctl hook here */
+	const struct tdx_guest_cfg *tdx_guest;
 	const char *version;		 /* shown by GET /info */
 	const char *sealed_key_dir;	 /* POST /cdh/unseal key files (kid = file name), default
 					    /run/confidential-containers/cdh/sealed-secret */

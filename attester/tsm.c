@@ -398,6 +398,13 @@ int tsm_tdx_evidence(const struct tsm_cfg *cfg, const uint8_t *report_data, size
 		return KBS_ERR_INVAL;
 	*evidence = NULL;
 	rc = tsm_report(cfg, "tdx_guest", report_data, len, &out, NULL);
+	if (rc == KBS_ERR_NOTFOUND) {
+		/* /dev/tdx_guest alone gives a TDREPORT, not a quote (tdx_guest.h) */
+		log_msg(LOG_LVL_ERROR, "tsm: a TDX quote needs configfs-tsm (%s, Linux >= 6.7); "
+				       "there is no quote path through /dev/tdx_guest",
+			root_of(cfg));
+		rc = KBS_ERR_UNSUPPORTED;
+	}
 	if (rc)
 		goto out;
 	rc = aael_cc_eventlog(cfg ? cfg->ccel_path : NULL, cfg ? cfg->aael_path : NULL, &ccel);

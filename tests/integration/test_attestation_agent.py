@@ -413,6 +413,24 @@ def test_aa_token_from_a_real_kbs(tmp_dir, kbs):
 
 # ------------------------------------------------------------------ TDX register files (fake)
 
+def test_tdx_initdata_without_mrconfigid_file_asks_the_tdx_guest_device(tmp_dir):
+    """No mrconfigid in the measurements directory (kernels < 6.16): MRCONFIGID comes from a
+    TDREPORT of /dev/tdx_guest (AA_TDX_GUEST_DEVICE); without that device the agent refuses
+    to start and names both places. The ioctl itself is covered by unit_tdx_guest."""
+    meas = tmp_dir / "measurements"
+    meas.mkdir()
+    toml = os.path.join(DATA, "attester/initdata/initdata-sha384.toml")
+    cl = tmp_dir / "cmdline-once"
+    cl.write_text("quiet\n")
+    r = subprocess.run([str(find_binary("attestation-agent")), "--cmdline", str(cl), "--tee",
+                        "tdx", "--tdx-measurements", str(meas), "-b", f"127.0.0.1:{free_port()}",
+                        "--initdata-toml", toml],
+                       env=dict(os.environ, AA_TDX_GUEST_DEVICE=str(tmp_dir / "no-tdx-guest")),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "MRCONFIGID" in r.stderr and str(tmp_dir / "no-tdx-guest") in r.stderr
+
+
 def test_tdx_aael_and_initdata_with_fake_measurement_files(tmp_dir):
     """A fake sysfs measurements directory: the agent binds init-data to mrconfigid (mismatch
     refuses) and writes each AAEL event digest to rtmr3:sha384, logging records with
