@@ -406,6 +406,37 @@ static int add_hex(json_t *obj, const char *key, const uint8_t *p, size_t n)
 }
 
 /*
+ * Unbound, unsalted HMAC session with parameter encryption both ways (XOR, SHA-256), as
+ * upstream's tpm attester opens for its quote: the AK is authorised by HMAC instead of a
+ * cleartext password and the qualifying data / TPMS_ATTEST travel encrypted.
+ */
+static int start_enc_session(struct tpm_ctx *c, ESYS_TR *sess)
+{
+	TPMT_SYM_DEF sym;
+	TSS2_RC r;
+
+	memset(&sym, 0, sizeof(sym));
+	sym.algorithm = TPM2_ALG_XOR;
+	sym.keyBits.exclusiveOr = TPM2_ALG_SHA256;
+	sym.mode.sym = TPM2_ALG_NULL;
+	r = c->tss->Esys_StartAuthSession(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					  ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym,
+					  TPM2_ALG_SHA256, sess);
+	if (r != TSS2_RC_SUCCESS)
+		return tss_fail(c, "StartAuthSession", r);
+	r = c->tss->Esys_TRSess_SetAttributes(c->esys, *sess,
+					      TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
+						      TPMA_SESSION_CONTINUESESSION,
+					      0xff);
+	if (r != TSS2_RC_SUCCESS) {
+		c->tss->Esys_FlushContext(c->esys, *sess);
+		*sess = ESYS_TR_NONE;
+		return tss_fail(c, "TRSess_SetAttributes", r);
+	}
+	return KBS_OK;
+}
+
+/*
  * One quote + PCR read; KBS_ERR_BUSY if a PCR changed in between. az = Azure vTPM form:
  * hex members and the raw RSA signature instead of the base64 TPMT_SIGNATURE.
  */
@@ -424,6 +455,7 @@ static int quote_once(struct tpm_ctx *c, const uint8_t *qd, size_t qdlen, bool a
 	EVP_MD_CTX *md = NULL;
 	json_t *pcrs = NULL;
 	char hex[65];
+	ESYS_TR sess = ESYS_TR_PASSWORD;
 	TSS2_RC r;
 	int rc;
 
@@ -435,8 +467,16 @@ static int quote_once(struct tpm_ctx *c, const uint8_t *qd, size_t qdlen, bool a
 	scheme.scheme = TPM2_ALG_RSASSA;
 	scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
 	pcr_select(&sel, c->cfg.pcr_mask);
-	r = c->tss->Esys_Quote(c->esys, c->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
-		       &scheme, &sel, &quoted, &sig);
+	/* Azure's guest libraries quote with a password session; keep their exchange */
+	if (!az) {
+		rc = start_enc_session(c, &sess);
+		if (rc)
+			return rc;
+	}
+	r = c->tss->Esys_Quote(c->esys, c->ak, sess, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
+			       &scheme, &sel, &quoted, &sig);
+	if (sess != ESYS_TR_PASSWORD)
+		c->tss->Esys_FlushContext(c->esys, sess);
 	if (r != TSS2_RC_SUCCESS)
 		return tss_fail(c, "Quote", r);
 	rc = KBS_ERR_PROTOCOL;

@@ -45,6 +45,8 @@ static const struct tss_sym tss_syms[] = {
 	SYM(LIB_ESYS, Esys_PCR_Read),
 	SYM(LIB_ESYS, Esys_PCR_Extend),
 	SYM(LIB_ESYS, Esys_Quote),
+	SYM(LIB_ESYS, Esys_StartAuthSession),
+	SYM(LIB_ESYS, Esys_TRSess_SetAttributes),
 	SYM(LIB_ESYS, Esys_NV_ReadPublic),
 	SYM(LIB_ESYS, Esys_NV_Read),
 	SYM(LIB_ESYS, Esys_NV_DefineSpace),

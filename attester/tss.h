@@ -42,6 +42,8 @@ struct tss_api {
 	TSS_FN(Esys_PCR_Read);
 	TSS_FN(Esys_PCR_Extend);
 	TSS_FN(Esys_Quote);
+	TSS_FN(Esys_StartAuthSession);
+	TSS_FN(Esys_TRSess_SetAttributes);
 	TSS_FN(Esys_NV_ReadPublic);
 	TSS_FN(Esys_NV_Read);
 	TSS_FN(Esys_NV_DefineSpace);
