@@ -13,8 +13,21 @@
 			return TYPE_ERR(i, want);                                                  \
 	} while (0)
 
+/* A number as a double (big numbers: their nearest double). */
+static inline double dbl(const struct val *v)
+{
+	return v->isint ? (double)v->i : v->d;
+}
+
+/* Bytes of the UTF-8 character at s[i] (1 for an invalid byte, as Go counts runes). */
+size_t rune_len(const char *s, size_t n, size_t i);
+/* Characters (runes) of s[0..n). */
+size_t utf8_len(const char *s, size_t n);
+
 /* Tables of built-ins, one per file (rego_builtin_find searches them all). */
-extern const struct builtin rego_bi_encoding[], rego_bi_text[], rego_bi_time[], rego_bi_yaml[];
-extern const size_t rego_bi_encoding_n, rego_bi_text_n, rego_bi_time_n, rego_bi_yaml_n;
+extern const struct builtin rego_bi_strings[], rego_bi_encoding[], rego_bi_text[],
+	rego_bi_time[], rego_bi_yaml[];
+extern const size_t rego_bi_strings_n, rego_bi_encoding_n, rego_bi_text_n, rego_bi_time_n,
+	rego_bi_yaml_n;
 
 #endif

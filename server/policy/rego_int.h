@@ -319,6 +319,13 @@ struct body *rego_parse_body(struct arena *a, const char *src, size_t len, struc
 void rego_fail(struct perr *pe, int code, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6), noreturn));
 
+/* Frame slots of one rule or query at most (the linker's limit). */
+#define MAX_SLOTS 4096
+
+/* Orders the expressions of b (and the bodies nested in it) so that every variable is bound
+ * before use, as OPA does; slots outside [lo, hi) count as bound (rego_safety.c). */
+void rego_reorder_nested(struct body *b, int lo, int hi);
+
 /* Resolves names and groups rules; longjmps on error. */
 void rego_link(struct rego_module *m, struct perr *pe);
 /* Resolves a query body against the module; returns frame size; names of query vars. */

@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Rego built-ins: strings (concat, split, replace, indexof, substring, trim*, format_int,
+ * sprintf with Go's verbs, strings.*) and numbers.range.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "server/policy/rego_bi.h"
+
+static struct val *bi_concat(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct sbuf b = { .a = A };
+
+	NEED(0, V_STR, "string");
+	if (args[1]->t != V_ARR && args[1]->t != V_SET)
+		return TYPE_ERR(1, "one of {array, set}");
+	sb_putn(&b, "", 0);
+	for (size_t i = 0; i < args[1]->len; i++) {
+		struct val *s = args[1]->items[i];
+
+		if (s->t != V_STR)
+			return ev_type_error(ev, call, 2, "array or set of strings", s);
+		if (i)
+			sb_putn(&b, args[0]->s, args[0]->len);
+		sb_putn(&b, s->s, s->len);
+	}
+	return val_strn(A, b.p, b.n);
+}
+
+static const char *memmem_s(const char *h, size_t hn, const char *n, size_t nn)
+{
+	if (nn == 0)
+		return h;
+	return memmem(h, hn, n, nn);
+}
+
+static struct val *bi_contains(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(memmem_s(args[0]->s, args[0]->len, args[1]->s, args[1]->len) != NULL);
+}
+
+static struct val *bi_startswith(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(args[1]->len <= args[0]->len &&
+			memcmp(args[0]->s, args[1]->s, args[1]->len) == 0);
+}
+
+static struct val *bi_endswith(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	return val_bool(args[1]->len <= args[0]->len &&
+			memcmp(args[0]->s + args[0]->len - args[1]->len, args[1]->s,
+			       args[1]->len) == 0);
+}
+
+static struct val *case_op(struct ev *ev, struct val **args, const struct term *call, bool up)
+{
+	NEED(0, V_STR, "string");
+	struct val *r = val_strn(A, args[0]->s, args[0]->len);
+	char *p = (char *)r->s;
+
+	/* ASCII only; multi-byte UTF-8 sequences are left unchanged */
+	for (size_t i = 0; i < r->len; i++)
+		if (!((unsigned char)p[i] & 0x80))
+			p[i] = (char)(up ? toupper((unsigned char)p[i]) : tolower((unsigned char)p[i]));
+	return r;
+}
+
+static struct val *bi_lower(struct ev *ev, struct val **args, const struct term *call)
+{
+	return case_op(ev, args, call, false);
+}
+
+static struct val *bi_upper(struct ev *ev, struct val **args, const struct term *call)
+{
+	return case_op(ev, args, call, true);
+}
+
+static struct val *bi_split(struct ev *ev, struct val **args, const struct term *call)
+{
+	struct vec parts = { 0 };
+	const char *s, *end;
+
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	s = args[0]->s;
+	end = s + args[0]->len;
+	if (args[1]->len == 0) {
+		/* split into UTF-8 characters */
+		while (s < end) {
+			const char *c = s++;
+
+			while (s < end && ((unsigned char)*s & 0xC0) == 0x80)
+				s++;
+			vec_push(A, &parts, val_strn(A, c, (size_t)(s - c)));
+		}
+		return val_arr(A, parts.p, parts.n);
+	}
+	for (;;) {
+		const char *hit = memmem_s(s, (size_t)(end - s), args[1]->s, args[1]->len);
+
+		if (!hit) {
+			vec_push(A, &parts, val_strn(A, s, (size_t)(end - s)));
+			break;
+		}
+		vec_push(A, &parts, val_strn(A, s, (size_t)(hit - s)));
+		s = hit + args[1]->len;
+	}
+	return val_arr(A, parts.p, parts.n);
+}
+
+static struct val *replace_n(struct ev *ev, const struct val *s, const struct val *old,
+			     const struct val *new, int64_t limit)
+{
+	struct sbuf b = { .a = A };
+	const char *p = s->s, *end = s->s + s->len;
+	int64_t done = 0;
+
+	sb_putn(&b, "", 0);
+	if (old->len == 0) {
+		/* Go: insert `new` before each rune and at the end */
+		while (p <= end && (limit < 0 || done < limit)) {
+			sb_putn(&b, new->s, new->len);
+			done++;
+			if (p == end) {
+				p++;
+				break;
+			}
+			const char *c = p++;
+
+			while (p < end && ((unsigned char)*p & 0xC0) == 0x80)
+				p++;
+			sb_putn(&b, c, (size_t)(p - c));
+		}
+		if (p <= end)
+			sb_putn(&b, p, (size_t)(end - p));
+		return val_strn(A, b.p, b.n);
+	}
+	while (limit < 0 || done < limit) {
+		const char *hit = memmem_s(p, (size_t)(end - p), old->s, old->len);
+
+		if (!hit)
+			break;
+		sb_putn(&b, p, (size_t)(hit - p));
+		sb_putn(&b, new->s, new->len);
+		p = hit + old->len;
+		done++;
+	}
+	sb_putn(&b, p, (size_t)(end - p));
+	return val_strn(A, b.p, b.n);
+}
+
+static struct val *bi_replace(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	NEED(2, V_STR, "string");
+	return replace_n(ev, args[0], args[1], args[2], -1);
+}
+
+static struct val *bi_replace_n(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_OBJ, "object");
+	NEED(1, V_STR, "string");
+	struct val *s = args[1];
+
+	for (size_t i = 0; i < args[0]->len; i++) {
+		if (args[0]->items[i]->t != V_STR || args[0]->vals[i]->t != V_STR)
+			return ev_type_error(ev, call, 1, "object[string: string]", args[0]);
+		s = replace_n(ev, s, args[0]->items[i], args[0]->vals[i], -1);
+	}
+	return s;
+}
+
+/* Offsets of UTF-8 characters: returns the byte offset of character index ci. */
+static size_t char_off(const char *s, size_t n, size_t ci)
+{
+	size_t i = 0;
+
+	while (i < n && ci > 0) {
+		i += rune_len(s, n, i);
+		ci--;
+	}
+	return i;
+}
+
+static struct val *bi_indexof(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len == 0)
+		return ev_builtin_error(ev, call, "indexof: empty search character");
+	const char *hit = memmem_s(args[0]->s, args[0]->len, args[1]->s, args[1]->len);
+
+	if (!hit)
+		return val_int(A, -1);
+	return val_int(A, (int64_t)utf8_len(args[0]->s, (size_t)(hit - args[0]->s)));
+}
+
+static struct val *bi_substring(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_NUM, "number");
+	NEED(2, V_NUM, "number");
+	if (!args[1]->isint)
+		return TYPE_ERR(1, "integer");
+	if (!args[2]->isint)
+		return TYPE_ERR(2, "integer");
+	int64_t off = args[1]->i, len = args[2]->i;
+
+	if (off < 0)
+		return ev_builtin_error(ev, call, "substring: negative offset");
+	size_t nchars = utf8_len(args[0]->s, args[0]->len);
+
+	if ((uint64_t)off >= nchars)
+		return val_strn(A, "", 0);
+	size_t b = char_off(args[0]->s, args[0]->len, (size_t)off);
+	size_t e = len < 0 || (uint64_t)off + (uint64_t)len >= nchars ?
+			   args[0]->len :
+			   char_off(args[0]->s, args[0]->len, (size_t)(off + len));
+
+	return val_strn(A, args[0]->s + b, e - b);
+}
+
+static bool in_cutset(const struct val *cut, const char *p, size_t clen)
+{
+	/* cutset characters are UTF-8 sequences */
+	const char *s = cut->s, *end = cut->s + cut->len;
+
+	while (s < end) {
+		const char *c = s++;
+
+		while (s < end && ((unsigned char)*s & 0xC0) == 0x80)
+			s++;
+		if ((size_t)(s - c) == clen && memcmp(c, p, clen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static size_t char_len_at(const char *s, size_t n, size_t i)
+{
+	return rune_len(s, n, i);
+}
+
+static size_t char_start_before(const char *s, size_t e)
+{
+	size_t i = e - 1;
+
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
+static struct val *trim_op(struct ev *ev, struct val **args, const struct term *call, bool l,
+			   bool r)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	const char *s = args[0]->s;
+	size_t b = 0, e = args[0]->len;
+
+	while (l && b < e) {
+		size_t cl = char_len_at(s, e, b);
+
+		if (!in_cutset(args[1], s + b, cl))
+			break;
+		b += cl;
+	}
+	while (r && e > b) {
+		size_t st = char_start_before(s, e);
+
+		if (!in_cutset(args[1], s + st, e - st))
+			break;
+		e = st;
+	}
+	return val_strn(A, s + b, e - b);
+}
+
+static struct val *bi_trim(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, true, true);
+}
+
+static struct val *bi_trim_left(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, true, false);
+}
+
+static struct val *bi_trim_right(struct ev *ev, struct val **args, const struct term *call)
+{
+	return trim_op(ev, args, call, false, true);
+}
+
+static struct val *bi_trim_prefix(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len <= args[0]->len && memcmp(args[0]->s, args[1]->s, args[1]->len) == 0)
+		return val_strn(A, args[0]->s + args[1]->len, args[0]->len - args[1]->len);
+	return args[0];
+}
+
+static struct val *bi_trim_suffix(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	if (args[1]->len <= args[0]->len &&
+	    memcmp(args[0]->s + args[0]->len - args[1]->len, args[1]->s, args[1]->len) == 0)
+		return val_strn(A, args[0]->s, args[0]->len - args[1]->len);
+	return args[0];
+}
+
+static struct val *bi_trim_space(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	const char *s = args[0]->s;
+	size_t b = 0, e = args[0]->len;
+
+	while (b < e && isspace((unsigned char)s[b]))
+		b++;
+	while (e > b && isspace((unsigned char)s[e - 1]))
+		e--;
+	return val_strn(A, s + b, e - b);
+}
+
+static struct val *bi_strings_reverse(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	size_t n = args[0]->len;
+	char *out = arena_alloc(A, n + 1);
+	const char *s = args[0]->s;
+	size_t o = n;
+
+	for (size_t i = 0; i < n;) {
+		size_t cl = char_len_at(s, n, i);
+
+		o -= cl;
+		memcpy(out + o, s + i, cl);
+		i += cl;
+	}
+	return val_strn(A, out, n);
+}
+
+static struct val *bi_format_int(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_NUM, "number");
+	NEED(1, V_NUM, "number");
+	int64_t base = args[1]->isint ? args[1]->i : 0;
+
+	if (base != 2 && base != 8 && base != 10 && base != 16)
+		return TYPE_ERR(1, "one of {2, 8, 10, 16}");
+	if (args[0]->big == NB_INT) {
+		bool neg;
+		const char *dg = num_int_digits(A, args[0], (int)base, false, &neg);
+
+		if (!dg)
+			ev_error(ev, EE_LIMIT, call, "out of memory");
+		struct sbuf t = { .a = A };
+
+		sb_puts(&t, neg ? "-" : "");
+		sb_puts(&t, dg);
+		return val_strn(A, t.p, t.n);
+	}
+	if (args[0]->big && isinf(args[0]->d))
+		return ev_builtin_error(ev, call, "format_int: number beyond the double range");
+	double d = dbl(args[0]);
+	int64_t v = args[0]->isint ? args[0]->i : (int64_t)trunc(d);
+	char buf[80];
+	size_t o = sizeof(buf);
+	bool neg = v < 0;
+	uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	buf[--o] = 0;
+	do {
+		buf[--o] = "0123456789abcdef"[u % (uint64_t)base];
+		u /= (uint64_t)base;
+	} while (u);
+	if (neg)
+		buf[--o] = '-';
+	return val_str(A, buf + o);
+}
+
+/* Go's %v / strconv 'g' -1 formatting of a float64 (exponent form outside [1e-4, 1e21)). */
+static void fmt_float(struct sbuf *b, double d)
+{
+	char tmp[64];
+	int prec;
+
+	if (isinf(d)) {
+		sb_puts(b, d > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	int exp = atoi(strchr(tmp, 'e') + 1);
+
+	if (exp < -4 || exp >= 21) {
+		/* mantissa digits, then e+XX as Go prints it */
+		char *e = strchr(tmp, 'e');
+
+		*e = 0;
+		sb_puts(b, tmp);
+		sb_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		return;
+	}
+	int decimals = prec - 1 - exp;
+
+	snprintf(tmp, sizeof(tmp), "%.*f", decimals > 0 ? decimals : 0, d);
+	sb_puts(b, tmp);
+}
+
+/* Rego text of a value as OPA's %v prints it (strings unquoted at the top level). */
+static void write_v(struct sbuf *b, const struct val *v, bool top)
+{
+	if (v->t == V_STR && top) {
+		sb_putn(b, v->s, v->len);
+		return;
+	}
+	if (v->t == V_NUM && !v->isint && !v->big) {
+		fmt_float(b, v->d);
+		return;
+	}
+	if (v->t == V_ARR || v->t == V_SET || v->t == V_OBJ) {
+		if (v->t == V_SET && v->len == 0) {
+			sb_puts(b, "set()");
+			return;
+		}
+		sb_putc(b, v->t == V_ARR ? '[' : '{');
+		for (size_t i = 0; i < v->len; i++) {
+			if (i)
+				sb_puts(b, ", ");
+			write_v(b, v->items[i], false);
+			if (v->t == V_OBJ) {
+				sb_puts(b, ": ");
+				write_v(b, v->vals[i], false);
+			}
+		}
+		sb_putc(b, v->t == V_ARR ? ']' : '}');
+		return;
+	}
+	val_write(b, v, false);
+}
+
+struct fspec {
+	bool minus, plus, space, zero, sharp;
+	int width, prec; /* -1 = absent */
+};
+
+/* Pads str per the spec (sign-aware zero padding for numbers). */
+static void pad_out(struct sbuf *b, const struct fspec *fs, const char *str, size_t n, bool num)
+{
+	size_t w = fs->width > 0 ? (size_t)fs->width : 0;
+	size_t chars = utf8_len(str, n);
+
+	if (chars >= w) {
+		sb_putn(b, str, n);
+		return;
+	}
+	size_t pad = w - chars;
+
+	if (fs->minus) {
+		sb_putn(b, str, n);
+		while (pad--)
+			sb_putc(b, ' ');
+		return;
+	}
+	if (fs->zero && num) {
+		if (n && (str[0] == '-' || str[0] == '+' || str[0] == ' ')) {
+			sb_putc(b, str[0]);
+			str++;
+			n--;
+		}
+		while (pad--)
+			sb_putc(b, '0');
+		sb_putn(b, str, n);
+		return;
+	}
+	while (pad--)
+		sb_putc(b, ' ');
+	sb_putn(b, str, n);
+}
+
+static void sign_prefix(const struct fspec *fs, bool neg, char *out)
+{
+	out[0] = neg ? '-' : fs->plus ? '+' : fs->space ? ' ' : 0;
+	out[1] = 0;
+}
+
+static void fmt_int(struct sbuf *b, const struct fspec *fs, int64_t v, char verb)
+{
+	char digits[80], tmp[100];
+	int base = verb == 'x' || verb == 'X' ? 16 : verb == 'o' ? 8 : verb == 'b' ? 2 : 10;
+	const char *alpha = verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	int o = (int)sizeof(digits) - 1;
+	char sign[2];
+
+	digits[o] = 0;
+	do {
+		digits[--o] = alpha[u % (uint64_t)base];
+		u /= (uint64_t)base;
+	} while (u);
+	sign_prefix(fs, v < 0, sign);
+	snprintf(tmp, sizeof(tmp), "%s%s", sign, digits + o);
+	pad_out(b, fs, tmp, strlen(tmp), true);
+}
+
+/* An integer beyond int64 (Go formats a *big.Int the same way as an int). */
+static void fmt_bigint(struct sbuf *b, const struct fspec *fs, const struct val *v, char verb)
+{
+	int base = verb == 'x' || verb == 'X' ? 16 : verb == 'o' ? 8 : verb == 'b' ? 2 : 10;
+	bool neg;
+	const char *dg = num_int_digits(b->a, v, base, verb == 'X', &neg);
+	char sign[2];
+	struct sbuf t = { .a = b->a };
+
+	sign_prefix(fs, neg, sign);
+	sb_puts(&t, sign);
+	sb_puts(&t, dg ? dg : "");
+	pad_out(b, fs, t.p ? t.p : "", t.n, true);
+}
+
+static void fmt_dbl(struct sbuf *b, const struct fspec *fs, double d, char verb)
+{
+	char tmp[400];
+	int prec = fs->prec >= 0 ? (fs->prec > 100 ? 100 : fs->prec) : 6;
+
+	if ((verb == 'g' || verb == 'G') && fs->prec < 0) {
+		struct sbuf t = { .a = b->a };
+
+		fmt_float(&t, d);
+		if (fs->plus && d >= 0)
+			sb_putc(b, '+');
+		pad_out(b, fs, t.p ? t.p : "", t.n, true);
+		return;
+	}
+	switch (verb) {
+	case 'e': snprintf(tmp, sizeof(tmp), "%.*e", prec, d); break;
+	case 'E': snprintf(tmp, sizeof(tmp), "%.*E", prec, d); break;
+	case 'g': snprintf(tmp, sizeof(tmp), "%.*g", prec, d); break;
+	case 'G': snprintf(tmp, sizeof(tmp), "%.*G", prec, d); break;
+	default: snprintf(tmp, sizeof(tmp), "%.*f", prec, d); break;
+	}
+	if ((fs->plus || fs->space) && tmp[0] != '-') {
+		char t2[402];
+
+		snprintf(t2, sizeof(t2), "%c%s", fs->plus ? '+' : ' ', tmp);
+		pad_out(b, fs, t2, strlen(t2), true);
+		return;
+	}
+	pad_out(b, fs, tmp, strlen(tmp), true);
+}
+
+static void fmt_bad(struct sbuf *b, char verb, const struct val *x)
+{
+	sb_printf(b, "%%!%c(", verb);
+	write_v(b, x, false);
+	sb_putc(b, ')');
+}
+
+/* sprintf with Go fmt verbs: v s q t d x X o b f F e E g G and width/precision/flags. */
+static struct val *bi_sprintf(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_ARR, "array");
+	const char *f = args[0]->s, *end = f + args[0]->len;
+	struct val *av = args[1];
+	size_t ai = 0;
+	struct sbuf b = { .a = A };
+
+	sb_putn(&b, "", 0);
+	while (f < end) {
+		if (*f != '%') {
+			sb_putc(&b, *f++);
+			continue;
+		}
+		f++;
+		if (f < end && *f == '%') {
+			sb_putc(&b, '%');
+			f++;
+			continue;
+		}
+		struct fspec fs = { .width = -1, .prec = -1 };
+
+		for (; f < end && strchr("-+# 0", *f); f++) {
+			fs.minus |= *f == '-';
+			fs.plus |= *f == '+';
+			fs.space |= *f == ' ';
+			fs.zero |= *f == '0';
+			fs.sharp |= *f == '#';
+		}
+		while (f < end && isdigit((unsigned char)*f)) {
+			fs.width = (fs.width < 0 ? 0 : fs.width) * 10 + (*f++ - '0');
+			if (fs.width > 1000)
+				fs.width = 1000;
+		}
+		if (f < end && *f == '.') {
+			f++;
+			fs.prec = 0;
+			while (f < end && isdigit((unsigned char)*f)) {
+				fs.prec = fs.prec * 10 + (*f++ - '0');
+				if (fs.prec > 1000)
+					fs.prec = 1000;
+			}
+		}
+		if (f >= end) {
+			sb_puts(&b, "%!(NOVERB)");
+			break;
+		}
+		char verb = *f++;
+
+		if (ai >= av->len) {
+			sb_printf(&b, "%%!%c(MISSING)", verb);
+			continue;
+		}
+		struct val *x = av->items[ai++];
+		struct sbuf t = { .a = A };
+
+		switch (verb) {
+		case 'v':
+		case 's':
+		case 't':
+			if (x->t == V_NUM && x->isint && verb == 'v') {
+				fmt_int(&b, &fs, x->i, 'd');
+				break;
+			}
+			write_v(&t, x, true);
+			if (fs.prec >= 0 && x->t == V_STR && (size_t)fs.prec < utf8_len(t.p, t.n))
+				t.n = char_off(t.p, t.n, (size_t)fs.prec);
+			pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			break;
+		case 'q':
+			if (x->t == V_STR)
+				val_write(&t, x, false);
+			else
+				write_v(&t, x, true);
+			pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			break;
+		case 'd':
+		case 'x':
+		case 'X':
+		case 'o':
+		case 'b':
+			if (x->t == V_NUM && x->isint) {
+				fmt_int(&b, &fs, x->i, verb);
+			} else if (x->t == V_NUM && x->big == NB_INT) {
+				fmt_bigint(&b, &fs, x, verb);
+			} else if (x->t == V_STR && (verb == 'x' || verb == 'X')) {
+				for (size_t i = 0; i < x->len; i++)
+					sb_printf(&t, verb == 'x' ? "%02x" : "%02X",
+						  (unsigned char)x->s[i]);
+				pad_out(&b, &fs, t.p ? t.p : "", t.n, false);
+			} else {
+				fmt_bad(&b, verb, x);
+			}
+			break;
+		case 'f':
+		case 'F':
+		case 'e':
+		case 'E':
+		case 'g':
+		case 'G':
+			if (x->t == V_NUM)
+				fmt_dbl(&b, &fs, dbl(x), verb);
+			else
+				fmt_bad(&b, verb, x);
+			break;
+		default:
+			fmt_bad(&b, verb, x);
+		}
+	}
+	if (ai < av->len) {
+		sb_puts(&b, "%!(EXTRA ");
+		for (size_t i = ai; i < av->len; i++) {
+			if (i > ai)
+				sb_puts(&b, ", ");
+			write_v(&b, av->items[i], true);
+		}
+		sb_putc(&b, ')');
+	}
+	return val_strn(A, b.p, b.n);
+}
+
+/* string or collection of strings -> items (for any_prefix_match & co) */
+static bool str_items(struct val *v, struct val ***items, size_t *n, struct val **one)
+{
+	if (v->t == V_STR) {
+		*one = v;
+		*items = one;
+		*n = 1;
+		return true;
+	}
+	if (v->t != V_ARR && v->t != V_SET)
+		return false;
+	for (size_t i = 0; i < v->len; i++)
+		if (v->items[i]->t != V_STR)
+			return false;
+	*items = v->items;
+	*n = v->len;
+	return true;
+}
+
+static struct val *any_match(struct ev *ev, struct val **args, const struct term *call,
+			     bool prefix)
+{
+	struct val **a, **b, *oa, *ob;
+	size_t na, nb;
+
+	if (!str_items(args[0], &a, &na, &oa))
+		return TYPE_ERR(0, "one of {array, set, string}");
+	if (!str_items(args[1], &b, &nb, &ob))
+		return TYPE_ERR(1, "one of {array, set, string}");
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++) {
+			const struct val *s = a[i], *x = b[j];
+
+			if (x->len <= s->len &&
+			    memcmp(prefix ? s->s : s->s + s->len - x->len, x->s, x->len) == 0)
+				return RV_TRUE;
+		}
+	return RV_FALSE;
+}
+
+static struct val *bi_any_prefix(struct ev *ev, struct val **args, const struct term *call)
+{
+	return any_match(ev, args, call, true);
+}
+
+static struct val *bi_any_suffix(struct ev *ev, struct val **args, const struct term *call)
+{
+	return any_match(ev, args, call, false);
+}
+
+static struct val *bi_strings_count(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	const char *p = args[0]->s, *end = p + args[0]->len;
+	int64_t n = 0;
+
+	if (args[1]->len == 0)
+		return val_int(A, (int64_t)utf8_len(args[0]->s, args[0]->len) + 1);
+	for (;;) {
+		const char *hit = memmem_s(p, (size_t)(end - p), args[1]->s, args[1]->len);
+
+		if (!hit)
+			break;
+		n++;
+		p = hit + args[1]->len;
+	}
+	return val_int(A, n);
+}
+
+static struct val *bi_indexof_n(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_STR, "string");
+	NEED(1, V_STR, "string");
+	struct vec out = { 0 };
+	const char *s = args[0]->s;
+	size_t n = args[0]->len, m = args[1]->len;
+
+	if (m == 0)
+		return ev_builtin_error(ev, call, "indexof_n: empty search character");
+	for (size_t i = 0, ci = 0; i < n; i += rune_len(s, n, i), ci++)
+		if (i + m <= n && memcmp(s + i, args[1]->s, m) == 0)
+			vec_push(A, &out, val_int(A, (int64_t)ci));
+	return val_arr(A, out.p, out.n);
+}
+
+static struct val *bi_numbers_range(struct ev *ev, struct val **args, const struct term *call)
+{
+	NEED(0, V_NUM, "number");
+	NEED(1, V_NUM, "number");
+	if (!args[0]->isint)
+		return TYPE_ERR(0, "integer");
+	if (!args[1]->isint)
+		return TYPE_ERR(1, "integer");
+	int64_t a = args[0]->i, b = args[1]->i;
+	uint64_t n = (a <= b ? (uint64_t)b - (uint64_t)a : (uint64_t)a - (uint64_t)b) + 1;
+
+	if (n > 1000000)
+		ev_error(ev, EE_LIMIT, call, "numbers.range: range too large");
+	struct val **items = arena_alloc(A, (size_t)n * sizeof(*items));
+
+	for (uint64_t i = 0; i < n; i++)
+		items[i] = val_int(A, a <= b ? a + (int64_t)i : a - (int64_t)i);
+	struct val *r = arena_alloc(A, sizeof(*r));
+
+	r->t = V_ARR;
+	r->items = items;
+	r->len = (size_t)n;
+	return r;
+}
+
+const struct builtin rego_bi_strings[] = {
+	{ "concat", 2, bi_concat, false },
+	{ "contains", 2, bi_contains, false },
+	{ "startswith", 2, bi_startswith, false },
+	{ "endswith", 2, bi_endswith, false },
+	{ "lower", 1, bi_lower, false },
+	{ "upper", 1, bi_upper, false },
+	{ "split", 2, bi_split, false },
+	{ "replace", 3, bi_replace, false },
+	{ "strings.replace_n", 2, bi_replace_n, false },
+	{ "strings.reverse", 1, bi_strings_reverse, false },
+	{ "indexof", 2, bi_indexof, false },
+	{ "indexof_n", 2, bi_indexof_n, false },
+	{ "strings.any_prefix_match", 2, bi_any_prefix, false },
+	{ "strings.any_suffix_match", 2, bi_any_suffix, false },
+	{ "strings.count", 2, bi_strings_count, false },
+	{ "numbers.range", 2, bi_numbers_range, false },
+	{ "substring", 3, bi_substring, false },
+	{ "trim", 2, bi_trim, false },
+	{ "trim_left", 2, bi_trim_left, false },
+	{ "trim_right", 2, bi_trim_right, false },
+	{ "trim_prefix", 2, bi_trim_prefix, false },
+	{ "trim_suffix", 2, bi_trim_suffix, false },
+	{ "trim_space", 1, bi_trim_space, false },
+	{ "format_int", 2, bi_format_int, false },
+	{ "sprintf", 2, bi_sprintf, false },
+};
+const size_t rego_bi_strings_n = sizeof(rego_bi_strings) / sizeof(rego_bi_strings[0]);

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by the time built-ins (rego_bi_time.c, rego_bi_timefmt.c) and the time zone reader
+ * (rego_tz.c). */
+#ifndef KBS_POLICY_REGO_TIME_H
+#define KBS_POLICY_REGO_TIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/policy/rego_int.h"
+
+/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
+static inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+/* civil date of a day count since 1970-01-01 */
+static inline void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static inline int64_t floordiv(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && ((a < 0) != (b < 0)));
+}
+
+struct tz_type {
+	int32_t off;
+	bool dst;
+	char abbr[8];
+};
+
+/* POSIX TZ rule of a TZif footer ("PST8PDT,M3.2.0,M11.1.0"): month, week, weekday, time */
+struct tz_rule {
+	int mon, week, wday;
+	int32_t secs;
+};
+
+struct tz {
+	char name[72];
+	int64_t *trans; /* transition times (UTC seconds), ascending */
+	uint8_t *idx;	/* type index after each transition */
+	int ntrans;
+	struct tz_type *types;
+	int ntypes;
+	/* the footer rule, for times after the last transition */
+	bool has_rule, rule_dst;
+	struct tz_type std, dst;
+	struct tz_rule start, end;
+	struct tz *next; /* per-evaluation cache */
+};
+
+/* The zone named by a Rego string ("" and "UTC" need no file), loaded once per evaluation
+ * (ev->tz_cache); an unknown or unreadable zone is a built-in error (NULL). */
+const struct tz *tz_load(struct ev *ev, const struct term *call, const struct val *name);
+/* The local time type (offset, abbreviation) of zone z at UTC second t. */
+const struct tz_type *tz_at(const struct tz *z, int64_t t);
+
+/* A moment as OPA's builtins take it: ns or [ns, tz] or [ns, tz, layout]. */
+struct moment {
+	int64_t ns;
+	const struct tz *zone; /* NULL = UTC */
+	const struct val *layout;
+};
+
+/* Broken-down local time of a moment. */
+struct civil {
+	int64_t year, month, day, hour, min, sec, nsec, yday, wday;
+	const struct tz_type *type;
+	int64_t days; /* local days since 1970-01-01 */
+};
+
+/* English day and month names (Go's). */
+extern const char *const wdays[7], *const months[12];
+
+/* Shared by rego_bi_time.c and rego_bi_timefmt.c. */
+bool digits(const char *s, size_t n, size_t i, size_t cnt, int64_t *out);
+bool time_arg(struct ev *ev, struct val *x, const struct term *call, int argno,
+		     struct moment *mo, struct val **err);
+void to_civil(const struct moment *mo, struct civil *c);
+struct val *bi_time_format(struct ev *ev, struct val **args, const struct term *call);
+struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const struct term *call);
+
+#endif
