@@ -95,12 +95,15 @@ static int plan_query(const struct rego_module *m, struct arena *a, const char *
 	a->oom_code = &pe.code;
 	if (setjmp(pe.jb)) {
 		a->oom = NULL;
+		a->oom_code = NULL;
 		return pe.code ? pe.code : KBS_ERR_PARSE;
 	}
 	qp->body = rego_parse_body(a, q, qlen, &pe);
 	qp->nslots = rego_link_query((struct rego_module *)m, a, qp->body, &pe, &qp->names,
 				     &qp->slots, &qp->nnames);
+	/* pe dies with this frame: the arena must not keep pointing into it */
 	a->oom = NULL;
+	a->oom_code = NULL;
 	return KBS_OK;
 }
 
