@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """grpc-as driven by Debian's python3-grpcio through stubs compiled here (grpc_tools.protoc)
 from Trustee's attestation.proto: a sample and an SNP sample evaluate to EAR tokens that verify
-with the JWK set; an attestation policy set over gRPC changes the next token; bad evidence,
+with the JWK set; NVIDIA device evidence next to a CPU evidence becomes submod gpu0; an
+attestation policy set over gRPC changes the next token; bad evidence,
 a wrong runtime data binding, an invalid policy and a challenge request are ABORTED with
 the cause."""
 import base64
@@ -261,3 +262,35 @@ def test_rvps_service_on_the_same_port(gas, tmp_path):
         stub.RegisterReferenceValue(rpb.ReferenceValueRegisterRequest(message="{"), timeout=30)
     assert e.value.code() == grpc.StatusCode.ABORTED
     ch.close()
+
+
+def test_nvidia_device_evidence_becomes_a_gpu_submod(gas, test_data):
+    """Trustee's recorded H100 report next to a sample CPU evidence: the GPU is its own
+    submod gpu0 with exactly the claims Trustee's test expects (nonce as raw runtime data)."""
+    import os
+    pb, stub, url, _ = gas
+    nv = test_data / "nvidia"
+    ev = {"device_evidence_list": [{
+        "arch": "HOPPER", "uuid": "1111-2222-33333-444444-555555",
+        "evidence": (nv / "hopperAttestationReport.txt").read_text(),
+        "certificate": base64.b64encode((nv / "hopper_cert_chain_case1.txt").read_bytes())
+        .decode()}]}
+    rd = os.urandom(48)
+    cpu = pb.IndividualAttestationRequest(
+        tee="sample", raw_runtime_data=b64u(rd),
+        evidence=b64u(json.dumps({"svn": "1", "report_data": base64.b64encode(rd).decode()})
+                      .encode()))
+    nonce = bytes.fromhex("931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb")
+    gpu = pb.IndividualAttestationRequest(tee="nvidia", evidence=b64u(json.dumps(ev).encode()),
+                                          raw_runtime_data=b64u(nonce))
+    tok = stub.AttestationEvaluate(pb.AttestationRequest(verification_requests=[cpu, gpu]),
+                                   timeout=30).attestation_token
+    sm = jwt_verify_es256(tok, jwks_key(url))["submods"]
+    expected = json.loads((nv / "hopperAttestationReport-claims.txt").read_text())
+    assert sm["gpu0"]["ear.veraison.annotated-evidence"] == {"nvidia": expected}
+    gpu.raw_runtime_data = b64u(bytes(32))
+    with pytest.raises(grpc.RpcError) as e:
+        stub.AttestationEvaluate(pb.AttestationRequest(verification_requests=[cpu, gpu]),
+                                 timeout=30)
+    assert e.value.code() == grpc.StatusCode.ABORTED
+    assert "Nvidia report nonce mismatch" in e.value.details()

@@ -242,3 +242,43 @@ def test_restful_as_trustee_hopper_report(ras, test_data):
                       timeout=30)
     assert r.status_code == 500
     assert "NVIDIA report signature verification failed." in r.text
+
+
+def test_kbs_with_coco_as_grpc_passes_device_evidence(daemons, tmp_dir, free_port, gpu,
+                                                      tls_cert):
+    """The kbs forwards every device as its own IndividualAttestationRequest to grpc-as, which
+    verifies the GPU against its own nvidia_verifier configuration."""
+    from kbsfs_testlib import find_binary
+    try:
+        find_binary("grpc-as")
+    except Exception:
+        pytest.skip("grpc-as not built")
+    signer = tls_cert("as-signer")
+    as_cfg = tmp_dir / "as.json"
+    as_cfg.write_text(json.dumps({
+        "attestation_token_broker": {"signer": {"key_path": str(signer.key),
+                                                "cert_path": str(signer.cert)}},
+        "verifier_config": {"nvidia_verifier": {"type": "Local",
+                                                "root_cert_path": str(gpu.root_path)}}}))
+    gport = free_port()
+    daemons.start(["grpc-as", "--socket", "127.0.0.1:%d" % gport, "--config-file", as_cfg],
+                  name="grpc-as", ready_log="listening on")
+    extra = ('[attestation_token]\ntrusted_certs_paths = ["%s"]\n'
+             '[attestation_service]\ntype = "coco_as_grpc"\nas_addr = "http://127.0.0.1:%d"\n'
+             % (signer.cert, gport))
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), extra=extra, name="kbs-grpc")
+
+    def devices(dd):
+        return {"nvidia": gpu.evidence(dd[:32]),
+                "sampledevice": {"svn": "3", "report_data": base64.b64encode(dd).decode()}}
+    c, r = attest_with_devices(url, devices)
+    assert r.status_code == 200, r.text
+    hdr, claims = jwt_decode(r.json()["token"])
+    assert hdr["jwk"]["x5c"]  # issued by grpc-as
+    sm = claims["submods"]
+    assert sorted(sm) == ["cpu0", "gpu0", "gpu1"]
+    assert sm["gpu0"]["ear.veraison.annotated-evidence"]["nvidia"]["config"]["fwid"] == \
+        gpu.fwid.hex()
+    assert sm["gpu1"]["ear.veraison.annotated-evidence"]["sampledevice"]["svn"] == "3"
+    c, r = attest_with_devices(url, lambda dd: {"nvidia": gpu.evidence(os.urandom(32))})
+    assert r.status_code == 401 and "Nvidia report nonce mismatch" in r.json()["detail"]
