@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testdata.h"
 #include "common/b64.h"
@@ -828,8 +829,13 @@ static void test_as_token_has_gpu_submods(void **state)
 static void test_config(void **state)
 {
 	struct as_verifier_config vc;
-	char why[256];
-	json_t *j;
+	struct as_verify_input in = {0};
+	char why[512], path[] = "/tmp/nvroot-XXXXXX", *root;
+	uint8_t nonce[32];
+	size_t rlen, nl;
+	void *st = NULL;
+	json_t *j, *ev, *d = NULL;
+	FILE *f;
 
 	(void)state;
 	j = json_pack("{s:{s:s}}", "nvidia_verifier", "type", "Remote");
@@ -846,8 +852,47 @@ static void test_config(void **state)
 	assert_int_equal(as_verifier_config_from_json(j, &vc, why, sizeof(why)), KBS_OK);
 	assert_false(vc.nvidia_remote);
 	assert_string_equal(vc.nvidia_root_path, "/x.pem");
+	/* an unreadable anchor stops the start */
+	assert_int_equal(as_verifier_nvidia.create(&vc, &st, why, sizeof(why)), KBS_ERR_IO);
+	assert_non_null(strstr(why, "root_cert_path"));
 	as_verifier_config_release(&vc);
 	json_decref(j);
+	/* a configured anchor replaces NVIDIA's: the genuine device chain is then foreign */
+	root = forged_root(&rlen, NULL);
+	f = fdopen(mkstemp(path), "w");
+	assert_non_null(f);
+	fwrite(root, 1, rlen, f);
+	fclose(f);
+	j = json_pack("{s:{s:s}}", "nvidia_verifier", "root_cert_path", path);
+	assert_int_equal(as_verifier_config_from_json(j, &vc, why, sizeof(why)), KBS_OK);
+	assert_int_equal(as_verifier_nvidia.create(&vc, &st, why, sizeof(why)), KBS_OK);
+	ev = evidence("hopperAttestationReport.txt", "hopper_cert_chain_case1.txt", "HOPPER", 1,
+		      false);
+	unhex(NONCE_HOPPER, nonce, sizeof(nonce), &nl);
+	in.state = st;
+	in.evidence = ev;
+	in.report_data = nonce;
+	in.report_data_len = nl;
+	assert_int_equal(as_verifier_nvidia.verify_devices(&in, &d, why, sizeof(why)),
+			 KBS_ERR_VERIFY);
+	assert_non_null(strstr(why, "Root CA in the certificate chain is not trusted"));
+	as_verifier_nvidia.destroy(st);
+	as_verifier_config_release(&vc);
+	json_decref(j);
+	unlink(path);
+	free(root);
+	/* Trustee's docker-compose AS config: Remote (NRAS) loads, NVIDIA evidence is refused */
+	j = json_pack("{s:{s:s}}", "nvidia_verifier", "type", "Remote");
+	assert_int_equal(as_verifier_config_from_json(j, &vc, why, sizeof(why)), KBS_OK);
+	assert_int_equal(as_verifier_nvidia.create(&vc, &st, why, sizeof(why)), KBS_OK);
+	in.state = st;
+	assert_int_equal(as_verifier_nvidia.verify_devices(&in, &d, why, sizeof(why)),
+			 KBS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(why, "NRAS"));
+	as_verifier_nvidia.destroy(st);
+	as_verifier_config_release(&vc);
+	json_decref(j);
+	json_decref(ev);
 }
 
 int main(void)
