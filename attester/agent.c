@@ -25,6 +25,7 @@
 #include "broker/sealed.h"
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/http_client.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/secmem.h"
@@ -281,11 +282,21 @@ static int tpm_reg_extend(void *arg, const uint8_t *d, size_t len)
 
 /* ---------------------------------------------------------------- init-data binding */
 
-static int bind_initdata(struct aa *a, const char *tdx_dir, const struct tdx_guest_cfg *tdx_guest,
-			 char *why, size_t whylen)
+/* The TEE field against the digest fitted (zero-padded / truncated) to the field's size. */
+static int field_matches(const uint8_t *dg, size_t dlen, const uint8_t *field, size_t flen)
 {
-	size_t dlen;
-	const uint8_t *dg = initdata_digest(a->initdata, &dlen);
+	uint8_t want[64];
+
+	if (flen > sizeof(want))
+		return KBS_ERR_INVAL;
+	attester_fit(dg, dlen, want, flen);
+	return memcmp(want, field, flen) == 0 ? KBS_OK : KBS_ERR_VERIFY;
+}
+
+/* dg = the init-data digest (of --initdata-toml, or --initdata-digest as given). */
+static int bind_initdata(struct aa *a, const uint8_t *dg, size_t dlen, const char *tdx_dir,
+			 const struct tdx_guest_cfg *tdx_guest, char *why, size_t whylen)
+{
 	int rc;
 
 	switch (a->tee) {
@@ -317,7 +328,7 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, const struct tdx_gue
 					       path, gc->device ? gc->device : TDX_GUEST_DEVICE);
 				return rc;
 			}
-			rc = initdata_check_field(a->initdata, r.mrconfigid, TDX_MR_LEN);
+			rc = field_matches(dg, dlen, r.mrconfigid, TDX_MR_LEN);
 			if (rc)
 				(void)snprintf(why, whylen,
 					       "init-data digest does not match MRCONFIGID (TDREPORT)");
@@ -328,7 +339,7 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, const struct tdx_gue
 			(void)snprintf(why, whylen, "cannot read MRCONFIGID from %s", path);
 			return rc ? rc : KBS_ERR_PROTOCOL;
 		}
-		rc = initdata_check_field(a->initdata, p, 48);
+		rc = field_matches(dg, dlen, p, 48);
 		free(p);
 		if (rc)
 			(void)snprintf(why, whylen, "init-data digest does not match MRCONFIGID");
@@ -351,7 +362,7 @@ static int bind_initdata(struct aa *a, const char *tdx_dir, const struct tdx_gue
 			(void)snprintf(why, whylen, "cannot get an SNP report for HOSTDATA");
 			return rc;
 		}
-		rc = initdata_check_field(a->initdata, r.host_data, 32);
+		rc = field_matches(dg, dlen, r.host_data, 32);
 		if (rc)
 			(void)snprintf(why, whylen, "init-data digest does not match HOSTDATA");
 		return rc;
@@ -425,10 +436,30 @@ int aa_new(const struct aa_config *cfg, const struct aa_options *opt, struct aa 
 		goto out;
 	}
 	if (opt->initdata_toml) {
+		const uint8_t *dg;
+		size_t dlen = 0;
+
 		rc = initdata_load_file(opt->initdata_toml, &a->initdata, why, whylen);
 		if (rc)
 			goto out;
-		rc = bind_initdata(a, tdx_dir, opt->tdx_guest, why, whylen);
+		dg = initdata_digest(a->initdata, &dlen);
+		rc = bind_initdata(a, dg, dlen, tdx_dir, opt->tdx_guest, why, whylen);
+		if (rc)
+			goto out;
+	} else if (opt->initdata_digest) {
+		/* upstream's --initdata-digest: standard base64; no TOML travels to the KBS */
+		uint8_t dg[64];
+		size_t dlen = 0;
+		const char *s = opt->initdata_digest;
+
+		rc = b64_decode(s, strlen(s), dg, sizeof(dg), &dlen, B64_STD);
+		if (rc || dlen == 0) {
+			(void)snprintf(why, whylen, "--initdata-digest: not standard base64 of 1 to 64 "
+						    "bytes");
+			rc = KBS_ERR_INVAL;
+			goto out;
+		}
+		rc = bind_initdata(a, dg, dlen, tdx_dir, opt->tdx_guest, why, whylen);
 		if (rc)
 			goto out;
 	}
@@ -765,6 +796,63 @@ out:
 	return rc;
 }
 
+/*
+ * CoCo AS token as upstream's CoCoASTokenGetter gets it: evidence over empty report data,
+ * POST <url>/attestation {"verification_requests":[{"tee","evidence": base64url(JSON)}],
+ * "policy_ids":[]}; the 200 body is the token.
+ */
+static int coco_as_token(struct aa *a, struct buf *token)
+{
+	static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+	struct http_client *c = NULL;
+	struct http_result res;
+	json_t *ev = NULL, *req = NULL;
+	char *evs = NULL, *evb = NULL, *body = NULL, url[1024];
+	size_t n = 0;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	if ((size_t)snprintf(url, sizeof(url), "%s/attestation", a->cfg.coco_as_url) >=
+	    sizeof(url))
+		return KBS_ERR_RANGE;
+	rc = attester_get_evidence(a->tee, NULL, 0, &ev);
+	if (rc)
+		goto out;
+	rc = KBS_ERR_NOMEM;
+	evs = json_dump_compact(ev, &n);
+	if (!evs)
+		goto out;
+	rc = b64_encode_alloc((const uint8_t *)evs, n, B64_URL, &evb);
+	if (rc)
+		goto out;
+	rc = KBS_ERR_NOMEM;
+	req = json_pack("{s:[{s:s,s:s}],s:[]}", "verification_requests", "tee",
+			attester_tee_name(a->tee), "evidence", evb, "policy_ids");
+	if (!req || !(body = json_dump_compact(req, &n)))
+		goto out;
+	rc = http_client_new(NULL, &c);
+	if (rc)
+		goto out;
+	rc = http_client_request(c, "POST", url, hdrs, body, n, 0, &res);
+	if (rc)
+		goto out;
+	if (res.status != 200) {
+		log_msg(LOG_LVL_ERROR, "aa: CoCo AS %s answered HTTP %ld", url, res.status);
+		rc = KBS_ERR_PERM;
+		goto out;
+	}
+	rc = buf_append(token, res.body.p, res.body.len);
+out:
+	http_result_release(&res);
+	http_client_free(c);
+	free(body);
+	free(evb);
+	free(evs);
+	json_decref(req);
+	json_decref(ev);
+	return rc;
+}
+
 static void do_token(struct aa *a, const struct http_request *req, struct http_response *resp)
 {
 	struct broker_config bc;
@@ -780,7 +868,19 @@ static void do_token(struct aa *a, const struct http_request *req, struct http_r
 		reply_text(resp, 400, "BAD REQUEST");
 		return;
 	}
-	/* coco_as tokens need a CoCo AS; kbsfs only implements the KBS flow */
+	if (strcmp(type, "coco_as") == 0 && a->cfg.coco_as_url) {
+		struct buf t = BUF_INIT;
+
+		rc = coco_as_token(a, &t);
+		if (rc) {
+			log_msg(LOG_LVL_ERROR, "aa: CoCo AS token failed: %s", kbs_strerror(rc));
+			reply_text(resp, 500, "ttrpc request error");
+		} else {
+			reply(resp, 200, "application/octet-stream", t.p, t.len);
+		}
+		buf_release(&t);
+		goto out;
+	}
 	if (strcmp(type, "kbs") != 0 || !a->cfg.kbs_url) {
 		log_msg(LOG_LVL_ERROR, "aa: token type '%s' not available%s", type,
 			a->cfg.kbs_url ? "" : " (no [token_configs.kbs])");

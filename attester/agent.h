@@ -54,6 +54,7 @@ struct aa_options {
 	int features;			 /* AA_FEATURE_* */
 	const char *tee;		 /* "auto" or a TEE name; the sample TEE only when named */
 	const char *initdata_toml;	 /* --initdata-toml path, or NULL */
+	const char *initdata_digest;	 /* --initdata-digest (std base64); ignored with initdata_toml */
 	const char *eventlog_path;	 /* AAEL file, default /run/attestation-agent/eventlog */
 	const char *tdx_measurements;	 /* default /sys/devices/virtual/misc/tdx_guest/measurements */
 	/* TDREPORT source when tdx_measurements has no mrconfigid (NULL = /dev/tdx_guest or

@@ -52,6 +52,11 @@ static const char usage_text[] =
 	"        Init-data document; its digest is checked against MRCONFIGID (TDX) or\n"
 	"        HOSTDATA (SNP), or extended into PCR 8 (TPM, Azure vTPM). A mismatch stops\n"
 	"        the agent.\n"
+	"    -i, --initdata-digest BASE64\n"
+	"        Init-data digest (standard base64) bound like the digest of\n"
+	"        --initdata-toml, which takes precedence; no TOML is sent to the KBS then.\n"
+	"    -a, --attestation_sock ADDR, --aa_addr ADDR, --cdh_addr ADDR\n"
+	"        Accepted for upstream compatibility and ignored (no ttRPC sockets here).\n"
 	"    --tee auto|tdx|snp|tpm|az-snp-vtpm|az-tdx-vtpm|sample\n"
 	"        TEE to use (default auto: detection; the sample TEE is never detected).\n"
 	"    --cmdline FILE\n"
@@ -82,13 +87,18 @@ static const char usage_text[] =
 	"SEE ALSO\n"
 	"    docs/attestation-agent.md\n";
 
-enum { OPT_TEE = 256, OPT_CMDLINE, OPT_EVENTLOG, OPT_TDX, OPT_SEALED_DIR };
+enum { OPT_TEE = 256, OPT_CMDLINE, OPT_EVENTLOG, OPT_TDX, OPT_SEALED_DIR, OPT_IGNORED };
 
 static const struct option long_opts[] = {
 	{"config-file", required_argument, NULL, 'c'},
 	{"bind", required_argument, NULL, 'b'},
 	{"features", required_argument, NULL, 'f'},
 	{"initdata-toml", required_argument, NULL, 't'},
+	{"initdata-digest", required_argument, NULL, 'i'},
+	/* ttRPC addresses of upstream's attestation-agent / api-server-rest: nothing to do */
+	{"attestation_sock", required_argument, NULL, 'a'},
+	{"aa_addr", required_argument, NULL, OPT_IGNORED},
+	{"cdh_addr", required_argument, NULL, OPT_IGNORED},
 	{"tee", required_argument, NULL, OPT_TEE},
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"eventlog-path", required_argument, NULL, OPT_EVENTLOG},
@@ -115,12 +125,19 @@ int main(int argc, char **argv)
 
 	aa_config_init(&cfg);
 	log_setup("attestation-agent", LOG_LVL_INFO, LOG_TARGET_STDERR);
-	while ((c = getopt_long(argc, argv, "c:b:f:t:l:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:b:f:t:i:a:l:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'b': bind = optarg; break;
 		case 'f': features = optarg; break;
 		case 't': opt.initdata_toml = optarg; break;
+		case 'i': opt.initdata_digest = optarg; break;
+		case 'a':
+		case OPT_IGNORED:
+			log_msg(LOG_LVL_INFO, "attestation-agent: ignoring the ttRPC address %s (kbsfs "
+					      "serves the REST API only)",
+				optarg);
+			break;
 		case OPT_TEE: opt.tee = optarg; break;
 		case OPT_CMDLINE: cmdline = optarg; break;
 		case OPT_EVENTLOG: opt.eventlog_path = optarg; break;

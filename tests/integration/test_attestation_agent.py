@@ -13,9 +13,11 @@ import struct
 import subprocess
 
 import pytest
+import requests
 
 from kbsfs_testlib import Daemon, DaemonError, find_binary, free_port, make_ed25519_keypair, \
     make_self_signed_cert
+from kbs_pyclient import jwt_verify_es256
 from swtpm_lib import attester_tool, swtpm  # noqa: F401
 
 ISSUER, AUDIENCE = "kbsfs-test", "kbs"
@@ -162,7 +164,7 @@ def test_usage_errors_and_help(tmp_dir):
     r = run_agent(tmp_dir, "--help")
     assert r.returncode == 0
     for section in ("NAME", "SYNOPSIS", "OPTIONS", "--config-file", "--bind", "--features",
-                    "--initdata-toml", "--tee", "EXIT STATUS"):
+                    "--initdata-toml", "--initdata-digest", "--tee", "EXIT STATUS"):
         assert section in r.stdout
     assert run_agent(tmp_dir, "--bogus").returncode == 2
     r = run_agent(tmp_dir, "-f", "everything", "--tee", "sample")
@@ -459,6 +461,80 @@ def test_tdx_aael_and_initdata_with_fake_measurement_files(tmp_dir):
             assert rtmr.read_bytes() == bytes.fromhex(step["event_digest_hex"])
         log = (tmp_dir / "aa-run" / "eventlog").read_bytes()
         assert log == open(os.path.join(DATA, "attester/aael/tdx-rtmr3-aael.bin"), "rb").read()
+    finally:
+        d.stop()
+
+
+def test_initdata_digest_flag_binds_like_the_toml(tmp_dir, swtpm):
+    """upstream's -i/--initdata-digest (standard base64): TDX compares it with MRCONFIGID,
+    TPM extends PCR 8 with it (32 bytes only); --initdata-toml wins when both are given;
+    malformed values stop the agent. The upstream ttRPC address flags are accepted."""
+    exp = json.load(open(os.path.join(DATA, "attester/initdata/expected.json")))
+    e384 = exp["initdata/initdata-sha384.toml"]
+    meas = tmp_dir / "measurements"
+    meas.mkdir()
+    (meas / "mrconfigid").write_bytes(bytes.fromhex(e384["tdx_mrconfigid_hex"]))
+    good = e384["digest_b64"]
+    bad = base64.b64encode(bytes([1]) + base64.b64decode(good)[1:]).decode()
+
+    def tdx(*args):
+        return run_agent(tmp_dir, "--tee", "tdx", "--tdx-measurements", str(meas), "-b",
+                         f"127.0.0.1:{free_port()}", *args)
+
+    r = tdx("--initdata-digest", bad)
+    assert r.returncode == 1 and "MRCONFIGID" in r.stderr
+    for value in ("not base64!", base64.b64encode(bytes(65)).decode(), "", "AAA"):
+        r = tdx("-i", value)
+        assert r.returncode == 1 and "--initdata-digest" in r.stderr, value
+    d = start_agent(tmp_dir, "--tee", "tdx", "--tdx-measurements", meas, "-i", good,
+                    "-a", "unix:///run/aa.sock", "--cdh_addr", "unix:///run/cdh.sock",
+                    name="digest")
+    d.stop()
+    # the TOML takes precedence over a (wrong) digest
+    d = start_agent(tmp_dir, "--tee", "tdx", "--tdx-measurements", meas, "--initdata-digest",
+                    bad, "--initdata-toml",
+                    os.path.join(DATA, "attester/initdata/initdata-sha384.toml"), name="both")
+    d.stop()
+    # TPM: PCR 8 extended with the given digest; a 48-byte digest cannot be
+    env = swtpm.env()
+    e256 = exp["initdata/initdata-sha256.toml"]
+    d = start_agent(tmp_dir, "--tee", "tpm", "--initdata-digest", e256["digest_b64"], env=env,
+                    name="tpm")
+    d.stop()
+    assert attester_tool("pcr-read", 8, env=env).stdout.strip() == \
+        e256["tpm_pcr8_after_extend_from_zero_hex"]
+    r = subprocess.run([str(find_binary("attestation-agent")), "--tee", "tpm", "--cmdline",
+                        "/dev/null", "-b", f"127.0.0.1:{free_port()}", "-i", good],
+                       env=dict(os.environ, **env), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "sha256" in r.stderr
+
+
+def test_coco_as_token_from_a_real_restful_as(tmp_dir, daemons):
+    """/aa/token?token_type=coco_as as upstream's CoCoASTokenGetter: evidence over empty
+    report data posted to <url>/attestation of a Trustee-API AS (our restful-as); the body is
+    its EAR token. An AS that refuses or is not there gives 500."""
+    port = free_port()
+    daemons.start(["restful-as", "--socket", f"127.0.0.1:{port}"], ready_port=port,
+                  name="restful-as")
+    ras = f"http://127.0.0.1:{port}"
+    d = start_agent(tmp_dir, "--tee", "sample", "-f", "attestation",
+                    config=f'[token_configs.coco_as]\nurl = "{ras}"\n')
+    try:
+        st, ct, body = call(d, "GET", "/aa/token?token_type=coco_as")
+        assert (st, ct) == (200, "application/octet-stream"), body
+        jwk = requests.get(ras + "/.well-known/jwks.json", timeout=10).json()["keys"][0]
+        claims = jwt_verify_es256(body.decode(), jwk)
+        sub = claims["submods"]["cpu0"]
+        assert "sample" in sub["ear.veraison.annotated-evidence"]
+        # no [token_configs.kbs]: the kbs type is still refused
+        assert call(d, "GET", "/aa/token?token_type=kbs")[:3:2] == (500, b"ttrpc request error")
+    finally:
+        d.stop()
+    d = start_agent(tmp_dir, "--tee", "sample", "-f", "attestation", name="gone",
+                    config=f'[token_configs.coco_as]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    try:
+        assert call(d, "GET", "/aa/token?token_type=coco_as")[:3:2] == \
+            (500, b"ttrpc request error")
     finally:
         d.stop()
 
