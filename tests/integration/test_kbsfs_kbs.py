@@ -308,3 +308,20 @@ def test_kbsfs_links_neither_libcurl_nor_libsystemd():
     needed = [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
     assert "libssl.so.3" in needed and "libfuse3.so.3" in needed, needed
     assert not [n for n in needed if n.startswith(("libcurl", "libsystemd"))], needed
+
+
+def test_tpm_libraries_are_not_loaded_for_other_tees(kbs, mount_kbsfs):
+    """tpm2-tss is dlopen()ed only when a TPM is used (attester/tss.c): no guest binary links
+    it, and a kbsfs on the sample TEE that has attested and fetched never maps it
+    (docs/performance.md, kbsfs memory)."""
+    for name in ("kbsfs", "attestation-agent", "kbs-client"):
+        out = subprocess.run(["readelf", "-d", str(find_binary(name))], capture_output=True,
+                             text=True, check=True).stdout
+        assert "libtss2" not in out, (name, out)
+    m = mount_kbsfs(kbs)
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    pid = m.status()["pid"]
+    with open(f"/proc/{pid}/maps") as f:
+        maps = f.read()
+    assert "libssl" in maps  # the right process: it did TLS
+    assert "libtss2" not in maps
