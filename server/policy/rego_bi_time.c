@@ -25,6 +25,15 @@ static struct val *bi_now_ns(struct ev *ev, struct val **args, const struct term
 	return val_int(A, rego_now_ns(ev));
 }
 
+struct val *ns_result(struct ev *ev, const struct term *call, int64_t secs, int64_t nsec)
+{
+	int64_t ns;
+
+	if (!unix_ns(secs, nsec, &ns))
+		return ev_builtin_error(ev, call, "time outside of valid range");
+	return val_int(A, ns);
+}
+
 bool digits(const char *s, size_t n, size_t i, size_t cnt, int64_t *out)
 {
 	int64_t v = 0;
@@ -82,18 +91,8 @@ static struct val *bi_parse_rfc3339(struct ev *ev, struct val **args, const stru
 	}
 	if (i != n)
 		goto bad;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
-	int64_t ns;
-
-	/* negative seconds with a fraction: borrow one second so the product stays in range */
-	if (secs < 0 && frac > 0) {
-		secs++;
-		frac -= 1000000000;
-	}
-	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
-	    __builtin_add_overflow(ns, frac, &ns))
-		return ev_builtin_error(ev, call, "time outside of valid range");
-	return val_int(A, ns);
+	return ns_result(ev, call,
+			 days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off, frac);
 bad:
 	return ev_builtin_error(ev, call, "parsing time \"%.*s\" as RFC 3339 failed",
 				(int)(n > 64 ? 64 : n), s);
@@ -170,28 +169,32 @@ static struct val *int3(struct ev *ev, int64_t a, int64_t b, int64_t c)
 	return val_arr(A, items, 3);
 }
 
-static struct val *bi_time_date(struct ev *ev, struct val **args, const struct term *call)
+/* The local civil time of a moment argument (false: *err is the built-in's result). */
+static bool civil_arg(struct ev *ev, struct val *x, const struct term *call, struct civil *c,
+		      struct val **err)
 {
 	struct moment mo;
+
+	if (!time_arg(ev, x, call, 1, &mo, err))
+		return false;
+	to_civil(&mo, c);
+	return true;
+}
+
+static struct val *bi_time_date(struct ev *ev, struct val **args, const struct term *call)
+{
 	struct civil c;
 	struct val *err;
 
-	if (!time_arg(ev, args[0], call, 1, &mo, &err))
-		return err;
-	to_civil(&mo, &c);
-	return int3(ev, c.year, c.month, c.day);
+	return civil_arg(ev, args[0], call, &c, &err) ? int3(ev, c.year, c.month, c.day) : err;
 }
 
 static struct val *bi_time_clock(struct ev *ev, struct val **args, const struct term *call)
 {
-	struct moment mo;
 	struct civil c;
 	struct val *err;
 
-	if (!time_arg(ev, args[0], call, 1, &mo, &err))
-		return err;
-	to_civil(&mo, &c);
-	return int3(ev, c.hour, c.min, c.sec);
+	return civil_arg(ev, args[0], call, &c, &err) ? int3(ev, c.hour, c.min, c.sec) : err;
 }
 
 const char *const wdays[7] = {"Sunday",	"Monday", "Tuesday", "Wednesday",
@@ -202,37 +205,24 @@ const char *const months[12] = {"January",	  "February", "March",	  "April",
 
 static struct val *bi_time_weekday(struct ev *ev, struct val **args, const struct term *call)
 {
-	struct moment mo;
 	struct civil c;
 	struct val *err;
 
-	if (!time_arg(ev, args[0], call, 1, &mo, &err))
-		return err;
-	to_civil(&mo, &c);
-	return val_str(A, wdays[c.wday]);
+	return civil_arg(ev, args[0], call, &c, &err) ? val_str(A, wdays[c.wday]) : err;
 }
 
 /* UTC nanoseconds of a local civil time in zone z (Go's time.Date: the offset in effect
  * there; in a gap or overlap the offset before the change decides) */
 static bool from_civil(const struct tz *z, int64_t days, int64_t sod, int64_t nsec, int64_t *ns)
 {
-	int64_t local, secs, r;
+	int64_t local, secs;
 
 	if (__builtin_mul_overflow(days, (int64_t)86400, &local) ||
 	    __builtin_add_overflow(local, sod, &local))
 		return false;
 	secs = local - tz_at(z, local)->off;
 	secs = local - tz_at(z, secs)->off;
-	/* negative seconds with a fraction: borrow one second so the product stays in range */
-	if (secs < 0 && nsec > 0) {
-		secs++;
-		nsec -= 1000000000;
-	}
-	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &r) ||
-	    __builtin_add_overflow(r, nsec, &r))
-		return false;
-	*ns = r;
-	return true;
+	return unix_ns(secs, nsec, ns);
 }
 
 /* Go's Time.AddDate: month and day overflow normalise (Jan 31 + 1 month = Mar 3) */

@@ -621,16 +621,7 @@ struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const struct term
 						(int)(n > 64 ? 64 : n), v);
 		days += day - 1;
 	}
-	int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - off, r;
-
-	if (secs < 0 && nsec > 0) {
-		secs++;
-		nsec -= 1000000000;
-	}
-	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &r) ||
-	    __builtin_add_overflow(r, nsec, &r))
-		return ev_builtin_error(ev, call, "time outside of valid range");
-	return val_int(A, r);
+	return ns_result(ev, call, days * 86400 + hour * 3600 + min * 60 + sec - off, nsec);
 bad:
 	return ev_builtin_error(ev, call, "parsing time \"%.*s\" as \"%.*s\": cannot parse",
 				(int)(n > 64 ? 64 : n), v, (int)(ln > 64 ? 64 : ln), ls);

@@ -52,6 +52,18 @@ static void ev_report(const struct ev *ev, struct rego_error *err)
 	err->col = 0;
 }
 
+/* After the longjmp of an evaluation error: reports it and returns its code (a longjmp
+ * without an error kind is the arena's: the evaluation memory limit). */
+static int ev_failed(struct ev *ev, struct rego_error *err)
+{
+	if (ev->errkind == EE_NONE) {
+		ev->errkind = EE_LIMIT;
+		snprintf(ev->errmsg, sizeof(ev->errmsg), "evaluation memory limit exceeded");
+	}
+	ev_report(ev, err);
+	return ev_errcode(ev);
+}
+
 struct sol_k {
 	struct kont k;
 	struct rego_query_plan *qp;
@@ -133,12 +145,7 @@ int rego_query(const struct rego_module *m, const char *body, json_t *input, jso
 	}
 	ev->ar.oom = &ev->jb;
 	if (setjmp(ev->jb)) {
-		if (ev->errkind == EE_NONE) {
-			ev->errkind = EE_LIMIT;
-			snprintf(ev->errmsg, sizeof(ev->errmsg), "evaluation memory limit exceeded");
-		}
-		ev_report(ev, err);
-		rc = ev_errcode(ev);
+		rc = ev_failed(ev, err);
 		json_decref(out);
 		out = NULL;
 		goto out;
@@ -209,12 +216,7 @@ int rego_eval_ex(const struct rego_module *m, const char *query, json_t *input, 
 	}
 	ev->ar.oom = &ev->jb;
 	if (setjmp(ev->jb)) {
-		if (ev->errkind == EE_NONE) {
-			ev->errkind = EE_LIMIT;
-			snprintf(ev->errmsg, sizeof(ev->errmsg), "evaluation memory limit exceeded");
-		}
-		ev_report(ev, err);
-		rc = ev_errcode(ev);
+		rc = ev_failed(ev, err);
 		goto out;
 	}
 	struct val *v = NULL;

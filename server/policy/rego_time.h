@@ -90,7 +90,21 @@ struct civil {
 /* English day and month names (Go's). */
 extern const char *const wdays[7], *const months[12];
 
+/* Unix nanoseconds of secs + nsec (0 <= nsec < 1e9); false outside the int64 range. */
+static inline bool unix_ns(int64_t secs, int64_t nsec, int64_t *ns)
+{
+	/* negative seconds with a fraction: borrow one second so the product stays in range */
+	if (secs < 0 && nsec > 0) {
+		secs++;
+		nsec -= 1000000000;
+	}
+	return !__builtin_mul_overflow(secs, (int64_t)1000000000, ns) &&
+	       !__builtin_add_overflow(*ns, nsec, ns);
+}
+
 /* Shared by rego_bi_time.c and rego_bi_timefmt.c. */
+/* A built-in's result for the moment secs + nsec, or its "time outside of valid range". */
+struct val *ns_result(struct ev *ev, const struct term *call, int64_t secs, int64_t nsec);
 bool digits(const char *s, size_t n, size_t i, size_t cnt, int64_t *out);
 bool time_arg(struct ev *ev, struct val *x, const struct term *call, int argno,
 		     struct moment *mo, struct val **err);
