@@ -9,19 +9,29 @@
 #include "common/buf.h"
 
 /*
- * HTTP/1.1 server on libevent 2.1 (evhttp), optionally TLS via bufferevent_openssl.
- * N worker threads each run their own event loop accepting from the shared listening
- * sockets; handlers are called synchronously on the worker thread, so a handler may block
- * briefly (backend I/O) but must be thread-safe.
+ * HTTP/1.1 server on epoll + OpenSSL (common/http_server.c; request parsing in
+ * common/http_req_parse.c). N worker threads each run their own epoll loop; the kernel hands
+ * each new connection to one idle worker (shared listening sockets with EPOLLEXCLUSIVE), which
+ * owns it from then on. Handlers are called synchronously on the worker thread, so a handler
+ * may block briefly (backend I/O) but must be thread-safe.
+ *
+ * Protocol: HTTP/1.0 and 1.1, keep-alive, pipelined requests answered in order, bodies framed
+ * by Content-Length or Transfer-Encoding: chunked (decoded before the handler runs),
+ * "Expect: 100-continue" answered with 100 Continue when the body is still to come. Refused
+ * before the handler runs, and the connection closed: a malformed head, header folding, a bare
+ * CR/LF or NUL, duplicate Content-Length, Content-Length together with Transfer-Encoding (400);
+ * codings other than chunked and unknown methods (501); versions other than 1.0/1.1 (505);
+ * other expectations (417).
  *
  * Limits: request bodies above max_body_size get 413 and header blocks above max_header_size
- * get 400 (libevent's answer) before the handler runs; connections idle or stalled for
- * timeout_s are closed. Paths with bad escapes / control bytes get 400 (http_request_path).
+ * (or more than 100 header fields) get 400 before the handler runs; connections idle or stalled
+ * for timeout_s are closed. Paths with bad escapes / control bytes get 400 (http_request_path).
  *
  * Responses carry only the headers the handler sets plus Date / Content-Length / Connection
- * added by libevent; in particular no Content-Type unless the handler adds one (Trustee's
- * error responses have none). TLS: 1.2 minimum, certificate chain + key from PEM files,
- * versions / ciphers / groups as configured below.
+ * added by the server; in particular no Content-Type unless the handler adds one (Trustee's
+ * error responses have none). Each response leaves in one write (one TLS record when it fits
+ * 16 KB). TLS: 1.2 minimum, certificate chain + key from PEM files, versions / ciphers / groups
+ * as configured below.
  * http_server_start() ignores SIGPIPE for the process if it is at its default disposition
  * (a peer closing mid-response must not kill the daemon).
  */
@@ -89,6 +99,16 @@ struct http_response {
 		char *value;
 	} headers[8];
 	int nheaders;
+	/*
+	 * When true, the server overwrites the body and every copy of it the server made with
+	 * zeros once the response is sent (or the connection is dropped): resp->body itself and
+	 * the connection's output buffer, whose room is reserved before the body is copied in
+	 * so no reallocation leaves a copy behind. Outside its reach: copies the handler left
+	 * while building the body (grow resp->body with buf_reserve first, or build it in
+	 * secmem and append once), and OpenSSL's record buffer, in which the plaintext is
+	 * encrypted in place and which OpenSSL reuses and frees without wiping.
+	 */
+	bool wipe_body;
 };
 
 /*

@@ -13,7 +13,6 @@ libclang-rt-14-dev
 libssl-dev
 openssl
 libjansson-dev
-libevent-dev
 libfuse3-dev
 fuse3
 libcmocka-dev
