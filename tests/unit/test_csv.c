@@ -25,6 +25,9 @@
 #include "testdata.h"
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/jose/jwk.h"
+#include "common/jose/jws.h"
+#include "server/as/as.h"
 #include "server/as/hygon_csv.h"
 #include "server/as/verifier.h"
 #include "server/as/verifier_csv.h"
@@ -561,6 +564,60 @@ static void test_malformed_evidence_refused(void **state)
 	json_decref(ev);
 }
 
+/* Through the attestation service: verifier_config.csv_verifier, runtime data, EAR token. */
+static void test_as_evaluates_csv_evidence(void **state)
+{
+	struct fixture *fx = *state;
+	struct gen_report_fields f = fx->f;
+	struct as_config cfg;
+	struct as_ctx *as = NULL;
+	struct as_request r = {0};
+	struct as_result res;
+	static const uint8_t runtime[] = "csv runtime data";
+	uint8_t rep[HCSV_REPORT_LEN];
+	char p[128], why[300];
+	json_t *ev, *c = NULL, *ae;
+	struct jwk *pub = NULL;
+	static const char *const algs[] = {"ES256", NULL};
+	struct jwt_verify_opts o = {0};
+
+	/* raw runtime data is the report data itself (Trustee), zero-padded to 64 bytes */
+	memset(f.report_data, 0, 64);
+	memcpy(f.report_data, runtime, sizeof(runtime) - 1);
+	gen_report(rep, &f, &fx->c.pek);
+	ev = gen_evidence(&fx->c, rep, 1, true, "TESTCHIP01", NULL);
+	as_config_init(&cfg);
+	snprintf(p, sizeof(p), "%s/hrk.cert", fx->dir);
+	cfg.verifier_config = json_pack("{s:{s:s}}", "csv_verifier", "hrk_path", p);
+	assert_int_equal(as_new(&cfg, &as), KBS_OK);
+	r.tee = "csv";
+	r.evidence = ev;
+	r.runtime_data_raw = runtime;
+	r.runtime_data_raw_len = sizeof(runtime) - 1;
+	if (as_evaluate(as, &r, 1, NULL, &res, why, sizeof(why)) != KBS_OK)
+		fail_msg("%s", why);
+	assert_int_equal(jwk_public(as_token_key(as), &pub), KBS_OK);
+	o.allowed_algs = algs;
+	o.keys = &pub;
+	o.nkeys = 1;
+	assert_int_equal(jwt_verify(res.token, strlen(res.token), &o, &c, NULL), KBS_OK);
+	ae = json_object_get(json_object_get(json_object_get(c, "submods"), "cpu0"),
+			     "ear.veraison.annotated-evidence");
+	assert_string_equal(cstr(json_object_get(ae, "csv"), "serial_number"), "TESTCHIP01");
+	assert_string_equal(cstr(json_object_get(ae, "csv"), "measure"),
+			    "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd");
+	as_result_release(&res);
+	json_decref(c);
+	/* other runtime data: the report data no longer matches */
+	r.runtime_data_raw = (const uint8_t *)"csv runtime datA";
+	assert_int_not_equal(as_evaluate(as, &r, 1, NULL, &res, why, sizeof(why)), KBS_OK);
+	assert_non_null(strstr(why, "REPORT_DATA is different"));
+	jwk_free(pub);
+	as_free(as);
+	as_config_release(&cfg);
+	json_decref(ev);
+}
+
 static void test_config_sources(void **state)
 {
 	struct as_verifier_config cfg;
@@ -603,6 +660,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_root_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_report_with_event_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_evidence_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_as_evaluates_csv_evidence, setup, teardown),
 	    cmocka_unit_test(test_config_sources),
 	};
 

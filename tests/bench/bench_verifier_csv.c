@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * bench_verifier_csv: Hygon CSV verifications per second.
+ *
+ *   csv_verify      whole CSV check of a generated evidence (tests/unit/hcsv_testutil.h: SM2
+ *                   keys made at start, HSK/CEK carried in the evidence): JSON -> binary
+ *                   report and three certificates, HRK->HSK, HSK->CEK, CEK->PEK, PEK->report
+ *                   (four SM2/SM3 verifies), report data, claims
+ *   sample_report   Trustee's csv_evidence.json: report and PEK from JSON, PEK->report (one
+ *                   SM2/SM3 verify; its chip's HSK/CEK are not available)
+ *
+ * Usage: bench_verifier_csv <tests/data dir> [seconds] (default 2). Process CPU time.
+ * Not part of ctest; see bench_verifier_csv.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "server/as/hygon_csv.h"
+#include "server/as/verifier_csv.h"
+#include "tests/unit/hcsv_testutil.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const uint8_t rd[48] = {1, 2, 3};
+
+static int full(const struct csv_verifier *v, const json_t *ev)
+{
+	struct as_verify_input in = {.evidence = ev, .report_data = rd, .report_data_len = 48};
+	json_t *claims = NULL;
+	char why[256];
+	int rc = csv_verifier_verify(v, &in, &claims, why, sizeof(why));
+
+	if (rc != KBS_OK)
+		fprintf(stderr, "bench_verifier_csv: %s\n", why);
+	json_decref(claims);
+	return rc;
+}
+
+static int sample(const json_t *ev)
+{
+	struct hcsv_report r;
+	struct hcsv_cert pek;
+	char why[256];
+
+	if (hcsv_report_from_json(json_object_get(ev, "attestation_report"), &r, why,
+				  sizeof(why)) != KBS_OK ||
+	    hcsv_cert_from_json(json_object_get(json_object_get(ev, "cert_chain"), "pek"), &pek,
+				why, sizeof(why)) != KBS_OK ||
+	    hcsv_verify_report(&pek, &r, why, sizeof(why)) != KBS_OK) {
+		fprintf(stderr, "bench_verifier_csv: %s\n", why);
+		return KBS_ERR_VERIFY;
+	}
+	return KBS_OK;
+}
+
+/* Best of five rounds (as bench_verifier). which: 0 full, 1 sample. */
+static double rate(int which, const struct csv_verifier *v, const json_t *ev, double secs)
+{
+	double best = 0;
+
+	for (int round = 0; round < 5; round++) {
+		double t0 = now_s(), t;
+		long k = 0;
+
+		do {
+			for (int i = 0; i < 8; i++)
+				if ((which == 0 ? full(v, ev) : sample(ev)) != KBS_OK)
+					exit(1);
+			k += 8;
+			t = now_s() - t0;
+		} while (t < secs / 5);
+		if ((double)k / t > best)
+			best = (double)k / t;
+	}
+	return best;
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_chain c;
+	struct gen_report_fields f = {.version = 1, .anonce = 0x01020304};
+	struct csv_verifier_config cfg = {0};
+	struct csv_verifier *v = NULL;
+	uint8_t report[HCSV_REPORT_LEN];
+	double secs = argc > 2 ? atof(argv[2]) : 2.0;
+	char why[256], path[1024], hrk[] = "/tmp/bench-csv-hrk-XXXXXX";
+	json_t *ev, *sev;
+	FILE *fp;
+	int fd;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_verifier_csv <tests/data dir> [seconds]\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/csv/csv_evidence.json", argv[1]);
+	if (!(sev = json_load_file(path, 0, NULL))) {
+		fprintf(stderr, "bench_verifier_csv: cannot read %s\n", path);
+		return 2;
+	}
+	gen_chain_new(&c);
+	memcpy(f.report_data, rd, sizeof(rd));
+	gen_report(report, &f, &c.pek);
+	ev = gen_evidence(&c, report, 1, true, "BENCHCHIP", NULL);
+	if ((fd = mkstemp(hrk)) < 0 || !(fp = fdopen(fd, "wb")) ||
+	    fwrite(c.hrk_raw, 1, HCSV_CA_CERT_LEN, fp) != HCSV_CA_CERT_LEN || fclose(fp) != 0)
+		return 2;
+	cfg.hrk_path = hrk;
+	if (csv_verifier_new(&cfg, &v, why, sizeof(why)) != KBS_OK) {
+		fprintf(stderr, "bench_verifier_csv: %s\n", why);
+		return 1;
+	}
+	unlink(hrk);
+	printf("csv_verify=%.0f\n", rate(0, v, ev, secs));
+	printf("sample_report=%.0f\n", rate(1, v, sev, secs));
+	csv_verifier_free(v);
+	gen_chain_free(&c);
+	json_decref(ev);
+	json_decref(sev);
+	return 0;
+}
