@@ -661,6 +661,92 @@ static void reply(struct http_response *resp, int status, const char *ctype, con
 		(void)buf_append(&resp->body, body, len);
 }
 
+int aa_reply_secret(struct http_response *resp, const char *ctype, const uint8_t *p, size_t len)
+{
+	int rc;
+
+	if (!resp || (!p && len))
+		return KBS_ERR_INVAL;
+	/* wiped by the server once written; reserved first so no reallocation leaves a copy */
+	resp->wipe_body = true;
+	rc = buf_reserve(&resp->body, len);
+	if (!rc)
+		rc = buf_append(&resp->body, p, len);
+	if (rc) {
+		OPENSSL_cleanse(resp->body.p, resp->body.len);
+		resp->body.len = 0;
+		return rc;
+	}
+	resp->status = 200;
+	if (ctype)
+		(void)http_response_header(resp, "Content-Type", ctype);
+	return KBS_OK;
+}
+
+/* JSON string escaping as jansson's compact output does it (ASCII input). */
+static size_t json_esc(const char *s, size_t n, uint8_t *out)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char e = 0;
+
+		switch (ch) {
+		case '"': e = '"'; break;
+		case '\\': e = '\\'; break;
+		case '\n': e = 'n'; break;
+		case '\r': e = 'r'; break;
+		case '\t': e = 't'; break;
+		case '\b': e = 'b'; break;
+		case '\f': e = 'f'; break;
+		default: break;
+		}
+		if (e) {
+			if (out) {
+				out[o] = '\\';
+				out[o + 1] = (uint8_t)e;
+			}
+			o += 2;
+		} else if (ch < 0x20) {
+			if (out) {
+				memcpy(out + o, "\\u00", 4);
+				out[o + 4] = (uint8_t)hx[ch >> 4];
+				out[o + 5] = (uint8_t)hx[ch & 15];
+			}
+			o += 6;
+		} else {
+			if (out)
+				out[o] = ch;
+			o++;
+		}
+	}
+	return o;
+}
+
+int aa_token_json(const uint8_t *tok, size_t tok_len, const char *pem, struct secbuf *out)
+{
+	static const char a[] = "{\"token\":\"", b[] = "\",\"tee_keypair\":\"", c[] = "\"}";
+	size_t tl, pl, n, o = 0;
+
+	if (!tok || !pem || !out)
+		return KBS_ERR_INVAL;
+	tl = json_esc((const char *)tok, tok_len, NULL);
+	pl = json_esc(pem, strlen(pem), NULL);
+	n = sizeof(a) - 1 + tl + sizeof(b) - 1 + pl + sizeof(c) - 1;
+	if (secbuf_alloc(out, n) != KBS_OK)
+		return KBS_ERR_NOMEM;
+	memcpy(out->p, a, sizeof(a) - 1);
+	o = sizeof(a) - 1;
+	o += json_esc((const char *)tok, tok_len, out->p + o);
+	memcpy(out->p + o, b, sizeof(b) - 1);
+	o += sizeof(b) - 1;
+	o += json_esc(pem, strlen(pem), out->p + o);
+	memcpy(out->p + o, c, sizeof(c) - 1);
+	return KBS_OK;
+}
+
 static void reply_text(struct http_response *resp, int status, const char *text)
 {
 	reply(resp, status, NULL, text, strlen(text));
@@ -841,8 +927,12 @@ static int coco_as_token(struct aa *a, struct buf *token)
 		rc = KBS_ERR_PERM;
 		goto out;
 	}
-	rc = buf_append(token, res.body.p, res.body.len);
+	rc = buf_reserve(token, res.body.len);
+	if (!rc)
+		rc = buf_append(token, res.body.p, res.body.len);
 out:
+	if (res.body.p)
+		OPENSSL_cleanse(res.body.p, res.body.len);
 	http_result_release(&res);
 	http_client_free(c);
 	free(body);
@@ -858,9 +948,8 @@ static void do_token(struct aa *a, const struct http_request *req, struct http_r
 	struct broker_config bc;
 	struct broker *b = NULL;
 	struct broker_error err;
-	struct secbuf tok = {0};
-	char *type = NULL, *pem = NULL, *s = NULL;
-	json_t *j = NULL;
+	struct secbuf tok = {0}, body = {0};
+	char *type = NULL, *pem = NULL;
 	size_t tl = 0;
 	int rc;
 
@@ -875,9 +964,10 @@ static void do_token(struct aa *a, const struct http_request *req, struct http_r
 		if (rc) {
 			log_msg(LOG_LVL_ERROR, "aa: CoCo AS token failed: %s", kbs_strerror(rc));
 			reply_text(resp, 500, "ttrpc request error");
-		} else {
-			reply(resp, 200, "application/octet-stream", t.p, t.len);
+		} else if (aa_reply_secret(resp, "application/octet-stream", t.p, t.len)) {
+			reply_text(resp, 500, "ttrpc request error");
 		}
+		OPENSSL_cleanse(t.p, t.len);
 		buf_release(&t);
 		goto out;
 	}
@@ -905,22 +995,19 @@ static void do_token(struct aa *a, const struct http_request *req, struct http_r
 		rc = broker_attest(b, 0, &tok, &err);
 	if (rc)
 		goto fail;
-	j = json_object();
-	if (!j || json_object_set_new(j, "token", json_stringn((const char *)tok.p, tok.len)) ||
-	    json_object_set_new(j, "tee_keypair", json_string(pem)) ||
-	    !(s = json_dumps(j, JSON_COMPACT)))
+	/* token and TEE private key: built in secmem, wiped by the server after the write */
+	rc = aa_token_json(tok.p, tok.len, pem, &body);
+	if (!rc)
+		rc = aa_reply_secret(resp, "application/octet-stream", body.p, body.len);
+	if (rc)
 		goto fail;
-	reply(resp, 200, "application/octet-stream", s, strlen(s));
 	goto out;
 fail:
 	log_msg(LOG_LVL_ERROR, "aa: KBS token failed: %s (HTTP %ld %s)", kbs_strerror(rc),
 		err.http_status, err.type);
 	reply_text(resp, 500, "ttrpc request error");
 out:
-	if (s)
-		OPENSSL_cleanse(s, strlen(s));
-	free(s);
-	json_decref(j);
+	secbuf_free(&body);
 	secbuf_free(&tok);
 	broker_free(b);
 	if (pem)
@@ -994,7 +1081,8 @@ static void do_resource(struct aa *a, const char *rest, struct http_response *re
 		reply_text(resp, 500, "ttrpc request error");
 		return;
 	}
-	reply(resp, 200, "application/octet-stream", out.p, out.len);
+	if (aa_reply_secret(resp, "application/octet-stream", out.p, out.len))
+		reply_text(resp, 500, "ttrpc request error");
 	secbuf_free(&out);
 }
 
@@ -1022,7 +1110,8 @@ static void do_unseal(struct aa *a, const struct http_request *req, struct http_
 	rc = sealed_unseal(a->broker, (const char *)body, body ? n : 0, a->sealed_key_dir, 0, &out,
 			   &err, why, sizeof(why));
 	if (rc == KBS_OK) {
-		reply(resp, 200, "application/octet-stream", out.p, out.len);
+		if (aa_reply_secret(resp, "application/octet-stream", out.p, out.len))
+			reply_text(resp, 500, "ttrpc request error");
 		secbuf_free(&out);
 		return;
 	}

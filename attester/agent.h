@@ -76,6 +76,20 @@ int aa_new(const struct aa_config *cfg, const struct aa_options *opt, struct aa 
 void aa_free(struct aa *a);
 const char *aa_tee(const struct aa *a);
 
+/*
+ * A 200 answer carrying a secret (resource, unsealed secret, token): the body is copied once
+ * into room reserved beforehand and resp->wipe_body is set, so the server zeroes it (and its
+ * output buffer) after the write. On failure the partial body is wiped.
+ */
+int aa_reply_secret(struct http_response *resp, const char *ctype, const uint8_t *p, size_t len);
+
+/*
+ * The /aa/token?token_type=kbs body {"token":"…","tee_keypair":"…"} (jansson's compact form)
+ * built directly in secmem.
+ */
+struct secbuf;
+int aa_token_json(const uint8_t *tok, size_t tok_len, const char *pem, struct secbuf *out);
+
 /* http_handler_fn for the REST API (ctx = struct aa *). */
 int aa_http_handler(void *ctx, const struct http_request *req, struct http_response *resp);
 

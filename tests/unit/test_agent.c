@@ -16,8 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "attester/agent.h"
 #include "common/err.h"
+#include "common/secmem.h"
 
 static void loopback_rule(void **state)
 {
@@ -153,6 +156,55 @@ static void upstream_configs(void **state)
 	aa_config_release(&c);
 }
 
+static void token_body_built_in_secmem_as_jansson_writes_it(void **state)
+{
+	static const char *const toks[] = {"eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln",
+					   "odd \"quote\" \\ back\x01\x1f\t\r\b\f/+", ""};
+	const char *pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0w"
+			  "+/=\n-----END PRIVATE KEY-----\n";
+
+	(void)state;
+	assert_int_equal(secmem_init(0, true), KBS_OK);
+	for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+		struct secbuf out = {0};
+		json_t *j = json_pack("{s:s,s:s}", "token", toks[i], "tee_keypair", pem);
+		char *want = json_dumps(j, JSON_COMPACT);
+
+		assert_int_equal(aa_token_json((const uint8_t *)toks[i], strlen(toks[i]), pem, &out),
+				 KBS_OK);
+		assert_true(secmem_contains(out.p));
+		assert_int_equal(out.len, strlen(want));
+		assert_memory_equal(out.p, want, out.len);
+		secbuf_free(&out);
+		free(want);
+		json_decref(j);
+	}
+	assert_int_equal(aa_token_json(NULL, 0, pem, NULL), KBS_ERR_INVAL);
+}
+
+static void secret_reply_asks_the_server_to_wipe(void **state)
+{
+	struct http_response resp;
+	static const uint8_t secret[] = "s3cr3t bytes";
+
+	(void)state;
+	http_response_init(&resp);
+	assert_int_equal(aa_reply_secret(&resp, "application/octet-stream", secret,
+					 sizeof(secret) - 1),
+			 KBS_OK);
+	assert_true(resp.wipe_body);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(resp.body.len, sizeof(secret) - 1);
+	assert_memory_equal(resp.body.p, secret, sizeof(secret) - 1);
+	assert_int_equal(resp.nheaders, 1);
+	assert_string_equal(resp.headers[0].name, "Content-Type");
+	assert_string_equal(resp.headers[0].value, "application/octet-stream");
+	http_response_release(&resp);
+	http_response_init(&resp);
+	assert_int_equal(aa_reply_secret(&resp, NULL, NULL, 1), KBS_ERR_INVAL);
+	http_response_release(&resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +212,8 @@ int main(void)
 		cmocka_unit_test(query_reader),
 		cmocka_unit_test(features_and_cmdline),
 		cmocka_unit_test(upstream_configs),
+		cmocka_unit_test(token_body_built_in_secmem_as_jansson_writes_it),
+		cmocka_unit_test(secret_reply_asks_the_server_to_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
