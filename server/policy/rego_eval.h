@@ -105,21 +105,31 @@ static inline void pop_frame(struct ev *ev, size_t old, int nslots)
 	ev->depth--;
 }
 
+/* Continuation collecting its values into a struct collect_k's vector. */
 int k_collect(struct ev *ev, const struct kont *kk, struct val *v);
+/* Calls fn(key, value) for every element of an array, object or set. */
 int iterate(struct ev *ev, struct val *coll, iter_fn fn, void *c, const struct term *at);
+/* True if t is a variable without a value in the current frame. */
 bool is_unbound_var(struct ev *ev, const struct term *t);
+/* `with data.x as v`: the override whose path is exactly this node's, if any. */
 bool node_override(struct ev *ev, const struct node *n, struct val **v);
+/* A value as JSON for the caller; a big number is an evaluation error, never rounded. */
 json_t *to_json(struct ev *ev, const struct val *v, const struct term *at);
+/* Calls k with every value of term t (references and calls may have several). */
 int eval_term(struct ev *ev, struct term *t, const struct kont *k);
+/* True if t contains a variable without a value. */
 bool has_unbound(struct ev *ev, const struct term *t);
+/* Unifies term t with value v, binding t's free variables, and calls k per solution. */
 int unify_tv(struct ev *ev, struct term *t, struct val *v, const struct kont *k);
+/* Evaluates one expression (with its `not` and `with` modifiers); k per solution. */
 int eval_expr(struct ev *ev, struct expr *e, const struct kont *k);
-int eval_body_at(struct ev *ev, struct body *b, int i, const struct kont *k,
-			int *furthest);
+/* Evaluates b from expression i on; *furthest (optional) records the deepest reached. */
+int eval_body_at(struct ev *ev, struct body *b, int i, const struct kont *k, int *furthest);
+/* The value of the rules at one path (cached per evaluation); NULL = undefined. */
 struct val *eval_group(struct ev *ev, struct group *g, const struct term *at);
-struct val *call_user(struct ev *ev, struct group *g, struct val **args,
-			     const struct term *at);
-struct val *node_value(struct ev *ev, struct node *n, struct val *base,
-			      const struct term *at);
+/* Calls the user function g with evaluated arguments; NULL = undefined. */
+struct val *call_user(struct ev *ev, struct group *g, struct val **args, const struct term *at);
+/* Full value of the document at node n: rule values merged with base data. */
+struct val *node_value(struct ev *ev, struct node *n, struct val *base, const struct term *at);
 
 #endif

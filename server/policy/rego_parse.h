@@ -109,16 +109,27 @@ __attribute__((noreturn)) void unexpected(struct ps *p, const char *what);
 /* Tokenises p->src into p->tk (rego_lex.c). */
 void rego_lex(struct ps *p);
 
+/* A keyword directly followed by '.' or '[' is the head of a reference (`default.x`). */
 bool kw_is_ref(struct ps *p);
+/* Consumes a token of type tt or fails naming what was expected. */
 struct token *expect(struct ps *p, int tt, const char *what);
+/* True for the identifiers Rego reserves (if, contains, some, every, not, ...). */
 bool is_keyword(const struct token *t);
+/* A constant term of value v at the position of token at. */
 struct term *val_term(struct ps *p, struct val *v, const struct token *at);
+/* Appends t to a growable array of term pointers. */
 void tpush(struct ps *p, struct tvec *v, struct term *t);
+/* Parses "(args)" after a function name into call. */
 struct term *parse_call_args(struct ps *p, struct term *call);
+/* Dotted name of a ref made only of a var and constant string segments, or NULL. */
 const char *ref_name(struct ps *p, struct term *t);
+/* A primary term: literal, variable, reference, call, composite or comprehension. */
 struct term *parse_primary(struct ps *p);
+/* A term with its infix operators (arithmetic, comparison, then `x in coll`). */
 struct term *parse_in(struct ps *p);
+/* Expressions separated by ';' or newlines until endtok (not consumed). */
 struct body *parse_query(struct ps *p, int endtok);
+/* Body after a rule head: "if {..}", "if expr", or v0 "{..}"; NULL when absent. */
 struct body *parse_rule_body(struct ps *p, bool *had_if);
 
 #endif

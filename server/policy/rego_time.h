@@ -105,10 +105,15 @@ static inline bool unix_ns(int64_t secs, int64_t nsec, int64_t *ns)
 /* Shared by rego_bi_time.c and rego_bi_timefmt.c. */
 /* A built-in's result for the moment secs + nsec, or its "time outside of valid range". */
 struct val *ns_result(struct ev *ev, const struct term *call, int64_t secs, int64_t nsec);
+/* cnt decimal digits at s[i] into *out; false if there are fewer. */
 bool digits(const char *s, size_t n, size_t i, size_t cnt, int64_t *out);
+/* Reads a moment argument (ns, [ns, zone] or [ns, zone, layout]); false: *err is the
+ * built-in's result (an error, or undefined in lenient mode). */
 bool time_arg(struct ev *ev, struct val *x, const struct term *call, int argno,
-		     struct moment *mo, struct val **err);
+	      struct moment *mo, struct val **err);
+/* Broken-down local time of a moment in its zone. */
 void to_civil(const struct moment *mo, struct civil *c);
+/* time.format and time.parse_ns (rego_bi_timefmt.c), listed in the time table. */
 struct val *bi_time_format(struct ev *ev, struct val **args, const struct term *call);
 struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const struct term *call);
 

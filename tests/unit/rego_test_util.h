@@ -72,6 +72,39 @@ static inline const char *reval(const char *src, const char *query, const char *
 
 #define REVAL(src, q, in, d) reval(src, q, in, d, rbuf, sizeof(rbuf))
 
+/* A table row: `r := <expr>` and its expected compact JSON result, "undefined", or
+ * "error:<text the error message contains>". */
+struct rego_row {
+	const char *expr;
+	const char *want;
+};
+
+/* Evaluates every row (with opts, may be NULL), prints the ones that differ and returns
+ * how many did. */
+static inline int run_rows(const struct rego_row *rows, size_t n, const struct rego_eval_opts *o)
+{
+	char src[2048], buf[1024];
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *w = rows[i].want;
+		const char *got;
+		bool ok;
+
+		snprintf(src, sizeof(src), "package t\nr := %s\n", rows[i].expr);
+		got = reval_opts(src, "data.t.r", NULL, NULL, o, buf, sizeof(buf));
+		if (strncmp(w, "error:", 6) == 0)
+			ok = strncmp(got, "error:", 6) == 0 && strstr(got, w + 6);
+		else
+			ok = strcmp(got, w) == 0;
+		if (!ok) {
+			printf("FAIL %s\n  want %s\n  got  %s\n", rows[i].expr, w, got);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 /* Asserts that compiling src fails with rc, at line, with a message containing what. */
 static inline void expect_compile_error(const char *src, int rc, int line, const char *what)
 {
