@@ -26,6 +26,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/http_client.h"
+#include "common/http_util.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/secmem.h"
@@ -588,25 +589,11 @@ bool aa_addr_is_loopback(const char *addr)
 static char *form_decode(const char *p, size_t n, size_t *outlen)
 {
 	char *o = malloc(n + 1);
-	size_t j = 0;
 
-	if (!o)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int h, l;
-
-		if (p[i] == '+') {
-			o[j++] = ' ';
-		} else if (p[i] == '%' && i + 2 < n && (h = hex_digit(p[i + 1])) >= 0 && (l = hex_digit(p[i + 2])) >= 0) {
-			o[j++] = (char)(h << 4 | l);
-			i += 2;
-		} else {
-			o[j++] = p[i];
-		}
+	if (o && http_form_decode(p, n, o, n + 1, outlen) != KBS_OK) {
+		free(o); /* cannot happen: decoding never grows the text */
+		o = NULL;
 	}
-	o[j] = 0;
-	if (outlen)
-		*outlen = j;
 	return o;
 }
 

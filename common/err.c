@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 static const struct {
 	const char *name;
 	const char *text;
@@ -51,4 +54,15 @@ const char *kbs_errname(int err)
 	int i = err_index(err);
 
 	return i < 0 ? "KBS_ERR_UNKNOWN" : err_table[i].name;
+}
+
+void kbs_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

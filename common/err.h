@@ -2,6 +2,8 @@
 #ifndef KBS_COMMON_ERR_H
 #define KBS_COMMON_ERR_H
 
+#include <stddef.h>
+
 /*
  * One error enum for the whole project. Functions return KBS_OK (0) or a negative
  * kbs_err. Edges translate: fs/ maps to -errno, server/ maps to HTTP status + error JSON.
@@ -37,5 +39,12 @@ const char *kbs_strerror(int err);
 
 /* Stable identifier ("KBS_ERR_PARSE") for logs and status files; never NULL. */
 const char *kbs_errname(int err);
+
+/*
+ * printf-style message into a caller's error buffer err[0..errlen), truncated to fit;
+ * nothing happens when err is NULL or errlen is 0.
+ */
+void kbs_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -202,6 +202,18 @@ const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen
 	return out;
 }
 
+/* The byte of a "%XX" escape at in[i] (len bytes in all), or -1 if there is none. */
+static int pct_byte(const char *in, size_t len, size_t i)
+{
+	int hi, lo;
+
+	if (in[i] != '%' || len - i < 3)
+		return -1;
+	hi = hex_digit((unsigned char)in[i + 1]);
+	lo = hex_digit((unsigned char)in[i + 2]);
+	return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
 int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
 {
 	size_t o = 0;
@@ -213,15 +225,11 @@ int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
 		unsigned char c = (unsigned char)in[i];
 
 		if (c == '%') {
-			int hi, lo;
+			int b = pct_byte(in, len, i);
 
-			if (len - i < 3)
+			if (b < 0)
 				goto bad;
-			hi = hex_digit((unsigned char)in[i + 1]);
-			lo = hex_digit((unsigned char)in[i + 2]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			c = (unsigned char)(hi << 4 | lo);
+			c = (unsigned char)b;
 			if (c == '/') {
 				/* keep the escape: a decoded '/' would forge a segment boundary */
 				if (o + 3 >= outlen)
@@ -247,6 +255,31 @@ bad:
 range:
 	out[0] = '\0';
 	return KBS_ERR_RANGE;
+}
+
+int http_form_decode(const char *in, size_t len, char *out, size_t outlen, size_t *declen)
+{
+	size_t o = 0;
+
+	if ((in == NULL && len) || out == NULL || outlen == 0)
+		return KBS_ERR_INVAL;
+	for (size_t i = 0; i < len; i++) {
+		int b = pct_byte(in, len, i);
+
+		if (o + 1 >= outlen) {
+			out[0] = '\0';
+			return KBS_ERR_RANGE;
+		}
+		if (b >= 0)
+			i += 2;
+		else
+			b = in[i] == '+' ? ' ' : (unsigned char)in[i];
+		out[o++] = (char)b;
+	}
+	out[o] = '\0';
+	if (declen)
+		*declen = o;
+	return KBS_OK;
 }
 
 const char *http_reason_phrase(int status)

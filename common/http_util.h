@@ -51,6 +51,15 @@ const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen
  */
 int http_path_decode(const char *in, size_t len, char *out, size_t outlen);
 
+/*
+ * Decodes one application/x-www-form-urlencoded component (a query-string key or value,
+ * without its '=' or '&'): '+' is a space, "%XX" the byte XX; a '%' without two hex digits
+ * after it stays as it is (WHATWG URL). Writes the bytes to out with a NUL after them and
+ * their count to *declen (may be NULL); a decoded %00 is kept, so callers that want C strings
+ * check for it. KBS_ERR_RANGE if out (outlen bytes) cannot hold the result and its NUL.
+ */
+int http_form_decode(const char *in, size_t len, char *out, size_t outlen, size_t *declen);
+
 /* Standard reason phrase for an HTTP status ("Not Found"); "Unknown" when none. */
 const char *http_reason_phrase(int status);
 

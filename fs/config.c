@@ -5,7 +5,6 @@
 #include "fs/path.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,20 +72,6 @@ static const char *const tee_names[] = {"auto", "sample",      "tpm",	     "snp"
 					"tdx",	"az-snp-vtpm", "az-tdx-vtpm"};
 static const char *const key_algs[] = {"ECDH-ES+A256KW-P256", "ECDH-ES+A256KW-P521",
 				       "RSA-OAEP-256"};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int kbsfs_config_new(struct kbsfs_config **out)
 {
@@ -256,8 +241,9 @@ static int add_resource_list(struct kbsfs_config *c, const char *v, char *err, s
 				char one[64];
 
 				snprintf(one, sizeof(one), "%.*s", (int)(len < 60 ? len : 60), p);
-				set_err(err, errlen, "resources: invalid resource path '%s'%s", one,
-					rc == KBS_ERR_RANGE ? " (too long or too many)" : "");
+				kbs_set_err(err, errlen, "resources: invalid resource path '%s'%s",
+					    one,
+					    rc == KBS_ERR_RANGE ? " (too long or too many)" : "");
 				return KBS_ERR_INVAL;
 			}
 		}
@@ -280,13 +266,13 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 	if (from_file && (c->set_mask & (1u << id)) && id != O_RESOURCES)
 		return KBS_OK;
 	if (!v && id != O_ALLOW_SAMPLE) {
-		set_err(err, errlen, "option '%s' needs a value", name);
+		kbs_set_err(err, errlen, "option '%s' needs a value", name);
 		return KBS_ERR_INVAL;
 	}
 	switch (id) {
 	case O_KBS_URL:
 		if (strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) {
-			set_err(err, errlen, "kbs_url: '%s' is not an http(s) URL", v);
+			kbs_set_err(err, errlen, "kbs_url: '%s' is not an http(s) URL", v);
 			return KBS_ERR_INVAL;
 		}
 		rc = set_str(&c->kbs_url, v);
@@ -305,24 +291,25 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_TEE:
 		if (!in_list(v, tee_names, sizeof(tee_names) / sizeof(tee_names[0]))) {
-			set_err(err, errlen,
-				"tee: unknown TEE '%s' (auto, sample, tpm, snp, tdx, az-snp-vtpm, "
-				"az-tdx-vtpm)",
-				v);
+			kbs_set_err(
+			    err, errlen,
+			    "tee: unknown TEE '%s' (auto, sample, tpm, snp, tdx, az-snp-vtpm, "
+			    "az-tdx-vtpm)",
+			    v);
 			return KBS_ERR_INVAL;
 		}
 		rc = set_str(&c->tee, v);
 		break;
 	case O_ALLOW_SAMPLE:
 		if (parse_bool(v, &bv)) {
-			set_err(err, errlen, "allow_sample: expected a boolean, got '%s'", v);
+			kbs_set_err(err, errlen, "allow_sample: expected a boolean, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->allow_sample = bv;
 		break;
 	case O_TEE_KEY_ALG:
 		if (!in_list(v, key_algs, sizeof(key_algs) / sizeof(key_algs[0]))) {
-			set_err(err, errlen, "tee_key_algorithm: unsupported '%s'", v);
+			kbs_set_err(err, errlen, "tee_key_algorithm: unsupported '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		rc = set_str(&c->tee_key_algorithm, v);
@@ -336,7 +323,7 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 	case O_UID:
 	case O_GID:
 		if (parse_uint(v, 10, UINT32_MAX - 1, &x)) {
-			set_err(err, errlen, "%s: expected a numeric id, got '%s'", name, v);
+			kbs_set_err(err, errlen, "%s: expected a numeric id, got '%s'", name, v);
 			return KBS_ERR_INVAL;
 		}
 		if (id == O_UID)
@@ -346,8 +333,8 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_MODE:
 		if (parse_uint(v, 8, 0777, &x)) {
-			set_err(err, errlen,
-				"mode: expected octal permission bits <= 0777, got '%s'", v);
+			kbs_set_err(err, errlen,
+				    "mode: expected octal permission bits <= 0777, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->mode = (mode_t)x;
@@ -356,7 +343,7 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 	case O_CACHE_TIMEOUT:
 	case O_TIMEOUT:
 		if (parse_uint(v, 10, 30ull * 86400, &x) || (id == O_TIMEOUT && x == 0)) {
-			set_err(err, errlen, "%s: expected seconds, got '%s'", name, v);
+			kbs_set_err(err, errlen, "%s: expected seconds, got '%s'", name, v);
 			return KBS_ERR_INVAL;
 		}
 		if (id == O_REFRESH)
@@ -368,8 +355,8 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_SECMEM:
 		if (parse_size(v, &c->secmem_size)) {
-			set_err(err, errlen,
-				"secmem: expected a size between 64K and 1024M, got '%s'", v);
+			kbs_set_err(err, errlen,
+				    "secmem: expected a size between 64K and 1024M, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		break;
@@ -377,7 +364,7 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		int l = log_level_parse(v);
 
 		if (l < 0) {
-			set_err(err, errlen, "log_level: unknown level '%s'", v);
+			kbs_set_err(err, errlen, "log_level: unknown level '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->log_level = l;
@@ -394,7 +381,8 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		if (!v[0] || strlen(v) > 253 ||
 		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
 			strlen(v)) {
-			set_err(err, errlen, "%s: expected 1-253 characters of [A-Za-z0-9._-]", name);
+			kbs_set_err(err, errlen, "%s: expected 1-253 characters of [A-Za-z0-9._-]",
+				    name);
 			return KBS_ERR_INVAL;
 		}
 		rc = set_str(id == O_POD_NAMESPACE ? &c->pod_namespace
@@ -480,7 +468,7 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 				continue;
 			found = true;
 			if (id == O_CONFIG) {
-				set_err(err, errlen, "%s: 'config' cannot be nested", where);
+				kbs_set_err(err, errlen, "%s: 'config' cannot be nested", where);
 				return KBS_ERR_INVAL;
 			}
 			if (id == O_RESOURCES && json_is_array(v)) {
@@ -490,8 +478,9 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 				json_array_foreach(v, k, e)
 				{
 					if (!json_is_string(e)) {
-						set_err(err, errlen,
-							"%s: resources[] must be strings", where);
+						kbs_set_err(err, errlen,
+							    "%s: resources[] must be strings",
+							    where);
 						return KBS_ERR_INVAL;
 					}
 					rc = apply(c, id, json_string_value(e), true, err, errlen);
@@ -503,14 +492,15 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 			if (id == O_MODE && json_is_integer(v)) {
 				/* TOML 0o400 arrives as the integer 256: format it back to octal */
 				if (json_integer_value(v) < 0 || json_integer_value(v) > 0777) {
-					set_err(err, errlen, "%s: mode out of range", where);
+					kbs_set_err(err, errlen, "%s: mode out of range", where);
 					return KBS_ERR_INVAL;
 				}
 				snprintf(tmp, sizeof(tmp), "%llo",
 					 (unsigned long long)json_integer_value(v));
 				s = tmp;
 			} else if (json_opt_to_str(v, tmp, sizeof(tmp), &s)) {
-				set_err(err, errlen, "%s: key '%s' has the wrong type", where, key);
+				kbs_set_err(err, errlen, "%s: key '%s' has the wrong type", where,
+					    key);
 				return KBS_ERR_INVAL;
 			}
 			rc = apply(c, id, s, true, err, errlen);
@@ -524,7 +514,7 @@ static int apply_table(struct kbsfs_config *c, json_t *tab, const char *where, c
 			if (!strcmp(key, ignored_keys[i]))
 				found = true;
 		if (!found) {
-			set_err(err, errlen, "%s: unknown key '%s'", where, key);
+			kbs_set_err(err, errlen, "%s: unknown key '%s'", where, key);
 			return KBS_ERR_INVAL;
 		}
 	}
@@ -539,7 +529,7 @@ static int apply_str_member(struct kbsfs_config *c, json_t *obj, const char *mem
 	if (!v)
 		return KBS_OK;
 	if (!json_is_string(v)) {
-		set_err(err, errlen, "%s.%s: expected a string", where, member);
+		kbs_set_err(err, errlen, "%s.%s: expected a string", where, member);
 		return KBS_ERR_INVAL;
 	}
 	/* cdh.toml writes url = "" for offline KBCs: treat as absent */
@@ -562,7 +552,7 @@ int kbsfs_config_apply_json(struct kbsfs_config *c, json_t *root, char *err, siz
 	t = json_object_get(root, "kbsfs");
 	if (t) {
 		if (!json_is_object(t)) {
-			set_err(err, errlen, "config: [kbsfs] must be a table");
+			kbs_set_err(err, errlen, "config: [kbsfs] must be a table");
 			return KBS_ERR_INVAL;
 		}
 		rc = apply_table(c, t, "[kbsfs]", err, errlen);
@@ -573,14 +563,14 @@ int kbsfs_config_apply_json(struct kbsfs_config *c, json_t *root, char *err, siz
 	t = json_object_get(root, "kbc");
 	if (t) {
 		if (!json_is_object(t)) {
-			set_err(err, errlen, "config: [kbc] must be a table");
+			kbs_set_err(err, errlen, "config: [kbc] must be a table");
 			return KBS_ERR_INVAL;
 		}
 		v = json_object_get(t, "name");
 		if (v && (!json_is_string(v) || strcmp(json_string_value(v), "cc_kbc"))) {
-			set_err(err, errlen,
-				"[kbc] name: kbsfs talks to a KBS only (cc_kbc), not '%s'",
-				json_is_string(v) ? json_string_value(v) : "?");
+			kbs_set_err(err, errlen,
+				    "[kbc] name: kbsfs talks to a KBS only (cc_kbc), not '%s'",
+				    json_is_string(v) ? json_string_value(v) : "?");
 			return KBS_ERR_INVAL;
 		}
 		if ((rc = apply_str_member(c, t, "url", O_KBS_URL, "[kbc]", err, errlen)) ||
@@ -602,7 +592,7 @@ int kbsfs_config_apply_json(struct kbsfs_config *c, json_t *root, char *err, siz
 	t = json_object_get(root, "credentials");
 	if (t) {
 		if (!json_is_array(t)) {
-			set_err(err, errlen, "config: credentials must be an array of tables");
+			kbs_set_err(err, errlen, "config: credentials must be an array of tables");
 			return KBS_ERR_INVAL;
 		}
 		json_array_foreach(t, i, v)
@@ -612,9 +602,9 @@ int kbsfs_config_apply_json(struct kbsfs_config *c, json_t *root, char *err, siz
 			if (!json_is_string(u) ||
 			    kbsfs_config_add_resource(c, json_string_value(u),
 						      strlen(json_string_value(u)))) {
-				set_err(err, errlen,
-					"[[credentials]]: entry needs a valid resource_uri "
-					"(kbs:///repo/type/tag)");
+				kbs_set_err(err, errlen,
+					    "[[credentials]]: entry needs a valid resource_uri "
+					    "(kbs:///repo/type/tag)");
 				return KBS_ERR_INVAL;
 			}
 		}
@@ -654,7 +644,7 @@ int kbsfs_config_load_file(struct kbsfs_config *c, char *err, size_t errlen)
 		return rc;
 	}
 #else
-	set_err(err, errlen, "config=%s: this build has no TOML support", c->config_file);
+	kbs_set_err(err, errlen, "config=%s: this build has no TOML support", c->config_file);
 	return KBS_ERR_UNSUPPORTED;
 #endif
 }
@@ -668,7 +658,7 @@ static int make_absolute(char **path, const char *what, char *err, size_t errlen
 		return KBS_OK;
 	abs = realpath(*path, NULL);
 	if (!abs) {
-		set_err(err, errlen, "%s=%s: %s", what, *path, strerror(errno));
+		kbs_set_err(err, errlen, "%s=%s: %s", what, *path, strerror(errno));
 		return KBS_ERR_INVAL;
 	}
 	free(*path);
@@ -684,17 +674,18 @@ int kbsfs_config_finish(struct kbsfs_config *c, char *err, size_t errlen)
 	    (rc = make_absolute(&c->initdata_file, "initdata", err, errlen)))
 		return rc;
 	if (!c->kbs_url) {
-		set_err(err, errlen,
-			"no KBS configured: give -o kbs_url=URL or a config file with kbs_url / "
-			"[kbc] url");
+		kbs_set_err(
+		    err, errlen,
+		    "no KBS configured: give -o kbs_url=URL or a config file with kbs_url / "
+		    "[kbc] url");
 		return KBS_ERR_INVAL;
 	}
 	if (!c->tee && set_str(&c->tee, "auto"))
 		return KBS_ERR_NOMEM;
 	if (!strcmp(c->tee, "sample") && !c->allow_sample) {
-		set_err(err, errlen,
-			"tee=sample gives no protection: it needs the explicit allow_sample "
-			"option");
+		kbs_set_err(err, errlen,
+			    "tee=sample gives no protection: it needs the explicit allow_sample "
+			    "option");
 		return KBS_ERR_INVAL;
 	}
 	return KBS_OK;

@@ -6,27 +6,12 @@
 
 #include <jansson.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define MKBS_OPTS_MAX 65536
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool mkbs_option_dropped(const char *opt)
 {
@@ -88,9 +73,9 @@ static int parse_spec(const char *spec, char *url, size_t urllen, char *res, siz
 	if (!strcmp(spec, "kbsfs") || !strcmp(spec, "none"))
 		return KBS_OK;
 	if (strncmp(spec, "kbs://", 6)) {
-		set_err(err, errlen,
-			"source '%s' is not a kbs:// URI (kbs:///repo/type/tag, kbs:///, kbsfs)",
-			spec);
+		kbs_set_err(
+		    err, errlen,
+		    "source '%s' is not a kbs:// URI (kbs:///repo/type/tag, kbs:///, kbsfs)", spec);
 		return KBS_ERR_INVAL;
 	}
 	auth = spec + 6;
@@ -101,11 +86,11 @@ static int parse_spec(const char *spec, char *url, size_t urllen, char *res, siz
 			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 			      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == ':' ||
 			      *s == '[' || *s == ']')) {
-				set_err(err, errlen, "source '%s': invalid host", spec);
+				kbs_set_err(err, errlen, "source '%s': invalid host", spec);
 				return KBS_ERR_INVAL;
 			}
 		if (alen + 9 > urllen) {
-			set_err(err, errlen, "source '%s': host too long", spec);
+			kbs_set_err(err, errlen, "source '%s': host too long", spec);
 			return KBS_ERR_INVAL;
 		}
 		snprintf(url, urllen, "https://%.*s", (int)alen, auth);
@@ -118,10 +103,10 @@ static int parse_spec(const char *spec, char *url, size_t urllen, char *res, siz
 		size_t l = strcspn(p, "/");
 
 		if (!kbsfs_seg_valid(p, l) || nseg == 3) {
-			set_err(err, errlen,
-				"source '%s': the path must be at most repo/type/tag, each "
-				"segment [A-Za-z0-9_-][A-Za-z0-9_.-]*",
-				spec);
+			kbs_set_err(err, errlen,
+				    "source '%s': the path must be at most repo/type/tag, each "
+				    "segment [A-Za-z0-9_-][A-Za-z0-9_.-]*",
+				    spec);
 			return KBS_ERR_INVAL;
 		}
 		nseg++;
@@ -131,7 +116,7 @@ static int parse_spec(const char *spec, char *url, size_t urllen, char *res, siz
 			if (!*p && nseg < 3)
 				break; /* a trailing slash on a prefix is fine */
 			if (!*p) {
-				set_err(err, errlen, "source '%s': trailing '/'", spec);
+				kbs_set_err(err, errlen, "source '%s': trailing '/'", spec);
 				return KBS_ERR_INVAL;
 			}
 		}
@@ -159,18 +144,18 @@ int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err
 	buf_init(&res, MKBS_OPTS_MAX);
 	d = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!d || !json_is_object(d)) {
-		set_err(err, errlen, "volume descriptor is not a JSON object");
+		kbs_set_err(err, errlen, "volume descriptor is not a JSON object");
 		rc = KBS_ERR_PARSE;
 		goto out;
 	}
 	v = json_object_get(d, "kbsfs_volume");
 	if (!json_is_integer(v) || json_integer_value(v) != 1) {
-		set_err(err, errlen, "volume descriptor: kbsfs_volume must be 1");
+		kbs_set_err(err, errlen, "volume descriptor: kbsfs_volume must be 1");
 		goto out;
 	}
 	arr = json_object_get(d, "resources");
 	if (!json_is_array(arr) || !json_array_size(arr)) {
-		set_err(err, errlen, "volume descriptor: resources must be a non-empty array");
+		kbs_set_err(err, errlen, "volume descriptor: resources must be a non-empty array");
 		goto out;
 	}
 	json_array_foreach(arr, i, r)
@@ -179,15 +164,15 @@ int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err
 		const char *m = json_string_value(json_object_get(r, "mode"));
 
 		if (!uri || kbsfs_path_normalize(uri, strlen(uri), path, sizeof(path)) != KBS_OK) {
-			set_err(err, errlen,
-				"volume descriptor: resources[%zu].uri is not "
-				"kbs:///repo/type/tag",
-				i);
+			kbs_set_err(err, errlen,
+				    "volume descriptor: resources[%zu].uri is not "
+				    "kbs:///repo/type/tag",
+				    i);
 			goto out;
 		}
 		/* kbsfs has one mode for all files: the descriptor must agree */
 		if (m && mode && strcmp(m, mode)) {
-			set_err(err, errlen, "volume descriptor: resources differ in mode");
+			kbs_set_err(err, errlen, "volume descriptor: resources differ in mode");
 			goto out;
 		}
 		if (m)
@@ -202,7 +187,7 @@ int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err
 		goto toolong;
 	if (mode) {
 		if (strspn(mode, "01234567") != strlen(mode) || !mode[0] || strlen(mode) > 4) {
-			set_err(err, errlen, "volume descriptor: mode must be octal");
+			kbs_set_err(err, errlen, "volume descriptor: mode must be octal");
 			goto out;
 		}
 		if (buf_printf(&b, ",mode=%s", mode) != KBS_OK)
@@ -218,8 +203,8 @@ int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err
 				continue;
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > 0x7fffffff) {
-				set_err(err, errlen, "volume descriptor: %s must be a number",
-					ints[i][0]);
+				kbs_set_err(err, errlen, "volume descriptor: %s must be a number",
+					    ints[i][0]);
 				goto out;
 			}
 			if (buf_printf(&b, ",%s=%lld", ints[i][1],
@@ -233,7 +218,7 @@ int mkbs_descriptor_options(const char *json, size_t len, char **opts, char *err
 	rc = *opts ? KBS_OK : KBS_ERR_NOMEM;
 	goto out;
 toolong:
-	set_err(err, errlen, "volume descriptor too large");
+	kbs_set_err(err, errlen, "volume descriptor too large");
 	rc = KBS_ERR_RANGE;
 out:
 	json_decref(d);
@@ -259,7 +244,7 @@ static int descriptor_from_spec(const char *spec, char **opts, char *err, size_t
 		snprintf(path, sizeof(path), "%s", spec);
 	f = fopen(path, "re");
 	if (!f) {
-		set_err(err, errlen, "cannot read volume descriptor %s", path);
+		kbs_set_err(err, errlen, "cannot read volume descriptor %s", path);
 		return KBS_ERR_INVAL;
 	}
 	buf_init(&b, 1u << 20);
@@ -269,7 +254,7 @@ static int descriptor_from_spec(const char *spec, char **opts, char *err, size_t
 	if (rc == KBS_OK)
 		rc = mkbs_descriptor_options((const char *)b.p, b.len, opts, err, errlen);
 	else
-		set_err(err, errlen, "volume descriptor %s too large", path);
+		kbs_set_err(err, errlen, "volume descriptor %s too large", path);
 	buf_release(&b);
 	return rc == KBS_OK ? KBS_OK : KBS_ERR_INVAL;
 }
@@ -318,7 +303,7 @@ int mkbs_process(struct mkbs_cmd *cmd, const char *optstr, char *err, size_t err
 		if (*p == ',')
 			p++;
 		if (q) {
-			set_err(err, errlen, "unbalanced '\"' in the mount options");
+			kbs_set_err(err, errlen, "unbalanced '\"' in the mount options");
 			rc = KBS_ERR_INVAL;
 			goto out;
 		}
@@ -374,9 +359,9 @@ int mkbs_process(struct mkbs_cmd *cmd, const char *optstr, char *err, size_t err
 	rc = (!cmd->options || (res[0] && !cmd->resource)) ? KBS_ERR_NOMEM : KBS_OK;
 out:
 	if (rc == KBS_ERR_RANGE)
-		set_err(err, errlen, "mount options too long");
+		kbs_set_err(err, errlen, "mount options too long");
 	else if (rc == KBS_ERR_NOMEM)
-		set_err(err, errlen, "out of memory");
+		kbs_set_err(err, errlen, "out of memory");
 	free(tok);
 	buf_release(&out);
 	return rc;
@@ -409,7 +394,7 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 		}
 		if (a[0] != '-' || !a[1]) {
 			if (npos == 2) {
-				set_err(err, errlen, "unexpected argument '%s'", a);
+				kbs_set_err(err, errlen, "unexpected argument '%s'", a);
 				goto out;
 			}
 			pos[npos++] = a;
@@ -442,12 +427,12 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 			case 'N':
 				val = a[1] ? a + 1 : (i + 1 < argc ? argv[++i] : NULL);
 				if (!val) {
-					set_err(err, errlen, "option -%c needs a value", *a);
+					kbs_set_err(err, errlen, "option -%c needs a value", *a);
 					goto out;
 				}
 				break;
 			default:
-				set_err(err, errlen, "unknown flag -%c", *a);
+				kbs_set_err(err, errlen, "unknown flag -%c", *a);
 				goto out;
 			}
 			if (*a == 'o') {
@@ -459,12 +444,12 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 				/* mount(8) passes "kbsfs" or "fuse.kbsfs"; anything else is a
 				 * mix-up */
 				if (strcmp(val, "kbsfs") && strcmp(val, "fuse.kbsfs")) {
-					set_err(err, errlen, "type '%s' is not kbsfs", val);
+					kbs_set_err(err, errlen, "type '%s' is not kbsfs", val);
 					goto out;
 				}
 			} else {
-				set_err(err, errlen,
-					"-N (mount namespace) is not supported; use nsenter");
+				kbs_set_err(err, errlen,
+					    "-N (mount namespace) is not supported; use nsenter");
 				goto out;
 			}
 			break; /* the rest of this argument was the value */
@@ -477,7 +462,8 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 		goto out;
 	}
 	if (npos != 2) {
-		set_err(err, errlen, "usage: mount.kbsfs SOURCE DIRECTORY [-sfnv] [-o OPTIONS]");
+		kbs_set_err(err, errlen,
+			    "usage: mount.kbsfs SOURCE DIRECTORY [-sfnv] [-o OPTIONS]");
 		goto out;
 	}
 	if (buf_append_byte(&opts, 0) != KBS_OK)
@@ -494,7 +480,7 @@ int mkbs_parse(int argc, char *const argv[], struct mkbs_cmd **out, char *err, s
 	goto out;
 nomem:
 	rc = KBS_ERR_NOMEM;
-	set_err(err, errlen, "out of memory or options too long");
+	kbs_set_err(err, errlen, "out of memory or options too long");
 out:
 	buf_release(&opts);
 	mkbs_cmd_free(cmd);

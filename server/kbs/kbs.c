@@ -14,6 +14,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/http_util.h"
 #include "common/jose/jwe.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -249,7 +250,7 @@ static const char *bearer(const struct http_request *req)
 	return *a ? a : NULL;
 }
 
-/* Flat string map of the query string, percent-decoded; undecodable pairs are skipped. */
+/* Flat string map of the query string, form-decoded; undecodable pairs are skipped. */
 static json_t *parse_query(const char *q)
 {
 	json_t *m = json_object();
@@ -257,38 +258,19 @@ static json_t *parse_query(const char *q)
 
 	if (!m || !q)
 		return m;
-	while (*q) {
-		char *dst = key;
-		size_t cap = sizeof(key), n = 0;
-		bool in_val = false, bad = false;
-		for (; *q && *q != '&'; q++) {
-			char c = *q;
-			if (c == '=' && !in_val) {
-				dst[n] = '\0';
-				dst = val;
-				cap = sizeof(val);
-				n = 0;
-				in_val = true;
-				continue;
-			}
-			if (c == '+')
-				c = ' ';
-			else if (c == '%' && hex_digit(q[1]) >= 0 && hex_digit(q[2]) >= 0) {
-				c = (char)(hex_digit(q[1]) * 16 + hex_digit(q[2]));
-				q += 2;
-			}
-			if (c == '\0' || n + 1 >= cap)
-				bad = true;
-			else
-				dst[n++] = c;
-		}
-		dst[n] = '\0';
-		if (!in_val)
-			val[0] = '\0';
-		if (!bad && key[0])
+	for (const char *p = q; *p;) {
+		size_t seg = strcspn(p, "&"), kl = strcspn(p, "=&"), klen, vlen = 0;
+
+		if (http_form_decode(p, kl, key, sizeof(key), &klen) == KBS_OK && klen &&
+		    !memchr(key, 0, klen) &&
+		    (kl == seg || http_form_decode(p + kl + 1, seg - kl - 1, val, sizeof(val),
+						   &vlen) == KBS_OK) &&
+		    !memchr(val, 0, vlen)) {
+			if (kl == seg)
+				val[0] = '\0';
 			json_object_set_new(m, key, json_string(val)); /* NULL if not UTF-8 */
-		if (*q == '&')
-			q++;
+		}
+		p += seg + (p[seg] == '&');
 	}
 	return m;
 }

@@ -192,3 +192,20 @@ def test_generated_signing_key_is_logged_by_thumbprint(daemons, tmp_dir, free_po
     tp = base64.urlsafe_b64encode(hashlib.sha256(members).digest()).rstrip(b"=").decode()
     log = d.log_path.read_text()
     assert "thumbprint " + tp in log, log[-2000:]
+
+
+def test_resource_policy_sees_form_decoded_query(kbs):
+    # the query string reaches the resource policy as data.query, form-decoded
+    # (common/http_util http_form_decode); a pair that decodes to a NUL byte is dropped
+    url, verify = kbs
+    admin = Admin(url, verify=verify)
+    admin.set_resource("default/q/one", b"1")
+    policy = ('package policy\n\ndefault allow = false\n\nallow if {\n'
+              '    data.query.a == "x y!"\n    data.query["k=1"] == "v=2"\n'
+              '    data.query.c == ""\n    not data.query.b\n}\n')
+    assert admin.set_resource_policy(policy).status_code == 200
+    c = KbsClient(url, verify=verify)
+    c.rcar()
+    assert c.get_secret("default/q/one?a=x+y%21&k%3D1=v=2&c&b=%00z") == b"1"
+    r = c.get("default/q/one?a=x+y")
+    assert r.status_code == 401 and error_type(r) == "PolicyDeny"

@@ -28,6 +28,18 @@ static void err_every_code_has_text(void **state)
 	assert_string_equal(kbs_errname(KBS_ERR_PARSE), "KBS_ERR_PARSE");
 }
 
+static void err_set_err_truncates_and_takes_null(void **state)
+{
+	char e[8] = "old";
+
+	(void)state;
+	kbs_set_err(e, sizeof(e), "bad %s at %d", "key", 12);
+	assert_string_equal(e, "bad key"); /* truncated to the buffer, NUL-terminated */
+	kbs_set_err(e, 0, "x");
+	assert_string_equal(e, "bad key");
+	kbs_set_err(NULL, 5, "x"); /* no buffer: nothing happens */
+}
+
 static void buf_grows_and_respects_max(void **state)
 {
 	struct buf b;
@@ -167,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(err_every_code_has_text),
+		cmocka_unit_test(err_set_err_truncates_and_takes_null),
 		cmocka_unit_test(buf_grows_and_respects_max),
 		cmocka_unit_test(secmem_alloc_wipe_and_contains),
 		cmocka_unit_test(secmem_pool_exhaustion_is_clean_error),

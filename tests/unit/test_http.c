@@ -588,6 +588,31 @@ static void path_decoding(void **state)
 	assert_int_equal(http_path_decode("/%2F", 4, out, 4), KBS_ERR_RANGE);
 }
 
+static void form_decoding(void **state)
+{
+	char out[16];
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(http_form_decode("a+b%21%zz%4", 11, out, sizeof(out), &n), KBS_OK);
+	assert_string_equal(out, "a b!%zz%4"); /* '%' without two hex digits stays */
+	assert_int_equal(n, 9);
+	assert_int_equal(http_form_decode("%2F%3d%C3%A9", 12, out, sizeof(out), &n), KBS_OK);
+	assert_string_equal(out, "/=\xc3\xa9");
+	assert_int_equal(http_form_decode("x%00y", 5, out, sizeof(out), &n), KBS_OK);
+	assert_int_equal(n, 3); /* %00 kept: the caller decides */
+	assert_memory_equal(out, "x\0y", 4);
+	/* the escape ends at len: "%41" cut after "%4" is literal */
+	assert_int_equal(http_form_decode("%41", 2, out, sizeof(out), &n), KBS_OK);
+	assert_string_equal(out, "%4");
+	assert_int_equal(http_form_decode("", 0, out, 1, &n), KBS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(http_form_decode("abcd", 4, out, 4, NULL), KBS_ERR_RANGE);
+	assert_int_equal(http_form_decode("%41bcd", 6, out, 5, NULL), KBS_OK);
+	assert_string_equal(out, "Abcd");
+	assert_int_equal(http_form_decode("abcd", 4, out, 0, NULL), KBS_ERR_INVAL);
+}
+
 static void bad_paths_are_400_without_handler(void **state)
 {
 	struct srv *t = srv_start();
@@ -1981,6 +2006,7 @@ int main(void)
 	    cmocka_unit_test(oversize_body_is_413_without_handler),
 	    cmocka_unit_test(oversize_headers_are_refused),
 	    cmocka_unit_test(path_decoding),
+	    cmocka_unit_test(form_decoding),
 	    cmocka_unit_test(bad_paths_are_400_without_handler),
 	    cmocka_unit_test(idle_and_slow_connections_time_out),
 	    cmocka_unit_test(fd_exhaustion_does_not_spin),
