@@ -8,8 +8,6 @@
 #include "common/err.h"
 #include "server/as/tpm_quote.h"
 
-#define MAX_ALGS 16
-
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -53,161 +51,189 @@ static int extend(struct tcg_replay *r, uint32_t idx, const uint8_t *digest)
 	return KBS_OK;
 }
 
-struct alg_size {
-	uint16_t id, size;
-};
-
-/*
- * One TCG_PCR_EVENT2 at log[off..]: *next = offset after it. algs[nalgs] gives the digest
- * sizes (from the spec-ID header, or the known sizes for a headerless log). On return
- * *digest points at the digest of r->alg (NULL if the event has none).
- */
-static int parse_event2(const struct tcg_replay *r, const uint8_t *log, size_t len, size_t off,
-			const struct alg_size *algs, uint32_t nalgs, uint32_t *idx, uint32_t *type,
-			const uint8_t **digest, const uint8_t **data, size_t *dlen, size_t *next,
-			char *why, size_t whylen)
+int tcg_log_begin(struct tcg_log *l, const uint8_t *log, size_t len, const char *what, char *why,
+		  size_t whylen)
 {
-	uint32_t count;
-	size_t o;
+	static const uint8_t sig[16] = "Spec ID Event03";
+	uint32_t nalgs, sz;
 
+	memset(l, 0, sizeof(*l));
+	l->what = what;
+	/* header event, SHA-1 format: index, type, digest[20], size, data */
+	if (len < 32)
+		FAIL("%s: shorter than its header", what);
+	sz = le32(log + 28);
+	if (le32(log + 4) != TCG_EV_NO_ACTION || sz > len - 32 || sz < 29)
+		FAIL("%s: bad spec-ID header event", what);
+	if (memcmp(log + 32, sig, 16) != 0)
+		FAIL("%s: no 'Spec ID Event03' signature", what);
+	nalgs = le32(log + 32 + 24);
+	if (nalgs == 0 || nalgs > TCG_MAX_ALGS || 28 + 4 * (size_t)nalgs + 1 > sz)
+		FAIL("%s: bad algorithm count %u", what, nalgs);
+	for (uint32_t i = 0; i < nalgs; i++) {
+		l->algs[i].id = le16(log + 32 + 28 + 4 * i);
+		l->algs[i].size = le16(log + 32 + 30 + 4 * i);
+		if (l->algs[i].size == 0 || l->algs[i].size > 64)
+			FAIL("%s: bad digest size for algorithm 0x%04x", what, l->algs[i].id);
+	}
+	l->nalgs = nalgs;
+	l->log = log;
+	l->len = len;
+	l->off = 32 + sz;
+	l->marker = true;
+	return KBS_OK;
+}
+
+void tcg_log_begin_headerless(struct tcg_log *l, const uint8_t *log, size_t len, const char *what)
+{
+	static const uint16_t known[4][2] = {
+	    {TPM_ALG_SHA1, 20}, {TPM_ALG_SHA256, 32}, {TPM_ALG_SHA384, 48}, {TPM_ALG_SHA512, 64}};
+
+	memset(l, 0, sizeof(*l));
+	l->log = log;
+	l->len = len;
+	l->what = what;
+	l->nalgs = 4;
+	for (int i = 0; i < 4; i++) {
+		l->algs[i].id = known[i][0];
+		l->algs[i].size = known[i][1];
+	}
+}
+
+size_t tcg_log_digest_size(const struct tcg_log *l, uint16_t alg)
+{
+	for (uint32_t k = 0; k < l->nalgs; k++)
+		if (l->algs[k].id == alg)
+			return l->algs[k].size;
+	return 0;
+}
+
+int tcg_log_next(struct tcg_log *l, uint16_t alg, size_t dsize, struct tcg_event *ev, char *why,
+		 size_t whylen)
+{
+	static const uint8_t ff[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[8];
+	const uint8_t *log = l->log;
+	const char *what = l->what;
+	size_t len = l->len, off = l->off, o;
+	uint32_t count;
+
+	if (off >= len)
+		return KBS_ERR_NOTFOUND;
+	if (l->marker) {
+		if (len - off < 8)
+			FAIL("%s: %zu stray bytes at the end", what, len - off);
+		if (memcmp(log + off, zero, 8) == 0 || memcmp(log + off, ff, 8) == 0)
+			return KBS_ERR_NOTFOUND;
+	}
 	if (len - off < 12)
-		FAIL("event log: truncated event at offset %zu", off);
-	*idx = le32(log + off);
-	*type = le32(log + off + 4);
+		FAIL("%s: truncated event at offset %zu", what, off);
+	memset(ev, 0, sizeof(*ev));
+	ev->off = off;
+	ev->index = le32(log + off);
+	ev->type = le32(log + off + 4);
 	count = le32(log + off + 8);
-	if (count == 0 || count > nalgs)
-		FAIL("event log: event at offset %zu has %u digests", off, count);
-	*digest = NULL;
+	if (count == 0 || count > l->nalgs)
+		FAIL("%s: event at offset %zu has %u digests", what, off, count);
 	o = off + 12;
 	for (uint32_t i = 0; i < count; i++) {
 		uint16_t id;
 		uint32_t k;
 
 		if (len - o < 2)
-			FAIL("event log: truncated digest at offset %zu", o);
+			FAIL("%s: truncated digest at offset %zu", what, o);
 		id = le16(log + o);
-		for (k = 0; k < nalgs && algs[k].id != id; k++)
+		for (k = 0; k < l->nalgs && l->algs[k].id != id; k++)
 			;
-		if (k == nalgs)
-			FAIL("event log: unknown digest algorithm 0x%04x at offset %zu", id, o);
-		if (len - o - 2 < algs[k].size)
-			FAIL("event log: truncated digest at offset %zu", o);
-		if (id == r->alg) {
-			if (algs[k].size != r->dlen)
-				FAIL("event log: digest size %u for algorithm 0x%04x", algs[k].size,
-				     id);
-			*digest = log + o + 2;
+		if (k == l->nalgs)
+			FAIL("%s: unknown digest algorithm 0x%04x at offset %zu", what, id, o);
+		if (len - o - 2 < l->algs[k].size)
+			FAIL("%s: truncated digest at offset %zu", what, o);
+		if (id == alg) {
+			if (l->algs[k].size != dsize)
+				FAIL("%s: digest size %u for algorithm 0x%04x", what,
+				     l->algs[k].size, id);
+			ev->digest = log + o + 2;
 		}
-		o += 2 + (size_t)algs[k].size;
+		o += 2 + (size_t)l->algs[k].size;
 	}
 	if (len - o < 4 || le32(log + o) > len - o - 4)
-		FAIL("event log: truncated event data at offset %zu", o);
-	*data = log + o + 4;
-	*dlen = le32(log + o);
-	*next = o + 4 + *dlen;
-	if (*idx >= TCG_NPCRS && *type != TCG_EV_NO_ACTION)
-		FAIL("event log: event at offset %zu extends PCR %u", off, *idx);
+		FAIL("%s: truncated event data at offset %zu", what, o);
+	ev->data = log + o + 4;
+	ev->dlen = le32(log + o);
+	l->off = o + 4 + ev->dlen;
+	return KBS_OK;
+}
+
+/* Next record for replay into r: the PCR index must exist unless the event is EV_NO_ACTION. */
+static int next_for_replay(struct tcg_replay *r, struct tcg_log *l, struct tcg_event *ev, char *why,
+			   size_t whylen)
+{
+	int rc = tcg_log_next(l, r->alg, r->dlen, ev, why, whylen);
+
+	if (rc != KBS_OK)
+		return rc;
+	if (ev->index >= TCG_NPCRS && ev->type != TCG_EV_NO_ACTION)
+		FAIL("event log: event at offset %zu extends PCR %u", ev->off, ev->index);
+	if (++r->nevents > TCG_EVENTLOG_MAX_EVENTS)
+		FAIL("%s: more than %d events", l->marker ? "event log" : "aael",
+		     TCG_EVENTLOG_MAX_EVENTS);
 	return KBS_OK;
 }
 
 int tcg_replay_firmware_log(struct tcg_replay *r, const uint8_t *log, size_t len, char *why,
 			    size_t whylen)
 {
-	static const uint8_t sig[16] = "Spec ID Event03";
 	static const uint8_t locality[16] = "StartupLocality";
-	struct alg_size algs[MAX_ALGS];
-	uint32_t nalgs, sz;
-	size_t off;
+	struct tcg_log l;
+	struct tcg_event ev;
 	int rc;
 
-	/* header event, SHA-1 format: index, type, digest[20], size, data */
-	if (len < 32)
-		FAIL("event log: shorter than its header");
-	sz = le32(log + 28);
-	if (le32(log + 4) != TCG_EV_NO_ACTION || sz > len - 32 || sz < 29)
-		FAIL("event log: bad spec-ID header event");
-	if (memcmp(log + 32, sig, 16) != 0)
-		FAIL("event log: no 'Spec ID Event03' signature");
-	nalgs = le32(log + 32 + 24);
-	if (nalgs == 0 || nalgs > MAX_ALGS || 28 + 4 * (size_t)nalgs + 1 > sz)
-		FAIL("event log: bad algorithm count %u", nalgs);
-	for (uint32_t i = 0; i < nalgs; i++) {
-		algs[i].id = le16(log + 32 + 28 + 4 * i);
-		algs[i].size = le16(log + 32 + 30 + 4 * i);
-		if (algs[i].size == 0 || algs[i].size > 64)
-			FAIL("event log: bad digest size for algorithm 0x%04x", algs[i].id);
-	}
-	off = 32 + sz;
-	while (len - off >= 8) {
-		static const uint8_t ff[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-		static const uint8_t zero[8];
-		const uint8_t *digest, *data;
-		uint32_t idx, type;
-		size_t dlen, next;
-
-		if (memcmp(log + off, zero, 8) == 0 || memcmp(log + off, ff, 8) == 0)
-			break;
-		rc = parse_event2(r, log, len, off, algs, nalgs, &idx, &type, &digest, &data,
-				  &dlen, &next, why, whylen);
-		if (rc)
-			return rc;
-		if (++r->nevents > TCG_EVENTLOG_MAX_EVENTS)
-			FAIL("event log: more than %d events", TCG_EVENTLOG_MAX_EVENTS);
-		if (type == TCG_EV_NO_ACTION) {
+	if ((rc = tcg_log_begin(&l, log, len, "event log", why, whylen)) != KBS_OK)
+		return rc;
+	while ((rc = next_for_replay(r, &l, &ev, why, whylen)) == KBS_OK) {
+		if (ev.type == TCG_EV_NO_ACTION) {
 			/* StartupLocality: PCR 0 starts at 0...0<locality> (PC Client §10.4.5.3) */
-			if (dlen == 17 && memcmp(data, locality, 16) == 0 && !r->pcr0_extended) {
+			if (ev.dlen == 17 && memcmp(ev.data, locality, 16) == 0 &&
+			    !r->pcr0_extended) {
 				memset(r->pcr[0], 0, r->dlen);
-				r->pcr[0][r->dlen - 1] = data[16];
+				r->pcr[0][r->dlen - 1] = ev.data[16];
 			}
-		} else {
-			if (!digest)
-				FAIL("event log: event at offset %zu has no digest of algorithm "
-				     "0x%04x",
-				     off, r->alg);
-			if ((rc = extend(r, idx, digest)))
-				return rc;
+			continue;
 		}
-		off = next;
+		if (!ev.digest)
+			FAIL("event log: event at offset %zu has no digest of algorithm 0x%04x",
+			     ev.off, r->alg);
+		if ((rc = extend(r, ev.index, ev.digest)))
+			return rc;
 	}
-	if (len - off > 0 && len - off < 8)
-		FAIL("event log: %zu stray bytes at the end", len - off);
-	return KBS_OK;
+	return rc == KBS_ERR_NOTFOUND ? KBS_OK : rc;
 }
 
 int tcg_replay_aael(struct tcg_replay *r, const uint8_t *log, size_t len, char *why,
 		    size_t whylen)
 {
-	static const struct alg_size known[] = {
-		{TPM_ALG_SHA1, 20}, {TPM_ALG_SHA256, 32}, {TPM_ALG_SHA384, 48}, {TPM_ALG_SHA512, 64}};
-	size_t off = 0;
+	struct tcg_log l;
+	struct tcg_event ev;
 	int rc;
 
-	while (off < len) {
-		const uint8_t *digest, *data;
+	tcg_log_begin_headerless(&l, log, len, "event log");
+	while ((rc = next_for_replay(r, &l, &ev, why, whylen)) == KBS_OK) {
 		uint8_t want[64];
 		unsigned int n = 0;
-		uint32_t idx, type;
-		size_t dlen, next;
 
-		rc = parse_event2(r, log, len, off, known, 4, &idx, &type, &digest, &data, &dlen,
-				  &next, why, whylen);
-		if (rc)
-			return rc;
-		if (++r->nevents > TCG_EVENTLOG_MAX_EVENTS)
-			FAIL("aael: more than %d events", TCG_EVENTLOG_MAX_EVENTS);
-		if (type != TCG_EV_EVENT_TAG || dlen < 8 || le32(data) != TCG_AAEL_TAG ||
-		    le32(data + 4) != dlen - 8)
-			FAIL("aael: record at offset %zu is not an AAEL tagged event", off);
-		if (!digest)
-			FAIL("aael: record at offset %zu has no digest of algorithm 0x%04x", off,
+		if (ev.type != TCG_EV_EVENT_TAG || ev.dlen < 8 || le32(ev.data) != TCG_AAEL_TAG ||
+		    le32(ev.data + 4) != ev.dlen - 8)
+			FAIL("aael: record at offset %zu is not an AAEL tagged event", ev.off);
+		if (!ev.digest)
+			FAIL("aael: record at offset %zu has no digest of algorithm 0x%04x", ev.off,
 			     r->alg);
-		if (EVP_Digest(data, dlen, want, &n, tpm_alg_md(r->alg), NULL) != 1)
+		if (EVP_Digest(ev.data, ev.dlen, want, &n, tpm_alg_md(r->alg), NULL) != 1)
 			return KBS_ERR_CRYPTO;
-		if (memcmp(want, digest, r->dlen) != 0)
-			FAIL("aael: record at offset %zu: digest does not match its text", off);
-		if ((rc = extend(r, idx, digest)))
+		if (memcmp(want, ev.digest, r->dlen) != 0)
+			FAIL("aael: record at offset %zu: digest does not match its text", ev.off);
+		if ((rc = extend(r, ev.index, ev.digest)))
 			return rc;
-		off = next;
 	}
-	return KBS_OK;
+	return rc == KBS_ERR_NOTFOUND ? KBS_OK : rc;
 }
