@@ -472,3 +472,21 @@ void grpc_srv_free(struct grpc_srv *s)
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
+
+/* grpc.health.v1.Health/Check -> {status: SERVING}: raw bytes (field 1 = 1), no generated code */
+static void on_health(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+		      struct grpc_srv_reply *rep)
+{
+	static const uint8_t serving[] = {0x08, 0x01};
+
+	(void)ctx;
+	(void)m;
+	(void)raw;
+	(void)rawlen;
+	grpc_srv_reply_raw(rep, serving, sizeof(serving));
+}
+
+int grpc_srv_add_health(struct grpc_srv *s)
+{
+	return grpc_srv_add_method(s, "/grpc.health.v1.Health/Check", NULL, on_health, NULL, 1);
+}

@@ -68,6 +68,9 @@ int grpc_srv_add_method(struct grpc_srv *s, const char *path,
 			const ProtobufCMessageDescriptor *in, grpc_srv_handler h, void *ctx,
 			unsigned slots);
 
+/* Adds grpc.health.v1.Health/Check answering {status: SERVING}. Before grpc_srv_start(). */
+int grpc_srv_add_health(struct grpc_srv *s);
+
 /*
  * Adds a listening address: "unix:/path" (an existing socket file is replaced), or
  * "host:port" (port 0 = any free one). *port (optional) receives the bound TCP port.

@@ -12,71 +12,14 @@
 #include "common/err.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
-#include "rvps/proto/reference.pb-c.h"
 #include "rvps/rvps.h"
+#include "rvps/rvps_grpc.h"
 
 #ifndef KBSFS_VERSION
 #define KBSFS_VERSION "0.1.0"
 #endif
 
 #define DEFAULT_CONFIG "/etc/rvps.json"
-
-static void on_register(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-			struct grpc_srv_reply *rep)
-{
-	const Reference__ReferenceValueRegisterRequest *q = (const void *)m;
-	Reference__ReferenceValueRegisterResponse r = REFERENCE__REFERENCE_VALUE_REGISTER_RESPONSE__INIT;
-	char why[400];
-	int rc;
-
-	rc = rvps_register(ctx, q->message, strlen(q->message), why, sizeof(why));
-	if (rc != KBS_OK) {
-		/* Trustee answers every failure with ABORTED and the error text */
-		grpc_srv_reply_status(rep, GRPC_SRV_ABORTED, "Register reference value failed: %s",
-				      why);
-		return;
-	}
-	grpc_srv_reply_message(rep, &r.base);
-}
-
-static void on_query(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-		     struct grpc_srv_reply *rep)
-{
-	const Reference__ReferenceValueQueryRequest *q = (const void *)m;
-	Reference__ReferenceValueQueryResponse r = REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE__INIT;
-	json_t *v = NULL;
-	char why[400];
-	int rc;
-
-	rc = rvps_query(ctx, q->reference_value_id, &v, why, sizeof(why));
-	if (rc != KBS_OK && rc != KBS_ERR_NOTFOUND) {
-		grpc_srv_reply_status(rep, GRPC_SRV_ABORTED, "Query reference value failed: %s",
-				      why);
-		return;
-	}
-	/* absent (or expired): the optional field stays unset, as Trustee's None */
-	if (v) {
-		if (!(r.reference_value_results = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY))) {
-			json_decref(v);
-			grpc_srv_reply_status(rep, GRPC_SRV_INTERNAL, "out of memory");
-			return;
-		}
-		r._reference_value_results_case =
-		    REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE___REFERENCE_VALUE_RESULTS_REFERENCE_VALUE_RESULTS;
-	}
-	grpc_srv_reply_message(rep, &r.base);
-	free(r.reference_value_results);
-	json_decref(v);
-}
-
-/* grpc.health.v1.Health/Check -> {status: SERVING}; raw bytes, no generated code needed */
-static void on_health(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-		      struct grpc_srv_reply *rep)
-{
-	static const uint8_t serving[] = {0x08, 0x01};
-
-	grpc_srv_reply_raw(rep, serving, sizeof(serving));
-}
 
 static void usage(FILE *f)
 {
@@ -105,6 +48,7 @@ int main(int argc, char **argv)
 	struct rvps_config cfg;
 	struct rvps *r = NULL;
 	struct grpc_srv *srv = NULL;
+	struct rvps_grpc_service svc = {&rvps_grpc_local, NULL};
 	char why[400];
 	int c, ret = 1, port = 0, sig;
 
@@ -146,15 +90,9 @@ int main(int argc, char **argv)
 		log_error("rvps: cannot open the reference value store: %s", why);
 		goto out;
 	}
-	if (grpc_srv_new(&srv) != KBS_OK ||
-	    grpc_srv_add_method(srv, "/reference.ReferenceValueProviderService/RegisterReferenceValue",
-				&reference__reference_value_register_request__descriptor,
-				on_register, r, 4) != KBS_OK ||
-	    grpc_srv_add_method(srv, "/reference.ReferenceValueProviderService/QueryReferenceValue",
-				&reference__reference_value_query_request__descriptor, on_query,
-				r, 8) != KBS_OK ||
-	    grpc_srv_add_method(srv, "/grpc.health.v1.Health/Check", NULL, on_health, NULL, 1) !=
-		KBS_OK) {
+	svc.ctx = r;
+	if (grpc_srv_new(&srv) != KBS_OK || rvps_grpc_add_service(srv, &svc, 4, 8) != KBS_OK ||
+	    grpc_srv_add_health(srv) != KBS_OK) {
 		log_error("rvps: cannot set up the gRPC server");
 		goto out;
 	}

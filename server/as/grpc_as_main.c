@@ -18,7 +18,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/as/as.h"
-#include "rvps/proto/reference.pb-c.h"
+#include "rvps/rvps_grpc.h"
 #include "server/as/proto/attestation.pb-c.h"
 
 #ifndef KBSFS_VERSION
@@ -206,59 +206,22 @@ static void on_challenge(void *ctx, const ProtobufCMessage *m, const uint8_t *ra
 }
 
 /* reference.ReferenceValueProviderService on the same port: the AS's own RVPS (§14.4) */
-static void on_rv_register(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-			   struct grpc_srv_reply *rep)
+/* The RVPS API of grpc-as: this AS's reference values (local store or remote RVPS). */
+static int rv_register(void *ctx, const char *msg, size_t len, char *why, size_t whylen)
 {
-	const Reference__ReferenceValueRegisterRequest *q = (const void *)m;
-	Reference__ReferenceValueRegisterResponse r =
-	    REFERENCE__REFERENCE_VALUE_REGISTER_RESPONSE__INIT;
-	char why[400];
-
-	(void)raw;
-	(void)rawlen;
-	if (as_rv_register(ctx, q->message, strlen(q->message), why, sizeof(why)) != KBS_OK)
-		grpc_srv_reply_status(rep, GRPC_SRV_ABORTED, "Register reference value failed: %s",
-				      why);
-	else
-		grpc_srv_reply_message(rep, &r.base);
+	return as_rv_register(ctx, msg, len, why, whylen);
 }
 
-static void on_rv_query(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-			struct grpc_srv_reply *rep)
+/* Unreadable values are answered as absent (logged by as_rv_query), as before. */
+static int rv_query(void *ctx, const char *name, json_t **out, char *why, size_t whylen)
 {
-	const Reference__ReferenceValueQueryRequest *q = (const void *)m;
-	Reference__ReferenceValueQueryResponse r = REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE__INIT;
-	json_t *v = as_rv_query(ctx, q->reference_value_id);
-
-	(void)raw;
-	(void)rawlen;
-	/* absent: the optional field stays unset (Trustee's None) */
-	if (v) {
-		r.reference_value_results = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		json_decref(v);
-		if (!r.reference_value_results) {
-			grpc_srv_reply_status(rep, GRPC_SRV_INTERNAL, "out of memory");
-			return;
-		}
-		r._reference_value_results_case =
-		    REFERENCE__REFERENCE_VALUE_QUERY_RESPONSE___REFERENCE_VALUE_RESULTS_REFERENCE_VALUE_RESULTS;
-	}
-	grpc_srv_reply_message(rep, &r.base);
-	free(r.reference_value_results);
+	(void)why;
+	(void)whylen;
+	*out = as_rv_query(ctx, name);
+	return *out ? KBS_OK : KBS_ERR_NOTFOUND;
 }
 
-/* grpc.health.v1.Health/Check -> {status: SERVING} (raw bytes: field 1 = 1) */
-static void on_health(void *ctx, const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-		      struct grpc_srv_reply *rep)
-{
-	static const uint8_t serving[] = {0x08, 0x01};
-
-	(void)ctx;
-	(void)m;
-	(void)raw;
-	(void)rawlen;
-	grpc_srv_reply_raw(rep, serving, sizeof(serving));
-}
+static const struct rvps_grpc_backend as_rv_backend = {rv_register, rv_query};
 
 static int jwks_handler(void *ctx, const struct http_request *req, struct http_response *resp)
 {
@@ -322,6 +285,7 @@ int main(int argc, char **argv)
 	struct as_config cfg;
 	struct as_ctx *as = NULL;
 	struct grpc_srv *srv = NULL;
+	struct rvps_grpc_service rv_svc = {&as_rv_backend, NULL};
 	struct http_server *hs = NULL;
 	struct http_server_config hc = {0};
 	int c, ret = 1, port = 0, sig;
@@ -370,6 +334,7 @@ int main(int argc, char **argv)
 		log_error("grpc-as: cannot start the attestation service");
 		goto out;
 	}
+	rv_svc.ctx = as;
 	if (grpc_srv_add_method(srv, "/attestation.AttestationService/AttestationEvaluate",
 				&attestation__attestation_request__descriptor, on_evaluate, as,
 				4) != KBS_OK ||
@@ -379,15 +344,8 @@ int main(int argc, char **argv)
 	    grpc_srv_add_method(srv, "/attestation.AttestationService/GetAttestationChallenge",
 				&attestation__challenge_request__descriptor, on_challenge, as,
 				1) != KBS_OK ||
-	    grpc_srv_add_method(srv,
-				"/reference.ReferenceValueProviderService/RegisterReferenceValue",
-				&reference__reference_value_register_request__descriptor,
-				on_rv_register, as, 1) != KBS_OK ||
-	    grpc_srv_add_method(srv, "/reference.ReferenceValueProviderService/QueryReferenceValue",
-				&reference__reference_value_query_request__descriptor, on_rv_query,
-				as, 2) != KBS_OK ||
-	    grpc_srv_add_method(srv, "/grpc.health.v1.Health/Check", NULL, on_health, NULL, 1) !=
-		KBS_OK) {
+	    rvps_grpc_add_service(srv, &rv_svc, 1, 2) != KBS_OK ||
+	    grpc_srv_add_health(srv) != KBS_OK) {
 		log_error("grpc-as: cannot register the methods");
 		goto out;
 	}
