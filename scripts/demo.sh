@@ -57,8 +57,6 @@ else
 	step() { printf '\n==> %s\n' "$*"; }
 fi
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=https://127.0.0.1:$PORT
 
 step "TLS certificate and admin key (self-signed, in $WORK)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -76,7 +74,7 @@ chmod 0600 "$WORK/repository/default/akv/coco_one"
 
 cat >"$WORK/kbs.toml" <<EOT
 [http_server]
-sockets = ["127.0.0.1:$PORT"]
+sockets = ["127.0.0.1:0"]
 certificate = "$WORK/kbs.crt"
 private_key = "$WORK/kbs.key"
 
@@ -91,25 +89,30 @@ type = "LocalFs"
 dir_path = "$WORK/repository"
 EOT
 
-step "Starting kbs on $URL"
+step "Starting kbs (on a port the kernel picks: no other program can hold it)"
 "$KBS" --config-file "$WORK/kbs.toml" >"$WORK/kbs.log" 2>&1 &
 KBS_PID=$!
-/usr/bin/python3 - "$PORT" "$KBS_PID" <<'EOT'
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-for _ in range(200):
+# ready when kbs logs the port it listens on (deadline 60 s, for loaded machines)
+PORT=$(/usr/bin/python3 - "$WORK/kbs.log" "$KBS_PID" <<'EOT'
+import os, re, sys, time
+log, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
     try:
         os.kill(pid, 0)
     except OSError:
         sys.exit("kbs exited during start-up")
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    with open(log, errors="replace") as f:
+        m = re.search(r"kbs: listening on \S+ \(TLS, port (\d+)\)", f.read())
+    if m:
+        print(m.group(1))
         sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit("kbs did not start listening")
+    time.sleep(0.05)
+sys.exit("kbs did not start listening within 60 s")
 EOT
-echo "kbs pid $KBS_PID"
+)
+URL=https://127.0.0.1:$PORT
+echo "kbs pid $KBS_PID on $URL"
 
 ADMIN="$KBS_CLIENT --url $URL --cert-file $WORK/kbs.crt config --auth-private-key $WORK/admin.key"
 
@@ -149,12 +152,12 @@ mkdir -p "$MNT"
 "$KBSFS" "$MNT" -f -o "kbs_url=$URL,kbs_cert=$WORK/kbs.crt,tee=sample,allow_sample,resources=default/akv/coco_one:default/demo/uploaded" \
 	>"$WORK/kbsfs.log" 2>&1 &
 KBSFS_PID=$!
-i=0
+# mounted when the mount table says so (deadline 60 s, for loaded machines)
+end=$(($(date +%s) + 60))
 until mountpoint -q "$MNT"; do
 	kill -0 "$KBSFS_PID" 2>/dev/null || { echo "demo: kbsfs exited" >&2; exit 1; }
-	[ $i -lt 100 ] || { echo "demo: kbsfs did not mount" >&2; exit 1; }
+	[ "$(date +%s)" -lt "$end" ] || { echo "demo: kbsfs did not mount within 60 s" >&2; exit 1; }
 	sleep 0.1
-	i=$((i + 1))
 done
 (cd "$MNT" && ls -R . | sed "s/^/  /")
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kbsfs_testlib import _build_dir, _source_dir
+from kbsfs_testlib import _build_dir, _source_dir, wait_for
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse")
 
@@ -21,6 +21,14 @@ def leftovers(tmp):
     procs = subprocess.run(["pgrep", "-f", f"{tmp}/kbsfs-demo"], capture_output=True,
                            text=True).stdout.split()
     return mounts, procs, sorted(os.listdir(tmp))
+
+
+def nothing_left(tmp):
+    """Waits (deadline 30 s) until the demo's cleanup has finished: its processes may still be
+    exiting when the script returns."""
+    wait_for(lambda: leftovers(tmp) == ([], [], []), timeout=30,
+             what=f"no demo leftovers under {tmp}")
+    assert leftovers(tmp) == ([], [], [])
 
 
 def demo_argv():
@@ -35,7 +43,7 @@ def test_demo_prints_both_secrets_and_cleans_up(tmp_dir):
     assert "a secret" in lines
     assert "uploaded by kbs-client" in lines
     assert '"attested": true' in r.stdout
-    assert leftovers(tmp_dir) == ([], [], [])
+    nothing_left(tmp_dir)
 
 
 def test_demo_interrupted_leaves_nothing_behind(tmp_dir):
@@ -51,8 +59,7 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_dir):
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=30)
     assert p.returncode != 0
-    time.sleep(0.3)
-    assert leftovers(tmp_dir) == ([], [], [])
+    nothing_left(tmp_dir)
 
 
 def test_demo_failing_step_after_mount_leaves_nothing_behind(tmp_dir):
@@ -76,5 +83,4 @@ def test_demo_failing_step_after_mount_leaves_nothing_behind(tmp_dir):
     assert r.returncode != 0, r.stdout
     assert "a secret" in r.stdout.splitlines()  # the failure came after the mount
     assert "demo: FAILED" in r.stderr
-    time.sleep(0.3)
-    assert leftovers(demo_tmp) == ([], [], [])
+    nothing_left(demo_tmp)
