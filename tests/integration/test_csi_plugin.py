@@ -77,7 +77,7 @@ class Plugin:
                 "--kbsfs", str(find_binary("kbsfs")), "--kbs-url", self.kbs.url,
                 "--kbs-cert", str(self.kbs.cert.cert), "--allow-sample", *extra]
         self.daemon = Daemon(argv, name=f"kbsfs-csi-{self.runs}", log_dir=self.tmp_dir,
-                             ready_log=r"serving ", ready_timeout=20,
+                             ready_log=r"serving ", ready_timeout=60,
                              env=dict(os.environ, GRPC_VERBOSITY="ERROR"))
         self.daemon.start()
         self.channel = grpc.insecure_channel(f"unix://{self.sock}")
@@ -165,26 +165,26 @@ def mounts_at(path):
 
 def test_identity_service(plugin):
     pb = plugin.pb
-    info = plugin.ident.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=5)
+    info = plugin.ident.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=30)
     assert info.name == DRIVER
     assert len(info.name) <= 63
     assert re.fullmatch(r"[a-zA-Z][A-Za-z0-9-\.\_]{0,61}[a-zA-Z]", info.name)
     assert info.vendor_version
-    caps = plugin.ident.GetPluginCapabilities(pb.GetPluginCapabilitiesRequest(), timeout=5)
+    caps = plugin.ident.GetPluginCapabilities(pb.GetPluginCapabilitiesRequest(), timeout=30)
     known = set(pb.PluginCapability.Service.Type.values())
     for c in caps.capabilities:
         assert c.service.type in known
         assert c.service.type != pb.PluginCapability.Service.CONTROLLER_SERVICE
-    probe = plugin.ident.Probe(pb.ProbeRequest(), timeout=5)
+    probe = plugin.ident.Probe(pb.ProbeRequest(), timeout=30)
     assert probe.ready.value is True
 
 
 def test_node_info_and_capabilities(plugin):
     pb = plugin.pb
-    info = plugin.node.NodeGetInfo(pb.NodeGetInfoRequest(), timeout=5)
+    info = plugin.node.NodeGetInfo(pb.NodeGetInfoRequest(), timeout=30)
     assert info.node_id == "node-1"
     assert info.max_volumes_per_node >= 0
-    caps = plugin.node.NodeGetCapabilities(pb.NodeGetCapabilitiesRequest(), timeout=5)
+    caps = plugin.node.NodeGetCapabilities(pb.NodeGetCapabilitiesRequest(), timeout=30)
     types = [c.rpc.type for c in caps.capabilities]
     assert pb.NodeServiceCapability.RPC.STAGE_UNSTAGE_VOLUME not in types
     assert set(types) <= set(pb.NodeServiceCapability.RPC.Type.values())
@@ -194,10 +194,10 @@ def test_unimplemented_rpcs(plugin):
     pb = plugin.pb
     code, _ = code_of(plugin.node.NodeStageVolume,
                       pb.NodeStageVolumeRequest(volume_id="v", staging_target_path="/x"),
-                      timeout=5)
+                      timeout=30)
     assert code == grpc.StatusCode.UNIMPLEMENTED
     code, _ = code_of(plugin.node.NodeGetVolumeStats,
-                      pb.NodeGetVolumeStatsRequest(volume_id="v", volume_path="/x"), timeout=5)
+                      pb.NodeGetVolumeStatsRequest(volume_id="v", volume_path="/x"), timeout=30)
     assert code == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -232,7 +232,7 @@ def test_unpublish_argument_errors(plugin):
     pb = plugin.pb
     for req in (pb.NodeUnpublishVolumeRequest(target_path="/tmp/x"),
                 pb.NodeUnpublishVolumeRequest(volume_id="x")):
-        code, _ = code_of(plugin.node.NodeUnpublishVolume, req, timeout=5)
+        code, _ = code_of(plugin.node.NodeUnpublishVolume, req, timeout=30)
         assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -305,7 +305,7 @@ def test_plugin_restart_keeps_mount_and_readopts(plugin):
     assert is_mounted(tp)
     assert open(os.path.join(tp, "default/akv/other"), "rb").read() == OTHER
     plugin.start()
-    plugin.daemon.wait_log(r"adopted volume", timeout=10)
+    plugin.daemon.wait_log(r"adopted volume", timeout=60)
     plugin.publish()                               # republish after restart: OK, no new mount
     assert mounts_at(tp) == ["fuse.kbsfs"]
     plugin.unpublish(vid, tp)
@@ -363,7 +363,7 @@ def test_killing_every_plugin_process_spares_kbsfs_and_launcher_is_used(tmp_dir,
         assert os.path.exists(f"/proc/{pid}")
         assert open(os.path.join(tp, "default/akv/other"), "rb").read() == OTHER
         p.start()
-        p.daemon.wait_log(r"adopted volume", timeout=10)
+        p.daemon.wait_log(r"adopted volume", timeout=60)
         p.unpublish(vid, tp)
         assert not is_mounted(tp) and not os.path.exists(tp)
         wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, what="kbsfs exit")
@@ -377,7 +377,7 @@ def test_stale_state_is_dropped_on_restart(plugin):
     plugin.kill()
     subprocess.run(["umount", tp], check=True)     # someone unmounted behind our back
     plugin.start()
-    plugin.daemon.wait_log(r"no longer mounted", timeout=10)
+    plugin.daemon.wait_log(r"no longer mounted", timeout=60)
     assert [f for f in os.listdir(plugin.state) if f.endswith(".json")] == []
     plugin.publish()                               # publishes afresh
     assert mounts_at(tp) == ["fuse.kbsfs"]
