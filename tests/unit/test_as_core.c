@@ -17,6 +17,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "testdata.h"
 #include "common/jose/jws.h"
 #include "common/log.h"
 #include "server/as/as.h"
@@ -29,29 +30,19 @@ static void data_path(const char *rel, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/kbs/trustee/%s", dir ? dir : "tests/data", rel);
 }
 
-static json_t *load_json(const char *rel)
-{
-	char p[1024];
-	json_t *j;
-
-	data_path(rel, p, sizeof(p));
-	j = json_load_file(p, 0, NULL);
-	assert_non_null(j);
-	return j;
-}
-
 static char *slurp(const char *rel)
 {
-	char p[1024];
-	FILE *f;
-	char *b = calloc(1, 1 << 16);
+	return td_read_file("kbs/trustee", rel, NULL);
+}
 
-	data_path(rel, p, sizeof(p));
-	f = fopen(p, "r");
-	assert_non_null(f);
-	assert_true(fread(b, 1, (1 << 16) - 1, f) > 0);
-	fclose(f);
-	return b;
+static json_t *load_json(const char *rel)
+{
+	char *text = slurp(rel);
+	json_t *j = json_loads(text, 0, NULL);
+
+	free(text);
+	assert_non_null(j);
+	return j;
 }
 
 static void test_binding_vector(void **state)

@@ -15,24 +15,12 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "testdata.h"
 #include "server/as/policy_hook.h"
 
 static char *slurp(const char *rel, size_t *len)
 {
-	const char *dir = getenv("KBS_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	char *b;
-
-	snprintf(path, sizeof(path), "%s/kbs/trustee/%s", dir ? dir : "tests/data", rel);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	b = malloc(1 << 20);
-	assert_non_null(b);
-	*len = fread(b, 1, (1 << 20) - 1, f);
-	b[*len] = '\0';
-	fclose(f);
-	return b;
+	return td_read_file("kbs/trustee", rel, len);
 }
 
 static const struct policy_engine *E;

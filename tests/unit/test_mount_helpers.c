@@ -13,6 +13,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "testdata.h"
 #include "mount-helpers/initdata.h"
 #include "mount-helpers/mount_opts.h"
 
@@ -264,24 +265,19 @@ static void test_initdata_build_digest_annotation(void **state)
 static void test_initdata_vector(void **state)
 {
 	/* tests/data/initdata/initdata-sha256.toml, digest from expected.json */
-	const char *dir = getenv("KBS_TEST_DATA");
-	char path[512], hex[65];
-	uint8_t d[KID_DIGEST_MAX], buf[4096];
+	char hex[65];
+	uint8_t d[KID_DIGEST_MAX], *buf;
 	size_t n = 0, len, i;
-	FILE *f;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/initdata/initdata-sha256.toml", dir ? dir : "tests/data");
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
+	buf = td_read_file("initdata", "initdata-sha256.toml", &len);
 	assert_int_equal(len, 498);
 	assert_int_equal(kid_digest("sha256", buf, len, d, &n), KBS_OK);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	assert_string_equal(hex,
 			    "8e001b98978c1bc78a8e05d7e416e050b87464c79330d84666947ef54ecda93c");
+	free(buf);
 }
 
 int main(void)
