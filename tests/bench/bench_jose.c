@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/jose/jwe.h"
@@ -26,37 +28,8 @@
 #include "common/jose/jws.h"
 #include "common/secmem.h"
 
-/* Process CPU time, like `openssl speed` (user CPU time): other load on the machine does not
- * count against us. */
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef int (*op_fn)(void *arg);
-
-/* Runs op repeatedly for `secs` seconds, returns operations per second. */
-static double measure(op_fn op, void *arg, double secs)
-{
-	double t0 = now_s(), t;
-	long n = 0;
-
-	do {
-		for (int i = 0; i < 16; i++) {
-			if (op(arg) != 0) {
-				fprintf(stderr, "bench_jose: operation failed\n");
-				exit(1);
-			}
-		}
-		n += 16;
-		t = now_s();
-	} while (t - t0 < secs);
-	return (double)n / (t - t0);
-}
-
+/* Rates are per process CPU second (bench_rate), like `openssl speed` (user CPU time): other
+ * load on the machine does not count against us. */
 struct ctx {
 	struct jwk *key;
 	EVP_PKEY *peer;         /* second P-256 key for raw ECDH */
@@ -215,13 +188,15 @@ int main(int argc, char **argv)
 	for (int round = 0; round < 5; round++) {
 		double q = secs / 5;
 
-		r_ecdh = best(r_ecdh, measure(op_raw_ecdh, &c, q));
-		r_floor_enc = best(r_floor_enc, measure(op_raw_ecdh_es_encrypt, &c, q));
-		r_enc = best(r_enc, measure(op_jwe_encrypt, &c, q));
-		r_dec = best(r_dec, measure(op_jwe_decrypt, &c, q));
-		r_ecdsa = best(r_ecdsa, measure(op_raw_ecdsa_verify, &c, q));
-		r_floor_ver = best(r_floor_ver, measure(op_raw_es256_verify, &c, q));
-		r_ver = best(r_ver, measure(op_jws_verify, &c, q));
+		r_ecdh = best(r_ecdh, bench_rate("bench_jose", op_raw_ecdh, &c, 16, q));
+		r_floor_enc =
+		    best(r_floor_enc, bench_rate("bench_jose", op_raw_ecdh_es_encrypt, &c, 16, q));
+		r_enc = best(r_enc, bench_rate("bench_jose", op_jwe_encrypt, &c, 16, q));
+		r_dec = best(r_dec, bench_rate("bench_jose", op_jwe_decrypt, &c, 16, q));
+		r_ecdsa = best(r_ecdsa, bench_rate("bench_jose", op_raw_ecdsa_verify, &c, 16, q));
+		r_floor_ver =
+		    best(r_floor_ver, bench_rate("bench_jose", op_raw_es256_verify, &c, 16, q));
+		r_ver = best(r_ver, bench_rate("bench_jose", op_jws_verify, &c, 16, q));
 	}
 
 	printf("%-44s %12s %10s\n", "case (P-256, 32-byte payload)", "ops/s", "vs floor");

@@ -18,45 +18,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/snp_report.h"
 #include "server/as/verifier_snp.h"
 #include "server/as/verifier_tdx.h"
 #include "server/as/x509util.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *rel, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "bench_verifier: cannot open %s\n", path);
-		exit(2);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
-		exit(2);
-	p[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
 
 struct ctx {
 	struct snp_verifier *snp;
@@ -66,10 +35,9 @@ struct ctx {
 	EVP_PKEY *vcek;
 };
 
-typedef int (*op_fn)(struct ctx *c);
-
-static int op_snp(struct ctx *c)
+static int op_snp(void *arg)
 {
+	struct ctx *c = arg;
 	struct as_verify_input in = {.evidence = c->snp_ev};
 	json_t *claims = NULL;
 	char why[256];
@@ -79,15 +47,17 @@ static int op_snp(struct ctx *c)
 	return rc;
 }
 
-static int op_snp_sig(struct ctx *c)
+static int op_snp_sig(void *arg)
 {
+	struct ctx *c = arg;
 	char why[256];
 
 	return snp_verify_report_signature(c->report, c->vcek, why, sizeof(why));
 }
 
-static int op_tdx(struct ctx *c)
+static int op_tdx(void *arg)
 {
+	struct ctx *c = arg;
 	struct as_verify_input in = {.evidence = c->tdx_ev};
 	json_t *claims = NULL;
 	char why[256];
@@ -97,30 +67,13 @@ static int op_tdx(struct ctx *c)
 	return rc;
 }
 
-static double measure(op_fn op, struct ctx *c, double secs)
-{
-	double t0 = now_s(), t;
-	long n = 0;
-
-	do {
-		for (int i = 0; i < 8; i++)
-			if (op(c) != KBS_OK) {
-				fprintf(stderr, "bench_verifier: verification failed\n");
-				exit(1);
-			}
-		n += 8;
-		t = now_s() - t0;
-	} while (t < secs);
-	return (double)n / t;
-}
-
 int main(int argc, char **argv)
 {
 	struct snp_verifier_config scfg = {0};
 	struct tdx_verifier_config tcfg = {.now = 1767225600};
 	double secs = argc > 2 ? atof(argv[2]) : 2.0, best[3] = {0};
 	static const char *const names[3] = {"snp_verify", "snp_report_sig", "tdx_verify"};
-	op_fn ops[3] = {op_snp, op_snp_sig, op_tdx};
+	bench_op ops[3] = {op_snp, op_snp_sig, op_tdx};
 	struct ctx c = {0};
 	struct snp_report r;
 	char why[256], *t, *b64 = NULL;
@@ -136,7 +89,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_verifier: %s\n", why);
 		return 1;
 	}
-	t = slurp(argv[1], "snp/e2e-evidence-genoa.json", &n);
+	t = bench_slurp("bench_verifier", argv[1], "snp/e2e-evidence-genoa.json", &n);
 	c.snp_ev = json_loadb(t, n, 0, NULL);
 	free(t);
 	if (!c.snp_ev ||
@@ -158,7 +111,7 @@ int main(int argc, char **argv)
 		c.vcek = X509_get_pubkey(x);
 		X509_free(x);
 	}
-	t = slurp(argv[1], "tdx/tdx_quote_4.dat", &n);
+	t = bench_slurp("bench_verifier", argv[1], "tdx/tdx_quote_4.dat", &n);
 	if (b64_encode_alloc((uint8_t *)t, n, B64_STD, &b64) != KBS_OK)
 		return 1;
 	free(t);
@@ -167,7 +120,7 @@ int main(int argc, char **argv)
 	/* interleaved rounds, best counts (as bench_jose) */
 	for (int round = 0; round < 5; round++)
 		for (int k = 0; k < 3; k++) {
-			double v = measure(ops[k], &c, secs / 5);
+			double v = bench_rate("bench_verifier", ops[k], &c, 8, secs / 5);
 
 			if (v > best[k])
 				best[k] = v;

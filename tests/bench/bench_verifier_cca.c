@@ -14,40 +14,29 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "common/err.h"
 #include "server/as/cca_token.h"
 #include "server/as/verifier_cca.h"
 
-static double now_s(void)
+struct job {
+	const char *store;
+	size_t sn;
+	const struct as_verify_input *in;
+};
+
+static int once(void *arg)
 {
-	struct timespec ts;
+	const struct job *j = arg;
+	json_t *c = NULL;
+	char why[256];
+	int rc = cca_verify_with_store(j->store, j->sn, j->in, &c, why, sizeof(why));
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *rel, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (!(f = fopen(path, "rb"))) {
-		fprintf(stderr, "bench_verifier_cca: cannot open %s\n", path);
-		exit(2);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
-		exit(2);
-	p[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return p;
+	if (rc != KBS_OK)
+		fprintf(stderr, "bench_verifier_cca: %s\n", why);
+	json_decref(c);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -58,13 +47,14 @@ int main(int argc, char **argv)
 	struct cca_token t;
 	uint8_t rd[64];
 	json_t *a, *ev;
+	struct job j;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_verifier_cca <tests/data dir> [seconds]\n");
 		return 2;
 	}
-	tok = slurp(argv[1], "cca/cca-example-token.cbor", &n);
-	store = slurp(argv[1], "cca/tastore.json", &sn);
+	tok = bench_slurp("bench_verifier_cca", argv[1], "cca/cca-example-token.cbor", &n);
+	store = bench_slurp("bench_verifier_cca", argv[1], "cca/tastore.json", &sn);
 	if (cca_token_parse((uint8_t *)tok, n, &t, why, sizeof(why)) != KBS_OK)
 		return 1;
 	memcpy(rd, t.r_challenge.p, 64);
@@ -73,25 +63,14 @@ int main(int argc, char **argv)
 		json_array_append_new(a, json_integer((uint8_t)tok[i]));
 	ev = json_pack("{s:o}", "token", a);
 	struct as_verify_input in = {.evidence = ev, .report_data = rd, .report_data_len = 64};
+	j.store = store;
+	j.sn = sn;
+	j.in = &in;
 	for (int round = 0; round < 5; round++) {
-		double t0 = now_s(), el;
-		long k = 0;
+		double r = bench_rate("bench_verifier_cca", once, &j, 8, secs / 5);
 
-		do {
-			for (int i = 0; i < 8; i++) {
-				json_t *c = NULL;
-				if (cca_verify_with_store(store, sn, &in, &c, why, sizeof(why)) !=
-				    KBS_OK) {
-					fprintf(stderr, "bench_verifier_cca: %s\n", why);
-					return 1;
-				}
-				json_decref(c);
-			}
-			k += 8;
-			el = now_s() - t0;
-		} while (el < secs / 5);
-		if ((double)k / el > best)
-			best = (double)k / el;
+		if (r > best)
+			best = r;
 	}
 	printf("cca_verify=%.0f\n", best);
 	json_decref(ev);

@@ -14,20 +14,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "common/b64.h"
 #include "common/err.h"
 #include "server/as/verifier_sgx.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
+struct job {
+	const struct tdx_verifier *v;
+	const json_t *ev;
+};
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int once(const struct tdx_verifier *v, const json_t *ev)
+static int once(void *arg)
 {
+	const struct job *j = arg;
+	const struct tdx_verifier *v = j->v;
+	const json_t *ev = j->ev;
 	struct as_verify_input in = {
 	    .evidence = ev, .report_data = (const uint8_t *)"test", .report_data_len = 4};
 	json_t *claims = NULL;
@@ -45,29 +47,17 @@ int main(int argc, char **argv)
 	struct tdx_verifier_config cfg = {.now = 1767225600};
 	struct tdx_verifier *v = NULL;
 	double secs = argc > 2 ? atof(argv[2]) : 2.0, best = 0;
-	char why[256], path[1024], *b64 = NULL;
-	uint8_t *q;
-	long n;
-	FILE *f;
+	char why[256], *b64 = NULL, *q;
+	size_t n;
 	json_t *ev;
+	struct job j;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_verifier_sgx <tests/data dir> [seconds]\n");
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/sgx/occlum_quote.dat", argv[1]);
-	if (!(f = fopen(path, "rb"))) {
-		fprintf(stderr, "bench_verifier_sgx: cannot open %s\n", path);
-		return 2;
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	q = malloc((size_t)n);
-	if (!q || fread(q, 1, (size_t)n, f) != (size_t)n)
-		return 2;
-	fclose(f);
-	if (b64_encode_alloc(q, (size_t)n, B64_STD, &b64) != KBS_OK)
+	q = bench_slurp("bench_verifier_sgx", argv[1], "sgx/occlum_quote.dat", &n);
+	if (b64_encode_alloc((uint8_t *)q, n, B64_STD, &b64) != KBS_OK)
 		return 1;
 	free(q);
 	ev = json_pack("{s:s}", "quote", b64);
@@ -77,19 +67,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* five rounds, best count (as bench_verifier) */
+	j.v = v;
+	j.ev = ev;
 	for (int round = 0; round < 5; round++) {
-		double t0 = now_s(), t;
-		long k = 0;
+		double r = bench_rate("bench_verifier_sgx", once, &j, 8, secs / 5);
 
-		do {
-			for (int i = 0; i < 8; i++)
-				if (once(v, ev) != KBS_OK)
-					return 1;
-			k += 8;
-			t = now_s() - t0;
-		} while (t < secs / 5);
-		if ((double)k / t > best)
-			best = (double)k / t;
+		if (r > best)
+			best = r;
 	}
 	printf("sgx_verify=%.0f\n", best);
 	json_decref(ev);

@@ -23,19 +23,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "common/b64.h"
 #include "common/err.h"
 #include "server/as/tpm_quote.h"
 #include "server/as/verifier_az.h"
 #include "server/as/verifier_tpm.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static json_t *load(const char *dir, const char *rel)
 {
@@ -73,10 +67,9 @@ struct ctx {
 	size_t msglen;
 };
 
-typedef int (*op_fn)(struct ctx *c);
-
-static int op_tpm(struct ctx *c)
+static int op_tpm(void *arg)
 {
+	struct ctx *c = arg;
 	struct as_verify_input in = {.evidence = c->tpm_ev, .report_data = c->nonce,
 				     .report_data_len = 48};
 	json_t *claims = NULL;
@@ -87,15 +80,17 @@ static int op_tpm(struct ctx *c)
 	return rc;
 }
 
-static int op_tpm_sig(struct ctx *c)
+static int op_tpm_sig(void *arg)
 {
+	struct ctx *c = arg;
 	char why[256];
 
 	return tpm_signature_verify(c->ak, &c->sig, c->msg, c->msglen, why, sizeof(why));
 }
 
-static int op_az_snp(struct ctx *c)
+static int op_az_snp(void *arg)
 {
+	struct ctx *c = arg;
 	struct as_verify_input in = {.evidence = c->az_snp_ev,
 				     .report_data = (const uint8_t *)"challenge",
 				     .report_data_len = 9};
@@ -107,8 +102,9 @@ static int op_az_snp(struct ctx *c)
 	return rc;
 }
 
-static int op_az_tdx(struct ctx *c)
+static int op_az_tdx(void *arg)
 {
+	struct ctx *c = arg;
 	struct as_verify_input in = {.evidence = c->az_tdx_ev,
 				     .report_data = (const uint8_t *)"challenge",
 				     .report_data_len = 9};
@@ -122,29 +118,12 @@ static int op_az_tdx(struct ctx *c)
 	return rc;
 }
 
-static double measure(op_fn op, struct ctx *c, double secs)
-{
-	double t0 = now_s(), t;
-	long n = 0;
-
-	do {
-		for (int i = 0; i < 8; i++)
-			if (op(c) != KBS_OK) {
-				fprintf(stderr, "bench_verifier_tpm_az: verification failed\n");
-				exit(1);
-			}
-		n += 8;
-		t = now_s() - t0;
-	} while (t < secs);
-	return (double)n / t;
-}
-
 int main(int argc, char **argv)
 {
 	double secs = argc > 2 ? atof(argv[2]) : 2.0, best[4] = {0};
 	static const char *const names[4] = {"tpm_verify", "tpm_quote_sig", "az_snp_verify",
 					     "az_tdx_verify"};
-	op_fn ops[4] = {op_tpm, op_tpm_sig, op_az_snp, op_az_tdx};
+	bench_op ops[4] = {op_tpm, op_tpm_sig, op_az_snp, op_az_tdx};
 	struct ctx c = {0};
 	struct tpm_attest a;
 	char why[256];
@@ -185,7 +164,7 @@ int main(int argc, char **argv)
 	/* interleaved rounds, best counts (as bench_verifier) */
 	for (int round = 0; round < 5; round++)
 		for (int k = 0; k < 4; k++) {
-			double v = measure(ops[k], &c, secs / 5);
+			double v = bench_rate("bench_verifier_tpm_az", ops[k], &c, 8, secs / 5);
 
 			if (v > best[k])
 				best[k] = v;
