@@ -39,6 +39,9 @@ enum opt_id {
 	O_POD_NAME,
 	O_POD_UID,
 	O_SERVICE_ACCOUNT,
+	O_PRIVSEP,
+	O_FETCHER,
+	O_FETCH_IDLE,
 	O__COUNT
 };
 
@@ -66,6 +69,9 @@ static const struct {
     {"pod_name", O_POD_NAME},
     {"pod_uid", O_POD_UID},
     {"service_account", O_SERVICE_ACCOUNT},
+    {"privsep", O_PRIVSEP},
+    {"fetcher", O_FETCHER},
+    {"fetch_idle", O_FETCH_IDLE},
 };
 
 static const char *const tee_names[] = {"auto", "sample",      "tpm",	     "snp",
@@ -86,6 +92,8 @@ int kbsfs_config_new(struct kbsfs_config **out)
 	c->timeout_s = 10;
 	c->secmem_size = 1u << 20;
 	c->log_level = LOG_LVL_INFO;
+	c->privsep = true;
+	c->fetch_idle_s = 60;
 	*out = c;
 	return KBS_OK;
 }
@@ -107,6 +115,7 @@ void kbsfs_config_free(struct kbsfs_config *c)
 	free(c->pod_name);
 	free(c->pod_uid);
 	free(c->service_account);
+	free(c->fetcher);
 	for (i = 0; i < c->nresources; i++)
 		free(c->resources[i]);
 	free(c->resources);
@@ -390,6 +399,27 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 			     : id == O_POD_UID	   ? &c->pod_uid
 						   : &c->service_account,
 			     v);
+		break;
+	case O_PRIVSEP:
+		if (parse_bool(v, &bv)) {
+			set_err(err, errlen, "privsep: expected a boolean, got '%s'", v);
+			return KBS_ERR_INVAL;
+		}
+		c->privsep = bv;
+		break;
+	case O_FETCHER:
+		if (v[0] != '/') {
+			set_err(err, errlen, "fetcher: expected an absolute path, got '%s'", v);
+			return KBS_ERR_INVAL;
+		}
+		rc = set_str(&c->fetcher, v);
+		break;
+	case O_FETCH_IDLE:
+		if (parse_uint(v, 10, 30ull * 86400, &x) || x == 0) {
+			set_err(err, errlen, "fetch_idle: expected seconds > 0, got '%s'", v);
+			return KBS_ERR_INVAL;
+		}
+		c->fetch_idle_s = (unsigned)x;
 		break;
 	case O__COUNT:
 		return KBS_ERR_INTERNAL;
@@ -759,6 +789,14 @@ void kbsfs_config_usage(FILE *f, const char *prog)
 	    "                           (query string; the KBS resource policy reads it as\n"
 	    "                           data.query.pod_namespace etc.). Set by kbsfs-csi; not\n"
 	    "                           attested: the host that mounts vouches for it.\n"
+	    "    -o fetch_idle=SECONDS  the kbsfs-fetch process (KBS client: TLS, attestation,\n"
+	    "                           TEE key, token) exits SECONDS after its last request\n"
+	    "                           or at token expiry (default 60); the next miss starts\n"
+	    "                           a new one, which attests again\n"
+	    "    -o fetcher=PATH        kbsfs-fetch executable (default: next to kbsfs, then\n"
+	    "                           the install libexec directory)\n"
+	    "    -o privsep=0           debugging/compatibility: run the KBS client inside the\n"
+	    "                           kbsfs process (no kbsfs-fetch child)\n"
 	    "    -o cache_timeout=S     kernel dentry/attribute cache time (default 3600);\n"
 	    "                           changes are pushed to the kernel explicitly\n"
 	    "    -o timeout=S           per-request KBS timeout (default 10)\n"

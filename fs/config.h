@@ -39,6 +39,9 @@ struct kbsfs_config {
 	 * volume context. Not attested: the mounting host vouches for it.
 	 */
 	char *pod_namespace, *pod_name, *pod_uid, *service_account;
+	bool privsep;	   /* broker in a separate kbsfs-fetch process (default) */
+	char *fetcher;	   /* kbsfs-fetch path override */
+	unsigned fetch_idle_s; /* kbsfs-fetch exits this long after its last request */
 	size_t nresources;
 	unsigned set_mask; /* internal: which fields came from the command line */
 };

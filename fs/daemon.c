@@ -150,6 +150,28 @@ static json_t *make_info(const struct kbsfs_config *cfg, const char *mountpoint)
 			 (json_int_t)getpid());
 }
 
+/* -o privsep=0: the whole daemon with the broker inside, which is kbsfs-fetch --in-process
+ * (this binary does not link the broker). Returns only on failure. */
+static void exec_in_process(const struct kbsfs_config *cfg, int argc, char **argv)
+{
+	char exe[PATH_MAX];
+	char **nargv = calloc((size_t)argc + 2, sizeof(*nargv));
+	int i;
+
+	if (!nargv || kbsfs_fetcher_path(cfg->fetcher, exe, sizeof(exe)) != KBS_OK) {
+		fprintf(stderr, "kbsfs: privsep=0 needs kbsfs-fetch, which was not found\n");
+		free(nargv);
+		return;
+	}
+	nargv[0] = exe;
+	nargv[1] = (char *)"--in-process";
+	for (i = 1; i < argc; i++)
+		nargv[i + 1] = argv[i];
+	execv(exe, nargv);
+	fprintf(stderr, "kbsfs: cannot run %s: %s\n", exe, strerror(errno));
+	free(nargv);
+}
+
 int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -202,6 +224,10 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 		goto out;
 	}
 	log_set_level((enum log_level)cfg->log_level);
+	if (!cfg->privsep && factory == kbsfs_process_backend) {
+		exec_in_process(cfg, argc, argv);
+		goto out;
+	}
 	if (opts.debug)
 		opts.foreground = 1;
 	harden();

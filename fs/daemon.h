@@ -31,4 +31,21 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory);
 int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *out, char *err,
 			 size_t errlen);
 
+/*
+ * The default backend: the broker runs in a kbsfs-fetch child process (fs/proc_backend.c);
+ * this process links neither the broker nor TLS. Fails if kbsfs-fetch cannot be found or
+ * cannot set up its KBS client.
+ */
+int kbsfs_process_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *out, char *err,
+			  size_t errlen);
+
+/* Finds kbsfs-fetch: override if set, else next to /proc/self/exe, else the libexec dir. */
+int kbsfs_fetcher_path(const char *override, char *out, size_t outlen);
+
+/*
+ * kbsfs-fetch: serves fetch/status requests of a kbsfs parent on file descriptor 3 with the
+ * broker backend built from "key=value" kbsfs options in argv. Returns the exit status.
+ */
+int kbsfs_fetch_main(int argc, char **argv);
+
 #endif

@@ -6,6 +6,7 @@ first readers (kbs metrics), rotation through the admin API, read-only and permi
 import base64
 import errno
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -299,29 +300,108 @@ def test_start_up_errors_are_reported_and_nothing_is_mounted(kbs, tmp_dir, opts,
     assert not os.path.ismount(mnt)
 
 
+def needed_libs(name):
+    out = subprocess.run(["readelf", "-d", str(find_binary(name))], capture_output=True,
+                         text=True, check=True).stdout
+    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
+
+
+def maps_of(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
 def test_kbsfs_links_neither_libcurl_nor_libsystemd():
     """The guest daemon's HTTP client and journald/sd_notify code are the project's own:
     libcurl and libsystemd (and the dozens of libraries they map) stay out of kbsfs'
-    memory (docs/performance.md, kbsfs memory)."""
-    out = subprocess.run(["readelf", "-d", str(find_binary("kbsfs"))], capture_output=True,
-                         text=True, check=True).stdout
-    needed = [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
-    assert "libssl.so.3" in needed and "libfuse3.so.3" in needed, needed
-    assert not [n for n in needed if n.startswith(("libcurl", "libsystemd"))], needed
+    memory (docs/performance.md, kbsfs memory). Privilege separation: kbsfs (which holds
+    every secret) does not even link libssl; its kbsfs-fetch child does the TLS."""
+    needed = needed_libs("kbsfs")
+    assert "libfuse3.so.3" in needed and "libssl.so.3" not in needed, needed
+    fetch = needed_libs("kbsfs-fetch")
+    assert "libssl.so.3" in fetch, fetch
+    for n in (needed, fetch):
+        assert not [x for x in n if x.startswith(("libcurl", "libsystemd"))], n
 
 
 def test_tpm_libraries_are_not_loaded_for_other_tees(kbs, mount_kbsfs):
     """tpm2-tss is dlopen()ed only when a TPM is used (attester/tss.c): no guest binary links
     it, and a kbsfs on the sample TEE that has attested and fetched never maps it
     (docs/performance.md, kbsfs memory)."""
-    for name in ("kbsfs", "attestation-agent", "kbs-client"):
+    for name in ("kbsfs", "kbsfs-fetch", "attestation-agent", "kbs-client"):
         out = subprocess.run(["readelf", "-d", str(find_binary(name))], capture_output=True,
                              text=True, check=True).stdout
         assert "libtss2" not in out, (name, out)
     m = mount_kbsfs(kbs)
     assert m.path("default/akv/coco_one").read_bytes() == SECRET
-    pid = m.status()["pid"]
-    with open(f"/proc/{pid}/maps") as f:
-        maps = f.read()
-    assert "libssl" in maps  # the right process: it did TLS
-    assert "libtss2" not in maps
+    st = m.status()
+    child = maps_of(st["attestation"]["fetcher"]["pid"])
+    assert "libssl" in child  # the right process: it did TLS
+    assert "libtss2" not in child
+    assert "libtss2" not in maps_of(st["pid"])
+
+
+def test_privsep_parent_maps_no_tls_and_fetcher_exits_when_idle(kbs, mount_kbsfs):
+    """The process holding the secrets never maps libssl; the kbsfs-fetch child (TLS, TEE
+    key, token) exits fetch_idle seconds after its last request, and the next miss starts a
+    new one, which attests again once."""
+    kbs.set_resource("default/akv/later", b"second")
+    m = mount_kbsfs(kbs, "fetch_idle=2")
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    st = m.status()
+    f = st["attestation"]["fetcher"]
+    assert f["running"] is True and f["idle_exit_seconds"] == 2
+    child = f["pid"]
+    assert child != st["pid"] and "libssl" in maps_of(child)
+    assert "libssl" not in maps_of(st["pid"]) and "kbsfs-fetch" not in maps_of(st["pid"])
+    wait_until(lambda: not m.status()["attestation"]["fetcher"]["running"], 10,
+               "kbsfs-fetch idle exit")
+    assert not os.path.exists(f"/proc/{child}")  # exited and reaped
+    st = m.status()
+    assert st["attestation"]["attested"] is True  # the last status the child reported
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET  # cached: no child needed
+    assert m.status()["attestation"]["fetcher"]["running"] is False
+    assert kbs.attestations() == 1
+    assert m.path("default/akv/later").read_bytes() == b"second"
+    f = m.status()["attestation"]["fetcher"]
+    assert f["running"] is True and f["starts"] == 2 and f["pid"] != child
+    assert kbs.attestations() == 2
+
+
+def test_killed_fetcher_gives_eio_then_recovers(kbs, mount_kbsfs):
+    """A kbsfs-fetch that dies with a request in flight fails that request with EIO (never
+    a partial value); the next access starts a fresh child and succeeds."""
+    kbs.set_resource("default/akv/victim", b"victim value")
+    m = mount_kbsfs(kbs)
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    child = m.status()["attestation"]["fetcher"]["pid"]
+    os.kill(child, signal.SIGSTOP)  # holds the next request in flight
+    result = {}
+
+    def reader():
+        try:
+            result["value"] = m.path("default/akv/victim").read_bytes()
+        except OSError as e:
+            result["errno"] = e.errno
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive()
+    os.kill(child, signal.SIGKILL)
+    t.join(10)
+    assert result == {"errno": errno.EIO}
+    err = m.status()["resources"]["default/akv/victim"]["last_error"]
+    assert err["errno"] == "EIO" and "kbsfs-fetch" in err["detail"]
+    assert m.path("default/akv/victim").read_bytes() == b"victim value"
+    f = m.status()["attestation"]["fetcher"]
+    assert f["running"] is True and f["starts"] == 2 and f["pid"] != child
+
+
+def test_privsep_off_runs_the_broker_in_process(kbs, mount_kbsfs):
+    """-o privsep=0 (debugging/compatibility): one process, which does the TLS itself."""
+    m = mount_kbsfs(kbs, "privsep=0")
+    assert m.path("default/akv/coco_one").read_bytes() == SECRET
+    st = m.status()
+    assert "fetcher" not in st["attestation"]
+    assert "libssl" in maps_of(st["pid"])

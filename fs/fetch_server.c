@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kbsfs-fetch: the network half of kbsfs (fs/proc_backend.c has the other half). Runs the
+ * broker backend and answers the parent's requests on fd 3, one at a time, until the parent
+ * closes the socket. The plaintext of a fetch is sent once and wiped here right after.
+ */
+#include "common/err.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "fs/daemon.h"
+#include "fs/fetch_proto.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PARENT_FD 3
+
+static int send_all(const void *p, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(PARENT_FD, p, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len ? KBS_OK : KBS_ERR_IO;
+}
+
+/* One reply: header, status JSON, plaintext in chunks. */
+static int reply(uint16_t type, int rc, const struct broker_error *err, json_t *status,
+		 const struct secbuf *data)
+{
+	uint8_t hdr[KBSFS_PROTO_REPLY_LEN];
+	struct kbsfs_proto_reply r;
+	char *st = status ? json_dumps(status, JSON_COMPACT) : NULL;
+	size_t stlen = st ? strlen(st) : 0, off, chunk;
+	int ret;
+
+	if (stlen > KBSFS_PROTO_STATUS_MAX)
+		stlen = 0; /* never happens with the broker's status; the parent keeps the old */
+	memset(&r, 0, sizeof(r));
+	r.type = type;
+	r.rc = rc;
+	r.status_len = (uint32_t)stlen;
+	r.payload_len = data && rc == KBS_OK ? (uint32_t)data->len : 0;
+	if (err)
+		r.err = *err;
+	kbsfs_proto_reply_encode(&r, hdr);
+	ret = send_all(hdr, sizeof(hdr));
+	if (ret == KBS_OK && stlen)
+		ret = send_all(st, stlen);
+	for (off = 0; ret == KBS_OK && off < r.payload_len; off += chunk) {
+		chunk = r.payload_len - off;
+		if (chunk > KBSFS_PROTO_CHUNK)
+			chunk = KBSFS_PROTO_CHUNK;
+		ret = send_all(data->p + off, chunk);
+	}
+	free(st);
+	return ret;
+}
+
+int kbsfs_fetch_main(int argc, char **argv)
+{
+	struct kbsfs_config *cfg = NULL;
+	struct kbsfs_backend be = {NULL, NULL, NULL, NULL};
+	struct broker_error berr;
+	uint8_t req[KBSFS_PROTO_REQ_HDR + KBSFS_PROTO_PATH_MAX + 1];
+	char path[KBSFS_PROTO_PATH_MAX + 1], err[512] = "";
+	int i, rc, ret = 1;
+	socklen_t optlen = sizeof(i);
+	ssize_t n;
+
+	mallopt(M_ARENA_MAX, 1);
+	log_setup("kbsfs-fetch", LOG_LVL_INFO, LOG_TARGET_STDERR);
+	/* holds the TEE key, the token and the secret in flight */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (getsockopt(PARENT_FD, SOL_SOCKET, SO_TYPE, &i, &optlen) != 0 || i != SOCK_SEQPACKET) {
+		fprintf(stderr, "kbsfs-fetch: started by kbsfs only (needs its socket on fd 3)\n");
+		return 2;
+	}
+	rc = kbsfs_config_new(&cfg);
+	for (i = 1; rc == KBS_OK && i < argc; i++)
+		rc = kbsfs_config_set_opt(cfg, argv[i], err, sizeof(err));
+	if (rc == KBS_OK)
+		rc = kbsfs_config_finish(cfg, err, sizeof(err));
+	if (rc == KBS_OK) {
+		log_set_level((enum log_level)cfg->log_level);
+		rc = secmem_init(cfg->secmem_size, false);
+		if (rc != KBS_OK)
+			snprintf(err, sizeof(err),
+				 "kbsfs-fetch: cannot lock %zu bytes of secret memory (%s)",
+				 cfg->secmem_size, kbs_strerror(rc));
+	}
+	if (rc == KBS_OK)
+		rc = kbsfs_broker_backend(cfg, &be, err, sizeof(err));
+	for (;;) {
+		uint16_t type;
+		struct secbuf sb = {NULL, 0};
+		json_t *st;
+		int frc;
+
+		n = recv(PARENT_FD, req, sizeof(req), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the parent closed the socket: idle, unmount, or parent gone */
+		memset(&berr, 0, sizeof(berr));
+		if (kbsfs_proto_req_decode(req, (size_t)n, &type, path, sizeof(path)) != KBS_OK) {
+			log_error("kbsfs-fetch: malformed request");
+			break;
+		}
+		if (rc != KBS_OK) {
+			/* set-up failed: say why to the first request, then exit */
+			snprintf(berr.detail, sizeof(berr.detail), "%s",
+				 err[0] ? err : kbs_strerror(rc));
+			(void)reply(type, rc, &berr, NULL, NULL);
+			break;
+		}
+		frc = KBS_OK;
+		if (type == KBSFS_PROTO_FETCH)
+			frc = be.fetch(be.ctx, path, &sb, &berr);
+		st = be.status ? be.status(be.ctx) : NULL;
+		i = reply(type, frc, &berr, st, &sb);
+		json_decref(st);
+		secbuf_free(&sb); /* wipes this copy of the plaintext */
+		if (i != KBS_OK)
+			break;
+	}
+	ret = rc == KBS_OK ? 0 : 1;
+	if (be.destroy)
+		be.destroy(be.ctx);
+	kbsfs_config_free(cfg);
+	return ret;
+}
