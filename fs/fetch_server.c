@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PARENT_FD 3
@@ -64,6 +65,14 @@ static int reply(uint16_t type, int rc, const struct broker_error *err, json_t *
 	return ret;
 }
 
+static bool stderr_is_devnull(void)
+{
+	struct stat a, b;
+
+	return fstat(2, &a) == 0 && stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) &&
+	       a.st_rdev == b.st_rdev;
+}
+
 int kbsfs_fetch_main(int argc, char **argv)
 {
 	struct kbsfs_config *cfg = NULL;
@@ -76,7 +85,9 @@ int kbsfs_fetch_main(int argc, char **argv)
 	ssize_t n;
 
 	mallopt(M_ARENA_MAX, 1);
-	log_setup("kbsfs-fetch", LOG_LVL_INFO, LOG_TARGET_STDERR);
+	/* the child of a background kbsfs inherits its /dev/null stderr: log where it logs */
+	log_setup("kbsfs-fetch", LOG_LVL_INFO,
+		  stderr_is_devnull() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR);
 	/* holds the TEE key, the token and the secret in flight */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (getsockopt(PARENT_FD, SOL_SOCKET, SO_TYPE, &i, &optlen) != 0 || i != SOCK_SEQPACKET) {

@@ -382,7 +382,7 @@ static json_t *pb_status(void *ctx)
 
 	pthread_mutex_lock(&pb->slock);
 	st = pb->status ? json_deep_copy(pb->status) : json_object();
-	f = json_pack("{s:b, s:I, s:i, s:i}", "running", pb->running_pid != 0, "pid",
+	f = json_pack("{s:b, s:I, s:i, s:i}", "running", pb->running_pid != 0, "child_pid",
 		      (json_int_t)pb->running_pid, "starts", (int)pb->spawns, "idle_exit_seconds",
 		      (int)pb->idle_s);
 	pthread_mutex_unlock(&pb->slock);
@@ -488,6 +488,9 @@ int kbsfs_process_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *
 	memset(&berr, 0, sizeof(berr));
 	pthread_mutex_lock(&pb->lock);
 	rc = exchange(pb, KBSFS_PROTO_STATUS, "", NULL, &berr);
+	/* an idle mount runs no child (and this one still holds the caller's stdout/stderr,
+	 * which `kbsfs` in the background hands to /dev/null only after mounting) */
+	stop_child(pb, false);
 	pthread_mutex_unlock(&pb->lock);
 	if (rc != KBS_OK) {
 		snprintf(err, errlen, "%s", berr.detail[0] ? berr.detail : kbs_strerror(rc));
