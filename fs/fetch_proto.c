@@ -3,7 +3,13 @@
 #include "fs/fetch_proto.h"
 #include "common/err.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -136,4 +142,104 @@ int kbsfs_proto_reply_decode(const uint8_t *msg, size_t len, uint16_t want_type,
 bad:
 	memset(out, 0, sizeof(*out));
 	return KBS_ERR_PROTOCOL;
+}
+
+int64_t kbsfs_proto_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Receives one message of exactly want bytes into p before deadline. KBS_OK, or
+ * KBS_ERR_TIMEOUT, KBS_ERR_UNAVAILABLE (peer gone), KBS_ERR_PROTOCOL (wrong size).
+ */
+static int recv_exact(int fd, void *p, size_t want, int64_t deadline)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	ssize_t n;
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - kbsfs_proto_now_ms();
+		if (left <= 0)
+			return KBS_ERR_TIMEOUT;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return KBS_ERR_IO;
+		if (r == 0)
+			return KBS_ERR_TIMEOUT;
+		/* MSG_TRUNC: n is the real message length, so an oversized one is detected (and
+		 * its excess discarded by the kernel, never written past p) */
+		n = recv(fd, p, want, MSG_TRUNC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0)
+			return KBS_ERR_UNAVAILABLE; /* EOF (SEQPACKET: empty messages are never sent) */
+		if (n < 0)
+			return errno == ECONNRESET ? KBS_ERR_UNAVAILABLE : KBS_ERR_IO;
+		return (size_t)n == want ? KBS_OK : KBS_ERR_PROTOCOL;
+	}
+}
+
+int kbsfs_proto_recv_reply(int fd, uint16_t type, size_t max_payload, int64_t deadline,
+			   struct kbsfs_proto_reply *r, json_t **status, struct secbuf *out)
+{
+	uint8_t hdr[KBSFS_PROTO_REPLY_LEN];
+	struct secbuf sb = {NULL, 0};
+	char *stext = NULL;
+	json_t *st = NULL;
+	size_t off, chunk;
+	int rc;
+
+	*status = NULL;
+	rc = recv_exact(fd, hdr, sizeof(hdr), deadline);
+	if (rc == KBS_OK)
+		rc = kbsfs_proto_reply_decode(hdr, sizeof(hdr), type, max_payload, r);
+	if (rc != KBS_OK)
+		goto out;
+	if (r->status_len) {
+		stext = malloc(r->status_len);
+		if (!stext) {
+			rc = KBS_ERR_NOMEM;
+			goto out;
+		}
+		rc = recv_exact(fd, stext, r->status_len, deadline);
+		if (rc != KBS_OK)
+			goto out;
+		st = json_loadb(stext, r->status_len, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(st)) {
+			rc = KBS_ERR_PROTOCOL;
+			goto out;
+		}
+	}
+	if (r->rc == KBS_OK && type == KBSFS_PROTO_FETCH) {
+		/* the plaintext goes from the socket straight into secret memory */
+		rc = secbuf_alloc(&sb, r->payload_len);
+		if (rc != KBS_OK)
+			goto out;
+		for (off = 0; off < r->payload_len; off += chunk) {
+			chunk = r->payload_len - off;
+			if (chunk > KBSFS_PROTO_CHUNK)
+				chunk = KBSFS_PROTO_CHUNK;
+			rc = recv_exact(fd, sb.p + off, chunk, deadline);
+			if (rc != KBS_OK)
+				goto out;
+		}
+		*out = sb;
+		sb.p = NULL;
+		sb.len = 0;
+	}
+	*status = st;
+	st = NULL;
+out:
+	json_decref(st);
+	free(stext);
+	secbuf_free(&sb);
+	return rc;
 }

@@ -18,8 +18,11 @@
  * The parent holds every secret and treats the child as untrusted: every length and field
  * of a reply is checked by kbsfs_proto_reply_decode() before anything is allocated.
  */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/secmem.h"
 
 #include "broker/broker.h" /* struct broker_error only: kbsfs does not link the broker */
 
@@ -62,5 +65,20 @@ void kbsfs_proto_reply_encode(const struct kbsfs_proto_reply *r, uint8_t *out);
  */
 int kbsfs_proto_reply_decode(const uint8_t *msg, size_t len, uint16_t want_type,
 			     size_t max_payload, struct kbsfs_proto_reply *out);
+
+/*
+ * Parent side: receives one complete reply to a request of type `type` from fd before
+ * deadline (kbsfs_proto_now_ms() clock): header (validated as above), status JSON (must be an
+ * object; *status gets a new reference or NULL), and for a successful fetch the plaintext,
+ * received chunk by chunk straight into a secbuf (*out). Returns KBS_OK (the child's answer
+ * is r->rc / r->err), or KBS_ERR_PROTOCOL, KBS_ERR_TIMEOUT, KBS_ERR_UNAVAILABLE (EOF),
+ * KBS_ERR_IO, KBS_ERR_NOMEM / KBS_ERR_LOCKMEM; then nothing is returned and the stream is
+ * out of step: the caller must drop the connection.
+ */
+int kbsfs_proto_recv_reply(int fd, uint16_t type, size_t max_payload, int64_t deadline,
+			   struct kbsfs_proto_reply *r, json_t **status, struct secbuf *out);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t kbsfs_proto_now_ms(void);
 
 #endif

@@ -63,10 +63,7 @@ struct proc_backend {
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kbsfs_proto_now_ms();
 }
 
 static bool is_exec(const char *p)
@@ -214,40 +211,6 @@ static int spawn_child(struct proc_backend *pb)
 	return KBS_OK;
 }
 
-/*
- * Receives one message of exactly want bytes into p before deadline. KBS_OK, or
- * KBS_ERR_TIMEOUT, KBS_ERR_UNAVAILABLE (child gone), KBS_ERR_PROTOCOL (wrong size).
- */
-static int recv_exact(int fd, void *p, size_t want, int64_t deadline)
-{
-	struct pollfd pfd = {fd, POLLIN, 0};
-	ssize_t n;
-	int64_t left;
-	int r;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return KBS_ERR_TIMEOUT;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return KBS_ERR_IO;
-		if (r == 0)
-			return KBS_ERR_TIMEOUT;
-		/* MSG_TRUNC: n is the real message length, so an oversized one is detected */
-		n = recv(fd, p, want, MSG_TRUNC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == 0 && want > 0)
-			return KBS_ERR_UNAVAILABLE;
-		if (n < 0)
-			return errno == ECONNRESET ? KBS_ERR_UNAVAILABLE : KBS_ERR_IO;
-		return (size_t)n == want ? KBS_OK : KBS_ERR_PROTOCOL;
-	}
-}
-
 static void store_status(struct proc_backend *pb, json_t *st)
 {
 	json_t *exp = json_object_get(st, "token_expiry");
@@ -271,13 +234,10 @@ static int exchange(struct proc_backend *pb, uint16_t type, const char *path, st
 		    struct broker_error *err)
 {
 	uint8_t req[KBSFS_PROTO_REQ_HDR + KBSFS_PROTO_PATH_MAX];
-	uint8_t hdr[KBSFS_PROTO_REPLY_LEN];
 	struct kbsfs_proto_reply r;
 	struct pollfd pfd;
-	struct secbuf sb = {NULL, 0};
-	char *stext = NULL;
-	json_t *st;
-	size_t reqlen, off, chunk;
+	json_t *st = NULL;
+	size_t reqlen;
 	int64_t deadline;
 	bool answered = false;
 	int rc;
@@ -304,49 +264,15 @@ static int exchange(struct proc_backend *pb, uint16_t type, const char *path, st
 		rc = KBS_ERR_UNAVAILABLE;
 		goto out;
 	}
-	rc = recv_exact(pb->fd, hdr, sizeof(hdr), deadline);
-	if (rc == KBS_OK)
-		rc = kbsfs_proto_reply_decode(hdr, sizeof(hdr), type, pb->max_payload, &r);
+	rc = kbsfs_proto_recv_reply(pb->fd, type, pb->max_payload, deadline, &r, &st, out);
 	if (rc != KBS_OK)
 		goto out;
-	if (r.status_len) {
-		stext = malloc(r.status_len);
-		if (!stext) {
-			rc = KBS_ERR_NOMEM;
-			goto out;
-		}
-		rc = recv_exact(pb->fd, stext, r.status_len, deadline);
-		if (rc != KBS_OK)
-			goto out;
-		st = json_loadb(stext, r.status_len, JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(st)) {
-			json_decref(st);
-			rc = KBS_ERR_PROTOCOL;
-			goto out;
-		}
+	if (st)
 		store_status(pb, st);
-	}
-	if (r.rc == KBS_OK && type == KBSFS_PROTO_FETCH) {
-		rc = secbuf_alloc(&sb, r.payload_len);
-		if (rc != KBS_OK)
-			goto out;
-		for (off = 0; off < r.payload_len; off += chunk) {
-			chunk = r.payload_len - off;
-			if (chunk > KBSFS_PROTO_CHUNK)
-				chunk = KBSFS_PROTO_CHUNK;
-			rc = recv_exact(pb->fd, sb.p + off, chunk, deadline);
-			if (rc != KBS_OK)
-				goto out;
-		}
-		*out = sb;
-		sb.p = NULL;
-	}
 	*err = r.err;
 	rc = r.rc;
 	answered = true;
 out:
-	free(stext);
-	secbuf_free(&sb);
 	if (!answered && pb->fd >= 0) {
 		/* no complete answer: the child is gone, stuck, or not to be trusted */
 		const char *why = rc == KBS_ERR_PROTOCOL  ? "sent a malformed reply"
