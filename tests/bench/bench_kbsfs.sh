@@ -3,9 +3,11 @@
 #   warm: open+read+close per CPU second of one secret on kbsfs, next to the same file on tmpfs
 #   cold: first open+read+close on a fresh mount (attestation + fetch), next to one HTTPS GET
 #         of the same bytes from nginx on a new connection
-#   rss:  kbsfs resident memory with 100 secrets cached
+#   rss:  kbsfs resident memory with 100 secrets cached (the FUSE process holding the
+#         secrets; its kbsfs-fetch child, which exits when idle, is shown separately)
 # usage: tests/bench/bench_kbsfs.sh [build-dir] [seconds-per-warm-run] [rounds]
-#        (KBSFS_BENCH_SMAPS=FILE: keep a copy of the daemon's /proc/PID/smaps)
+#        (KBSFS_BENCH_SMAPS=FILE: keep a copy of the daemon's /proc/PID/smaps;
+#         KBSFS_BENCH_OPTS=privsep=0: extra kbsfs options, e.g. the in-process broker)
 set -eu
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-1}
@@ -108,7 +110,7 @@ wait_port "$NPORT"
 KBSFS_PID=""
 mount_kbsfs() {
 	mkdir -p "$MNT"
-	"$KBSFS" "$MNT" -f -o "kbs_url=https://127.0.0.1:$KPORT,kbs_cert=$WORK/cert.pem,tee=sample,allow_sample" \
+	"$KBSFS" "$MNT" -f -o "kbs_url=https://127.0.0.1:$KPORT,kbs_cert=$WORK/cert.pem,tee=sample,allow_sample${KBSFS_BENCH_OPTS:+,$KBSFS_BENCH_OPTS}" \
 		>>"$WORK/kbsfs.log" 2>&1 &
 	KBSFS_PID=$!
 	PIDS="$PIDS $KBSFS_PID"
@@ -169,6 +171,12 @@ awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", 
 	END {for (n in rss) if (rss[n] > 0) printf "%8d %8d %8d  %s\n", rss[n], pss[n], priv[n], n}' \
 	"/proc/$KBSFS_PID/smaps" | sort -rn >"$WORK/smaps"
 threads=$(awk '/^Threads/ {print $2}' "/proc/$KBSFS_PID/status")
+# the kbsfs-fetch child (running until fetch_idle after the last fetch)
+child=$(sed -n 's/.*"child_pid": *\([0-9]*\).*/\1/p' "$MNT/.kbsfs/status" | head -1)
+child_rss=-
+if [ -n "$child" ] && [ "$child" != 0 ] && [ -r "/proc/$child/status" ]; then
+	child_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$child/status")
+fi
 # KBSFS_BENCH_SMAPS=FILE keeps the full smaps of the measured daemon for a closer look
 [ -z "${KBSFS_BENCH_SMAPS:-}" ] || cp "/proc/$KBSFS_PID/smaps" "$KBSFS_BENCH_SMAPS"
 umount_kbsfs
@@ -192,6 +200,7 @@ printf '%-44s %12s\n' "kbsfs VmRSS kB, 100 secrets cached" "$rss"
 printf '%-44s %12s\n' "  of which anonymous / file-backed (libs)" "$anon / $file"
 printf '%-44s %12s\n' "  private (USS) / proportional (PSS)" "$uss / $pss"
 printf '%-44s %12s\n' "  threads" "$threads"
+printf '%-44s %12s\n' "kbsfs-fetch child VmRSS kB (until idle exit)" "$child_rss"
 printf '\nresident pages per mapping (kB):\n%8s %8s %8s  %s\n' Rss Pss Private object
 cat "$WORK/smaps"
 printf '\nall warm kbsfs: %s\nall warm tmpfs: %s\nall cold kbsfs: %s\nall cold nginx: %s\n' \
