@@ -127,8 +127,11 @@ int kbsfs_fetch_main(int argc, char **argv)
 		}
 		if (rc != KBS_OK) {
 			/* set-up failed: say why to the first request, then exit */
-			snprintf(berr.detail, sizeof(berr.detail), "%s",
-				 err[0] ? err : kbs_strerror(rc));
+			const char *why = err[0] ? err : kbs_strerror(rc);
+			size_t wl = strnlen(why, sizeof(berr.detail) - 1);
+
+			memcpy(berr.detail, why, wl);
+			berr.detail[wl] = 0;
 			(void)reply(type, rc, &berr, NULL, NULL);
 			break;
 		}

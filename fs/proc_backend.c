@@ -152,7 +152,8 @@ static int build_argv(struct proc_backend *pb, const struct kbsfs_config *cfg)
 /* Called with lock held. Closes the connection; the child exits on EOF (or is killed). */
 static void stop_child(struct proc_backend *pb, bool kill_it)
 {
-	int st;
+	pid_t r;
+	int st, i;
 
 	if (pb->fd < 0)
 		return;
@@ -160,8 +161,19 @@ static void stop_child(struct proc_backend *pb, bool kill_it)
 	pb->fd = -1;
 	if (kill_it)
 		kill(pb->pid, SIGKILL);
-	while (waitpid(pb->pid, &st, 0) < 0 && errno == EINTR)
-		;
+	/* an idle child exits on EOF at once; one that does not (stopped, stuck) within 2 s is
+	 * killed, so that this lock is never held for long */
+	for (i = 0; i < 200; i++) {
+		r = waitpid(pb->pid, &st, WNOHANG);
+		if (r != 0 && !(r < 0 && errno == EINTR))
+			break;
+		usleep(10000);
+	}
+	if (i == 200) {
+		kill(pb->pid, SIGKILL);
+		while (waitpid(pb->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	pb->pid = -1;
 	pb->expiry_ms = 0;
 	pthread_mutex_lock(&pb->slock);
