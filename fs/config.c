@@ -402,21 +402,21 @@ static int apply(struct kbsfs_config *c, enum opt_id id, const char *v, bool fro
 		break;
 	case O_PRIVSEP:
 		if (parse_bool(v, &bv)) {
-			set_err(err, errlen, "privsep: expected a boolean, got '%s'", v);
+			kbs_set_err(err, errlen, "privsep: expected a boolean, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->privsep = bv;
 		break;
 	case O_FETCHER:
 		if (v[0] != '/') {
-			set_err(err, errlen, "fetcher: expected an absolute path, got '%s'", v);
+			kbs_set_err(err, errlen, "fetcher: expected an absolute path, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		rc = set_str(&c->fetcher, v);
 		break;
 	case O_FETCH_IDLE:
 		if (parse_uint(v, 10, 30ull * 86400, &x) || x == 0) {
-			set_err(err, errlen, "fetch_idle: expected seconds > 0, got '%s'", v);
+			kbs_set_err(err, errlen, "fetch_idle: expected seconds > 0, got '%s'", v);
 			return KBS_ERR_INVAL;
 		}
 		c->fetch_idle_s = (unsigned)x;
