@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/civil.h"
 #include "common/err.h"
 #include "common/json.h"
 
@@ -76,37 +77,6 @@ out:
 	return rc;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int month_days(int64_t y, int m)
-{
-	static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : md[m - 1];
-}
-
 /* Years 0..9999 only: what the record format can carry. */
 #define T_MIN (-62167219200LL) /* 0000-01-01T00:00:00Z */
 #define T_MAX (253402300799LL) /* 9999-12-31T23:59:59Z */
@@ -114,34 +84,34 @@ static int month_days(int64_t y, int m)
 int64_t rvps_add_months(int64_t now, int months)
 {
 	int64_t days, secs, y;
-	int m, d;
+	int64_t m, d;
 
 	if (now < T_MIN || now > T_MAX || months < 0 || months > 12 * 1000)
 		return T_MAX;
 	days = now >= 0 ? now / 86400 : -((-now + 86399) / 86400);
 	secs = now - days * 86400;
-	civil_from_days(days, &y, &m, &d);
+	civil_date_from_days(days, &y, &m, &d);
 	int64_t mi = (int64_t)(m - 1) + months;
 	y += mi / 12;
-	m = (int)(mi % 12) + 1;
+	m = mi % 12 + 1;
 	if (y > 9999)
 		return T_MAX;
-	if (d > month_days(y, m))
-		d = month_days(y, m);
-	return days_from_civil(y, m, d) * 86400 + secs;
+	if (d > civil_month_days(y, m))
+		d = civil_month_days(y, m);
+	return civil_days_from_date(y, m, d) * 86400 + secs;
 }
 
 int rvps_time_format(int64_t t, char *out, size_t outlen)
 {
 	int64_t days, secs, y;
-	int m, d;
+	int64_t m, d;
 
 	if (t < T_MIN || t > T_MAX)
 		return KBS_ERR_RANGE;
 	days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 	secs = t - days * 86400;
-	civil_from_days(days, &y, &m, &d);
-	if ((size_t)snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d,
+	civil_date_from_days(days, &y, &m, &d);
+	if ((size_t)snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d,
 			     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60)) >= outlen)
 		return KBS_ERR_RANGE;
 	return KBS_OK;
@@ -169,9 +139,10 @@ int rvps_time_parse(const char *s, int64_t *out)
 	    !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) ||
 	    !digits(s + 17, 2, &se))
 		return KBS_ERR_PARSE;
-	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || se > 59)
+	if (mo < 1 || mo > 12 || d < 1 || d > civil_month_days(y, mo) || h > 23 || mi > 59 ||
+	    se > 59)
 		return KBS_ERR_PARSE;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*out = civil_days_from_date(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	return KBS_OK;
 }
 

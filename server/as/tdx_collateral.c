@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/civil.h"
 #include "common/err.h"
 #include "server/as/verifier_tdx.h"
 #include "server/as/x509util.h"
@@ -39,16 +40,7 @@ long long tdx_parse_time(const char *s)
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) != 7 ||
 	    z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
 		return -1;
-	/* days from civil (proleptic Gregorian), 1970-01-01 = 0 */
-	y -= mo <= 2;
-	{
-		long long era = (y >= 0 ? y : y - 399) / 400;
-		long long yoe = y - era * 400;
-		long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-		long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-		days = era * 146097 + doe - 719468;
-	}
+	days = civil_days_from_date(y, mo, d);
 	return days * 86400 + h * 3600 + mi * 60 + se;
 }
 

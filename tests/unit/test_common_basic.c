@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/civil.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secmem.h"
@@ -38,6 +39,26 @@ static void err_set_err_truncates_and_takes_null(void **state)
 	kbs_set_err(e, 0, "x");
 	assert_string_equal(e, "bad key");
 	kbs_set_err(NULL, 5, "x"); /* no buffer: nothing happens */
+}
+
+static void civil_dates_round_trip(void **state)
+{
+	int64_t y, m, d;
+
+	(void)state;
+	assert_int_equal(civil_days_from_date(1970, 1, 1), 0);
+	assert_int_equal(civil_days_from_date(2000, 3, 1), 11017);
+	assert_int_equal(civil_days_from_date(1969, 12, 31), -1);
+	assert_true(civil_days_from_date(0, 1, 1) == -719528);
+	for (int64_t z = -800000; z <= 3000000; z += 997) {
+		civil_date_from_days(z, &y, &m, &d);
+		assert_true(m >= 1 && m <= 12 && d >= 1 && d <= civil_month_days(y, (int)m));
+		assert_true(civil_days_from_date(y, m, d) == z);
+	}
+	assert_int_equal(civil_month_days(2000, 2), 29); /* divisible by 400 */
+	assert_int_equal(civil_month_days(1900, 2), 28); /* by 100 only */
+	assert_int_equal(civil_month_days(2024, 2), 29);
+	assert_int_equal(civil_month_days(2023, 4), 30);
 }
 
 static void buf_grows_and_respects_max(void **state)
@@ -180,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(err_every_code_has_text),
 		cmocka_unit_test(err_set_err_truncates_and_takes_null),
+		cmocka_unit_test(civil_dates_round_trip),
 		cmocka_unit_test(buf_grows_and_respects_max),
 		cmocka_unit_test(secmem_alloc_wipe_and_contains),
 		cmocka_unit_test(secmem_pool_exhaustion_is_clean_error),

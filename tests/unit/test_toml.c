@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/civil.h"
 #include "common/err.h"
 #include "common/toml.h"
 
@@ -282,17 +283,6 @@ static bool parse_dt(const char *in, const char *type, struct dt *o)
 	return *p == '\0';
 }
 
-static int64_t days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
 static bool same_dt(const char *a, const char *b, const char *type)
 {
 	struct dt x, y;
@@ -300,9 +290,9 @@ static bool same_dt(const char *a, const char *b, const char *type)
 	if (!parse_dt(a, type, &x) || !parse_dt(b, type, &y))
 		return false;
 	if (strcmp(type, "datetime") == 0) {
-		int64_t ix = days_from_civil(x.y, x.mo, x.d) * 86400 + x.h * 3600 + x.mi * 60 +
+		int64_t ix = civil_days_from_date(x.y, x.mo, x.d) * 86400 + x.h * 3600 + x.mi * 60 +
 			     x.s - x.off * 60;
-		int64_t iy = days_from_civil(y.y, y.mo, y.d) * 86400 + y.h * 3600 + y.mi * 60 +
+		int64_t iy = civil_days_from_date(y.y, y.mo, y.d) * 86400 + y.h * 3600 + y.mi * 60 +
 			     y.s - y.off * 60;
 
 		return ix == iy && x.ms == y.ms;
