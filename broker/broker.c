@@ -501,13 +501,21 @@ static int acquire_token(struct broker *b, bool force, uint64_t seen_gen, int64_
 {
 	struct timespec ts;
 	int rc;
+	/*
+	 * A cached token is reused only while it has more than the refresh margin left. A token
+	 * that an attestation has just produced (this thread's or one it waited for) is used once
+	 * even inside the margin: a KBS that issues tokens shorter than the margin would otherwise
+	 * make every fetch attest again and again until its deadline.
+	 */
+	int64_t margin = b->margin_s;
+	bool attested_here = false;
 
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		int64_t now = (int64_t)time(NULL);
 
 		if (b->token.p && (!force || b->gen != seen_gen) &&
-		    rcar_token_fresh(b->token_exp, now, b->margin_s)) {
+		    rcar_token_fresh(b->token_exp, now, margin)) {
 			rc = secbuf_dup(tok, b->token.p, b->token.len);
 			if (rc == KBS_OK) {
 				*key = jwk_ref(b->key);
@@ -534,7 +542,16 @@ static int acquire_token(struct broker *b, bool force, uint64_t seen_gen, int64_
 				rc = b->flight_rc;
 				break;
 			}
+			margin = 0;
 			continue;
+		}
+		if (attested_here) {
+			/* our own fresh token is already expired: the clocks disagree */
+			err_set(err, 0, NULL,
+				"the KBS issued an attestation token that has already expired "
+				"(check the clocks of guest and KBS)");
+			rc = KBS_ERR_EXPIRED;
+			break;
 		}
 
 		/* this thread attests for everyone */
@@ -572,6 +589,8 @@ static int acquire_token(struct broker *b, bool force, uint64_t seen_gen, int64_
 			pthread_cond_broadcast(&b->cv);
 			if (rc)
 				break;
+			attested_here = true;
+			margin = 0;
 		}
 	}
 	pthread_mutex_unlock(&b->mu);

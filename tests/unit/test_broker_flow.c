@@ -445,6 +445,27 @@ static void token_refreshed_before_expiry(void **state)
 	broker_free(b);
 }
 
+/*
+ * A KBS whose tokens live shorter than the broker's refresh margin: each fetch attests once
+ * and uses the token it just got, instead of attesting until the deadline runs out.
+ */
+static void token_shorter_than_margin_is_used_once(void **state)
+{
+	struct broker_config c = {.kbs_url = F.url, .tee = "sample", .allow_sample = true,
+				  .token_refresh_margin_s = 30};
+	struct broker *b = NULL;
+
+	reset();
+	F.token_life_s = 20;
+	assert_int_equal(broker_new(&c, &b), KBS_OK);
+	expect_fetch(b, "default/ok/short");
+	assert_int_equal(F.attests, 1);
+	/* the cached token is inside the margin: the next fetch renews it, once */
+	expect_fetch(b, "default/ok/short");
+	assert_int_equal(F.attests, 2);
+	broker_free(b);
+}
+
 static void jwe_for_another_key_is_refused(void **state)
 {
 	struct broker *b;
@@ -493,6 +514,7 @@ int main(void)
 		cmocka_unit_test(rejected_token_means_one_reattestation),
 		cmocka_unit_test(transient_503_is_retried),
 		cmocka_unit_test(token_refreshed_before_expiry),
+		cmocka_unit_test(token_shorter_than_margin_is_used_once),
 		cmocka_unit_test(jwe_for_another_key_is_refused),
 		cmocka_unit_test(resource_query_travels_with_every_get),
 	};
