@@ -92,7 +92,7 @@ static struct val *bi_parse_rfc3339(struct ev *ev, struct val **args, const stru
 	if (i != n)
 		goto bad;
 	return ns_result(ev, call,
-			 days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off, frac);
+			 civil_days_from_date(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off, frac);
 bad:
 	return ev_builtin_error(ev, call, "parsing time \"%.*s\" as RFC 3339 failed",
 				(int)(n > 64 ? 64 : n), s);
@@ -154,11 +154,11 @@ void to_civil(const struct moment *mo, struct civil *c)
 	c->days = floordiv(secs, 86400);
 	int64_t sod = secs - c->days * 86400;
 
-	civil_from_days(c->days, &c->year, &c->month, &c->day);
+	civil_date_from_days(c->days, &c->year, &c->month, &c->day);
 	c->hour = sod / 3600;
 	c->min = sod / 60 % 60;
 	c->sec = sod % 60;
-	c->yday = c->days - days_from_civil(c->year, 1, 1) + 1;
+	c->yday = c->days - civil_days_from_date(c->year, 1, 1) + 1;
 	c->wday = ((c->days + 4) % 7 + 7) % 7; /* 0 = Sunday */
 }
 
@@ -247,7 +247,7 @@ static struct val *bi_time_add_date(struct ev *ev, struct val **args, const stru
 	/* normalise the month into 1..12 */
 	y += floordiv(m - 1, 12);
 	m = m - 1 - floordiv(m - 1, 12) * 12 + 1;
-	int64_t nday = days_from_civil(y, m, 1) + c.day - 1 + args[3]->i;
+	int64_t nday = civil_days_from_date(y, m, 1) + c.day - 1 + args[3]->i;
 
 	if (!from_civil(mo.zone, nday, c.hour * 3600 + c.min * 60 + c.sec, c.nsec, &r))
 		return ev_builtin_error(ev, call, "time outside of valid range");
@@ -290,12 +290,7 @@ static struct val *bi_time_diff(struct ev *ev, struct val **args, const struct t
 		day--;
 	}
 	if (day < 0) {
-		/* days in a's month */
-		int64_t first = days_from_civil(a.year, a.month, 1);
-		int64_t next = days_from_civil(a.month == 12 ? a.year + 1 : a.year,
-					       a.month == 12 ? 1 : a.month + 1, 1);
-
-		day += next - first;
+		day += civil_month_days(a.year, (int)a.month); /* days in a's month */
 		month--;
 	}
 	if (month < 0) {

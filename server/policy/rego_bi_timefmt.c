@@ -610,12 +610,12 @@ struct val *bi_time_parse_ns(struct ev *ev, struct val **args, const struct term
 	int64_t days;
 
 	if (yday > 0 && !have_md) {
-		days = days_from_civil(year, 1, 1) + yday - 1;
+		days = civil_days_from_date(year, 1, 1) + yday - 1;
 	} else {
 		int64_t next =
-		    days_from_civil(month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1);
+		    civil_days_from_date(month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1);
 
-		days = days_from_civil(year, month, 1);
+		days = civil_days_from_date(year, month, 1);
 		if (day > next - days)
 			return ev_builtin_error(ev, call, "parsing time \"%.*s\": day out of range",
 						(int)(n > 64 ? 64 : n), v);

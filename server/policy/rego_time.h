@@ -7,34 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/civil.h"
 #include "server/policy/rego_int.h"
-
-/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
-static inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
-/* civil date of a day count since 1970-01-01 */
-static inline void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yoe + era * 400 + (*m <= 2);
-}
 
 static inline int64_t floordiv(int64_t a, int64_t b)
 {

@@ -243,11 +243,10 @@ bad:
 /* day of the month of rule r in year y (the w-th weekday d of month m; w == 5: the last) */
 static int64_t rule_day(int64_t y, const struct tz_rule *r)
 {
-	int64_t first = days_from_civil(y, r->mon, 1);
+	int64_t first = civil_days_from_date(y, r->mon, 1);
 	int64_t wd = ((first + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
 	int64_t d = 1 + (r->wday - wd + 7) % 7 + 7 * (r->week - 1);
-	int64_t mdays =
-	    days_from_civil(r->mon == 12 ? y + 1 : y, r->mon == 12 ? 1 : r->mon + 1, 1) - first;
+	int64_t mdays = civil_month_days(y, r->mon);
 
 	while (d > mdays)
 		d -= 7;
@@ -275,7 +274,7 @@ const struct tz_type *tz_at(const struct tz *z, int64_t t)
 		int64_t days = t / 86400 - (t % 86400 < 0);
 		int64_t y, m, d;
 
-		civil_from_days(days, &y, &m, &d);
+		civil_date_from_days(days, &y, &m, &d);
 		/* rule times are local: start in standard time, end in daylight time */
 		int64_t s = rule_day(y, &z->start) * 86400 + z->start.secs - z->std.off;
 		int64_t e = rule_day(y, &z->end) * 86400 + z->end.secs - z->dst.off;
