@@ -77,4 +77,19 @@ static __attribute__((unused)) double bench_rate(const char *prog, bench_op op, 
 	return (double)n / t;
 }
 
+/* Best bench_rate() of `rounds` rounds of secs / rounds each (the verifier benches' figure). */
+static __attribute__((unused)) double bench_best_rate(const char *prog, bench_op op, void *arg,
+						      int batch, double secs, int rounds)
+{
+	double best = 0;
+
+	for (int round = 0; round < rounds; round++) {
+		double r = bench_rate(prog, op, arg, batch, secs / rounds);
+
+		if (r > best)
+			best = r;
+	}
+	return best;
+}
+
 #endif

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -23,18 +22,20 @@
 #include "server/as/verifier_csv.h"
 #include "tests/unit/hcsv_testutil.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 static const uint8_t rd[48] = {1, 2, 3};
 
-static int full(const struct csv_verifier *v, const json_t *ev)
+struct args {
+	const struct csv_verifier *v;
+	const json_t *ev;
+};
+
+static int full(void *arg)
 {
+	const struct args *a = arg;
+	const struct csv_verifier *v = a->v;
+	const json_t *ev = a->ev;
 	struct as_verify_input in = {.evidence = ev, .report_data = rd, .report_data_len = 48};
 	json_t *claims = NULL;
 	char why[256];
@@ -46,8 +47,9 @@ static int full(const struct csv_verifier *v, const json_t *ev)
 	return rc;
 }
 
-static int sample(const json_t *ev)
+static int sample(void *arg)
 {
+	const json_t *ev = ((const struct args *)arg)->ev;
 	struct hcsv_report r;
 	struct hcsv_cert pek;
 	char why[256];
@@ -63,28 +65,6 @@ static int sample(const json_t *ev)
 	return KBS_OK;
 }
 
-/* Best of five rounds (as bench_verifier). which: 0 full, 1 sample. */
-static double rate(int which, const struct csv_verifier *v, const json_t *ev, double secs)
-{
-	double best = 0;
-
-	for (int round = 0; round < 5; round++) {
-		double t0 = now_s(), t;
-		long k = 0;
-
-		do {
-			for (int i = 0; i < 8; i++)
-				if ((which == 0 ? full(v, ev) : sample(ev)) != KBS_OK)
-					exit(1);
-			k += 8;
-			t = now_s() - t0;
-		} while (t < secs / 5);
-		if ((double)k / t > best)
-			best = (double)k / t;
-	}
-	return best;
-}
-
 int main(int argc, char **argv)
 {
 	struct gen_chain c;
@@ -95,6 +75,7 @@ int main(int argc, char **argv)
 	double secs = argc > 2 ? atof(argv[2]) : 2.0;
 	char why[256], path[1024], hrk[] = "/tmp/bench-csv-hrk-XXXXXX";
 	json_t *ev, *sev;
+	struct args full_args, sample_args;
 	FILE *fp;
 	int fd;
 
@@ -120,8 +101,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	unlink(hrk);
-	printf("csv_verify=%.0f\n", rate(0, v, ev, secs));
-	printf("sample_report=%.0f\n", rate(1, v, sev, secs));
+	full_args = (struct args){v, ev};
+	sample_args = (struct args){v, sev};
+	printf("csv_verify=%.0f\n",
+	       bench_best_rate("bench_verifier_csv", full, &full_args, 8, secs, 5));
+	printf("sample_report=%.0f\n",
+	       bench_best_rate("bench_verifier_csv", sample, &sample_args, 8, secs, 5));
 	csv_verifier_free(v);
 	gen_chain_free(&c);
 	json_decref(ev);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/b64.h"
 #include "common/err.h"
@@ -25,61 +24,9 @@
 #include "server/as/verifier_nvidia.h"
 #include "server/as/x509util.h"
 
+#include "bench_util.h"
+
 #define NONCE "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char *p;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/nvidia/%s", dir, name);
-	if (!(f = fopen(path, "rb"))) {
-		fprintf(stderr, "bench_verifier_nvidia: cannot open %s\n", path);
-		exit(2);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (!p || fread(p, 1, (size_t)n, f) != (size_t)n)
-		exit(2);
-	p[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
-/* best rate of five rounds */
-static double rate(int (*fn)(void *), void *arg, double secs)
-{
-	double best = 0;
-
-	for (int round = 0; round < 5; round++) {
-		double t0 = now_s(), t;
-		long k = 0;
-
-		do {
-			for (int i = 0; i < 8; i++)
-				if (fn(arg) != KBS_OK)
-					exit(1);
-			k += 8;
-			t = now_s() - t0;
-		} while (t < secs / 5);
-		if ((double)k / t > best)
-			best = (double)k / t;
-	}
-	return best;
-}
 
 struct full {
 	const struct nv_verifier *v;
@@ -132,8 +79,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_verifier_nvidia <tests/data dir> [seconds]\n");
 		return 2;
 	}
-	hex = slurp(argv[1], "hopperAttestationReport.txt", &hl);
-	chain = slurp(argv[1], "hopper_cert_chain_case1.txt", &cl);
+	hex = bench_slurp("bench_verifier_nvidia", argv[1], "nvidia/hopperAttestationReport.txt", &hl);
+	chain = bench_slurp("bench_verifier_nvidia", argv[1], "nvidia/hopper_cert_chain_case1.txt", &cl);
 	if (b64_encode_alloc((const uint8_t *)chain, cl, B64_STD, &cb64) != KBS_OK ||
 	    hex_decode(NONCE, strlen(NONCE), nonce, sizeof(nonce), &nl) != KBS_OK)
 		return 1;
@@ -145,7 +92,7 @@ int main(int argc, char **argv)
 	f.in.evidence = ev;
 	f.in.report_data = nonce;
 	f.in.report_data_len = sizeof(nonce);
-	printf("nvidia_verify=%.0f\n", rate(full_once, &f, secs));
+	printf("nvidia_verify=%.0f\n", bench_best_rate("bench_verifier_nvidia", full_once, &f, 8, secs, 5));
 
 	bin = malloc(hl / 2);
 	if (!bin || hex_decode(hex, hl, bin, hl / 2, &bl) != KBS_OK ||
@@ -158,7 +105,7 @@ int main(int argc, char **argv)
 	s.key = X509_get0_pubkey(leaf);
 	s.data = bin;
 	s.len = r->signed_len;
-	printf("report_sig=%.0f\n", rate(sig_once, &s, secs));
+	printf("report_sig=%.0f\n", bench_best_rate("bench_verifier_nvidia", sig_once, &s, 8, secs, 5));
 
 	OPENSSL_free(s.der);
 	X509_free(leaf);
