@@ -19,43 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/err.h"
 #include "server/policy/policy.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *dir, const char *rel, size_t *len)
-{
-	char path[4096];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%.3000s/%.500s", dir, rel);
-	f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "bench_rego: cannot open %s\n", path);
-		exit(1);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		exit(1);
-	buf[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
+#include "bench_util.h"
 
 static int qrv(void *ctx, json_t *const *args, size_t n, json_t **out)
 {
@@ -109,7 +77,7 @@ static double measure(op_fn op, struct ctx *c, double secs)
 	double best = 0;
 
 	for (int round = 0; round < 3; round++) {
-		double t0 = now_s(), t;
+		double t0 = bench_cpu_s(), t;
 		long n = 0;
 
 		do {
@@ -119,7 +87,7 @@ static double measure(op_fn op, struct ctx *c, double secs)
 					exit(1);
 				}
 			n += 32;
-			t = now_s();
+			t = bench_cpu_s();
 		} while (t - t0 < secs / 3);
 		if ((double)n / (t - t0) > best)
 			best = (double)n / (t - t0);
@@ -154,9 +122,9 @@ int main(int argc, char **argv)
 	const struct rego_compile_opts co = { fns, 1 };
 	struct rego_error err;
 	size_t dlen, clen, tlen;
-	char *def = slurp(dir, "policies/kbs/default.rego", &dlen);
-	char *cpu = slurp(dir, "policies/as/ear_default_policy_cpu.rego", &clen);
-	char *tok = slurp(dir, "policies/ear-token-sample.decoded.json", &tlen);
+	char *def = bench_slurp("bench_rego", dir, "policies/kbs/default.rego", &dlen);
+	char *cpu = bench_slurp("bench_rego", dir, "policies/as/ear_default_policy_cpu.rego", &clen);
+	char *tok = bench_slurp("bench_rego", dir, "policies/ear-token-sample.decoded.json", &tlen);
 	json_t *tokj = json_loads(tok, 0, NULL);
 	json_t *claims = json_object_get(tokj, "claims_valid");
 	json_t *evidence = json_object_get(json_object_get(json_object_get(claims, "submods"),
