@@ -45,7 +45,7 @@ static bool session_lost(CK_RV rv)
 	       rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
-/* One table: PKCS#11 return code -> kbs error (the wire error is decided by kbs.c). */
+/* One table: PKCS#11 return code -> kbs error (the wire error is decided by kbs_resource.c / kbs_admin_api.c). */
 static int map_rv(CK_RV rv)
 {
 	switch (rv) {
