@@ -44,6 +44,10 @@ struct kbsfs_config {
 	unsigned fetch_idle_s; /* kbsfs-fetch exits this long after its last request */
 	size_t nresources;
 	unsigned set_mask; /* internal: which fields came from the command line */
+	/* internal, set by kbsfs_main: the daemon runs in the background and its stdio goes to
+	 * /dev/null once mounted, so helper processes started earlier must not keep the
+	 * caller's stdout/stderr (a pipe would stay open after `kbsfs` returned) */
+	bool detached;
 };
 
 int kbsfs_config_new(struct kbsfs_config **out);

@@ -238,6 +238,7 @@ int kbsfs_main(int argc, char **argv, kbsfs_backend_factory factory)
 			goto out;
 		}
 	}
+	cfg->detached = notify_fd >= 0;
 	/* after the fork: memory locks are not inherited by a child */
 	rc = secmem_init(cfg->secmem_size, false);
 	if (rc != KBS_OK) {

@@ -11,6 +11,7 @@
 #include "fs/fetch_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,21 @@ static int reply(uint16_t type, int rc, const struct broker_error *err, json_t *
 	return ret;
 }
 
+/* kbsfs in the background: leave the caller's stdout/stderr (see build_argv in
+ * fs/proc_backend.c) and log where the daemon logs */
+static void detach_stdio(enum log_level level)
+{
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (nul < 0)
+		return;
+	(void)dup2(nul, 1);
+	(void)dup2(nul, 2);
+	if (nul > 2)
+		close(nul);
+	log_setup("kbsfs-fetch", level, LOG_TARGET_JOURNAL);
+}
+
 static bool stderr_is_devnull(void)
 {
 	struct stat a, b;
@@ -81,6 +97,7 @@ int kbsfs_fetch_main(int argc, char **argv)
 	uint8_t req[KBSFS_PROTO_REQ_HDR + KBSFS_PROTO_PATH_MAX + 1];
 	char path[KBSFS_PROTO_PATH_MAX + 1], err[512] = "";
 	int i, rc, ret = 1;
+	bool detached = false;
 	socklen_t optlen = sizeof(i);
 	ssize_t n;
 
@@ -95,8 +112,12 @@ int kbsfs_fetch_main(int argc, char **argv)
 		return 2;
 	}
 	rc = kbsfs_config_new(&cfg);
-	for (i = 1; rc == KBS_OK && i < argc; i++)
-		rc = kbsfs_config_set_opt(cfg, argv[i], err, sizeof(err));
+	for (i = 1; rc == KBS_OK && i < argc; i++) {
+		if (!strcmp(argv[i], "--detached"))
+			detached = true;
+		else
+			rc = kbsfs_config_set_opt(cfg, argv[i], err, sizeof(err));
+	}
 	if (rc == KBS_OK)
 		rc = kbsfs_config_finish(cfg, err, sizeof(err));
 	if (rc == KBS_OK) {
@@ -109,6 +130,10 @@ int kbsfs_fetch_main(int argc, char **argv)
 	}
 	if (rc == KBS_OK)
 		rc = kbsfs_broker_backend(cfg, &be, err, sizeof(err));
+	/* a failed set-up keeps stderr: its log reaches the caller's terminal, and this
+	 * process exits after the first reply, before the mount fails */
+	if (detached && rc == KBS_OK)
+		detach_stdio(log_get_level());
 	for (;;) {
 		uint16_t type;
 		struct secbuf sb = {NULL, 0};

@@ -5,7 +5,9 @@
  * with fork+exec on the first miss so that this long-lived process, which holds every secret,
  * never maps those libraries. Requests go over socketpair(AF_UNIX, SOCK_SEQPACKET) in the
  * format of fs/fetch_proto.h, one at a time (the child's broker single-flights attestation;
- * the parent's cache single-flights each path). The reply's plaintext is received straight
+ * the parent's cache single-flights each path). The child started at mount time for the
+ * set-up check stays and serves the first miss, so the first read pays no exec, library
+ * loading or TLS context set-up. The reply's plaintext is received straight
  * into secret memory. The child is untrusted input: every reply is validated, and a reply
  * that does not parse, a timeout or a dead child fails the request in flight with EIO and
  * the next request starts a fresh child.
@@ -124,6 +126,15 @@ static int build_argv(struct proc_backend *pb, const struct kbsfs_config *cfg)
 	pb->argv[pb->argc++] = strdup("kbsfs-fetch");
 	if (!pb->argv[0])
 		return KBS_ERR_NOMEM;
+	/* background kbsfs: until it has mounted, its stdout/stderr are the caller's, and a
+	 * child started now that kept them would hold a pipe of `kbsfs ... | cat` open for
+	 * its whole life. --detached: set-up errors still go there, then the child swaps its
+	 * stdout/stderr for /dev/null and logs to journald */
+	if (cfg->detached) {
+		pb->argv[pb->argc++] = strdup("--detached");
+		if (!pb->argv[1])
+			return KBS_ERR_NOMEM;
+	}
 	rc = rc ? rc : add_arg(pb, "kbs_url", cfg->kbs_url);
 	rc = rc ? rc : add_arg(pb, "kbs_cert", cfg->kbs_cert_file);
 	rc = rc ? rc : add_arg(pb, "kbs_cert", cfg->kbs_cert_pem);
@@ -187,6 +198,7 @@ static int spawn_child(struct proc_backend *pb)
 	int sv[2];
 	sigset_t all;
 	pid_t pid;
+	int nul;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return KBS_ERR_IO;
@@ -206,6 +218,10 @@ static int spawn_child(struct proc_backend *pb)
 		} else if (dup2(sv[1], CHILD_FD) != CHILD_FD) {
 			_exit(127);
 		}
+		/* stdin is never used (stdout/stderr: see --detached in build_argv) */
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) != 0)
+			_exit(127);
 		/* nothing else of this process (the /dev/fuse fd above all) reaches the child */
 		(void)close_range(CHILD_FD + 1, ~0u, 0);
 		execv(pb->exe, pb->argv);
@@ -426,9 +442,10 @@ int kbsfs_process_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *
 	memset(&berr, 0, sizeof(berr));
 	pthread_mutex_lock(&pb->lock);
 	rc = exchange(pb, KBSFS_PROTO_STATUS, "", NULL, &berr);
-	/* an idle mount runs no child (and this one still holds the caller's stdout/stderr,
-	 * which `kbsfs` in the background hands to /dev/null only after mounting) */
-	stop_child(pb, false);
+	/* a good child stays for the first miss (exec, libssl and TLS set-up already paid);
+	 * the reaper ends it fetch_idle seconds from now if nothing is read */
+	if (rc != KBS_OK)
+		stop_child(pb, false);
 	pthread_mutex_unlock(&pb->lock);
 	if (rc != KBS_OK) {
 		snprintf(err, errlen, "%s", berr.detail[0] ? berr.detail : kbs_strerror(rc));
