@@ -5,6 +5,13 @@
  *                                        file, in a loop for SECONDS of wall time; CPU time
  *                                        keeps other load on a shared machine out of it; the
  *                                        warm kbsfs path runs entirely in this process' syscalls)
+
+ *   bench_kbsfs pair ROUNDS SECONDS FILE_A FILE_B
+ *                                     -> ROUNDS lines "opsA cpuA opsB cpuB": the two files'
+ *                                        warm loops interleaved in short rounds of SECONDS
+ *                                        each (order alternating between rounds), so that
+ *                                        background load and frequency changes hit both
+ *                                        alike; the script takes per-round ratios
  *   bench_kbsfs cold FILE             -> microseconds for one open+read+close (first access)
  *   bench_kbsfs https URL CAFILE      -> microseconds for one HTTPS GET on a new connection
  *                                        (TCP + TLS handshake + request), with the
@@ -45,9 +52,51 @@ static int once(const char *path, char *buf, size_t len)
 	return n < 0 ? -1 : 0;
 }
 
+/* One warm run: open+read+close of path for secs of wall time; *cpu = CPU seconds used. */
+static int warm_run(const char *path, double secs, char *buf, size_t len, unsigned long *ops,
+		    double *cpu)
+{
+	double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	unsigned long n = 0;
+
+	do {
+		for (int i = 0; i < 200; i++)
+			if (once(path, buf, len) != 0) {
+				perror(path);
+				return -1;
+			}
+		n += 200;
+	} while (now_s() - t0 < secs);
+	*cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	*ops = n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char buf[65536];
+
+	if (argc == 6 && !strcmp(argv[1], "pair")) {
+		int rounds = atoi(argv[2]);
+		double secs = atof(argv[3]);
+
+		/* warm both: the first access of a kbsfs file may fetch */
+		if (once(argv[4], buf, sizeof(buf)) != 0 || once(argv[5], buf, sizeof(buf)) != 0) {
+			perror("first read");
+			return 1;
+		}
+		for (int r = 0; r < rounds; r++) {
+			unsigned long n[2];
+			double c[2];
+			int first = r % 2; /* A first in even rounds, B first in odd ones */
+
+			if (warm_run(argv[4 + first], secs, buf, sizeof(buf), &n[first], &c[first]) ||
+			    warm_run(argv[5 - first], secs, buf, sizeof(buf), &n[!first], &c[!first]))
+				return 1;
+			printf("%lu %.6f %lu %.6f\n", n[0], c[0], n[1], c[1]);
+		}
+		return 0;
+	}
 
 	if (argc == 4 && !strcmp(argv[1], "warm")) {
 		double secs = atof(argv[2]), t0 = now_s(), c0, t;

@@ -1,17 +1,21 @@
 #!/bin/sh
 # kbsfs benchmark (not part of ctest; wants a quiet machine, run as root or with /dev/fuse):
-#   warm: open+read+close per CPU second of one secret on kbsfs, next to the same file on tmpfs
+#   warm: open+read+close per CPU second of one secret on kbsfs, next to the same file on tmpfs,
+#         in WARM_ROUNDS short interleaved rounds (kbsfs, tmpfs, tmpfs, kbsfs, ...): the
+#         median of the per-round ratios, their spread, and the totals over all rounds
 #   cold: first open+read+close on a fresh mount (attestation + fetch), next to one HTTPS GET
 #         of the same bytes from nginx on a new connection
 #   rss:  kbsfs resident memory with 100 secrets cached (the FUSE process holding the
 #         secrets; its kbsfs-fetch child, which exits when idle, is shown separately)
-# usage: tests/bench/bench_kbsfs.sh [build-dir] [seconds-per-warm-run] [rounds]
+# usage: tests/bench/bench_kbsfs.sh [build-dir] [warm-round-seconds] [cold-rounds] [warm-rounds]
+#        (defaults: build 0.2 5 20)
 #        (KBSFS_BENCH_SMAPS=FILE: keep a copy of the daemon's /proc/PID/smaps;
 #         KBSFS_BENCH_OPTS=privsep=0: extra kbsfs options, e.g. the in-process broker)
 set -eu
 BUILD=$(cd "${1:-build}" && pwd)
-SECS=${2:-1}
+SECS=${2:-0.2}
 ROUNDS=${3:-5}
+WARM_ROUNDS=${4:-20}
 KBS=$BUILD/server/kbs/kbs
 KBSFS=$BUILD/fs/kbsfs
 KBS_CLIENT=$BUILD/tools/kbs-client
@@ -141,17 +145,13 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
-# warm: alternate runs so that background load hits both sides alike
+# warm: many short rounds, kbsfs and tmpfs interleaved inside one process (order alternating),
+# so that background load and CPU frequency changes hit both sides alike; the figure is the
+# median of the per-round ratios (one line per round: kbsfs ops, CPU s, tmpfs ops, CPU s)
 mount_kbsfs
 cat "$MNT/default/akv/coco_one" >/dev/null
-: >"$WORK/warm_kbsfs"
-: >"$WORK/warm_tmpfs"
-r=0
-while [ $r -lt "$ROUNDS" ]; do
-	"$HELPER" warm "$SECS" "$SHM/default/akv/coco_one" >>"$WORK/warm_tmpfs"
-	"$HELPER" warm "$SECS" "$MNT/default/akv/coco_one" >>"$WORK/warm_kbsfs"
-	r=$((r + 1))
-done
+"$HELPER" pair "$WARM_ROUNDS" "$SECS" "$MNT/default/akv/coco_one" \
+	"$SHM/default/akv/coco_one" >"$WORK/warm_pairs"
 
 # memory: 100 secrets cached (plus coco_one)
 i=0
@@ -181,14 +181,26 @@ fi
 [ -z "${KBSFS_BENCH_SMAPS:-}" ] || cp "/proc/$KBSFS_PID/smaps" "$KBSFS_BENCH_SMAPS"
 umount_kbsfs
 
-wk=$(median <"$WORK/warm_kbsfs")
-wt=$(median <"$WORK/warm_tmpfs")
+# totals over all rounds (ops / CPU seconds per side), and the per-round ratios tmpfs/kbsfs
+wk=$(awk '{n += $1; c += $2} END {printf "%.0f", n / c}' "$WORK/warm_pairs")
+wt=$(awk '{n += $3; c += $4} END {printf "%.0f", n / c}' "$WORK/warm_pairs")
+awk '{printf "%.4f\n", ($3 / $4) / ($1 / $2)}' "$WORK/warm_pairs" | sort -n >"$WORK/warm_ratios"
+# linear-interpolation quantile of the sorted ratios (q=0.5: the median)
+quantile() {
+	awk -v q="$1" '{a[NR] = $1} END {p = q * (NR - 1); i = int(p); f = p - i;
+		printf "%.2f\n", (i + 2 <= NR) ? a[i + 1] + f * (a[i + 2] - a[i + 1]) : a[i + 1]}' \
+		"$WORK/warm_ratios"
+}
 ck=$(median <"$WORK/cold_kbsfs")
 cn=$(median <"$WORK/cold_nginx")
-printf '\nkbsfs benchmark (%s rounds, medians; %s; load average %s before, %s after)\n' \
-	"$ROUNDS" "$(uname -r)" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\nkbsfs benchmark (warm %s x %s s interleaved, cold %s rounds; %s; load average %s before, %s after)\n' \
+	"$WARM_ROUNDS" "$SECS" "$ROUNDS" "$(uname -r)" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %12s %12s %8s\n' "" "kbsfs" "reference" "ratio"
-printf '%-44s %12s %12s %8s\n' "warm open+read+close /CPU-s (ref: tmpfs)" "$wk" "$wt" \
+printf '%-44s %12s %12s %8s\n' "warm per-round ratio tmpfs/kbsfs, median" "" "" \
+	"$(quantile 0.5)x"
+printf '%-44s %12s\n' "  spread: min / p25 / p75 / max" \
+	"$(quantile 0 | tr -d '\n') / $(quantile 0.25 | tr -d '\n') / $(quantile 0.75 | tr -d '\n') / $(quantile 1)"
+printf '%-44s %12s %12s %8s\n' "warm totals open+read+close /CPU-s (tmpfs)" "$wk" "$wt" \
 	"$(awk -v a="$wt" -v b="$wk" 'BEGIN {printf "%.2fx", a / b}')"
 printf '%-44s %12s %12s %8s\n' "cold first read us  (ref: nginx HTTPS GET)" "$ck" "$cn" \
 	"$(awk -v a="$ck" -v b="$cn" 'BEGIN {printf "%.2fx", a / b}')"
@@ -203,6 +215,6 @@ printf '%-44s %12s\n' "  threads" "$threads"
 printf '%-44s %12s\n' "kbsfs-fetch child VmRSS kB (until idle exit)" "$child_rss"
 printf '\nresident pages per mapping (kB):\n%8s %8s %8s  %s\n' Rss Pss Private object
 cat "$WORK/smaps"
-printf '\nall warm kbsfs: %s\nall warm tmpfs: %s\nall cold kbsfs: %s\nall cold nginx: %s\n' \
-	"$(tr '\n' ' ' <"$WORK/warm_kbsfs")" "$(tr '\n' ' ' <"$WORK/warm_tmpfs")" \
+printf '\nwarm per-round ratios (sorted): %s\nall cold kbsfs: %s\nall cold nginx: %s\n' \
+	"$(tr '\n' ' ' <"$WORK/warm_ratios")" \
 	"$(tr '\n' ' ' <"$WORK/cold_kbsfs")" "$(tr '\n' ' ' <"$WORK/cold_nginx")"
