@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""kbsfs points of issue #7 that test_kbsfs_fs.py proves only on kbsfs-fake (no real token,
+no kbsfs-fetch child), checked here on the real daemon against a real kbs over TLS with the
+default privilege separation: the status file's fields and that it holds no token, key or
+secret bytes; core dumps off and locked memory in the daemon AND its kbsfs-fetch child;
+SIGTERM and `fusermount3 -u` unmount cleanly and leave no child behind; the mount carries
+allow_other + default_permissions; a KBS that accepts connections but never answers gives EIO
+within the timeout= deadline (the mount itself never waits)."""
+
+import errno
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kbs_pyclient import ALLOW_ALL, DENY_ALL, Admin, start_kbs
+from kbsfs_mountlib import Mount, is_mounted, wait_until
+from kbsfs_testlib import find_binary
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse")
+
+SECRET = b"audit-secret-\x00\x01-value"
+
+
+@pytest.fixture
+def kbs(daemons, tmp_dir, free_port, tls_cert):
+    cert = tls_cert()
+    url, verify, _, _ = start_kbs(daemons, tmp_dir, free_port(), tls=cert)
+    admin = Admin(url, verify=verify)
+    assert admin.set_resource("default/audit/one", SECRET).status_code == 200
+    assert admin.set_resource_policy(ALLOW_ALL).status_code == 200
+    return url, cert, admin
+
+
+@pytest.fixture
+def mount(tmp_dir):
+    mounts = []
+
+    def make(url, cert, *opts):
+        options = [f"kbs_url={url}", f"kbs_cert={cert.cert}", "tee=sample", "allow_sample",
+                   "timeout=5"] + list(opts)
+        m = Mount(find_binary("kbsfs"), tmp_dir / f"amnt{len(mounts)}", options, tmp_dir)
+        mounts.append(m)
+        return m.start()
+
+    yield make
+    for m in mounts:
+        m.stop()
+
+
+def walk_keys(doc):
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield k
+            yield from walk_keys(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from walk_keys(v)
+
+
+def proc_field(pid, name):
+    for ln in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if ln.startswith(name + ":"):
+            return ln.split(":", 1)[1].split()
+    raise AssertionError(f"{name} not in /proc/{pid}/status")
+
+
+def core_limit(pid):
+    ln = [x for x in Path(f"/proc/{pid}/limits").read_text().splitlines()
+          if x.startswith("Max core file size")][0]
+    return ln.split()[4:6]
+
+
+def test_status_fields_and_no_token_key_or_secret(kbs, mount):
+    url, cert, admin = kbs
+    m = mount(url, cert)
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    with pytest.raises(FileNotFoundError):
+        m.path("default/audit/missing").read_bytes()
+    assert admin.set_resource("default/audit/denied", b"never").status_code == 200
+    assert admin.set_resource_policy(DENY_ALL).status_code == 200
+    with pytest.raises(PermissionError):
+        m.path("default/audit/denied").read_bytes()
+    raw = m.path(".kbsfs/status").read_bytes()
+    doc = json.loads(raw)
+    # the fields #7 names: attestation state, tee, token expiry, per-resource state, last error
+    att = doc["attestation"]
+    assert att["attested"] is True and att["tee"] == "sample"
+    assert isinstance(att["token_expiry"], int) and att["token_expiry"] > time.time()
+    res = doc["resources"]
+    assert res["default/audit/one"]["state"] == "ok"
+    assert res["default/audit/one"]["last_error"] is None
+    assert res["default/audit/one"]["size"] == len(SECRET)
+    miss = res["default/audit/missing"]
+    assert miss["state"] == "not_found" and miss["last_error"]["errno"] == "ENOENT"
+    # our kbs answers a missing resource like Trustee: 401 PluginInternalError; the status
+    # says that this type was read as "not found"
+    assert miss["last_error"]["type"] == "PluginInternalError"
+    mapping = json.dumps(att.get("error_mapping") or doc.get("error_mapping"))
+    assert "PluginInternalError" in mapping and "ENOENT" in mapping, doc
+    den = res["default/audit/denied"]
+    assert den["last_error"]["errno"] == "EACCES" and den["last_error"]["type"] == "PolicyDeny"
+    assert "default/audit/denied" in den["last_error"]["detail"]  # the KBS's reason
+    # no secret bytes, no token (every JWT starts with base64url '{"' = "eyJ"), no key
+    assert SECRET not in raw and b"audit-secret" not in raw
+    assert b"eyJ" not in raw, raw
+    assert not re.search(rb"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}", raw)
+    keys = set(walk_keys(doc))
+    assert not keys & {"token", "d", "p", "q", "dp", "dq", "qi", "private_key", "tee_key"}, keys
+
+
+def test_daemon_and_fetcher_lock_memory_and_dump_no_core(kbs, mount):
+    url, cert, _ = kbs
+    m = mount(url, cert)
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    st = m.status()
+    parent, child = st["pid"], st["attestation"]["fetcher"]["child_pid"]
+    assert child and child != parent
+    for pid in (parent, child):
+        assert core_limit(pid) == ["0", "0"], pid
+    # the parent holds the secret in its locked arena
+    assert int(proc_field(parent, "VmLck")[0]) > 0
+    # the child holds the TEE private key and the token: locked too
+    assert int(proc_field(child, "VmLck")[0]) > 0
+
+
+def test_sigterm_unmounts_and_ends_the_fetcher(kbs, mount):
+    url, cert, _ = kbs
+    m = mount(url, cert)
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    child = m.status()["attestation"]["fetcher"]["child_pid"]
+    assert os.path.exists(f"/proc/{child}")
+    m.daemon.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: not m.daemon.running, 15, "kbsfs to exit on SIGTERM")
+    assert m.daemon.proc.returncode == 0
+    assert not is_mounted(m.mountpoint)
+    wait_until(lambda: not os.path.exists(f"/proc/{child}"), 10, "kbsfs-fetch to end")
+
+
+def test_fusermount_unmount_ends_daemon_and_fetcher(kbs, mount):
+    url, cert, _ = kbs
+    m = mount(url, cert)
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    child = m.status()["attestation"]["fetcher"]["child_pid"]
+    subprocess.run(["fusermount3", "-u", str(m.mountpoint)], check=True)
+    wait_until(lambda: not m.daemon.running, 15, "kbsfs to exit after fusermount3 -u")
+    assert m.daemon.proc.returncode == 0
+    assert not is_mounted(m.mountpoint)
+    wait_until(lambda: not os.path.exists(f"/proc/{child}"), 10, "kbsfs-fetch to end")
+
+
+def test_mount_is_allow_other_default_permissions(kbs, mount):
+    url, cert, _ = kbs
+    m = mount(url, cert)
+    real = os.path.realpath(m.mountpoint)
+    line = [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
+            if ln.split()[4] == real][0]
+    assert "ro" in line.split()[5].split(","), line  # read-only at the VFS too
+    fstype = line.split(" - ", 1)[1].split()
+    assert fstype[0] == "fuse.kbsfs" and fstype[1] == "kbsfs", line
+    sopts = fstype[2].split(",")
+    assert "default_permissions" in sopts and "allow_other" in sopts, line
+    # secret files: owner and mode 0400 by default
+    st = os.stat(m.path("default/audit/one"))
+    assert st.st_mode & 0o777 == 0o400 and st.st_uid == os.getuid()
+
+
+def test_silent_kbs_gives_eio_within_the_deadline(tmp_dir, tls_cert):
+    """A KBS that accepts TCP connections but never answers: mounting does not wait for it,
+    the first read fails with EIO near timeout=, and the status names the failure."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    port = srv.getsockname()[1]
+    held, stop = [], threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])  # never answer, never close
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    cert = tls_cert()
+    opts = [f"kbs_url=https://127.0.0.1:{port}", f"kbs_cert={cert.cert}", "tee=sample",
+            "allow_sample", "timeout=3"]
+    m = Mount(find_binary("kbsfs"), tmp_dir / "silent", opts, tmp_dir)
+    try:
+        t0 = time.monotonic()
+        m.start()
+        assert time.monotonic() - t0 < 10  # the mount does not wait for the KBS
+        t0 = time.monotonic()
+        with pytest.raises(OSError) as ei:
+            m.path("default/audit/one").read_bytes()
+        took = time.monotonic() - t0
+        assert ei.value.errno == errno.EIO
+        assert 2.0 <= took < 12, took  # timeout=3: bounded by the deadline, not by TCP
+        assert held, "kbsfs never connected"
+        err = m.status()["resources"]["default/audit/one"]["last_error"]
+        assert err["errno"] == "EIO"
+    finally:
+        m.stop()
+        stop.set()
+        t.join(5)
+        for c in held:
+            c.close()
+        srv.close()
