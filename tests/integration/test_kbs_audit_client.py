@@ -287,3 +287,27 @@ def test_help_of_every_command(run):
         assert r.returncode == EX_OK, sub
         for m in must:
             assert m in r.stdout, (sub, m)
+
+
+def test_get_resource_sends_positional_init_data(daemons, tmp_dir, free_port):
+    """Trustee's `get-resource [INIT_DATA]`: the init-data travels with the attestation, so a
+    resource policy on its claims releases the resource only when it is given."""
+    from kbs_pyclient import Admin, start_kbs
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port())
+    admin = Admin(url)
+    assert admin.set_resource("default/audit/init", b"init-data gated").status_code == 200
+    assert admin.set_resource_policy(
+        'package policy\n\ndefault allow = false\n\nallow if {\n'
+        '    input["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"]'
+        '["cdh.toml"] == "audit"\n}\n').status_code == 200
+    toml = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"cdh.toml" = "audit"\n'
+
+    def get(*extra):
+        return subprocess.run([str(find_binary("kbs-client")), "--url", url, "--tee", "sample",
+                               "get-resource", "--path", "default/audit/init", *extra],
+                              capture_output=True, text=True, timeout=60, cwd=str(tmp_dir))
+    r = get(toml)
+    assert r.returncode == EX_OK, r.stderr
+    assert base64.b64decode(r.stdout.strip()) == b"init-data gated"
+    r = get()
+    assert r.returncode == 3 and "PolicyDeny" in r.stderr, r.stderr

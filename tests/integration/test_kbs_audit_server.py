@@ -162,3 +162,33 @@ def test_raw_path_variants_refused_for_get_post_delete(kbs, tmp_dir, path):
              if f.is_file() and f.read_bytes() == b"pwned-by-audit"]
     assert found == []
     assert c.get_secret("default/audit/secret", bearer=tok) == SECRET  # nothing deleted
+
+
+def test_admin_jwt_guards_attestation_policy_and_reference_values(daemons, tmp_dir, free_port,
+                                                                  keypair):
+    """py_kbs_admin checks resource and resource-policy; the other admin endpoints refuse the
+    same way (Trustee: AdminAuthAccess naming the endpoint) and accept the right JWT."""
+    from kbs_pyclient import admin_token
+    kp, other = keypair("ec"), keypair("ec", name="other")
+    adm = ('[admin]\nauthorization_mode = "AuthenticatedAuthorization"\n'
+           '[admin.authentication.bearer_jwt]\nidentity_providers = '
+           '[{ public_key_uri = "%s" }]\n' % kp.public)
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port(), admin=adm)
+    pol = base64.urlsafe_b64encode(b"package policy\n\ndefault allow = true\n").rstrip(b"=")
+    rv = base64.b64encode(b'{"svn": ["1"]}').decode()
+    calls = [("POST", "/kbs/v0/attestation-policy", "attestation-policy",
+              dict(json={"type": "rego", "policy_id": "default_cpu", "policy": pol.decode()})),
+             ("POST", "/kbs/v0/reference-value", "reference-value",
+              dict(json={"version": "0.1.0", "type": "sample", "payload": rv})),
+             ("GET", "/kbs/v0/reference-value/svn", "reference-value", {})]
+    for tok in (None, admin_token(other.key_obj), "not.a.jwt"):
+        hdr = {"Authorization": "Bearer " + tok} if tok else {}
+        for method, path, ep, kw in calls:
+            r = requests.request(method, url + path, headers=hdr, **kw)
+            assert r.status_code == 401 and error_type(r) == "AdminAuthAccess", (path, r.text)
+            assert ep in r.json()["detail"], r.text
+    hdr = {"Authorization": "Bearer " + admin_token(kp.key_obj)}
+    for method, path, _, kw in calls:
+        r = requests.request(method, url + path, headers=hdr, **kw)
+        assert r.status_code == 200, (path, r.text)
+    assert r.json() == ["1"]

@@ -215,3 +215,28 @@ def test_silent_kbs_gives_eio_within_the_deadline(tmp_dir, tls_cert):
         for c in held:
             c.close()
         srv.close()
+
+
+INITDATA = 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = "kbsfs-audit"\n'
+NEEDS_INITDATA = (
+    'package policy\n\ndefault allow = false\n\nallow if {\n'
+    '    input["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"]'
+    '["aa.toml"] == "kbsfs-audit"\n}\n')
+
+
+@pytest.mark.parametrize("alg", ["ECDH-ES+A256KW-P521", "RSA-OAEP-256"])
+def test_tee_key_algorithm_and_initdata_reach_the_fetcher(kbs, mount, tmp_dir, alg):
+    """Options that only the kbsfs-fetch child uses travel through privilege separation:
+    tee_key_algorithm= (the KBS encrypts to that key type) and initdata= (its [data] claims
+    reach the resource policy)."""
+    url, cert, admin = kbs
+    assert admin.set_resource_policy(NEEDS_INITDATA).status_code == 200
+    f = tmp_dir / "initdata.toml"
+    f.write_text(INITDATA)
+    m = mount(url, cert, f"tee_key_algorithm={alg}", f"initdata={f}")
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    assert m.status()["attestation"]["tee_key_algorithm"] == alg
+    plain = mount(url, cert)  # same KBS and policy, no init-data: denied
+    with pytest.raises(PermissionError):
+        plain.path("default/audit/one").read_bytes()
+    assert plain.status()["attestation"]["tee_key_algorithm"] == "ECDH-ES+A256KW-P256"
