@@ -675,7 +675,9 @@ static int fetch_once(struct broker *b, const char *path, const struct secbuf *t
 	if (rc) {
 		err_set(err, res.status, NULL, "%s: JWE decryption failed (%s)", path,
 			kbs_strerror(rc));
-		rc = KBS_ERR_CRYPTO;
+		/* a full secure-memory arena is not a crypto failure: kbsfs maps it to ENOMEM */
+		if (rc != KBS_ERR_LOCKMEM && rc != KBS_ERR_NOMEM)
+			rc = KBS_ERR_CRYPTO;
 	}
 out:
 	http_result_release(&res);

@@ -386,8 +386,12 @@ static int parse_as(struct cp *p, const json_t *t, const char *T)
 		const char *q = strchr(why, '\'');
 		const char *e = q ? strchr(q + 1, '\'') : NULL;
 		if (q && e && (size_t)(e - q - 1) < sizeof(path) - 40) {
+			/* "key 'a.b': msg" from the AS parser: name the key once, with its line */
+			const char *msg = why;
 			snprintf(path, sizeof(path), "%s.%.*s", T, (int)(e - q - 1), q + 1);
-			return fail(p, path, "%s", why);
+			if (q == why + 4 && strncmp(why, "key ", 4) == 0 && e[1] == ':' && e[2] == ' ')
+				msg = e + 3;
+			return fail(p, path, "%s", msg);
 		}
 		return fail(p, T, "%s", why);
 	}
@@ -516,13 +520,15 @@ static int parse_admin(struct cp *p, const json_t *t)
 			return type_err(p, "admin.personas", "array of tables", v);
 		json_array_foreach(v, i, e) {
 			const char *kp = NULL;
+			char ep[48];
+
+			snprintf(ep, sizeof(ep), "admin.personas[%zu]", i);
 			if (!json_is_object(e))
-				return type_err(p, "admin.personas", "array of tables", e);
-			if ((rc = peek_str(p, e, "admin.personas", "public_key_path", &kp)))
+				return type_err(p, ep, "table", e);
+			if ((rc = peek_str(p, e, ep, "public_key_path", &kp)))
 				return rc;
 			if (!kp)
-				return fail(p, "admin.personas", "persona %zu has no public_key_path",
-					    i);
+				return fail(p, ep, "persona %zu has no public_key_path", i);
 			if ((rc = push_str(&c->legacy_admin_keys, &c->nlegacy_admin_keys, kp)))
 				return rc;
 		}
@@ -633,47 +639,51 @@ static int parse_plugins(struct cp *p, const json_t *arr)
 		return type_err(p, "plugins", "array of tables", arr);
 	json_array_foreach(arr, i, e) {
 		const char *name = NULL, *type = NULL;
+		char ep[32], kp[64]; /* "plugins[i]": line numbers of this entry's keys */
 		int rc;
 
+		snprintf(ep, sizeof(ep), "plugins[%zu]", i);
 		if (!json_is_object(e))
-			return type_err(p, "plugins", "array of tables", e);
-		if ((rc = peek_str(p, e, "plugins", "name", &name)))
+			return type_err(p, ep, "table", e);
+		if ((rc = peek_str(p, e, ep, "name", &name)))
 			return rc;
 		if (!name)
-			return fail(p, "plugins", "plugin entry %zu has no name", i);
+			return fail(p, ep, "plugin entry %zu has no name", i);
 		if (strcmp(name, "pkcs11") == 0) {
 			json_decref(c->pkcs11_plugin_cfg);
 			c->pkcs11_plugin_cfg = json_incref((json_t *)e);
 			continue;
 		}
 		if (strcmp(name, "resource") != 0) {
-			log_warn("%s: plugin '%s' is not supported by this KBS; ignored", p->file,
-				 name);
+			join(kp, sizeof(kp), ep, "name");
+			log_warn("%s:%d: plugin '%s' is not supported by this KBS; ignored", p->file,
+				 line_of(p, kp), name);
 			p->cfg->nwarnings++;
 			continue;
 		}
 		static const char *const known[] = {"name", "type", "dir_path",
 						    "storage_backend_type", NULL};
-		if ((rc = peek_str(p, e, "plugins", "type", &type)))
+		if ((rc = peek_str(p, e, ep, "type", &type)))
 			return rc;
 		if (type) {
+			join(kp, sizeof(kp), ep, "type");
 			if (strcmp(type, "LocalFs") != 0)
-				return fail(p, "plugins.type", "resource backend '%s' not supported "
-							       "(LocalFs)", type);
+				return fail(p, kp, "resource backend '%s' not supported (LocalFs)",
+					    type);
 			/* v0.18 and older: tree layout; no dir_path means "" (the cwd) */
 			free(c->repository_dir);
 			c->repository_dir = strdup(".");
 			if (!c->repository_dir)
 				return KBS_ERR_NOMEM;
-			if ((rc = get_str(p, e, "plugins", "dir_path", &c->repository_dir)))
+			if ((rc = get_str(p, e, ep, "dir_path", &c->repository_dir)))
 				return rc;
 		}
 		const char *sbt = NULL;
-		if ((rc = peek_str(p, e, "plugins", "storage_backend_type", &sbt)))
+		if ((rc = peek_str(p, e, ep, "storage_backend_type", &sbt)))
 			return rc;
 		c->resource_backend = KBS_REPO_KVSTORAGE;
 		if (!sbt || strcasecmp(sbt, "kvstorage") == 0) {
-			warn_unknown(p, e, "plugins", known);
+			warn_unknown(p, e, ep, known);
 			continue;
 		}
 		if (strcasecmp(sbt, "pkcs11") == 0)
@@ -683,11 +693,13 @@ static int parse_plugins(struct cp *p, const json_t *arr)
 		else if (strcasecmp(sbt, "azurekeyvault") == 0 ||
 			 strcasecmp(sbt, "azure_key_vault") == 0)
 			c->resource_backend = KBS_REPO_AZURE_KV;
-		else
-			return fail(p, "plugins.storage_backend_type",
+		else {
+			join(kp, sizeof(kp), ep, "storage_backend_type");
+			return fail(p, kp,
 				    "resource storage backend '%s' not supported (kvstorage, "
 				    "Pkcs11, Vault, AzureKeyVault)",
 				    sbt);
+		}
 		/* the backend's own keys are checked when it is opened */
 		json_decref(c->resource_backend_cfg);
 		c->resource_backend_cfg = json_incref((json_t *)e);

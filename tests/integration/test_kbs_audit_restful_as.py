@@ -67,3 +67,26 @@ def test_init_data_digest_is_taken_as_given(ras):
 def test_bad_init_data_is_refused_naming_the_cause(ras, bad, status, text):
     r = requests.post(ras + "/attestation", json=body(bad))
     assert r.status_code == status and text in r.text, (r.status_code, r.text)
+
+
+def test_https_with_trustee_flags(daemons, free_port, test_data, tls_cert):
+    """Trustee's -t/--https-pubkey-cert and -k/--https-prikey serve the same API over TLS."""
+    cert = tls_cert()
+    port = free_port()
+    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    daemons.start(["restful-as", "-s", "127.0.0.1:%d" % port, "-c", cfg, "-t", cert.cert,
+                   "-k", cert.key], ready_port=port)
+    url = "https://127.0.0.1:%d" % port
+    r = requests.post(url + "/attestation", json=body({"init_data_toml": TOML}),
+                      verify=str(cert.cert))
+    assert r.status_code == 200, r.text
+    jwks = requests.get(url + "/.well-known/jwks.json", verify=str(cert.cert)).json()
+    claims = jwt_verify_es256(r.text, jwks["keys"][0])
+    assert claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["init_data_claims"] == \
+        {"aa.toml": "audit"}
+    try:  # no plain-HTTP service on the TLS port
+        plain = requests.post("http://127.0.0.1:%d/attestation" % port,
+                              json=body({"init_data_toml": TOML}), timeout=10).status_code
+    except requests.exceptions.ConnectionError:
+        plain = None
+    assert plain != 200

@@ -240,3 +240,49 @@ def test_tee_key_algorithm_and_initdata_reach_the_fetcher(kbs, mount, tmp_dir, a
     with pytest.raises(PermissionError):
         plain.path("default/audit/one").read_bytes()
     assert plain.status()["attestation"]["tee_key_algorithm"] == "ECDH-ES+A256KW-P256"
+
+
+def test_plain_toml_config_file_and_command_line_precedence(kbs, tmp_dir):
+    """-o config=FILE with kbsfs's own keys (top level, TOML types: 0o440, arrays, booleans)
+    mounts; an option on the command line wins over the file; a typo in the file stops the
+    mount with a message naming the key (unit_kbsfs_config covers the parser alone)."""
+    url, cert, admin = kbs
+    assert admin.set_resource("default/audit/two", b"second").status_code == 200
+    cfg = tmp_dir / "kbsfs.toml"
+    cfg.write_text(f'kbs_url = "{url}"\nkbs_cert = "{cert.cert}"\ntee = "sample"\n'
+                   'allow_sample = true\nmode = 0o440\nrefresh = 0\n'
+                   'resources = ["default/audit/one", "kbs:///default/audit/two"]\n')
+    m = Mount(find_binary("kbsfs"), tmp_dir / "tomlmnt", [f"config={cfg}", "mode=0404"],
+              tmp_dir)
+    with m:
+        assert sorted(os.listdir(m.path("default/audit"))) == ["one", "two"]
+        assert m.path("default/audit/two").read_bytes() == b"second"
+        # mode=0404 on the command line beats mode = 0o440 in the file
+        assert os.stat(m.path("default/audit/two")).st_mode & 0o777 == 0o404
+        assert m.status()["mode"] == "0404"
+    bad = tmp_dir / "typo.toml"
+    bad.write_text(f'kbs_url = "{url}"\ntee = "sample"\nallow_sample = true\nrefersh = 5\n')
+    mnt = tmp_dir / "typomnt"
+    mnt.mkdir()
+    r = subprocess.run([str(find_binary("kbsfs")), str(mnt), "-o", f"config={bad}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "refersh" in r.stderr, r.stderr
+    assert not is_mounted(mnt)
+
+
+def test_secret_larger_than_secmem_is_enomem_and_fits_with_a_bigger_arena(kbs, mount):
+    """docs/kbsfs.md error table: "secret memory exhausted -> ENOMEM". A 2 MB secret does
+    not fit the default 1 MiB arena: ENOMEM naming the cause (not EIO, which says "retry
+    later" and would be retried forever), other secrets unaffected; secmem=8M serves it."""
+    url, cert, admin = kbs
+    big = os.urandom(2_000_000)
+    assert admin.set_resource("default/audit/big", big).status_code == 200
+    m = mount(url, cert)
+    with pytest.raises(OSError) as ei:
+        m.path("default/audit/big").read_bytes()
+    assert ei.value.errno == errno.ENOMEM, ei.value
+    err = m.status()["resources"]["default/audit/big"]["last_error"]
+    assert err["errno"] == "ENOMEM" and "secure memory" in err["detail"], err
+    assert m.path("default/audit/one").read_bytes() == SECRET
+    m8 = mount(url, cert, "secmem=8M")
+    assert m8.path("default/audit/big").read_bytes() == big
