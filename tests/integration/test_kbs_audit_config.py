@@ -38,7 +38,7 @@ def test_type_errors_in_nested_tables_name_key_and_line(tmp_dir, text, want):
     rc, err = check(tmp_dir, text)
     assert rc == 1, err
     assert want in err, err
-    line = [ln for ln in err.splitlines() if "t.toml" in ln][0]
+    line = [ln for ln in err.splitlines() if want in ln][0]
     assert line.count("key '") == 1, line  # the key is named once
 
 
