@@ -67,10 +67,16 @@ openssl pkey -in "$WORK/admin.key" -pubout -out "$WORK/admin.pub" 2>/dev/null
 echo "kbs certificate: $WORK/kbs.crt"
 
 step "Repository laid out like an Azure Key Vault CSI mount: <repo>/default/akv/<object>"
-mkdir -p "$WORK/repository/default/akv"
-printf 'a secret' >"$WORK/repository/default/akv/coco_one"
-chmod 0600 "$WORK/repository/default/akv/coco_one"
-(cd "$WORK/repository" && find . -type f | sed 's|^\./|  |')
+# the secrets-store CSI driver writes each version into a timestamped directory, points
+# ..data at it and makes every object a symlink through ..data (atomic updates)
+AKV=$WORK/repository/default/akv
+VERSION=..$(date -u +%Y_%m_%d_%H_%M_%S).1
+mkdir -p "$AKV/$VERSION"
+printf 'a secret' >"$AKV/$VERSION/coco_one"
+chmod 0600 "$AKV/$VERSION/coco_one"
+ln -s "$VERSION" "$AKV/..data"
+ln -s ..data/coco_one "$AKV/coco_one"
+(cd "$WORK/repository" && find . \( -type f -o -type l \) | sort | sed 's|^\./|  |')
 
 cat >"$WORK/kbs.toml" <<EOT
 [http_server]

@@ -66,6 +66,8 @@ def test_demo_as_a_normal_user(tmp_dir):
     assert "a secret" in lines and "uploaded by kbs-client" in lines
     assert '"attested": true' in r.stdout
     assert '"uid": %d' % USER in r.stdout  # the files belong to the user who mounted
+    # the repository is the AKV CSI layout: "a secret" was read through ..data symlinks
+    assert "  default/akv/..data" in lines and "  default/akv/coco_one" in lines
     wait_for(lambda: leftovers(t) == ([], [], []), timeout=30, what="no demo leftovers")
 
 
