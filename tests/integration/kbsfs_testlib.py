@@ -23,8 +23,10 @@ keypair         factory ``keypair("ec"|"rsa"|"ed25519", name=..., curve=..., bit
 
 Helpers (plain functions, usable without pytest)
 ------------------------------------------------
-free_port(host)                       unused TCP port, below the ephemeral range, never handed
-                                      out twice by this process.
+free_port(host, span=1)               unused TCP port (span: that many in a row), below the
+                                      ephemeral range, never handed out twice by this process
+                                      nor, while it runs, by any other test process (a flock on
+                                      /tmp/kbsfs-test-ports/<port> reserves it).
 find_binary(name, build_dir=None)     path of an executable built by CMake (searched by name).
 wait_for(cond, timeout, interval, what)  poll until cond() is truthy; returns its value or raises
                                       WaitTimeout naming `what`.
@@ -95,25 +97,57 @@ def _build_dir():
 # --------------------------------------------------------------------------- ports
 
 _handed_out = set()
+_port_locks = {}  # port -> open file whose flock reserves the port for this process
 _PORT_LO, _PORT_HI = 20000, 32000  # below Linux's default ephemeral range (32768-60999)
+_PORT_LOCK_DIR = Path(os.environ.get("KBS_PORT_LOCK_DIR", "/tmp/kbsfs-test-ports"))
 
 
-def free_port(host="127.0.0.1"):
+def _reserve_port(port):
+    """Takes an exclusive flock on <lock dir>/<port> for the rest of this process's life, so
+    that no other test process (of any worktree or ctest -j job) hands out the same port in
+    the window between our bind() probe and the daemon's own bind(). The kernel drops the
+    lock when the process exits, however it exits. False: another process holds it."""
+    import fcntl
+    try:
+        if not _PORT_LOCK_DIR.is_dir():
+            _PORT_LOCK_DIR.mkdir(exist_ok=True)
+            try:
+                os.chmod(_PORT_LOCK_DIR, 0o1777)  # shared by every user's test runs
+            except OSError:
+                pass  # another user made it first
+        f = open(_PORT_LOCK_DIR / str(port), "a")
+    except OSError:
+        return True  # no lock directory: fall back to the bind() probe alone
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _port_locks[port] = f
+    return True
+
+
+def free_port(host="127.0.0.1", span=1):
     """Returns a TCP port that is free on `host` now and was not returned before by this
-    process. Ports come from below the ephemeral range so client source ports cannot take
-    them; the pid seeds the choice so parallel test processes rarely try the same one."""
+    process (span > 1: ports port .. port+span-1 all are, e.g. swtpm's server + control).
+    Ports come from below the ephemeral range so client source ports cannot take them, and
+    each is reserved by a lock file (see _reserve_port) until this process exits, so
+    parallel test processes never hand out the same one."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     rnd = random.Random(os.getpid() ^ int(time.monotonic_ns()))
     for _ in range(500):
-        port = rnd.randrange(_PORT_LO, _PORT_HI)
-        if port in _handed_out:
+        port = rnd.randrange(_PORT_LO, _PORT_HI - span + 1)
+        ports = range(port, port + span)
+        if any(p in _handed_out or p in _port_locks for p in ports) or \
+                not all(_reserve_port(p) for p in ports):
+            continue  # a reserved port that is not handed out is simply never tried again
+        try:
+            for p in ports:
+                with socket.socket(fam, socket.SOCK_STREAM) as s:
+                    s.bind((host, p))
+        except OSError:
             continue
-        with socket.socket(fam, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                continue
-        _handed_out.add(port)
+        _handed_out.update(ports)
         return port
     raise RuntimeError(f"no free TCP port on {host} in {_PORT_LO}-{_PORT_HI}")
 

@@ -36,16 +36,8 @@ def swtpm(tmp_dir):
     state = tmp_dir / "tpmstate"
     state.mkdir()
     # the swtpm TCTI always talks to the control channel on port + 1
-    import socket
-    for _ in range(50):
-        port = free_port()
-        ctrl = port + 1
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", ctrl))
-                break
-            except OSError:
-                continue
+    port = free_port(span=2)
+    ctrl = port + 1
     d = Daemon(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
                 "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
                 "--ctrl", f"type=tcp,port={ctrl},bindaddr=127.0.0.1",

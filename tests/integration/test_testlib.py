@@ -58,6 +58,26 @@ def test_free_port_is_unique_and_bindable():
             s.bind(("127.0.0.1", p))
 
 
+def test_free_port_is_reserved_against_other_test_processes():
+    """A port handed out here cannot be handed out by a parallel test process (another
+    ctest job or worktree) until this process exits: its lock file is held."""
+    ports = [free_port() for _ in range(5)]
+    pair = free_port(span=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", pair + 1))  # both ports of a span are free
+    code = ("import sys; from kbsfs_testlib import _reserve_port; "
+            "print([_reserve_port(int(p)) for p in sys.argv[1:]])")
+    args = [str(p) for p in ports + [pair, pair + 1]]
+    r = subprocess.run([PY, "-c", code, *args], cwd=HERE, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str([False] * len(args))
+    # while one nobody holds (outside the range free_port hands out) can be reserved
+    r = subprocess.run([PY, "-c", code, str(40000 + os.getpid() % 20000)], cwd=HERE,
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "[True]", r.stderr
+
+
 def test_http_daemon_ready_by_url_logs_and_stops(daemons, tmp_dir, free_port):
     www = tmp_dir / "www"
     www.mkdir()
