@@ -15,7 +15,8 @@ tmp_dir         fresh short directory under /tmp (short enough for UNIX socket p
 free_port       the free_port() function: ``port = free_port()`` -> unused loopback TCP port.
 daemons         DaemonSet bound to tmp_dir: ``d = daemons.start(["kbs", "--config-file", f],
                 ready_port=port)``; every daemon is stopped at teardown, pass or fail. On a
-                failing test the log tail of every daemon is printed into the test report.
+                failing test the log tail of every daemon is printed into the test report
+                (also of daemons a test started itself: see pytest_runtest_makereport).
 tls_cert        factory ``tls_cert(name="server", key_type="ec")`` -> CertFiles(cert, key, ...)
                 written into tmp_dir (self-signed, SAN IP:127.0.0.1, IP:::1, DNS:localhost).
 keypair         factory ``keypair("ec"|"rsa"|"ed25519", name=..., curve=..., bits=...)`` ->
@@ -72,10 +73,10 @@ import pytest
 
 __all__ = [
     "CertFiles", "Daemon", "DaemonError", "DaemonSet", "KeyPairFiles", "WaitTimeout",
-    "build_dir", "daemons", "find_binary", "free_port", "free_port_fixture", "keypair", "make_ec_keypair",
-    "make_ed25519_keypair", "make_rsa_keypair", "make_self_signed_cert", "source_dir",
-    "pytest_runtest_makereport", "test_data", "tls_cert", "tmp_dir", "wait_for",
-    "wait_for_path", "wait_for_port",
+    "build_dir", "daemons", "find_binary", "free_port",
+    "free_port_fixture", "keypair", "make_ec_keypair", "make_ed25519_keypair",
+    "make_rsa_keypair", "make_self_signed_cert", "pytest_runtest_makereport", "source_dir",
+    "test_data", "tls_cert", "tmp_dir", "wait_for", "wait_for_path", "wait_for_port",
 ]
 
 # --------------------------------------------------------------------------- environment
@@ -228,6 +229,7 @@ class DaemonError(RuntimeError):
 
 
 _live = set()
+_started = []  # every Daemon started during the current test (see pytest_runtest_makereport)
 
 
 @atexit.register
@@ -275,6 +277,7 @@ class Daemon:
         self.returncode = None
         self._log = None
         self._out_start = 0
+        self.in_set = False  # started through a DaemonSet, which reports its own logs
 
     # -- lifecycle
     def start(self):
@@ -293,6 +296,7 @@ class Daemon:
             self._log.close()
             raise DaemonError(f"cannot start {self.name} ({self.argv[0]}): {e}") from e
         _live.add(self)
+        _started.append(self)
         try:
             self.wait_ready()
         except BaseException:
@@ -434,6 +438,7 @@ class DaemonSet:
     def start(self, argv, **kw):
         kw.setdefault("log_dir", self.log_dir)
         d = Daemon(argv, **kw)
+        d.in_set = True
         names = {x.name for x in self.all}
         if d.name in names:  # keep one log file per daemon
             i = 2
@@ -576,6 +581,15 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+    # daemons the test started itself (kbsfs mounts, swtpm, ...; the daemons fixture reports
+    # its own): their log tails go into the failure report while the logs still exist
+    loose = [d for d in _started if not d.in_set]
+    if rep.failed and rep.when in ("setup", "call") and loose:
+        rep.sections.append(("daemon logs", "\n".join(
+            f"=== {d.name} ({d.log_path}) rc={d.proc.poll() if d.proc else None}\n"
+            f"{d.log_tail()}" for d in loose)))
+    if rep.when == "teardown":
+        _started.clear()
 
 
 def _test_failed(request):

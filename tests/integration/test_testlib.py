@@ -219,6 +219,19 @@ INNER_TEST = textwrap.dedent("""
 """)
 
 
+INNER_LOOSE_TEST = textwrap.dedent("""
+    import sys
+    from kbsfs_testlib import Daemon
+    def test_fails_with_a_daemon_of_its_own(tmp_dir):
+        code = "import sys, time; print('loose-marker', file=sys.stderr, flush=True); " \\
+               "time.sleep(60)"
+        d = Daemon([sys.executable, "-c", code], name="loose", log_dir=tmp_dir,
+                   ready_log="loose-marker")
+        d.start()
+        assert False, "deliberate failure"
+""")
+
+
 def test_daemon_is_stopped_when_the_test_fails(tmp_dir):
     inner = tmp_dir / "inner"
     inner.mkdir()
@@ -235,3 +248,19 @@ def test_daemon_is_stopped_when_the_test_fails(tmp_dir):
     assert "daemon logs for" in r.stdout and "inner-http" in r.stdout
     pid = int(pidfile.read_text())
     assert not alive(pid)
+
+
+def test_logs_of_a_daemon_started_outside_the_fixture_are_reported(tmp_dir):
+    """The log tail of a daemon a failing test started itself (a kbsfs mount, swtpm) is in
+    the failure report, taken before tmp_dir (where the log lives) is removed."""
+    inner = tmp_dir / "inner"
+    inner.mkdir()
+    (inner / "conftest.py").write_text("from kbsfs_testlib import *  # noqa\n")
+    (inner / "test_inner.py").write_text(INNER_LOOSE_TEST)
+    env = dict(os.environ, PYTHONPATH=str(HERE))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(inner)], cwd=inner, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "daemon logs" in r.stdout, r.stdout
+    assert "=== loose" in r.stdout and "loose-marker" in r.stdout, r.stdout
