@@ -26,6 +26,7 @@ python3-requests
 python3-jwcrypto
 nginx-light
 procps
+iproute2
 ca-certificates
 libtss2-dev
 swtpm

@@ -433,6 +433,18 @@ def test_background_mount_keeps_no_caller_pipe_open(kbs, tmp_dir):
             os.kill(daemon, signal.SIGKILL)
 
 
+def queued_to(pid):
+    """Messages waiting in the receive queues of pid's UNIX sockets (ss from iproute2)."""
+    out = subprocess.run(["ss", "-x", "-a", "-p", "-H"], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    return sum(int(line.split()[2]) for line in out.splitlines() if f"pid={pid}," in line)
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def test_killed_fetcher_gives_eio_then_recovers(kbs, mount_kbsfs):
     """A kbsfs-fetch that dies with a request in flight fails that request with EIO (never
     a partial value); the next access starts a fresh child and succeeds."""
@@ -442,6 +454,8 @@ def test_killed_fetcher_gives_eio_then_recovers(kbs, mount_kbsfs):
     f = m.status()["attestation"]["fetcher"]
     child, starts = f["child_pid"], f["starts"]
     os.kill(child, signal.SIGSTOP)  # holds the next request in flight
+    # stopped for real before the request goes out (else it may take the request first)
+    wait_until(lambda: proc_state(child) == "T", 10, "kbsfs-fetch stopped")
     result = {}
 
     def reader():
@@ -452,7 +466,9 @@ def test_killed_fetcher_gives_eio_then_recovers(kbs, mount_kbsfs):
 
     t = threading.Thread(target=reader)
     t.start()
-    time.sleep(0.5)
+    # in flight once it waits in the stopped child's socket (a child killed before that
+    # would count as died while idle and be replaced without an error)
+    wait_until(lambda: queued_to(child) > 0, 10, "the request queued to kbsfs-fetch")
     assert t.is_alive()
     os.kill(child, signal.SIGKILL)
     t.join(10)
