@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared by the Rego lexer (rego_lex.c) and parser (rego_parse.c, rego_parse_rule.c). */
+/* Shared by the Rego lexer (rego_lex.c) and parser (rego_parse.c, rego_parse_body.c,
+ * rego_parse_rule.c). */
 #ifndef KBS_POLICY_REGO_PARSE_H
 #define KBS_POLICY_REGO_PARSE_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "server/policy/rego_int.h"
 
 #define MAX_NEST 64
@@ -103,6 +105,28 @@ struct tvec {
 	int n, cap;
 };
 
+/* Nesting guard around recursive descent: fails beyond MAX_NEST levels. */
+static inline void enter(struct ps *p)
+{
+	if (++p->depth > MAX_NEST) {
+		struct token *t = peek(p);
+
+		rego_fail(p->pe, KBS_ERR_RANGE, t->line, t->col, "nesting deeper than %d",
+			  MAX_NEST);
+	}
+}
+
+static inline void leave(struct ps *p)
+{
+	p->depth--;
+}
+
+/* An infix operator continues the expression unless a newline at depth 0 ends it. */
+static inline bool infix_ok(struct ps *p)
+{
+	return !(peek(p)->nl && p->nest == 0);
+}
+
 /* Fails with "unexpected <token>, expected <what>" at the current token. */
 __attribute__((noreturn)) void unexpected(struct ps *p, const char *what);
 
@@ -125,6 +149,12 @@ struct term *parse_call_args(struct ps *p, struct term *call);
 const char *ref_name(struct ps *p, struct term *t);
 /* A primary term: literal, variable, reference, call, composite or comprehension. */
 struct term *parse_primary(struct ps *p);
+/* A term with its arithmetic and set (`&`, `|`) operators, below comparisons. */
+struct term *parse_or(struct ps *p);
+/* A term with its operators up to comparisons (no `x in coll`). */
+struct term *parse_rel(struct ps *p);
+/* `k, v in coll` after k has been parsed (only at body level or inside parentheses). */
+struct term *parse_member3(struct ps *p, struct term *k);
 /* A term with its infix operators (arithmetic, comparison, then `x in coll`). */
 struct term *parse_in(struct ps *p);
 /* Expressions separated by ';' or newlines until endtok (not consumed). */
