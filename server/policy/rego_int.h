@@ -326,6 +326,14 @@ void rego_fail(struct perr *pe, int code, int line, int col, const char *fmt, ..
  * before use, as OPA does; slots outside [lo, hi) count as bound (rego_safety.c). */
 void rego_reorder_nested(struct body *b, int lo, int hi);
 
+/* Builds m->root, the `data` tree of m's packages and rule groups; longjmps on a conflict
+ * (rego_link_tree.c). */
+void rego_tree_build(struct rego_module *m, struct perr *pe);
+/* Child `key` of n (created in a when create, else NULL when absent). */
+struct node *rego_node_child(struct arena *a, struct node *n, const char *key, bool create);
+/* Node at path[0..n) below m->root, or NULL. */
+struct node *rego_find_node(struct rego_module *m, const char **path, int n);
+
 /* Resolves names and groups rules; longjmps on error. */
 void rego_link(struct rego_module *m, struct perr *pe);
 /* Resolves a query body against the module; returns frame size; names of query vars. */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Linker: groups rules by path into the `data` tree, resolves variable names to frame slots,
- * bare rule names to data references and call names to built-ins, user functions or host
- * functions. Unknown functions and conflicting rule kinds fail here, at compile time.
+ * Linker: resolves variable names to frame slots, bare rule names to data references and call
+ * names to built-ins, user functions or host functions, after rego_link_tree.c has grouped the
+ * rules by path into the `data` tree. Unknown functions fail here, at compile time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,125 +36,6 @@ struct lk {
 	int nmocked, capmocked;
 };
 
-
-/* ---------- data tree ---------- */
-
-static struct node *node_child(struct arena *a, struct node *n, const char *key, bool create)
-{
-	for (int k = 0; k < n->nkids; k++)
-		if (strcmp(n->kids[k]->key, key) == 0)
-			return n->kids[k];
-	if (!create)
-		return NULL;
-	struct node **nk = arena_alloc(a, (size_t)(n->nkids + 1) * sizeof(*nk));
-	struct node *c = arena_alloc(a, sizeof(*c));
-
-	if (n->nkids)
-		memcpy(nk, n->kids, (size_t)n->nkids * sizeof(*nk));
-	c->key = key;
-	c->depth = n->depth + 1;
-	c->path = arena_alloc(a, (size_t)c->depth * sizeof(*c->path));
-	if (n->depth)
-		memcpy(c->path, n->path, (size_t)n->depth * sizeof(*c->path));
-	c->path[n->depth] = key;
-	nk[n->nkids++] = c;
-	n->kids = nk;
-	return c;
-}
-
-static const char *rule_seg(const struct rule *r, int k)
-{
-	return r->path[k]->v->s;
-}
-
-static struct node *find_node(struct rego_module *m, const char **path, int n)
-{
-	struct node *nd = m->root;
-
-	for (int k = 0; nd && k < n; k++)
-		nd = node_child(&m->ar, nd, path[k], false);
-	return nd;
-}
-
-static void add_rule(struct lk *l, struct rule *r)
-{
-	struct rego_module *m = l->m;
-	struct module *mod = r->mod;
-	int n = mod->npkg + r->nstatic;
-	struct node *nd = m->root;
-
-	for (int k = 0; k < n; k++) {
-		const char *key = k < mod->npkg ? mod->pkg[k] : rule_seg(r, k - mod->npkg);
-
-		nd = node_child(&m->ar, nd, key, true);
-	}
-	struct group *g = nd->grp;
-
-	if (!g) {
-		g = arena_alloc(&m->ar, sizeof(*g));
-		g->kind = r->kind;
-		g->npath = n;
-		g->path = arena_alloc(&m->ar, (size_t)n * sizeof(*g->path));
-		struct sbuf sb = { .a = &m->ar };
-
-		sb_puts(&sb, "data");
-		for (int k = 0; k < n; k++) {
-			g->path[k] = k < mod->npkg ? mod->pkg[k] : rule_seg(r, k - mod->npkg);
-			sb_putc(&sb, '.');
-			sb_puts(&sb, g->path[k]);
-		}
-		g->display = sb.p;
-		g->arity = r->nargs;
-		g->set_leaf = r->set_leaf;
-		g->node = nd;
-		g->id = m->ngroups;
-		struct group **ng = arena_alloc(&m->ar, (size_t)(m->ngroups + 1) * sizeof(*ng));
-
-		if (m->ngroups)
-			memcpy(ng, m->groups, (size_t)m->ngroups * sizeof(*ng));
-		ng[m->ngroups++] = g;
-		m->groups = ng;
-		nd->grp = g;
-	}
-	if (g->kind != r->kind || g->set_leaf != r->set_leaf)
-		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
-			  "rule %s: conflicting rule kinds (complete, set, object or function)",
-			  g->display);
-	if (r->kind == RK_FUNC && g->arity != r->nargs)
-		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
-			  "function %s: definitions with different numbers of arguments",
-			  g->display);
-	if (r->is_default) {
-		if (g->dflt)
-			rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
-				  "rule %s: multiple default rules", g->display);
-		for (int k = 0; k < r->nargs; k++)
-			if (r->args[k]->kind != TM_VAR)
-				rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
-					  "default function %s: arguments must be variables",
-					  g->display);
-		g->dflt = r;
-		return;
-	}
-	struct rule **nr = arena_alloc(&m->ar, (size_t)(g->nrules + 1) * sizeof(*nr));
-
-	if (g->nrules)
-		memcpy(nr, g->rules, (size_t)g->nrules * sizeof(*nr));
-	nr[g->nrules++] = r;
-	g->rules = nr;
-}
-
-static void check_tree(struct lk *l, struct node *n)
-{
-	if (n->grp && n->nkids && n->grp->kind != RK_POBJ) {
-		struct rule *r = n->grp->nrules ? n->grp->rules[0] : n->grp->dflt;
-
-		rego_fail(l->pe, KBS_ERR_INVAL, r->line, r->col,
-			  "rule %s conflicts with rules defined below it", n->grp->display);
-	}
-	for (int k = 0; k < n->nkids; k++)
-		check_tree(l, n->kids[k]);
-}
 
 /* ---------- scopes ---------- */
 
@@ -207,9 +88,9 @@ static bool pkg_has_rule(struct lk *l, const char *name)
 {
 	if (!l->mod)
 		return false;
-	struct node *pn = find_node(l->m, l->mod->pkg, l->mod->npkg);
+	struct node *pn = rego_find_node(l->m, l->mod->pkg, l->mod->npkg);
 
-	return pn && node_child(&l->m->ar, pn, name, false);
+	return pn && rego_node_child(&l->m->ar, pn, name, false);
 }
 
 static struct term *pkg_ref(struct lk *l, struct term *var)
@@ -350,7 +231,7 @@ static int resolve_call_q(struct lk *l, struct term *t, bool quiet)
 
 	if (l->mod && strncmp(f, "data.", 5) != 0) {
 		/* a function of this package, possibly with a dotted name (a.b(x)) */
-		struct node *pn = find_node(l->m, l->mod->pkg, l->mod->npkg);
+		struct node *pn = rego_find_node(l->m, l->mod->pkg, l->mod->npkg);
 		struct node *fnn = pn;
 		char *copy = arena_strndup(l->a, f, strlen(f));
 
@@ -359,7 +240,7 @@ static int resolve_call_q(struct lk *l, struct term *t, bool quiet)
 
 			if (dot)
 				*dot = 0;
-			fnn = node_child(&l->m->ar, fnn, s, false);
+			fnn = rego_node_child(&l->m->ar, fnn, s, false);
 			s = dot ? dot + 1 : NULL;
 		}
 
@@ -384,7 +265,7 @@ static int resolve_call_q(struct lk *l, struct term *t, bool quiet)
 			segs[n++] = s;
 			s = dot ? dot + 1 : NULL;
 		}
-		struct node *fnn = find_node(l->m, segs, n);
+		struct node *fnn = rego_find_node(l->m, segs, n);
 
 		if (fnn && fnn->grp && fnn->grp->kind == RK_FUNC)
 			t->fn = fnn->grp;
@@ -767,18 +648,7 @@ void rego_link(struct rego_module *m, struct perr *pe)
 {
 	struct lk l = { .m = m, .a = &m->ar, .pe = pe };
 
-	m->root = arena_alloc(&m->ar, sizeof(*m->root));
-	m->root->key = "data";
-	for (struct module *mod = m->mods; mod; mod = mod->next) {
-		/* every package is a document, even without rules (data.pkg == {}) */
-		struct node *nd = m->root;
-
-		for (int k = 0; k < mod->npkg; k++)
-			nd = node_child(&m->ar, nd, mod->pkg[k], true);
-		for (struct rule *r = mod->rules; r; r = r->next_in_module)
-			add_rule(&l, r);
-	}
-	check_tree(&l, m->root);
+	rego_tree_build(m, pe);
 	for (struct module *mod = m->mods; mod; mod = mod->next)
 		for (struct rule *r = mod->rules; r; r = r->next_in_module)
 			link_rule(&l, r);
