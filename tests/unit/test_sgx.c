@@ -12,13 +12,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dcap_testutil.h"
 #include "testdata.h"
 #include "common/b64.h"
 #include "common/err.h"
@@ -181,106 +179,32 @@ static void every_signed_byte_flip_refused(void **state)
 	tdx_verifier_free(v);
 }
 
-/* Rebuilds quote q with another PCK chain text (fixing the two enclosing lengths). */
-static uint8_t *with_chain(const uint8_t *q, size_t n, const char *pem, size_t *outlen)
-{
-	struct dcap_quote tq;
-	char why[256];
-	size_t pre, pl = strlen(pem), old;
-	uint8_t *o;
-	long delta;
-
-	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)), KBS_OK);
-	pre = (size_t)(tq.pck_chain - q);
-	old = (size_t)(q[pre - 4] | q[pre - 3] << 8 | q[pre - 2] << 16 | (size_t)q[pre - 1] << 24);
-	delta = (long)pl - (long)old;
-	*outlen = pre + pl;
-	o = calloc(1, *outlen);
-	assert_non_null(o);
-	memcpy(o, q, pre);
-	memcpy(o + pre, pem, pl);
-	for (int w = 0; w < 2; w++) {
-		size_t off = w == 0 ? pre - 4 : tq.signed_len;
-		uint32_t x = (uint32_t)(o[off] | o[off + 1] << 8 | o[off + 2] << 16 |
-					(uint32_t)o[off + 3] << 24) +
-			     (uint32_t)delta;
-		for (int k = 0; k < 4; k++)
-			o[off + k] = (uint8_t)(x >> (8 * k));
-	}
-	return o;
-}
-
-static char *chain_cert(const uint8_t *q, size_t n, int idx)
-{
-	struct dcap_quote tq;
-	char why[256], *out;
-	const char *p, *e;
-
-	assert_int_equal(dcap_quote_parse(q, n, DCAP_TEE_SGX, &tq, why, sizeof(why)), KBS_OK);
-	p = (const char *)tq.pck_chain;
-	for (int i = 0; i < idx; i++)
-		p = strstr(p + 1, "-----BEGIN CERTIFICATE-----");
-	e = strstr(p, "-----END CERTIFICATE-----") + strlen("-----END CERTIFICATE-----\n");
-	out = calloc(1, (size_t)(e - p) + 1);
-	memcpy(out, p, (size_t)(e - p));
-	return out;
-}
-
-/* A self-signed "Intel SGX Root CA" with a key of our own. */
-static char *foreign_root(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *nm = X509_NAME_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *out;
-	long l;
-
-	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"Intel SGX Root CA", -1, -1, 0);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_set_subject_name(x, nm);
-	X509_set_issuer_name(x, nm);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365 * 30);
-	X509_set_pubkey(x, k);
-	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-	PEM_write_bio_X509(b, x);
-	l = BIO_get_mem_data(b, &data);
-	out = calloc(1, (size_t)l + 1);
-	memcpy(out, data, (size_t)l);
-	BIO_free(b);
-	X509_NAME_free(nm);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return out;
-}
-
 static void wrong_roots_and_chains_refused(void **state)
 {
 	struct tdx_verifier *v = verifier_at(NOW_2026);
 	size_t n, nn;
 	uint8_t *q = sample(&n), *m;
-	char *leaf = chain_cert(q, n, 0), *inter = chain_cert(q, n, 1), *root = chain_cert(q, n, 2);
-	char *fake = foreign_root(), chain[16384], why[256];
+	char *leaf = dcap_test_chain_cert(q, n, DCAP_TEE_SGX, 0);
+	char *inter = dcap_test_chain_cert(q, n, DCAP_TEE_SGX, 1);
+	char *root = dcap_test_chain_cert(q, n, DCAP_TEE_SGX, 2);
+	char *fake = dcap_test_foreign_root(), chain[16384], why[256];
 
 	(void)state;
 	/* sanity: the same chain rebuilt keeps the quote valid */
 	snprintf(chain, sizeof(chain), "%s%s%s", leaf, inter, root);
-	m = with_chain(q, n, chain, &nn);
+	m = dcap_test_with_chain(q, n, DCAP_TEE_SGX, chain, &nn);
 	assert_int_equal(run(v, m, nn, NULL, 0, NULL, 0, NULL, why, sizeof(why)), KBS_OK);
 	free(m);
 	snprintf(chain, sizeof(chain), "%s%s%s", leaf, inter, fake);
-	m = with_chain(q, n, chain, &nn);
+	m = dcap_test_with_chain(q, n, DCAP_TEE_SGX, chain, &nn);
 	expect_fail(v, m, nn, "sgx: PCK chain root is not the Intel SGX Root CA");
 	free(m);
 	snprintf(chain, sizeof(chain), "%s%s%s", inter, leaf, root);
-	m = with_chain(q, n, chain, &nn);
+	m = dcap_test_with_chain(q, n, DCAP_TEE_SGX, chain, &nn);
 	expect_fail(v, m, nn, "not signed by the Intel root");
 	free(m);
 	snprintf(chain, sizeof(chain), "%s%s", leaf, root);
-	m = with_chain(q, n, chain, &nn);
+	m = dcap_test_with_chain(q, n, DCAP_TEE_SGX, chain, &nn);
 	expect_fail(v, m, nn, "sgx: PCK chain is not 3 PEM certificates");
 	free(m);
 	free(leaf);
