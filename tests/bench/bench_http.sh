@@ -3,13 +3,12 @@
 # throw-away P-256 certificate. Not part of ctest; wants a quiet machine.
 #   tests/bench/bench_http.sh [build-dir] [seconds-per-case]
 set -eu
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 secs=${2:-3}
 bin="$build/tests/bench/bench_http"
-[ -x "$bin" ] || { echo "bench_http.sh: $bin not built (cmake --build $build)" >&2; exit 1; }
+bench_need "$bin"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=bench -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+bench_tls_cert "$tmp"
 "$bin" "$secs" "$tmp/cert.pem" "$tmp/key.pem"

@@ -4,22 +4,22 @@
 #   tests/bench/bench_jose.sh [build-dir] [seconds]
 # Both tools count process CPU time, so other load on the machine mostly cancels out.
 set -eu
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 secs=${2:-3}
 bin="$build/tests/bench/bench_jose"
-[ -x "$bin" ] || { echo "bench_jose.sh: $bin not built (cmake --build $build)" >&2; exit 1; }
+bench_need "$bin"
 
-speed=$(openssl speed -seconds "$secs" ecdhp256 ecdsap256 2>/dev/null)
+speed=$(bench_speed "$secs" ecdhp256 ecdsap256)
 # "256 bits ecdh (nistp256)   0.0001s   12345.6"  /  "256 bits ecdsa (nistp256) sign verify sign/s verify/s"
-ossl_ecdh=$(echo "$speed" | awk '/ecdh \(nistp256\)/ {print $NF}' | tail -1)
-ossl_verify=$(echo "$speed" | awk '/ecdsa \(nistp256\)/ {print $NF}' | tail -1)
+ossl_ecdh=$(bench_rate "$speed" 'ecdh \(nistp256\)')
+ossl_verify=$(bench_rate "$speed" 'ecdsa \(nistp256\)')
 ours=$("$bin" "$secs")
 echo "$ours"
 echo
-get() { echo "$ours" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-enc=$(get jwe_encrypt); enc_floor=$(get jwe_encrypt_floor); ver=$(get jws_verify)
-ver_floor=$(get jws_verify_floor)
-echo "openssl $(openssl version | cut -d' ' -f2), $(nproc) CPUs, ${secs}s per case"
+enc=$(bench_get jwe_encrypt "$ours"); enc_floor=$(bench_get jwe_encrypt_floor "$ours")
+ver=$(bench_get jws_verify "$ours"); ver_floor=$(bench_get jws_verify_floor "$ours")
+bench_header "$secs"
 printf '%-40s %10s %12s %8s\n' "ours" "ops/s" "openssl op/s" "ratio"
 # One ECDH-ES encryption = ephemeral key generation + one ECDH, so its primitive cost is about
 # two `openssl speed ecdhp256` operations: ratio_vs_speed 0.5 is the best possible.

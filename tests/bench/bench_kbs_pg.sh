@@ -4,15 +4,14 @@
 #   tests/bench/bench_kbs_pg.sh [build-dir] [seconds-per-case] [client-threads-per-replica]
 # Not part of ctest; wants a quiet machine. Figures: docs/performance.md.
 set -eu
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 secs=${2:-5}
 threads=${3:-2}
 bin="$build/tests/bench/bench_kbs"
 kbs="$build/server/kbs/kbs"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-for b in "$bin" "$kbs" "$pgbin/initdb"; do
-	[ -x "$b" ] || { echo "bench_kbs_pg.sh: $b missing" >&2; exit 1; }
-done
+bench_need "$bin" "$kbs" "$pgbin/initdb"
 tmp=$(mktemp -d /tmp/kbs-pgbench-XXXXXX)
 pgdir=$(mktemp -d /tmp/kbs-pgbench-db-XXXXXX)
 pids=""
@@ -24,17 +23,14 @@ cleanup() {
 	rm -rf "$tmp" "$pgdir"
 }
 trap cleanup EXIT INT TERM
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-pport=$(port)
+pport=$(bench_port)
 (cd "$pgdir" && $asuser "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 \
 	--no-sync --locale=C >/dev/null)
 (cd "$pgdir" && $asuser "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
 	-o "-p $pport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null)
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=bench -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+bench_tls_cert "$tmp"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/signer.pem" 2>/dev/null
 head -c 32 /dev/urandom >"$tmp/secret"
 printf '{"policy":"%s"}' "$(printf 'package policy\ndefault allow = true\n' | base64 -w0 |
@@ -42,7 +38,7 @@ printf '{"policy":"%s"}' "$(printf 'package policy\ndefault allow = true\n' | ba
 
 # start_kbs NAME STORAGE-TOML -> prints the URL; the kbs pid is appended to $tmp/pids
 start_kbs() {
-	p=$(port)
+	p=$(bench_port)
 	cat >"$tmp/$1.toml" <<EOT
 [http_server]
 sockets = ["127.0.0.1:$p"]
@@ -57,10 +53,7 @@ $2
 EOT
 	"$kbs" --config-file "$tmp/$1.toml" --log-level warn >"$tmp/$1.log" 2>&1 &
 	echo $! >>"$tmp/pids"
-	for i in $(seq 50); do
-		curl -s --cacert "$tmp/cert.pem" "https://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	bench_wait_healthz "https://127.0.0.1:$p" "$tmp/cert.pem" >&2
 	echo "https://127.0.0.1:$p"
 }
 setup() {

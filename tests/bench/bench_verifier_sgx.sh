@@ -3,13 +3,15 @@
 # primitive it is bound by). Not part of ctest (wants a quiet machine).
 #   tests/bench/bench_verifier_sgx.sh [build-dir] [seconds]
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/bench_lib.sh"
 build=${1:-build}
 secs=${2:-3}
-here=$(cd "$(dirname "$0")" && pwd)
 bin="$build/tests/bench/bench_verifier_sgx"
-[ -x "$bin" ] || { echo "bench_verifier_sgx.sh: $bin not built (cmake --build $build)" >&2; exit 1; }
-p256=$(openssl speed -seconds "$secs" ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ {print $NF}' | tail -1)
-ours=$("$bin" "$here/../data" "$secs" | sed -n 's/^sgx_verify=//p')
-echo "openssl $(openssl version | cut -d' ' -f2), $(nproc) CPUs, ${secs}s per case"
-printf '%-34s %10s %16s %8s\n' "ours" "ops/s" "openssl verify/s" "ratio"
-awk -v a="$ours" -v b="$p256" 'BEGIN { printf "%-34s %10.0f %16.0f %8.2f  (vs ecdsap256; 5 verifies per quote)\n", "sgx_verify (offline)", a, b, a / b }'
+bench_need "$bin"
+p256=$(bench_rate "$(bench_speed "$secs" ecdsap256)" 'ecdsa \(nistp256\)')
+ours=$("$bin" "$here/../data" "$secs")
+bench_header "$secs"
+bench_table 34 "openssl verify/s"
+bench_ratio 34 "sgx_verify (offline)" "$(bench_get sgx_verify "$ours")" "$p256" \
+	"vs ecdsap256; 5 verifies per quote"

@@ -4,21 +4,24 @@
 # az-tdx-vtpm). Not part of ctest (takes ~20 s, wants a quiet machine).
 #   tests/bench/bench_verifier_tpm_az.sh [build-dir] [seconds]
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/bench_lib.sh"
 build=${1:-build}
 secs=${2:-3}
-here=$(cd "$(dirname "$0")" && pwd)
 bin="$build/tests/bench/bench_verifier_tpm_az"
-[ -x "$bin" ] || { echo "bench_verifier_tpm_az.sh: $bin not built (cmake --build $build)" >&2; exit 1; }
-speed=$(openssl speed -seconds "$secs" rsa2048 ecdsap384 ecdsap256 2>/dev/null)
-rsa=$(echo "$speed" | awk '/^rsa 2048 bits/ {print $NF}' | tail -1)
-p384=$(echo "$speed" | awk '/ecdsa \(nistp384\)/ {print $NF}' | tail -1)
-p256=$(echo "$speed" | awk '/ecdsa \(nistp256\)/ {print $NF}' | tail -1)
+bench_need "$bin"
+speed=$(bench_speed "$secs" rsa2048 ecdsap384 ecdsap256)
+rsa=$(bench_rate "$speed" '^rsa 2048 bits')
+p384=$(bench_rate "$speed" 'ecdsa \(nistp384\)')
+p256=$(bench_rate "$speed" 'ecdsa \(nistp256\)')
 ours=$("$bin" "$here/../data" "$secs")
 echo "$ours"
-get() { echo "$ours" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-echo "openssl $(openssl version | cut -d' ' -f2), $(nproc) CPUs, ${secs}s per case"
-printf '%-30s %10s %16s %8s\n' "ours" "ops/s" "openssl verify/s" "ratio"
-awk -v a="$(get tpm_verify)" -v b="$rsa" 'BEGIN { printf "%-30s %10.0f %16.0f %8.2f  (vs rsa2048)\n", "tpm_verify", a, b, a / b }'
-awk -v a="$(get tpm_quote_sig)" -v b="$rsa" 'BEGIN { printf "%-30s %10.0f %16.0f %8.2f  (vs rsa2048, ideal 1.00)\n", "tpm quote signature only", a, b, a / b }'
-awk -v a="$(get az_snp_verify)" -v b="$p384" 'BEGIN { printf "%-30s %10.0f %16.0f %8.2f  (vs ecdsap384; + 1 RSA-2048)\n", "az_snp_verify", a, b, a / b }'
-awk -v a="$(get az_tdx_verify)" -v b="$p256" 'BEGIN { printf "%-30s %10.0f %16.0f %8.2f  (vs ecdsap256; 5 P-256 + 1 RSA-2048)\n", "az_tdx_verify", a, b, a / b }'
+bench_header "$secs"
+bench_table 30 "openssl verify/s"
+bench_ratio 30 "tpm_verify" "$(bench_get tpm_verify "$ours")" "$rsa" "vs rsa2048"
+bench_ratio 30 "tpm quote signature only" "$(bench_get tpm_quote_sig "$ours")" "$rsa" \
+	"vs rsa2048, ideal 1.00"
+bench_ratio 30 "az_snp_verify" "$(bench_get az_snp_verify "$ours")" "$p384" \
+	"vs ecdsap384; + 1 RSA-2048"
+bench_ratio 30 "az_tdx_verify" "$(bench_get az_tdx_verify "$ours")" "$p256" \
+	"vs ecdsap256; 5 P-256 + 1 RSA-2048"

@@ -7,13 +7,12 @@
 #   tests/bench/kbs_rcar_cost.sh [build-dir] [seconds]
 # Not part of ctest. Figures: docs/performance.md.
 set -eu
+. "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 secs=${2:-8}
 bin="$build/tests/bench/bench_kbs"
 kbs="$build/server/kbs/kbs"
-for b in "$bin" "$kbs"; do
-	[ -x "$b" ] || { echo "kbs_rcar_cost.sh: $b not built" >&2; exit 1; }
-done
+bench_need "$bin" "$kbs"
 for t in valgrind callgrind_control callgrind_annotate strace; do
 	command -v $t >/dev/null 2>&1 || { echo "kbs_rcar_cost.sh: $t not installed" >&2; exit 1; }
 done
@@ -24,10 +23,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=bench -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+bench_tls_cert "$tmp"
 config() {
 	cat >"$tmp/kbs.toml" <<EOT
 [http_server]
@@ -39,22 +35,14 @@ worker_count = 1
 authorization_mode = "InsecureAllowAll"
 EOT
 }
-wait_up() {
-	for i in $(seq 300); do
-		curl -s --cacert "$tmp/cert.pem" "$1/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "kbs_rcar_cost.sh: kbs did not start" >&2
-	exit 1
-}
 
 # instructions
-p=$(port)
+p=$(bench_port)
 config "$p"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$kbs" --config-file "$tmp/kbs.toml" \
 	--log-level warn 2>"$tmp/vg.log" &
 pid=$!
-wait_up "https://127.0.0.1:$p"
+bench_wait_healthz "https://127.0.0.1:$p" "$tmp/cert.pem" 600
 "$bin" rcar "https://127.0.0.1:$p" "$tmp/cert.pem" 2 1 >/dev/null
 callgrind_control -z "$pid" >/dev/null 2>&1
 n=$("$bin" rcar "https://127.0.0.1:$p" "$tmp/cert.pem" "$secs" 1 | awk '{print $2}')
@@ -66,11 +54,11 @@ ir=$(callgrind_annotate "$tmp/cg.$(ls "$tmp" | sed -n 's/^cg\.\([0-9]*\)\.1$/\1/
 	awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 
 # system calls
-p=$(port)
+p=$(bench_port)
 config "$p"
 "$kbs" --config-file "$tmp/kbs.toml" --log-level warn 2>"$tmp/kbs.log" &
 pid=$!
-wait_up "https://127.0.0.1:$p"
+bench_wait_healthz "https://127.0.0.1:$p" "$tmp/cert.pem" 600
 strace -f -c -p "$pid" -o "$tmp/strace.txt" 2>/dev/null &
 spid=$!
 sleep 0.5
