@@ -73,9 +73,9 @@ import pytest
 
 __all__ = [
     "CertFiles", "Daemon", "DaemonError", "DaemonSet", "KeyPairFiles", "WaitTimeout",
-    "build_dir", "daemons", "find_binary", "free_port",
-    "free_port_fixture", "keypair", "make_ec_keypair", "make_ed25519_keypair",
-    "make_rsa_keypair", "make_self_signed_cert", "pytest_runtest_makereport", "source_dir",
+    "build_dir", "daemons", "find_binary", "free_port", "free_port_fixture", "keypair",
+    "make_ec_keypair", "make_ed25519_keypair", "make_rsa_keypair", "make_self_signed_cert",
+    "pytest_configure", "pytest_runtest_makereport", "pytest_unconfigure", "source_dir",
     "test_data", "tls_cert", "tmp_dir", "wait_for", "wait_for_path", "wait_for_port",
 ]
 
@@ -572,6 +572,22 @@ def make_self_signed_cert(dir_, name="server", common_name="kbsfs-test", key_typ
 
 
 # --------------------------------------------------------------------------- pytest fixtures
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Gives this pytest process a base directory of its own for tmp_path/tmp_path_factory:
+    the shared /tmp/pytest-of-<user>/pytest-<N> numbering and its clean-up race between
+    concurrent pytest processes (ctest -j, other worktrees), pytest-dev/pytest#4245, #4246."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="kbsfs-pytest-", dir="/tmp")
+        config.kbsfs_own_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    own = getattr(config, "kbsfs_own_basetemp", None)
+    if own and os.environ.get("KBS_KEEP_TMP") != "1":
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -78,6 +78,14 @@ def test_free_port_is_reserved_against_other_test_processes():
     assert r.stdout.strip() == "[True]", r.stderr
 
 
+def test_tmp_path_base_is_this_process_own(tmp_path, tmp_path_factory):
+    """pytest's tmp_path lives under a base directory of this pytest process alone, not in
+    the /tmp/pytest-of-<user> numbering concurrent pytest processes share and clean up."""
+    base = tmp_path_factory.getbasetemp()
+    assert base.parent == Path("/tmp") and base.name.startswith("kbsfs-pytest-")
+    assert tmp_path.parent == base
+
+
 def test_http_daemon_ready_by_url_logs_and_stops(daemons, tmp_dir, free_port):
     www = tmp_dir / "www"
     www.mkdir()
