@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """A real kbs for guest-side integration tests (mount helpers, CSI plugin): TLS, open admin
-API (test only), LocalFs repository, allow-all resource policy, the sample TEE accepted."""
+API (test only), LocalFs repository, allow-all resource policy, the sample TEE accepted.
+start_admin_jwt_kbs: the same with Trustee's bearer-JWT admin authentication instead."""
 
 import base64
+from types import SimpleNamespace
 
 import requests
+
+from kbsfs_testlib import Daemon, free_port, make_ed25519_keypair, make_self_signed_cert
+
+# the identity provider start_admin_jwt_kbs trusts for admin tokens
+ADMIN_ISSUER, ADMIN_AUDIENCE = "kbsfs-test", "kbs"
 
 ALLOW_ALL = "package policy\n\ndefault allow = true\n"
 
@@ -52,3 +59,42 @@ class Kbs:
         """kbsfs options that reach this kbs with the sample TEE."""
         return [f"kbs_url={self.url}", f"kbs_cert={self.cert.cert}", "tee=sample",
                 "allow_sample", "timeout=5"]
+
+
+def start_admin_jwt_kbs(d):
+    """A kbs in directory d with TLS (d/kbs.crt), the built-in AS and Trustee's bearer-JWT
+    admin authentication: tokens of the Ed25519 key d/admin.key, issuer ADMIN_ISSUER and
+    audience ADMIN_AUDIENCE, role admin, may call every /kbs/ endpoint. Returns a namespace
+    (daemon, url, port, cert, admin: KeyPairFiles); the caller stops the daemon."""
+    port = free_port()
+    cert = make_self_signed_cert(d, name="kbs")
+    admin = make_ed25519_keypair(d, "admin")
+    iss, aud = ADMIN_ISSUER, ADMIN_AUDIENCE
+    cfg = d / "kbs-config.toml"
+    cfg.write_text(f"""
+[http_server]
+sockets = ["127.0.0.1:{port}"]
+insecure_http = false
+certificate = "{cert.cert}"
+private_key = "{cert.key}"
+
+[admin]
+authorization_mode = "AuthenticatedAuthorization"
+
+[admin.authentication.bearer_jwt]
+identity_providers = [
+  {{ issuer = "{iss}", audience = "{aud}", public_key_uri = "{admin.public}" }},
+]
+
+[admin.authorization.regex_acl]
+acls = [ {{ role = "admin", allowed_endpoints = "^/kbs/.+$" }} ]
+
+[attestation_token]
+insecure_header_jwk = true
+
+[attestation_service]
+type = "coco_as_builtin"
+""")
+    daemon = Daemon(["kbs", "--config-file", cfg], log_dir=d, ready_port=port).start()
+    return SimpleNamespace(daemon=daemon, url=f"https://127.0.0.1:{port}", port=port,
+                           cert=cert.cert, admin=admin)

@@ -15,12 +15,11 @@ import subprocess
 import pytest
 import requests
 
-from kbsfs_testlib import Daemon, DaemonError, find_binary, free_port, make_ed25519_keypair, \
-    make_self_signed_cert
+from kbs_server import ADMIN_AUDIENCE as AUDIENCE, ADMIN_ISSUER as ISSUER, start_admin_jwt_kbs
+from kbsfs_testlib import Daemon, DaemonError, find_binary, free_port
 from kbs_pyclient import jwt_verify_es256
 from swtpm_lib import attester_tool, swtpm  # noqa: F401
 
-ISSUER, AUDIENCE = "kbsfs-test", "kbs"
 DATA = os.environ.get("KBS_TEST_DATA", "")
 
 
@@ -320,45 +319,18 @@ def test_azure_vtpm_binds_initdata_to_pcr8_and_logs_to_a_pcr(tmp_dir, swtpm, tee
 @pytest.fixture(scope="module")
 def kbs(tmp_path_factory):
     d = tmp_path_factory.mktemp("kbs")
-    port = free_port()
-    cert = make_self_signed_cert(d, name="kbs")
-    admin_key = make_ed25519_keypair(d, "admin")
-    cfg = d / "kbs-config.toml"
-    cfg.write_text(f"""
-[http_server]
-sockets = ["127.0.0.1:{port}"]
-insecure_http = false
-certificate = "{cert.cert}"
-private_key = "{cert.key}"
-
-[admin]
-authorization_mode = "AuthenticatedAuthorization"
-
-[admin.authentication.bearer_jwt]
-identity_providers = [
-  {{ issuer = "{ISSUER}", audience = "{AUDIENCE}", public_key_uri = "{admin_key.public}" }},
-]
-
-[admin.authorization.regex_acl]
-acls = [ {{ role = "admin", allowed_endpoints = "^/kbs/.+$" }} ]
-
-[attestation_token]
-insecure_header_jwk = true
-
-[attestation_service]
-type = "coco_as_builtin"
-""")
-    daemon = Daemon(["kbs", "--config-file", cfg], log_dir=d, ready_port=port).start()
+    k = start_admin_jwt_kbs(d)
+    port, cert, admin_key, daemon = k.port, k.cert, k.admin, k.daemon
 
     def admin(*args):
         r = subprocess.run([str(find_binary("kbs-client")), "--url", f"https://127.0.0.1:{port}",
-                            "--cert-file", str(cert.cert), "config", "--auth-private-key",
+                            "--cert-file", str(cert), "config", "--auth-private-key",
                             str(admin_key.private), "--admin-issuer", ISSUER, "--admin-audience",
                             AUDIENCE, *map(str, args)], capture_output=True, text=True,
                            timeout=60, cwd=d, env=dict(os.environ, HOME=str(d)))
         assert r.returncode == 0, r.stderr
     try:
-        yield {"url": f"https://127.0.0.1:{port}", "cert": cert.cert, "admin": admin, "dir": d}
+        yield {"url": k.url, "cert": cert, "admin": admin, "dir": d}
     finally:
         daemon.stop()
 

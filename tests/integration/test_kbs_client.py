@@ -18,11 +18,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from kbsfs_testlib import Daemon, find_binary, free_port, make_ed25519_keypair, \
-    make_self_signed_cert
+from kbs_server import ADMIN_AUDIENCE as AUDIENCE, ADMIN_ISSUER as ISSUER, start_admin_jwt_kbs
+from kbsfs_testlib import find_binary, free_port, make_ed25519_keypair, make_self_signed_cert
 
 EX_OK, EX_FAIL, EX_USAGE, EX_DENIED, EX_NOTFOUND, EX_NETWORK, EX_ATTEST, EX_CRYPTO = range(8)
-ISSUER, AUDIENCE = "kbsfs-test", "kbs"
 
 
 def b64url(b):
@@ -70,41 +69,12 @@ class Kbs:
 @pytest.fixture(scope="module")
 def kbs(tmp_path_factory):
     d = tmp_path_factory.mktemp("kbs")
-    port = free_port()
-    cert = make_self_signed_cert(d, name="kbs")
-    admin = make_ed25519_keypair(d, "admin")
+    k = start_admin_jwt_kbs(d)
     other = make_ed25519_keypair(d, "intruder")
-    cfg = d / "kbs-config.toml"
-    cfg.write_text(f"""
-[http_server]
-sockets = ["127.0.0.1:{port}"]
-insecure_http = false
-certificate = "{cert.cert}"
-private_key = "{cert.key}"
-
-[admin]
-authorization_mode = "AuthenticatedAuthorization"
-
-[admin.authentication.bearer_jwt]
-identity_providers = [
-  {{ issuer = "{ISSUER}", audience = "{AUDIENCE}", public_key_uri = "{admin.public}" }},
-]
-
-[admin.authorization.regex_acl]
-acls = [ {{ role = "admin", allowed_endpoints = "^/kbs/.+$" }} ]
-
-[attestation_token]
-insecure_header_jwk = true
-
-[attestation_service]
-type = "coco_as_builtin"
-""")
-    daemon = Daemon(["kbs", "--config-file", cfg], log_dir=d, ready_port=port).start()
     try:
-        yield Kbs(d, daemon, f"https://127.0.0.1:{port}", cert.cert, admin.private,
-                  other.private)
+        yield Kbs(d, k.daemon, k.url, k.cert, k.admin.private, other.private)
     finally:
-        daemon.stop()
+        k.daemon.stop()
 
 
 @pytest.fixture
