@@ -118,6 +118,15 @@ awk -v r="$rcar" -v b="$bearer" -v n="${nginx_line:-0 0 0}" -v e="$ecdh" -v s="$
 	printf "%-40s %8.0f %9.0f %9.0f %7.2f\n", "Bearer GET (JWE ECDH-ES P-256)", B[1], bc, gb, bc / gb
 	printf "%-40s %8.0f %9.0f %9s %7s\n", "nginx static GET (same TLS, client)", N[1], nc, "-", "-"
 	printf "openssl speed (1 CPU): ecdhp256 %.0f op/s, ecdsap256 sign %.0f op/s\n", e, s
+	# Floor of a keep-alive RCAR: two TLS request/response exchanges at the nginx server CPU
+	# per exchange (kernel + TLS records + minimal HTTP, no application work) plus one ES256
+	# signature; the best RCAR ops/cpu-s any server could reach on this machine and setup.
+	if (nc > 0 && s > 0) {
+		ex = 1e6 / nc; sg = 1e6 / s; fl = 2 * ex + sg
+		printf "RCAR floor: 2 x %.1f us (nginx exchange) + %.1f us (ES256 sign) = %.1f us -> %.0f ops/cpu-s, ratio %.2f; measured %.0f ops/cpu-s = %.1f us, ratio %.2f\n", ex, sg, fl, 1e6 / fl, 1e6 / fl / s, rc, (rc > 0 ? 1e6 / rc : 0), rc / s
+	} else {
+		print "RCAR floor: n/a (needs the nginx figure)"
+	}
 }'
 echo "kbs RSS: idle ${rss_idle} kB, peak under load ${rss_load} kB"
 echo "raw (ops/s ok failed): rcar=[$rcar] bearer=[$bearer] nginx=[${nginx_line:-}]"

@@ -5,6 +5,7 @@
 #     only while the measured handshakes run: start-up and warm-up are zeroed out)
 #   * system calls per RCAR (strace -c on the worker thread)
 #   tests/bench/kbs_rcar_cost.sh [build-dir] [seconds]
+# KBS_COST_PROFILE=<file> keeps the callgrind profile (callgrind_annotate --inclusive=yes <file>).
 # Not part of ctest. Figures: docs/performance.md.
 set -eu
 . "$(dirname "$0")/bench_lib.sh"
@@ -50,7 +51,9 @@ callgrind_control -d "$pid" >/dev/null 2>&1
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 pid=""
-ir=$(callgrind_annotate "$tmp/cg.$(ls "$tmp" | sed -n 's/^cg\.\([0-9]*\)\.1$/\1/p').1" 2>/dev/null |
+prof="$tmp/cg.$(ls "$tmp" | sed -n 's/^cg\.\([0-9]*\)\.1$/\1/p').1"
+[ -n "${KBS_COST_PROFILE:-}" ] && cp "$prof" "$KBS_COST_PROFILE"
+ir=$(callgrind_annotate "$prof" 2>/dev/null |
 	awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 
 # system calls
