@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,9 @@ static bool utf8_valid(const char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len)
-		if (utf8_next((const unsigned char *)s, len, &i) < 0)
+		if ((unsigned char)s[i] < 0x80)
+			i++;
+		else if (utf8_next((const unsigned char *)s, len, &i) < 0)
 			return false;
 	return true;
 }
@@ -107,7 +110,16 @@ static int member_cmp(const void *a, const void *b)
 	const struct member *ma = a, *mb = b;
 	struct u16it ia = {(const unsigned char *)ma->key, ma->klen, 0, 0};
 	struct u16it ib = {(const unsigned char *)mb->key, mb->klen, 0, 0};
+	const unsigned char *ka = ia.s, *kb = ib.s;
+	size_t n = ma->klen < mb->klen ? ma->klen : mb->klen, i = 0;
 
+	/* ASCII up to the first difference: UTF-16 order is byte order, a prefix sorts first */
+	while (i < n && ka[i] == kb[i] && ka[i] < 0x80)
+		i++;
+	if (i == n)
+		return ma->klen == mb->klen ? 0 : ma->klen < mb->klen ? -1 : 1;
+	if (ka[i] < 0x80 && kb[i] < 0x80)
+		return ka[i] < kb[i] ? -1 : 1;
 	for (;;) {
 		long ua = u16_next(&ia), ub = u16_next(&ib);
 
@@ -116,6 +128,21 @@ static int member_cmp(const void *a, const void *b)
 		if (ua < 0)
 			return 0;
 	}
+}
+
+/*
+ * True when none of the 8 bytes at p needs escaping (none < 0x20, '"' or '\\'): the classic
+ * "has a byte less than n" / "has a zero byte" word tests, exact for "any byte".
+ */
+static inline bool block_plain(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t x, q, bs;
+
+	memcpy(&x, p, sizeof(x));
+	q = x ^ (ones * '"');
+	bs = x ^ (ones * '\\');
+	return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs) == 0;
 }
 
 int json_append_escaped(struct buf *b, const char *s, size_t len, bool upper_hex)
@@ -127,10 +154,15 @@ int json_append_escaped(struct buf *b, const char *s, size_t len, bool upper_hex
 	if ((rc = buf_reserve(b, len + 2)) || (rc = buf_append_byte(b, '"')))
 		return rc;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 		char esc[7];
 		size_t elen = 2;
 
+		while (len - i >= 8 && block_plain(s + i)) /* long plain runs: 8 bytes a step */
+			i += 8;
+		if (i == len)
+			break;
+		c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		esc[0] = '\\';

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void set_err(struct json_err *err, const char *fmt, ...)
@@ -21,6 +22,289 @@ static void set_err(struct json_err *err, const char *fmt, ...)
 	va_end(ap);
 	err->line = 0;
 	err->column = 0;
+}
+
+/* ---- fast path ---------------------------------------------------------------------------
+ * A small recursive-descent parser for the JSON that request bodies actually carry: ASCII
+ * strings with the common escapes, integers, literals, objects and arrays. It builds the same
+ * jansson tree json_loadb() would (members in input order) and gives up - KBS_ERR_UNSUPPORTED,
+ * nothing allocated - on anything else: a syntax or strictness error, non-ASCII bytes, a
+ * surrogate or NUL escape, a number with a fraction or exponent, "-0", more than 18 digits,
+ * nesting deeper than FP_MAX_DEPTH or a failed allocation. json_parse_flags() then runs
+ * jansson, so every error message and every edge case stays jansson's; the fast path only
+ * saves jansson's per-character lexer on well-formed input (tests/fuzz/fuzz_json_fast.c checks
+ * that whatever it accepts, jansson accepts with an identical tree).
+ */
+#define FP_MAX_DEPTH 64
+
+struct fp {
+	const char *p, *end;
+	char *tmp; /* decode buffer for strings with escapes (malloc'ed on first use) */
+	size_t tmpcap;
+};
+
+static inline void fp_ws(struct fp *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+		f->p++;
+}
+
+static int fp_hex(const char *s)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* String at f->p (the opening quote) -> its decoded bytes (s, n), in the input or in f->tmp. */
+static int fp_string(struct fp *f, const char **s, size_t *n)
+{
+	const char *q = ++f->p, *start = q;
+	size_t o;
+
+	while (q < f->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 &&
+	       (unsigned char)*q < 0x80)
+		q++;
+	if (q < f->end && *q == '"') { /* no escapes: the bytes as they are */
+		*s = start;
+		*n = (size_t)(q - start);
+		f->p = q + 1;
+		return KBS_OK;
+	}
+	/* escapes: the decoded text is never longer than the encoded one */
+	if ((size_t)(f->end - start) > f->tmpcap) {
+		size_t cap = (size_t)(f->end - start);
+		char *t = realloc(f->tmp, cap);
+		if (!t)
+			return KBS_ERR_UNSUPPORTED;
+		f->tmp = t;
+		f->tmpcap = cap;
+	}
+	o = (size_t)(q - start);
+	memcpy(f->tmp, start, o);
+	while (q < f->end && *q != '"') {
+		unsigned char c = (unsigned char)*q;
+		if (c < 0x20 || c >= 0x80)
+			return KBS_ERR_UNSUPPORTED;
+		if (c != '\\') {
+			f->tmp[o++] = (char)c;
+			q++;
+			continue;
+		}
+		if (f->end - q < 2)
+			return KBS_ERR_UNSUPPORTED;
+		if (q[1] != 'u') {
+			static const char in[8] = "\"\\/bfnrt", dec[8] = "\"\\/\b\f\n\r\t";
+			const char *m = memchr(in, q[1], sizeof(in));
+			if (!m)
+				return KBS_ERR_UNSUPPORTED;
+			f->tmp[o++] = dec[m - in];
+		} else {
+			int u = f->end - q >= 6 ? fp_hex(q + 2) : -1;
+			/* NUL and surrogates (pairs or lone) are left to jansson */
+			if (u <= 0 || (u >= 0xD800 && u <= 0xDFFF))
+				return KBS_ERR_UNSUPPORTED;
+			if (u < 0x80) {
+				f->tmp[o++] = (char)u;
+			} else if (u < 0x800) {
+				f->tmp[o++] = (char)(0xC0 | (u >> 6));
+				f->tmp[o++] = (char)(0x80 | (u & 0x3F));
+			} else {
+				f->tmp[o++] = (char)(0xE0 | (u >> 12));
+				f->tmp[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+				f->tmp[o++] = (char)(0x80 | (u & 0x3F));
+			}
+			q += 4;
+		}
+		q += 2;
+	}
+	if (q >= f->end)
+		return KBS_ERR_UNSUPPORTED;
+	*s = f->tmp;
+	*n = o;
+	f->p = q + 1;
+	return KBS_OK;
+}
+
+static json_t *fp_value(struct fp *f, int depth);
+
+static json_t *fp_object(struct fp *f, int depth)
+{
+	json_t *o = json_object(), *v;
+	char kbuf[128];
+	const char *k;
+	size_t kl;
+
+	if (!o)
+		return NULL;
+	f->p++;
+	fp_ws(f);
+	if (f->p < f->end && *f->p == '}') {
+		f->p++;
+		return o;
+	}
+	for (;;) {
+		if (f->p >= f->end || *f->p != '"' || fp_string(f, &k, &kl) != KBS_OK)
+			goto fail;
+		if (k == f->tmp) { /* decoded: f->tmp is reused by the value's strings */
+			if (kl > sizeof(kbuf))
+				goto fail;
+			memcpy(kbuf, k, kl);
+			k = kbuf;
+		}
+		/* jansson rejects duplicates (JSON_REJECT_DUPLICATES): leave the message to it */
+		if (json_object_getn(o, k, kl))
+			goto fail;
+		fp_ws(f);
+		if (f->p >= f->end || *f->p != ':')
+			goto fail;
+		f->p++;
+		fp_ws(f);
+		if (!(v = fp_value(f, depth + 1)))
+			goto fail;
+		if (json_object_setn_new_nocheck(o, k, kl, v) != 0)
+			goto fail;
+		fp_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fp_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			return o;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *fp_array(struct fp *f, int depth)
+{
+	json_t *a = json_array(), *v;
+
+	if (!a)
+		return NULL;
+	f->p++;
+	fp_ws(f);
+	if (f->p < f->end && *f->p == ']') {
+		f->p++;
+		return a;
+	}
+	for (;;) {
+		if (!(v = fp_value(f, depth + 1)) || json_array_append_new(a, v) != 0)
+			goto fail;
+		fp_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fp_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return a;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+/* -?(0|[1-9][0-9]{0,17}) not followed by '.', 'e' or 'E'; "-0" is left to jansson. */
+static json_t *fp_integer(struct fp *f)
+{
+	const char *q = f->p;
+	bool neg = *q == '-';
+	json_int_t v = 0;
+	int nd = 0;
+
+	q += neg;
+	if (q >= f->end || *q < '0' || *q > '9' || (*q == '0' && neg))
+		return NULL;
+	if (*q == '0') {
+		q++;
+	} else {
+		while (q < f->end && *q >= '0' && *q <= '9' && nd < 19) {
+			v = v * 10 + (*q++ - '0');
+			nd++;
+		}
+		if (nd > 18)
+			return NULL;
+	}
+	if (q < f->end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
+		return NULL;
+	f->p = q;
+	return json_integer(neg ? -v : v);
+}
+
+static bool fp_lit(struct fp *f, const char *lit, size_t n)
+{
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
+		return false;
+	f->p += n;
+	return true;
+}
+
+static json_t *fp_value(struct fp *f, int depth)
+{
+	const char *s;
+	size_t n;
+
+	if (f->p >= f->end || depth > FP_MAX_DEPTH)
+		return NULL;
+	switch (*f->p) {
+	case '{':
+		return fp_object(f, depth);
+	case '[':
+		return fp_array(f, depth);
+	case '"':
+		return fp_string(f, &s, &n) == KBS_OK ? json_stringn_nocheck(s, n) : NULL;
+	case 't':
+		return fp_lit(f, "true", 4) ? json_true() : NULL;
+	case 'f':
+		return fp_lit(f, "false", 5) ? json_false() : NULL;
+	case 'n':
+		return fp_lit(f, "null", 4) ? json_null() : NULL;
+	default:
+		return fp_integer(f);
+	}
+}
+
+int json_parse_fast(const char *text, size_t len, json_t **out)
+{
+	struct fp f = {text, text + len, NULL, 0};
+	json_t *v;
+
+	if (!out)
+		return KBS_ERR_INVAL;
+	*out = NULL;
+	if (!text)
+		return KBS_ERR_UNSUPPORTED;
+	fp_ws(&f);
+	v = fp_value(&f, 1);
+	free(f.tmp);
+	if (!v)
+		return KBS_ERR_UNSUPPORTED;
+	fp_ws(&f);
+	if (f.p != f.end) {
+		json_decref(v);
+		return KBS_ERR_UNSUPPORTED;
+	}
+	*out = v;
+	return KBS_OK;
 }
 
 int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags, json_t **out,
@@ -45,6 +329,9 @@ int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags
 		set_err(err, "JSON text of %zu bytes exceeds the limit of %zu bytes", len, maxlen);
 		return KBS_ERR_RANGE;
 	}
+	/* the fast path refuses "\u0000", so it serves JSON_P_ALLOW_NUL alike */
+	if (json_parse_fast(text, len, out) == KBS_OK)
+		return KBS_OK;
 	if (flags & JSON_P_ALLOW_NUL)
 		jflags |= JSON_ALLOW_NUL;
 	/* Without JSON_DISABLE_EOF_CHECK jansson rejects anything but whitespace after the value.

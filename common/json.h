@@ -45,6 +45,14 @@ int json_parse_flags(const char *text, size_t len, size_t maxlen, unsigned flags
 		     struct json_err *err);
 
 /*
+ * The fast path json_parse_flags() tries first: a strict parser for well-formed ASCII JSON
+ * with integers (no fractions/exponents), simple and BMP \u escapes, depth <= 64. Builds the
+ * tree jansson would; KBS_ERR_UNSUPPORTED (nothing allocated) for anything else, including
+ * every invalid input, so callers then run jansson for its verdict and message.
+ */
+int json_parse_fast(const char *text, size_t len, json_t **out);
+
+/*
  * Path lookups; *out is a borrowed reference / pointer into the JSON value.
  * Path grammar: "" is root itself; segments "name" separated by '.', each optionally followed
  * by "[N]" indexes; a path may start with "[N]" for a root array. Member names cannot contain

@@ -287,9 +287,18 @@ static int put_value(struct buf *b, const json_t *v, int depth)
 	}
 	case JSON_STRING:
 		return put_string(b, json_string_value(v), json_string_length(v));
-	case JSON_INTEGER:
-		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf_append(b, num, (size_t)n);
+	case JSON_INTEGER: {
+		/* decimal digits right to left (what "%lld" prints, without printf) */
+		json_int_t x = json_integer_value(v);
+		unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+		n = (int)sizeof(num);
+		do
+			num[--n] = (char)('0' + u % 10);
+		while ((u /= 10) != 0);
+		if (x < 0)
+			num[--n] = '-';
+		return buf_append(b, num + n, sizeof(num) - (size_t)n);
+	}
 	case JSON_REAL:
 		return put_real(b, json_real_value(v));
 	case JSON_TRUE:

@@ -72,6 +72,16 @@ int kbs_handle_resource_get(struct kbs_ctx *k, struct repo *repo, const char *pl
 			    const struct http_request *req, struct http_response *resp,
 			    const char *rpath);
 
+/* Length of an IMF-fixdate (RFC 9110 §5.6.7), "Sun, 06 Nov 1994 08:49:37 GMT". */
+#define KBS_HTTP_DATE_LEN 29
+
+/*
+ * Formats t as an IMF-fixdate (the session cookie's Expires): the bytes strftime
+ * "%a, %d %b %Y %H:%M:%S GMT" gives in the C locale for 1970..9999 (clamped to those ends
+ * outside). Returns the length.
+ */
+size_t kbs_http_date(time_t t, char out[KBS_HTTP_DATE_LEN + 1]);
+
 /* Admin handlers (kbs_admin_api.c); each checks the admin credentials first. */
 int kbs_handle_resource_write(struct kbs_ctx *k, struct repo *repo,
 			      const struct http_request *req, struct http_response *resp,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/b64.h"
+#include "common/civil.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -21,20 +22,66 @@ static const char *const known_tees[] = {"az-snp-vtpm", "az-tdx-vtpm", "nvidia",
 					 "snp", "tdx", "cca", "csv", "se", "hygondcu", "tpm",
 					 "sample", "sampledevice", NULL};
 
-static void http_date(time_t t, char *out, size_t outlen)
+/* Two decimal digits of v (0..99) and a separator. */
+static char *put2(char *p, int64_t v, char sep)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	*p++ = (char)('0' + v / 10);
+	*p++ = (char)('0' + v % 10);
+	*p++ = sep;
+	return p;
 }
 
+size_t kbs_http_date(time_t t, char out[KBS_HTTP_DATE_LEN + 1])
+{
+	static const char wd[] = "ThuFriSatSunMonTueWed"; /* 1970-01-01 was a Thursday */
+	static const char mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int64_t days = (int64_t)t / 86400, sec = (int64_t)t % 86400, y, m, d;
+	char *p = out;
+
+	if (sec < 0) {
+		sec += 86400;
+		days--;
+	}
+	civil_date_from_days(days, &y, &m, &d);
+	if (y < 1970 || y > 9999) { /* beyond the format's four digits: the nearest end */
+		memcpy(out, y < 1970 ? "Thu, 01 Jan 1970 00:00:00 GMT" : "Fri, 31 Dec 9999 23:59:59 GMT",
+		       KBS_HTTP_DATE_LEN + 1);
+		return KBS_HTTP_DATE_LEN;
+	}
+	memcpy(p, wd + 3 * (((days % 7) + 7) % 7), 3);
+	p += 3;
+	*p++ = ',';
+	*p++ = ' ';
+	p = put2(p, d, ' ');
+	memcpy(p, mo + 3 * (m - 1), 3);
+	p += 3;
+	*p++ = ' ';
+	for (int64_t div = 1000; div; div /= 10)
+		*p++ = (char)('0' + (y / div) % 10);
+	*p++ = ' ';
+	p = put2(p, sec / 3600, ':');
+	p = put2(p, sec / 60 % 60, ':');
+	p = put2(p, sec % 60, ' ');
+	memcpy(p, "GMT", 4);
+	return KBS_HTTP_DATE_LEN;
+}
+
+/* "kbs-session-id=<id>; Expires=<IMF-fixdate>", assembled without printf (once per RCAR step) */
 static int set_cookie(struct http_response *resp, const char *id, time_t expires)
 {
-	char date[64], v[160];
+	static const char pre[] = "kbs-session-id=", mid[] = "; Expires=";
+	char v[sizeof(pre) + KBS_SESSION_ID_LEN + sizeof(mid) + KBS_HTTP_DATE_LEN + 8];
+	size_t idl = strlen(id), n = 0;
 
-	http_date(expires, date, sizeof(date));
-	snprintf(v, sizeof(v), "kbs-session-id=%s; Expires=%s", id, date);
+	if (idl > KBS_SESSION_ID_LEN)
+		return KBS_ERR_INTERNAL;
+	memcpy(v, pre, sizeof(pre) - 1);
+	n += sizeof(pre) - 1;
+	memcpy(v + n, id, idl);
+	n += idl;
+	memcpy(v + n, mid, sizeof(mid) - 1);
+	n += sizeof(mid) - 1;
+	kbs_http_date(expires, v + n);
 	return http_response_header(resp, "Set-Cookie", v);
 }
 
@@ -215,7 +262,9 @@ int kbs_handle_auth(struct kbs_ctx *k, const struct http_request *req, struct ht
 	/* base64 nonce: no JSON escaping needed */
 	resp->status = 200;
 	buf_reset(&resp->body);
-	if (buf_printf(&resp->body, "{\"nonce\":\"%s\",\"extra-params\":\"\"}", nonce) != KBS_OK ||
+	if (buf_append_str(&resp->body, "{\"nonce\":\"") != KBS_OK ||
+	    buf_append_str(&resp->body, nonce) != KBS_OK ||
+	    buf_append_str(&resp->body, "\",\"extra-params\":\"\"}") != KBS_OK ||
 	    http_response_header(resp, "Content-Type", "application/json") != KBS_OK ||
 	    set_cookie(resp, id, expires) != KBS_OK) {
 		snprintf(why, sizeof(why), "out of memory");
@@ -280,14 +329,19 @@ fail:
 	return rc;
 }
 
-static int respond_token(struct http_response *resp, const char *id, time_t expires,
-			 const char *token)
+/*
+ * {"token":"<token>"} + the session cookie. A JWS compact token is base64url and dots, so it
+ * needs no JSON escaping; the in-process AS's signer emits nothing else, so only a token from
+ * a remote AS (coco_as_grpc) is checked (a scan of its ~4 KB per RCAR otherwise).
+ */
+static int respond_token(struct kbs_ctx *k, struct http_response *resp, const char *id,
+			 time_t expires, const char *token)
 {
 	int rc;
 
-	/* a JWS compact token is base64url and dots: no JSON escaping needed */
-	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
-	    strlen(token))
+	if (k->asg &&
+	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+		    strlen(token))
 		return KBS_ERR_INTERNAL;
 	resp->status = 200;
 	buf_reset(&resp->body);
@@ -328,7 +382,7 @@ int kbs_handle_attest(struct kbs_ctx *k, const struct http_request *req, struct 
 	}
 	if (s.attested && s.token) {
 		/* Trustee returns the stored token again without re-verifying */
-		rc = respond_token(resp, id, s.expires, s.token);
+		rc = respond_token(k, resp, id, s.expires, s.token);
 		kbs_session_info_release(&s);
 		return rc;
 	}
@@ -418,7 +472,7 @@ int kbs_handle_attest(struct kbs_ctx *k, const struct http_request *req, struct 
 	if (log_get_level() >= LOG_LVL_INFO) /* spares formatting the peer address */
 		log_info("kbs: attestation of %s (%s) succeeded: ear.status %s", s.tee,
 			 http_request_peer(req), res.status);
-	rc = respond_token(resp, id, s.expires, res.token);
+	rc = respond_token(k, resp, id, s.expires, res.token);
 	goto done;
 fail:
 	if (counted || s.tee[0])

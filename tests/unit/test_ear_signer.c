@@ -80,6 +80,30 @@ static void test_json_writer_edge_values(void **state)
 		json_array_append_new(a, json_real(reals[i]));
 	json_array_append_new(a, json_integer(INT64_MIN));
 	json_array_append_new(a, json_integer(INT64_MAX));
+	/* integers are formatted without printf: every digit-count boundary, both signs */
+	for (long long p = 1; p > 0 && p <= INT64_MAX / 10; p *= 10) {
+		json_array_append_new(a, json_integer(p - 1));
+		json_array_append_new(a, json_integer(p));
+		json_array_append_new(a, json_integer(-p));
+		json_array_append_new(a, json_integer(1 - p));
+	}
+	json_array_append_new(a, json_integer(INT64_MIN + 1));
+	/* strings are scanned 8 bytes at a time: every escaped byte at every offset of a block,
+	 * next to bytes that must stay raw (0x7f, the neighbours of the escaped ones) */
+	{
+		static const char special[] = {'"', '\\', 0x1f, 0x01, '\n', '\t'};
+		static const char plain[] = " !#[]\x7f~az";
+		char s[40];
+		for (size_t k = 0; k < sizeof(special); k++)
+			for (size_t pos = 0; pos < 24; pos++) {
+				for (size_t j = 0; j < 24; j++)
+					s[j] = plain[(j + pos) % (sizeof(plain) - 1)];
+				s[pos] = special[k];
+				assert_int_equal(json_array_append_new(a, json_stringn(s, 24)), 0);
+				assert_int_equal(json_array_append_new(a, json_stringn(s, pos + 1)),
+						 0);
+			}
+	}
 	json_array_append_new(a, json_true());
 	json_array_append_new(a, json_false());
 	json_array_append_new(a, json_null());

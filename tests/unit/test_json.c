@@ -393,6 +393,116 @@ static void bad_arguments(void **state)
 	assert_false(json_has(NULL, ""));
 }
 
+/* The compact dump of what jansson itself makes of s (json_parse's flags). */
+static char *jansson_dump(const char *s, size_t len)
+{
+	json_error_t je;
+	json_t *v = json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	char *d;
+
+	if (!v)
+		fail_msg("jansson refused %s: %s", s, je.text);
+	d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	return d;
+}
+
+static void fast_path_builds_the_tree_jansson_builds(void **state)
+{
+	static const char *const ok[] = {
+	    /* the shape of a real /attest body (sample TEE, EC key) */
+	    "{\"runtime-data\":{\"nonce\":\"L8KFbNjQ9Ph8ZSwa3qq4VdNd6O1zM4rQ7dbSuAw2MAI=\","
+	    "\"tee-pubkey\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES256\",\"x\":\"nXnfQ\","
+	    "\"y\":\"3tdJcw\"}},\"tee-evidence\":{\"primary_evidence\":{\"svn\":\"1\","
+	    "\"report_data\":\"AAAA\"},\"additional_evidence\":\"{\\\"gpu\\\":{\\\"n\\\":1}}\"},"
+	    "\"init-data\":{\"format\":\"toml\",\"body\":\"version = \\\"0.1.0\\\"\\n\"}}",
+	    " \t\r\n{ \"b\" : [ 1 , -2 , 0 , true , false , null , { } , [ ] ] , \"a\" : \"z\" } \n",
+	    "\"x\\\"y\\\\z\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20AC\\u07FF\\u0800\\uFFFF\"",
+	    "{\"k\\u00e9y\":1,\"kéy\\u0020\":2}", /* escaped keys; the second is not ASCII */
+	    "[123456789012345678,-123456789012345678,0]",
+	    "{\"z\":1,\"y\":2,\"x\":{\"w\":[[[[]]]]}}",
+	    "17",
+	    "{\"del\":\"\x7f\"}", /* DEL is not a control character in JSON */
+	    "null",
+	    "\"\"",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		json_t *v = NULL;
+		char *want = jansson_dump(ok[i], strlen(ok[i])), *got;
+		int rc = json_parse_fast(ok[i], strlen(ok[i]), &v);
+
+		if (i == 3) { /* non-ASCII key: left to jansson, json_parse still gets it right */
+			assert_int_equal(rc, KBS_ERR_UNSUPPORTED);
+			assert_null(v);
+			v = parse_ok(ok[i]);
+		} else {
+			assert_int_equal(rc, KBS_OK);
+		}
+		got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(v);
+	}
+}
+
+static void fast_path_leaves_everything_else_to_jansson(void **state)
+{
+	/* valid JSON outside the fast subset: json_parse must still return jansson's tree */
+	static const char *const valid[] = {
+	    "1.5", "1e3", "-0", "1234567890123456789", "\"\\ud83d\\ude00\"", "\"é\"", "[0.0]",
+	};
+	/* invalid JSON: the fast path refuses, json_parse reports jansson's message */
+	static const char *const invalid[] = {
+	    "{\"a\":1,\"a\":2}", "{\"a\":1} x", "[1,]", "{\"a\"}", "\"\\x\"", "\"\\u0000\"",
+	    "\"\\ud800\"", "01", "-", "tru", "[1", "{", "", " ", "\"a\nb\"", "\"\xff\"",
+	    "[]]", "nul", "\"\\u12\"",
+	};
+	char deep[200];
+
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		json_t *v = (json_t *)0x1;
+		char *want = jansson_dump(valid[i], strlen(valid[i])), *got;
+
+		assert_int_equal(json_parse_fast(valid[i], strlen(valid[i]), &v),
+				 KBS_ERR_UNSUPPORTED);
+		assert_null(v);
+		v = parse_ok(valid[i]);
+		got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(v);
+	}
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+		json_t *v = (json_t *)0x1;
+		json_error_t je;
+		struct json_err e;
+		size_t n = strlen(invalid[i]);
+
+		assert_int_equal(json_parse_fast(invalid[i], n, &v), KBS_ERR_UNSUPPORTED);
+		assert_null(v);
+		assert_null(json_loadb(invalid[i], n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				       &je));
+		assert_int_equal(json_parse(invalid[i], n, 0, &v, &e), KBS_ERR_PARSE);
+		assert_string_equal(e.msg, je.text);
+		assert_int_equal(e.line, je.line > 0 ? je.line : 0);
+	}
+	/* 65 levels: beyond the fast path's depth, well within jansson's */
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	{
+		json_t *v = (json_t *)0x1;
+		assert_int_equal(json_parse_fast(deep, 130, &v), KBS_ERR_UNSUPPORTED);
+		assert_null(v);
+		assert_int_equal(json_parse(deep, 130, 0, &v, NULL), KBS_OK);
+		json_decref(v);
+		assert_int_equal(json_parse_fast(deep + 1, 128, &v), KBS_OK);
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +520,8 @@ int main(void)
 	    cmocka_unit_test(type_names),
 	    cmocka_unit_test(allocation_failure_fails_cleanly),
 	    cmocka_unit_test(bad_arguments),
+	    cmocka_unit_test(fast_path_builds_the_tree_jansson_builds),
+	    cmocka_unit_test(fast_path_leaves_everything_else_to_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,9 +8,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "server/kbs/kbs_int.h"
 #include "server/kbs/session.h"
 
 static void test_create_formats(void **state)
@@ -116,6 +118,33 @@ static void test_bounded_with_sweep(void **state)
 	kbs_sessions_free(s);
 }
 
+/* The cookie's Expires date is what strftime gives in the C locale, without calling it. */
+static void test_cookie_date_matches_strftime(void **state)
+{
+	static const time_t ts[] = {0,	       86399,	   86400,      951782400,  951868799,
+				    1700000000, 1767225599, 2147483647, 4102444799, 4107542400,
+				    253402300799};
+	char want[64], got[KBS_HTTP_DATE_LEN + 1];
+	struct tm tm;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		gmtime_r(&ts[i], &tm);
+		strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		assert_int_equal(kbs_http_date(ts[i], got), KBS_HTTP_DATE_LEN);
+		assert_string_equal(got, want);
+	}
+	/* every day of a leap-year span, at a time with all-different digits */
+	for (time_t t = 946684800 + 12 * 3600 + 34 * 60 + 56; t < 1009843200; t += 86400) {
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		kbs_http_date(t, got);
+		assert_string_equal(got, want);
+	}
+	kbs_http_date(253402300800, got); /* year 10000: the format's last date */
+	assert_string_equal(got, "Fri, 31 Dec 9999 23:59:59 GMT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_single_use),
 		cmocka_unit_test(test_expiry_and_unknown),
 		cmocka_unit_test(test_bounded_with_sweep),
+		cmocka_unit_test(test_cookie_date_matches_strftime),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
