@@ -311,3 +311,41 @@ def test_get_resource_sends_positional_init_data(daemons, tmp_dir, free_port):
     assert base64.b64decode(r.stdout.strip()) == b"init-data gated"
     r = get()
     assert r.returncode == 3 and "PolicyDeny" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("curve", ["P-521", "P-384"])
+def test_tee_key_file_curves(daemons, tmp_dir, free_port, curve):
+    """--tee-key-file takes PKCS#8 EC P-256 / P-521 keys (docs/kbs-client.md); another curve
+    (P-384, which the KBS protocol's TEE key algorithms do not name) is refused before any
+    request, not sent to the KBS."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from kbs_pyclient import ALLOW_ALL, Admin, start_kbs
+    url, _, _, _ = start_kbs(daemons, tmp_dir, free_port())
+    admin = Admin(url)
+    assert admin.set_resource("default/audit/curve", b"curve bytes").status_code == 200
+    assert admin.set_resource_policy(ALLOW_ALL).status_code == 200
+    key = ec.generate_private_key({"P-521": ec.SECP521R1(), "P-384": ec.SECP384R1()}[curve])
+    kf = tmp_dir / "tee.pem"
+    kf.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+    kc = [str(find_binary("kbs-client")), "--url", url, "--tee", "sample"]
+    r = subprocess.run(kc + ["attest", "--tee-key-file", str(kf)], capture_output=True,
+                       text=True, timeout=60, cwd=str(tmp_dir))
+    if curve == "P-384":
+        assert r.returncode == EX_FAIL and r.stdout == "", (r.returncode, r.stdout)
+        assert "P-256/P-521" in r.stderr, r.stderr
+        return
+    assert r.returncode == EX_OK, r.stderr
+    tok = tmp_dir / "tok"
+    tok.write_text(r.stdout)
+    claims = json.loads(base64.urlsafe_b64decode(r.stdout.split(".")[1] + "=="))
+    tk = claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["runtime_data_claims"][
+        "tee-pubkey"]
+    assert tk["crv"] == "P-521" and tk["alg"] == "ECDH-ES+A256KW"
+    r = subprocess.run(kc + ["get-resource", "--path", "default/audit/curve", "--tee-key-file",
+                             str(kf), "--attestation-token", str(tok)],
+                       capture_output=True, text=True, timeout=60, cwd=str(tmp_dir))
+    assert r.returncode == EX_OK, r.stderr
+    assert base64.b64decode(r.stdout.strip()) == b"curve bytes"
