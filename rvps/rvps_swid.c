@@ -5,6 +5,9 @@
  * <edition>.measurement_<index>" with '-' -> '_', value = the non-zero Hash<N> attributes
  * (SHA-384 namespace) as hex strings. Resources without a non-zero hash are skipped. The RIM
  * signature is not checked (Trustee does not either).
+ *
+ * libxml2 (and the ICU libraries it pulls in, ~1 MB resident) is loaded with dlopen() when a
+ * SWID manifest is extracted, not linked into every kbs (common/dynlib.h).
  */
 #include "rvps/rvps.h"
 
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynlib.h"
 #include "common/err.h"
 
 #define SWID_NS "http://standards.iso.org/iso/19770/-2/2015/schema.xsd"
@@ -22,6 +26,36 @@
 	"tcg-reference-integrity-manifest-rim-information-model/"
 #define HASH_NS "http://www.w3.org/2001/04/xmlenc#sha384"
 #define SWID_MAX_HASHES 64
+
+/* The libxml2 functions the extractor calls, each with the type of the real one. */
+struct xml_api {
+	void *lib[1];
+	DYNLIB_FN(xmlReadMemory);
+	DYNLIB_FN(xmlDocGetRootElement);
+	DYNLIB_FN(xmlGetNoNsProp);
+	DYNLIB_FN(xmlGetNsProp);
+	DYNLIB_FN(xmlFreeDoc);
+	xmlFreeFunc *free_fn; /* xmlFree is a variable holding libxml2's deallocator */
+};
+
+static const char *const xml_libs[1] = {KBS_XML2_SONAME};
+
+#define SYM(n) DYNLIB_SYM(struct xml_api, 0, n)
+static const struct dynlib_sym xml_syms[] = {
+	SYM(xmlReadMemory),
+	SYM(xmlDocGetRootElement),
+	SYM(xmlGetNoNsProp),
+	SYM(xmlGetNsProp),
+	SYM(xmlFreeDoc),
+	{0, "xmlFree", offsetof(struct xml_api, free_fn)},
+};
+#undef SYM
+
+static void xml_free(const struct xml_api *x, xmlChar *p)
+{
+	if (p)
+		(*x->free_fn)(p);
+}
 
 static bool is_elem(const xmlNode *n, const char *local)
 {
@@ -58,6 +92,7 @@ static bool all_zero(const char *s)
 }
 
 struct swid_walk {
+	const struct xml_api *x;
 	const char *prefix;
 	int64_t exp;
 	struct rvps_rv_list *out;
@@ -67,7 +102,8 @@ struct swid_walk {
 
 static int one_resource(struct swid_walk *w, xmlNode *res)
 {
-	xmlChar *type = xmlGetNoNsProp(res, (const xmlChar *)"type");
+	const struct xml_api *x = w->x;
+	xmlChar *type = x->xmlGetNoNsProp(res, (const xmlChar *)"type");
 	xmlChar *index = NULL;
 	json_t *hashes = NULL;
 	char name[RVPS_MAX_NAME + 1];
@@ -75,7 +111,7 @@ static int one_resource(struct swid_walk *w, xmlNode *res)
 
 	if (!type || strcmp((const char *)type, "Measurement") != 0)
 		goto out;
-	if (!(index = xmlGetNoNsProp(res, (const xmlChar *)"index"))) {
+	if (!(index = x->xmlGetNoNsProp(res, (const xmlChar *)"index"))) {
 		snprintf(w->why, w->whylen, "swid: Could not find measurement name");
 		rc = KBS_ERR_PARSE;
 		goto out;
@@ -95,12 +131,12 @@ static int one_resource(struct swid_walk *w, xmlNode *res)
 		char an[16];
 		xmlChar *h;
 		snprintf(an, sizeof(an), "Hash%d", i);
-		if (!(h = xmlGetNsProp(res, (const xmlChar *)an, (const xmlChar *)HASH_NS)))
+		if (!(h = x->xmlGetNsProp(res, (const xmlChar *)an, (const xmlChar *)HASH_NS)))
 			break;
 		if (!all_zero((const char *)h) &&
 		    json_array_append_new(hashes, json_string((const char *)h)) != 0)
 			rc = KBS_ERR_NOMEM;
-		xmlFree(h);
+		xml_free(x, h);
 		if (rc != KBS_OK)
 			goto out;
 	}
@@ -115,8 +151,8 @@ static int one_resource(struct swid_walk *w, xmlNode *res)
 	hashes = NULL;
 out:
 	json_decref(hashes);
-	xmlFree(type);
-	xmlFree(index);
+	xml_free(x, type);
+	xml_free(x, index);
 	return rc;
 }
 
@@ -139,16 +175,21 @@ int rvps_extract_swid(const uint8_t *p, size_t n, int64_t exp, struct rvps_rv_li
 	xmlNode *root, *meta, *payload;
 	xmlChar *manuf = NULL, *edition = NULL;
 	char prefix[RVPS_MAX_NAME];
+	struct xml_api x;
 	int rc = KBS_ERR_PARSE;
 
 	if (n > RVPS_MAX_MESSAGE || n > INT32_MAX) {
 		snprintf(why, whylen, "swid: manifest too large");
 		return KBS_ERR_RANGE;
 	}
+	if ((rc = dynlib_load("swid extractor", "Debian: libxml2", xml_libs, 1, xml_syms,
+			      sizeof(xml_syms) / sizeof(xml_syms[0]), x.lib, &x, why, whylen)))
+		return rc;
+	rc = KBS_ERR_PARSE;
 	/* no network, no external entities, no entity substitution; errors not printed */
-	doc = xmlReadMemory((const char *)p, (int)n, NULL, NULL,
+	doc = x.xmlReadMemory((const char *)p, (int)n, NULL, NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc || !(root = xmlDocGetRootElement(doc))) {
+	if (!doc || !(root = x.xmlDocGetRootElement(doc))) {
 		snprintf(why, whylen, "swid: manifest is not well-formed XML");
 		goto out;
 	}
@@ -160,13 +201,13 @@ int rvps_extract_swid(const uint8_t *p, size_t n, int64_t exp, struct rvps_rv_li
 		snprintf(why, whylen, "swid: Could not find meta information.");
 		goto out;
 	}
-	manuf = xmlGetNsProp(meta, (const xmlChar *)"PlatformManufacturerStr",
+	manuf = x.xmlGetNsProp(meta, (const xmlChar *)"PlatformManufacturerStr",
 			     (const xmlChar *)RIMIM_NS);
 	if (!manuf) {
 		snprintf(why, whylen, "swid: Could not find manufacturer information.");
 		goto out;
 	}
-	if (!(edition = xmlGetNoNsProp(meta, (const xmlChar *)"edition"))) {
+	if (!(edition = x.xmlGetNoNsProp(meta, (const xmlChar *)"edition"))) {
 		snprintf(why, whylen, "swid: Could not find edition information.");
 		goto out;
 	}
@@ -184,11 +225,13 @@ int rvps_extract_swid(const uint8_t *p, size_t n, int64_t exp, struct rvps_rv_li
 		snprintf(why, whylen, "swid: Could not find SWID payload.");
 		goto out;
 	}
-	struct swid_walk w = {prefix, exp, out, why, whylen};
+	struct swid_walk w = {&x, prefix, exp, out, why, whylen};
 	rc = walk_resources(&w, payload->children);
 out:
-	xmlFree(manuf);
-	xmlFree(edition);
-	xmlFreeDoc(doc);
+	xml_free(&x, manuf);
+	xml_free(&x, edition);
+	if (doc)
+		x.xmlFreeDoc(doc);
+	dynlib_unload(x.lib, 1);
 	return rc;
 }
