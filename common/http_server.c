@@ -2,7 +2,12 @@
 /*
  * HTTP/1.1 server on epoll + OpenSSL. Each worker thread runs its own epoll loop; the listening
  * sockets are registered in every worker's epoll with EPOLLEXCLUSIVE, so the kernel wakes one
- * idle worker per new connection and that worker owns the connection for its lifetime.
+ * idle worker per new connection. The woken worker accepts what is pending and gives each new
+ * connection to the worker with the fewest connections (itself on a tie): a connection for
+ * another worker goes into that worker's inbox (mutex-protected list) and its eventfd is
+ * written; the owner registers it in its own epoll and keeps it for its lifetime. Without the
+ * hand-off a burst of new connections (clients connecting together) all landed on the one
+ * worker that woke first, while the others idled.
  *
  * Per connection there is one input buffer (requests are parsed in place by http_req_parse.c,
  * pipelined requests wait in it and are handled in order) and one output buffer: a response
@@ -95,6 +100,11 @@ struct http_worker {
 	int running;
 	struct http_conn *head, *tail;
 	size_t nconns;
+	/* connections owned plus handed over and not yet picked up; read by accepting workers */
+	atomic_size_t load;
+	atomic_uint_fast64_t taken; /* connections taken over since start (statistics) */
+	pthread_mutex_t inbox_mu;
+	struct http_conn *inbox; /* handed over by other workers, linked through next */
 	int64_t now_ms;
 	int64_t resume_ms; /* accepting paused until then; 0 = listeners registered */
 	int64_t last_warn_ms;
@@ -330,6 +340,7 @@ static void conn_free(struct http_conn *c)
 
 	list_unlink(w, c);
 	w->nconns--;
+	atomic_fetch_sub(&w->load, 1);
 	SSL_free(c->ssl);
 	close(c->fd); /* never dup()ed: closing also removes it from the epoll set */
 	if (c->wipe_out && c->out.p != NULL)
@@ -809,18 +820,67 @@ static void conn_run(struct http_conn *c)
 	conn_set_events(c);
 }
 
+/* A connection that is not (yet) in a worker's list: an accept that could not be set up, or
+ * one still in an inbox at stop. */
+static void conn_discard(struct http_conn *c)
+{
+	atomic_fetch_sub(&c->w->load, 1);
+	SSL_free(c->ssl);
+	close(c->fd);
+	free(c);
+}
+
+/* Registers c (accepted for w) in w's epoll and list; runs on w's thread. */
+static void conn_adopt(struct http_worker *w, struct http_conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		conn_discard(c);
+		return;
+	}
+	c->events = EPOLLIN;
+	w->nconns++;
+	atomic_fetch_add(&w->taken, 1);
+	list_append(w, c);
+	conn_touch(c, (int64_t)w->srv->timeout_s * 1000);
+}
+
+/* The worker that gets the next connection: the fewest connections, self on a tie. Its load
+ * counts the new connection at once, so the next pick in the same accept batch sees it. */
+static struct http_worker *pick_worker(struct http_worker *self)
+{
+	struct http_server *s = self->srv;
+	struct http_worker *best = self;
+	size_t min = atomic_load(&self->load);
+
+	for (int i = 0; i < s->nworkers && min > 0; i++) {
+		size_t l = atomic_load(&s->workers[i].load);
+
+		if (l < min) {
+			min = l;
+			best = &s->workers[i];
+		}
+	}
+	atomic_fetch_add(&best->load, 1);
+	return best;
+}
+
+/* Sets up a connection accepted by worker w and gives it to the least loaded worker. */
 static void conn_new(struct http_worker *w, int fd, const struct sockaddr_storage *ss,
 		     socklen_t sl)
 {
+	struct http_worker *to = pick_worker(w);
 	struct http_conn *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = {.events = EPOLLIN};
+	uint64_t one = 1;
 
 	if (c == NULL) {
+		atomic_fetch_sub(&to->load, 1);
 		close(fd);
 		return;
 	}
 	c->kind = KIND_CONN;
-	c->w = w;
+	c->w = to;
 	c->fd = fd;
 	c->peer = *ss;
 	c->peerlen = sl;
@@ -830,24 +890,40 @@ static void conn_new(struct http_worker *w, int fd, const struct sockaddr_storag
 		c->ssl = SSL_new(w->srv->ssl);
 		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 			ERR_clear_error();
-			SSL_free(c->ssl);
-			close(fd);
-			free(c);
+			conn_discard(c);
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
 	}
-	ev.data.ptr = c;
-	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		SSL_free(c->ssl);
-		close(fd);
-		free(c);
+	if (to == w) {
+		conn_adopt(w, c);
 		return;
 	}
-	c->events = EPOLLIN;
-	w->nconns++;
-	list_append(w, c);
-	conn_touch(c, (int64_t)w->srv->timeout_s * 1000);
+	pthread_mutex_lock(&to->inbox_mu);
+	c->next = to->inbox;
+	to->inbox = c;
+	pthread_mutex_unlock(&to->inbox_mu);
+	if (write(to->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("http: wake write: %s", strerror(errno));
+}
+
+/* Takes over the connections other workers handed to w (closes them when draining). */
+static void inbox_take(struct http_worker *w)
+{
+	struct http_conn *c, *next;
+
+	pthread_mutex_lock(&w->inbox_mu);
+	c = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->inbox_mu);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		c->next = NULL;
+		if (w->draining)
+			conn_discard(c);
+		else
+			conn_adopt(w, c);
+	}
 }
 
 /* ---- workers ---- */
@@ -979,6 +1055,7 @@ static void *worker_main(void *arg)
 				if (read(w->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					log_debug("http: wake read: %s", strerror(errno));
 				wake = true;
+				inbox_take(w);
 			} else {
 				conn_run(ev[i].data.ptr);
 			}
@@ -1151,6 +1228,8 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 
 	w->wake_kind = KIND_WAKE;
 	w->srv = s;
+	atomic_init(&w->load, 0);
+	atomic_init(&w->taken, 0);
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	buf_init(&w->path, 0);
@@ -1207,8 +1286,10 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
 	if (s->ls == NULL || s->workers == NULL)
 		goto out;
-	for (int i = 0; i < s->nworkers; i++)
+	for (int i = 0; i < s->nworkers; i++) {
 		s->workers[i].ep = s->workers[i].wake = -1;
+		pthread_mutex_init(&s->workers[i].inbox_mu, NULL);
+	}
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		s->ls[i].kind = KIND_LISTENER;
 		rc = listen_one(cfg->listen[i],
@@ -1263,6 +1344,22 @@ out:
 	return rc;
 }
 
+int http_server_workers(const struct http_server *s)
+{
+	return s == NULL ? 0 : s->nworkers;
+}
+
+int http_server_worker_stats(const struct http_server *s, int i, size_t *open, uint64_t *total)
+{
+	if (s == NULL || i < 0 || i >= s->nworkers)
+		return KBS_ERR_RANGE;
+	if (open != NULL)
+		*open = atomic_load(&s->workers[i].load);
+	if (total != NULL)
+		*total = atomic_load(&s->workers[i].taken);
+	return KBS_OK;
+}
+
 int http_server_port(const struct http_server *s, size_t i)
 {
 	if (s == NULL || i >= s->nls)
@@ -1313,6 +1410,13 @@ void http_server_free(struct http_server *s)
 
 		while (w->head != NULL) /* never started: nothing; otherwise closed on exit */
 			conn_free(w->head);
+		while (w->inbox != NULL) { /* handed over while its owner was stopping */
+			struct http_conn *c = w->inbox;
+
+			w->inbox = c->next;
+			conn_discard(c);
+		}
+		pthread_mutex_destroy(&w->inbox_mu);
 		if (w->ep >= 0)
 			close(w->ep);
 		if (w->wake >= 0)

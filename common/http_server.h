@@ -10,10 +10,12 @@
 
 /*
  * HTTP/1.1 server on epoll + OpenSSL (common/http_server.c; request parsing in
- * common/http_req_parse.c). N worker threads each run their own epoll loop; the kernel hands
- * each new connection to one idle worker (shared listening sockets with EPOLLEXCLUSIVE), which
- * owns it from then on. Handlers are called synchronously on the worker thread, so a handler
- * may block briefly (backend I/O) but must be thread-safe.
+ * common/http_req_parse.c). N worker threads each run their own epoll loop; the kernel wakes
+ * one idle worker per new connection (shared listening sockets with EPOLLEXCLUSIVE), which
+ * accepts it and hands it to the worker with the fewest open connections; that worker owns it
+ * from then on (so a burst of keep-alive connections is spread over the workers). Handlers
+ * are called synchronously on the worker thread, so a handler may block briefly (backend I/O)
+ * but must be thread-safe.
  *
  * Protocol: HTTP/1.0 and 1.1, keep-alive, pipelined requests answered in order, bodies framed
  * by Content-Length or Transfer-Encoding: chunked (decoded before the handler runs),
@@ -132,6 +134,15 @@ int http_server_new(const struct http_server_config *cfg, http_handler_fn handle
 		    struct http_server **out);
 /* Starts the workers and returns; requests are served until http_server_stop(). */
 int http_server_start(struct http_server *s);
+/* Number of worker threads. */
+int http_server_workers(const struct http_server *s);
+/*
+ * Connection figures of worker i (0 .. http_server_workers() - 1), for metrics: *open =
+ * connections it owns now (including ones handed to it and not yet picked up), *total =
+ * connections it has taken on since start. Either pointer may be NULL. KBS_ERR_RANGE for a
+ * bad i.
+ */
+int http_server_worker_stats(const struct http_server *s, int i, size_t *open, uint64_t *total);
 /* Actual bound port of listen address i (useful with port 0); -1 if i is out of range. */
 int http_server_port(const struct http_server *s, size_t i);
 /*

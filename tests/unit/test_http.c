@@ -270,6 +270,13 @@ static int handler(void *ctx, const struct http_request *r, struct http_response
 	}
 	if (strcmp(p, "/barrier") == 0)
 		return barrier_handler(h, resp);
+	if (strcmp(p, "/whoami") == 0) { /* records the worker thread that serves the request */
+		pthread_mutex_lock(&h->mu);
+		if (h->ntids < 16)
+			h->tids[h->ntids++] = pthread_self();
+		pthread_mutex_unlock(&h->mu);
+		return KBS_OK;
+	}
 	if (strcmp(p, "/secret") == 0 || strcmp(p, "/secret-keep") == 0) {
 		/* the marker exists in memory only as two XOR halves until written here */
 		resp->wipe_body = strcmp(p, "/secret") == 0;
@@ -1584,6 +1591,81 @@ static void concurrent_requests_use_several_workers(void **state)
 	srv_stop(t);
 }
 
+/* Number of distinct threads among the first n recorded by /whoami. */
+static int distinct_threads(struct hctx *h, int n)
+{
+	int d = 0;
+
+	for (int i = 0; i < n; i++) {
+		int seen = 0;
+
+		for (int j = 0; j < i; j++)
+			seen |= pthread_equal(h->tids[i], h->tids[j]);
+		d += !seen;
+	}
+	return d;
+}
+
+static void burst_of_keepalive_connections_is_spread_over_workers(void **state)
+{
+	enum { NW = 2, NC = 8 };
+	struct http_server_config cfg = {.workers = NW, .timeout_s = 10};
+	struct srv *t = srv_start_cfg(&cfg, "127.0.0.1:0");
+	int fd[NC];
+	char head[512];
+	size_t open_[NW], sum = 0;
+	uint64_t total[NW], tsum = 0;
+
+	(void)state;
+	assert_int_equal(http_server_workers(t->s), NW);
+	assert_int_equal(http_server_worker_stats(t->s, NW, NULL, NULL), KBS_ERR_RANGE);
+	/* all connections are in the listen backlog before any worker runs: the worker woken
+	 * first accepts them in one batch, which used to keep every one of them */
+	for (int i = 0; i < NC; i++)
+		fd[i] = raw_connect(t->port);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < NC; i++) {
+			raw_send(fd[i], "GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n");
+			raw_read_head(fd[i], head, sizeof(head));
+			assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+			assert_null(strstr(head, "Connection: close"));
+		}
+	}
+	assert_int_equal(t->h.ntids, 16);
+	/* the keep-alive connections were served by more than one worker thread */
+	assert_int_equal(distinct_threads(&t->h, 16), NW);
+	/* a connection stays with its worker: the second round's thread of each connection is the
+	 * first round's */
+	for (int i = 0; i < NC; i++)
+		assert_true(pthread_equal(t->h.tids[i], t->h.tids[NC + i]));
+	/* and the counts are balanced: the least loaded worker got each new connection */
+	for (int i = 0; i < NW; i++) {
+		assert_int_equal(http_server_worker_stats(t->s, i, &open_[i], &total[i]), KBS_OK);
+		assert_int_equal(open_[i], NC / NW);
+		sum += open_[i];
+		tsum += total[i];
+	}
+	assert_int_equal(sum, NC);
+	assert_int_equal(tsum, NC);
+	for (int i = 0; i < NC; i++)
+		close(fd[i]);
+	/* closed connections leave the open counts, not the totals */
+	for (int k = 0; k < 500; k++) {
+		sum = 0;
+		for (int i = 0; i < NW; i++) {
+			assert_int_equal(http_server_worker_stats(t->s, i, &open_[i], &total[i]),
+					 KBS_OK);
+			sum += open_[i];
+		}
+		if (sum == 0)
+			break;
+		msleep(10);
+	}
+	assert_int_equal(sum, 0);
+	assert_int_equal(total[0] + total[1], NC);
+	srv_stop(t);
+}
+
 static void tls_system_store_is_a_hashed_directory(void **state)
 {
 	struct tlsfiles *tf = *state;
@@ -2029,6 +2111,7 @@ int main(void)
 	    cmocka_unit_test(names_are_resolved_in_a_thread),
 	    cmocka_unit_test(stuck_resolver_cannot_pass_the_deadline),
 	    cmocka_unit_test(concurrent_requests_use_several_workers),
+	    cmocka_unit_test(burst_of_keepalive_connections_is_spread_over_workers),
 	    cmocka_unit_test(stop_finishes_in_flight_request),
 	    cmocka_unit_test(idle_stop_is_fast),
 	    cmocka_unit_test(client_framings_and_stale_connections),
