@@ -468,6 +468,11 @@ struct as_ctx *kbs_as(struct kbs_ctx *k)
 	return k->as;
 }
 
+void kbs_set_http_server(struct kbs_ctx *k, const struct http_server *srv)
+{
+	k->http = srv;
+}
+
 /* ------------------------------------------------------------------ routing */
 
 static int route(struct kbs_ctx *k, const struct http_request *req, struct http_response *resp,
@@ -490,6 +495,8 @@ static int route(struct kbs_ctx *k, const struct http_request *req, struct http_
 		int rc = kbs_metrics_render(k->metrics, k->pg_sessions ? (size_t)pgstore_count(k->pg, PGSTORE_NS_SESSION)
 							 : kbs_sessions_count(k->sessions),
 					    &resp->body);
+		if (rc == KBS_OK)
+			rc = kbs_metrics_render_workers(k->http, &resp->body);
 		if (rc == KBS_OK)
 			rc = http_response_header(resp, "Content-Type",
 						  "text/plain; version=0.0.4; charset=utf-8");

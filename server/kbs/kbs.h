@@ -27,6 +27,9 @@ void kbs_set_policy_engine(struct kbs_ctx *k, const struct policy_engine *engine
 
 struct as_ctx *kbs_as(struct kbs_ctx *k);
 
+/* The HTTP server in front of k, whose per-worker connection figures /metrics shows. */
+void kbs_set_http_server(struct kbs_ctx *k, const struct http_server *srv);
+
 /* The resource policy installed at first start (Trustee's default decision, §15.1). */
 extern const char kbs_default_resource_policy[];
 

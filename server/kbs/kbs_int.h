@@ -32,6 +32,7 @@ struct kbs_ctx {
 	struct repo *repo;
 	struct repo *p11_repo; /* Trustee's separate "pkcs11" plugin, NULL when not configured */
 	struct kbs_metrics *metrics;
+	const struct http_server *http; /* for the per-worker figures in /metrics; may be NULL */
 	const struct policy_engine *engine;
 	pthread_rwlock_t policy_lock;
 	char *resource_policy;

@@ -212,8 +212,10 @@ int main(int argc, char **argv)
 	hc.max_header_size = 64 * 1024;
 	hc.workers = cfg.worker_count;
 	rc = http_server_new(&hc, kbs_handle, k, &srv);
-	if (rc == KBS_OK)
+	if (rc == KBS_OK) {
+		kbs_set_http_server(k, srv);
 		rc = http_server_start(srv);
+	}
 	if (rc != KBS_OK) {
 		log_error("kbs: %s initialization failed (%s)%s", hc.tls ? "HTTPS" : "HTTP",
 			  kbs_strerror(rc),

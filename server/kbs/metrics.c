@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/http_server.h"
 
 #ifndef KBSFS_VERSION
 #define KBSFS_VERSION "0.1.0"
@@ -182,5 +183,33 @@ int kbs_metrics_render(struct kbs_metrics *m, size_t sessions, struct buf *out)
 	P("# HELP kbs_sessions Live RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions %zu\n",
 	  sessions);
 #undef P
+	return rc;
+}
+
+int kbs_metrics_render_workers(const struct http_server *srv, struct buf *out)
+{
+	int n = http_server_workers(srv), rc = KBS_OK;
+
+	if (n <= 0)
+		return KBS_OK;
+	rc = buf_printf(out, "# HELP kbs_http_worker_connections Connections open on each HTTP "
+			     "worker thread.\n# TYPE kbs_http_worker_connections gauge\n");
+	for (int i = 0; i < n && rc == KBS_OK; i++) {
+		size_t open = 0;
+
+		http_server_worker_stats(srv, i, &open, NULL);
+		rc = buf_printf(out, "kbs_http_worker_connections{worker=\"%d\"} %zu\n", i, open);
+	}
+	if (rc == KBS_OK)
+		rc = buf_printf(out, "# HELP kbs_http_worker_connections_total Connections each HTTP "
+				     "worker thread has taken on.\n"
+				     "# TYPE kbs_http_worker_connections_total counter\n");
+	for (int i = 0; i < n && rc == KBS_OK; i++) {
+		uint64_t total = 0;
+
+		http_server_worker_stats(srv, i, NULL, &total);
+		rc = buf_printf(out, "kbs_http_worker_connections_total{worker=\"%d\"} %llu\n", i,
+				(unsigned long long)total);
+	}
 	return rc;
 }

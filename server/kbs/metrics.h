@@ -49,6 +49,14 @@ void kbs_metrics_inc(struct kbs_metrics *m, enum kbs_counter c);
 /* Appends the exposition text; sessions = current live RCAR sessions. */
 int kbs_metrics_render(struct kbs_metrics *m, size_t sessions, struct buf *out);
 
+/*
+ * Appends the per-worker connection gauges and counters of the HTTP server
+ * (kbs_http_worker_connections{worker="i"}, kbs_http_worker_connections_total{worker="i"});
+ * nothing when srv is NULL.
+ */
+struct http_server;
+int kbs_metrics_render_workers(const struct http_server *srv, struct buf *out);
+
 const char *kbs_endpoint_name(enum kbs_endpoint ep);
 
 #endif

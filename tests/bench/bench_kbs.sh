@@ -62,6 +62,12 @@ c1=$(cpu)
 bearer=$("$bin" bearer "$url" "$tmp/cert.pem" "$secs" "$threads" default/bench/key)
 c2=$(cpu)
 rss_load=$(awk '/VmHWM/ {print $2}' /proc/$kbs_pid/status)
+# how the work was spread: CPU seconds of each kbs thread with any, and connections per worker
+threads_cpu=$(for t in /proc/$kbs_pid/task/*; do
+	awk -v hz="$(getconf CLK_TCK)" '{c = ($14 + $15) / hz; if (c > 0.05) printf "%.1f ", c}' "$t/stat"
+done)
+workers=$(curl -s --cacert "$tmp/cert.pem" "$url/metrics" |
+	awk '/^kbs_http_worker_connections_total/ {printf "%s ", $2}')
 
 # nginx over the same TLS setup, same client, a static file of a resource response's size
 nginx_line="n/a (nginx not installed)"
@@ -129,4 +135,5 @@ awk -v r="$rcar" -v b="$bearer" -v n="${nginx_line:-0 0 0}" -v e="$ecdh" -v s="$
 	}
 }'
 echo "kbs RSS: idle ${rss_idle} kB, peak under load ${rss_load} kB"
+echo "kbs threads' CPU seconds (busy ones): ${threads_cpu}; connections taken per worker: ${workers}"
 echo "raw (ops/s ok failed): rcar=[$rcar] bearer=[$bearer] nginx=[${nginx_line:-}]"
