@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * libpq is loaded with dlopen() by pgstore_new() (common/dynlib.h), not linked: a kbs that
+ * does not use PostgreSQL does not map libpq, GnuTLS, Kerberos, LDAP and p11-kit (~3 MB).
+ */
 #include "server/kbs/pgstore.h"
 
 #include <errno.h>
@@ -10,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/dynlib.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -19,6 +24,48 @@
 static const char *const ns_names[PGSTORE_NS__COUNT] = {
     "kbs", "repository", "kbs_protocol_session", "attestation_service_policy", "reference_value",
 };
+
+/* The libpq functions the store calls, each with the type of the real one. */
+struct pq_api {
+	void *lib[1];
+	DYNLIB_FN(PQclear);
+	DYNLIB_FN(PQcmdTuples);
+	DYNLIB_FN(PQconnectdbParams);
+	DYNLIB_FN(PQerrorMessage);
+	DYNLIB_FN(PQexec);
+	DYNLIB_FN(PQexecPrepared);
+	DYNLIB_FN(PQfinish);
+	DYNLIB_FN(PQgetisnull);
+	DYNLIB_FN(PQgetlength);
+	DYNLIB_FN(PQgetvalue);
+	DYNLIB_FN(PQntuples);
+	DYNLIB_FN(PQprepare);
+	DYNLIB_FN(PQresultErrorField);
+	DYNLIB_FN(PQresultStatus);
+	DYNLIB_FN(PQstatus);
+};
+
+static const char *const pq_libs[1] = {KBS_PQ_SONAME};
+
+#define SYM(n) DYNLIB_SYM(struct pq_api, 0, n)
+static const struct dynlib_sym pq_syms[] = {
+	SYM(PQclear),
+	SYM(PQcmdTuples),
+	SYM(PQconnectdbParams),
+	SYM(PQerrorMessage),
+	SYM(PQexec),
+	SYM(PQexecPrepared),
+	SYM(PQfinish),
+	SYM(PQgetisnull),
+	SYM(PQgetlength),
+	SYM(PQgetvalue),
+	SYM(PQntuples),
+	SYM(PQprepare),
+	SYM(PQresultErrorField),
+	SYM(PQresultStatus),
+	SYM(PQstatus),
+};
+#undef SYM
 
 /* Statement kinds, prepared per namespace as "<kind><ns>" (e.g. "g1"). */
 enum { ST_GET = 0, ST_SET, ST_SETNX, ST_DEL, ST_CAS, ST_COUNT, ST__COUNT };
@@ -41,6 +88,7 @@ static const int st_nparams[ST__COUNT] = {1, 2, 2, 1, 3, 0};
 	"(convert_from(value, 'UTF8')::jsonb->>'expires')::bigint < $1"
 
 struct pgstore {
+	struct pq_api pq; /* libpq, loaded by pgstore_new() */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	PGconn **conns; /* NULL = not connected yet (or dropped after a failure) */
@@ -81,7 +129,7 @@ static void build_sql(char *out, size_t outlen, const char *tpl, const char *tab
 }
 
 /* Prepares every statement on a fresh connection. */
-static int prepare_all(PGconn *c)
+static int prepare_all(struct pgstore *s, PGconn *c)
 {
 	char name[16], sql[256];
 	PGresult *r;
@@ -91,41 +139,41 @@ static int prepare_all(PGconn *c)
 		for (int st = 0; st < ST__COUNT; st++) {
 			snprintf(name, sizeof(name), "%c%d", st_letter[st], ns);
 			build_sql(sql, sizeof(sql), st_sql[st], ns_names[ns]);
-			r = PQprepare(c, name, sql, st_nparams[st], NULL);
-			ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+			r = s->pq.PQprepare(c, name, sql, st_nparams[st], NULL);
+			ok = s->pq.PQresultStatus(r) == PGRES_COMMAND_OK;
 			if (!ok)
-				log_warn("pgstore: prepare %s: %s", name, PQerrorMessage(c));
-			PQclear(r);
+				log_warn("pgstore: prepare %s: %s", name, s->pq.PQerrorMessage(c));
+			s->pq.PQclear(r);
 			if (!ok)
 				return KBS_ERR_UNAVAILABLE;
 		}
 	}
-	r = PQprepare(c, "sweep", SQL_SWEEP, 1, NULL);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
+	r = s->pq.PQprepare(c, "sweep", SQL_SWEEP, 1, NULL);
+	ok = s->pq.PQresultStatus(r) == PGRES_COMMAND_OK;
+	s->pq.PQclear(r);
 	return ok ? KBS_OK : KBS_ERR_UNAVAILABLE;
 }
 
 static PGconn *connect_one(struct pgstore *s, bool quiet)
 {
-	PGconn *c = PQconnectdbParams(s->kw, (const char *const *)s->val, s->expand);
+	PGconn *c = s->pq.PQconnectdbParams(s->kw, (const char *const *)s->val, s->expand);
 
 	if (!c)
 		return NULL;
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (s->pq.PQstatus(c) != CONNECTION_OK) {
 		if (!quiet)
-			log_warn("pgstore: cannot connect to %s: %s", s->target, PQerrorMessage(c));
-		PQfinish(c);
+			log_warn("pgstore: cannot connect to %s: %s", s->target, s->pq.PQerrorMessage(c));
+		s->pq.PQfinish(c);
 		return NULL;
 	}
-	if (prepare_all(c) != KBS_OK) {
-		PQfinish(c);
+	if (prepare_all(s, c) != KBS_OK) {
+		s->pq.PQfinish(c);
 		return NULL;
 	}
 	return c;
 }
 
-static int create_tables(PGconn *c, char *err, size_t errlen)
+static int create_tables(struct pgstore *s, PGconn *c, char *err, size_t errlen)
 {
 	char sql[200];
 
@@ -134,19 +182,19 @@ static int create_tables(PGconn *c, char *err, size_t errlen)
 		snprintf(sql, sizeof(sql),
 			 "CREATE TABLE IF NOT EXISTS %s (value BYTEA, key TEXT PRIMARY KEY)",
 			 ns_names[ns]);
-		r = PQexec(c, sql);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		r = s->pq.PQexec(c, sql);
+		if (s->pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+			const char *code = s->pq.PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			/* two replicas creating the same table at once: the loser sees a
 			 * unique violation on the catalog; the table exists, which is enough */
 			if (!code || (strcmp(code, "23505") != 0 && strcmp(code, "42P07") != 0)) {
 				snprintf(err, errlen, "postgres: create table %s: %s", ns_names[ns],
-					 PQerrorMessage(c));
-				PQclear(r);
+					 s->pq.PQerrorMessage(c));
+				s->pq.PQclear(r);
 				return KBS_ERR_IO;
 			}
 		}
-		PQclear(r);
+		s->pq.PQclear(r);
 	}
 	return KBS_OK;
 }
@@ -163,6 +211,10 @@ int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err,
 		return KBS_ERR_NOMEM;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	rc = dynlib_load("PostgreSQL storage", "Debian: libpq5", pq_libs, 1, pq_syms,
+			 sizeof(pq_syms) / sizeof(pq_syms[0]), s->pq.lib, &s->pq, err, errlen);
+	if (rc != KBS_OK)
+		goto out;
 	s->n = p->pool_size > 0 ? p->pool_size : 4;
 	s->conns = calloc((size_t)s->n, sizeof(*s->conns));
 	s->busy = calloc((size_t)s->n, sizeof(*s->busy));
@@ -193,18 +245,18 @@ int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err,
 	add_param(s, &i, "options", "-c statement_timeout=10000", &rc);
 	if (rc != KBS_OK)
 		goto out;
-	c = PQconnectdbParams(s->kw, (const char *const *)s->val, s->expand);
-	if (!c || PQstatus(c) != CONNECTION_OK) {
+	c = s->pq.PQconnectdbParams(s->kw, (const char *const *)s->val, s->expand);
+	if (!c || s->pq.PQstatus(c) != CONNECTION_OK) {
 		snprintf(err, errlen, "postgres %s: %s", s->target,
-			 c ? PQerrorMessage(c) : "out of memory");
+			 c ? s->pq.PQerrorMessage(c) : "out of memory");
 		rc = KBS_ERR_UNAVAILABLE;
 		goto out;
 	}
-	if ((rc = create_tables(c, err, errlen)) != KBS_OK)
+	if ((rc = create_tables(s, c, err, errlen)) != KBS_OK)
 		goto out;
-	if (prepare_all(c) != KBS_OK) {
+	if (prepare_all(s, c) != KBS_OK) {
 		snprintf(err, errlen, "postgres %s: cannot prepare statements: %s", s->target,
-			 PQerrorMessage(c));
+			 s->pq.PQerrorMessage(c));
 		rc = KBS_ERR_IO;
 		goto out;
 	}
@@ -215,7 +267,7 @@ int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err,
 	s = NULL;
 out:
 	if (c)
-		PQfinish(c);
+		s->pq.PQfinish(c);
 	pgstore_free(s);
 	return rc;
 }
@@ -226,7 +278,7 @@ void pgstore_free(struct pgstore *s)
 		return;
 	for (int i = 0; s->conns && i < s->n; i++)
 		if (s->conns[i])
-			PQfinish(s->conns[i]);
+			s->pq.PQfinish(s->conns[i]);
 	for (size_t i = 0; i < sizeof(s->val) / sizeof(s->val[0]); i++) {
 		if (s->val[i] && s->kw[i] && strcmp(s->kw[i], "password") == 0)
 			OPENSSL_cleanse(s->val[i], strlen(s->val[i]));
@@ -236,6 +288,7 @@ void pgstore_free(struct pgstore *s)
 	free(s->busy);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	dynlib_unload(s->pq.lib, 1);
 	free(s);
 }
 
@@ -278,11 +331,11 @@ static void release(struct pgstore *s, int slot)
 }
 
 /* Class 08 (connection exception) and 57P (operator intervention, e.g. shutdown). */
-static bool conn_error(PGconn *c, const PGresult *r)
+static bool conn_error(const struct pgstore *s, PGconn *c, const PGresult *r)
 {
-	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *code = r ? s->pq.PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	if (PQstatus(c) != CONNECTION_OK)
+	if (s->pq.PQstatus(c) != CONNECTION_OK)
 		return true;
 	return code && (strncmp(code, "08", 2) == 0 || strncmp(code, "57P", 3) == 0);
 }
@@ -309,27 +362,27 @@ static int exec(struct pgstore *s, const char *stmt, int n, const char *const *v
 		ExecStatusType st;
 		if (!s->conns[slot] && !(s->conns[slot] = connect_one(s, attempt > 0)))
 			break;
-		r = PQexecPrepared(s->conns[slot], stmt, n, vals, lens, fmts, 1);
-		st = PQresultStatus(r);
+		r = s->pq.PQexecPrepared(s->conns[slot], stmt, n, vals, lens, fmts, 1);
+		st = s->pq.PQresultStatus(r);
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			*res = r;
 			r = NULL;
 			rc = KBS_OK;
 			break;
 		}
-		if (!conn_error(s->conns[slot], r)) {
+		if (!conn_error(s, s->conns[slot], r)) {
 			log_warn("pgstore: %s on %s: %s", stmt, s->target,
-				 PQerrorMessage(s->conns[slot]));
+				 s->pq.PQerrorMessage(s->conns[slot]));
 			rc = KBS_ERR_IO;
 			break;
 		}
 		log_warn("pgstore: connection to %s lost; reconnecting", s->target);
-		PQclear(r);
+		s->pq.PQclear(r);
 		r = NULL;
-		PQfinish(s->conns[slot]);
+		s->pq.PQfinish(s->conns[slot]);
 		s->conns[slot] = NULL;
 	}
-	PQclear(r);
+	s->pq.PQclear(r);
 	release(s, slot);
 	return rc;
 }
@@ -350,13 +403,13 @@ static int get_raw(struct pgstore *s, enum pgstore_ns ns, const char *key, PGres
 	stmt_name(name, sizeof(name), ST_GET, ns);
 	if ((rc = exec(s, name, 1, vals, lens, r)) != KBS_OK)
 		return rc;
-	if (PQntuples(*r) < 1 || PQgetisnull(*r, 0, 0)) {
-		PQclear(*r);
+	if (s->pq.PQntuples(*r) < 1 || s->pq.PQgetisnull(*r, 0, 0)) {
+		s->pq.PQclear(*r);
 		*r = NULL;
 		return KBS_ERR_NOTFOUND;
 	}
-	if ((size_t)PQgetlength(*r, 0, 0) > PG_MAX_VALUE) {
-		PQclear(*r);
+	if ((size_t)s->pq.PQgetlength(*r, 0, 0) > PG_MAX_VALUE) {
+		s->pq.PQclear(*r);
 		*r = NULL;
 		return KBS_ERR_RANGE;
 	}
@@ -370,10 +423,10 @@ int pgstore_get_secret(struct pgstore *s, enum pgstore_ns ns, const char *key, s
 
 	if (rc != KBS_OK)
 		return rc;
-	rc = secbuf_dup(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+	rc = secbuf_dup(out, s->pq.PQgetvalue(r, 0, 0), (size_t)s->pq.PQgetlength(r, 0, 0));
 	/* libpq's result buffer held the secret too */
-	OPENSSL_cleanse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-	PQclear(r);
+	OPENSSL_cleanse(s->pq.PQgetvalue(r, 0, 0), (size_t)s->pq.PQgetlength(r, 0, 0));
+	s->pq.PQclear(r);
 	return rc;
 }
 
@@ -385,10 +438,10 @@ int pgstore_get(struct pgstore *s, enum pgstore_ns ns, const char *key, struct b
 	if (rc != KBS_OK)
 		return rc;
 	buf_reset(out);
-	rc = buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+	rc = buf_append(out, s->pq.PQgetvalue(r, 0, 0), (size_t)s->pq.PQgetlength(r, 0, 0));
 	if (rc == KBS_OK && (rc = buf_reserve(out, 1)) == KBS_OK)
 		out->p[out->len] = 0;
-	PQclear(r);
+	s->pq.PQclear(r);
 	return rc;
 }
 
@@ -405,9 +458,9 @@ int pgstore_set(struct pgstore *s, enum pgstore_ns ns, const char *key, const vo
 	stmt_name(name, sizeof(name), overwrite ? ST_SET : ST_SETNX, ns);
 	if ((rc = exec(s, name, 2, vals, lens, &r)) != KBS_OK)
 		return rc;
-	if (!overwrite && strcmp(PQcmdTuples(r), "0") == 0)
+	if (!overwrite && strcmp(s->pq.PQcmdTuples(r), "0") == 0)
 		rc = KBS_ERR_EXISTS;
-	PQclear(r);
+	s->pq.PQclear(r);
 	return rc;
 }
 
@@ -425,9 +478,9 @@ int pgstore_cas(struct pgstore *s, enum pgstore_ns ns, const char *key, const vo
 	stmt_name(name, sizeof(name), ST_CAS, ns);
 	if ((rc = exec(s, name, 3, vals, lens, &r)) != KBS_OK)
 		return rc;
-	if (strcmp(PQcmdTuples(r), "0") == 0)
+	if (strcmp(s->pq.PQcmdTuples(r), "0") == 0)
 		rc = KBS_ERR_BUSY;
-	PQclear(r);
+	s->pq.PQclear(r);
 	return rc;
 }
 
@@ -443,9 +496,9 @@ int pgstore_delete(struct pgstore *s, enum pgstore_ns ns, const char *key)
 	stmt_name(name, sizeof(name), ST_DEL, ns);
 	if ((rc = exec(s, name, 1, vals, lens, &r)) != KBS_OK)
 		return rc;
-	if (strcmp(PQcmdTuples(r), "0") == 0)
+	if (strcmp(s->pq.PQcmdTuples(r), "0") == 0)
 		rc = KBS_ERR_NOTFOUND;
-	PQclear(r);
+	s->pq.PQclear(r);
 	return rc;
 }
 
@@ -460,8 +513,8 @@ int pgstore_sweep_sessions(struct pgstore *s, long long now, long *n)
 	snprintf(t, sizeof(t), "%lld", now);
 	if ((rc = exec(s, "sweep", 1, vals, lens, &r)) != KBS_OK)
 		return rc;
-	*n = strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
+	*n = strtol(s->pq.PQcmdTuples(r), NULL, 10);
+	s->pq.PQclear(r);
 	return KBS_OK;
 }
 
@@ -477,13 +530,13 @@ long pgstore_count(struct pgstore *s, enum pgstore_ns ns)
 	if (exec(s, name, 0, NULL, NULL, &r) != KBS_OK)
 		return -1;
 	/* binary int8 result */
-	if (PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8) {
-		const unsigned char *p = (const unsigned char *)PQgetvalue(r, 0, 0);
+	if (s->pq.PQntuples(r) == 1 && s->pq.PQgetlength(r, 0, 0) == 8) {
+		const unsigned char *p = (const unsigned char *)s->pq.PQgetvalue(r, 0, 0);
 		unsigned long long v = 0;
 		for (int i = 0; i < 8; i++)
 			v = (v << 8) | p[i];
 		n = (long)v;
 	}
-	PQclear(r);
+	s->pq.PQclear(r);
 	return n;
 }

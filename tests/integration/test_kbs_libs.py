@@ -13,9 +13,10 @@ from kbs_pyclient import start_kbs
 from kbsfs_testlib import find_binary
 
 # libraries only some configurations need: never NEEDED by the kbs binaries
-OPTIONAL = ("libgrpc", "libgpr", "libxml2")
+OPTIONAL = ("libgrpc", "libgpr", "libxml2", "libpq")
 # what they pull in: must not be mapped by a kbs that does not use them
-PULLED_IN = OPTIONAL + ("libstdc++", "libabsl", "libicuuc")
+PULLED_IN = OPTIONAL + ("libstdc++", "libabsl", "libicuuc", "libgnutls", "libkrb5",
+                        "libldap", "libp11-kit")
 
 
 def needed_libs(name):
@@ -53,4 +54,5 @@ def test_idle_kbs_maps_none_then_swid_loads_libxml2_only(daemons, free_port, tmp
     assert r.status_code == 200, r.text
     now = mapped(d.pid)
     assert hits(now, ("libxml2",)), now
-    assert not hits(now, ("libgrpc", "libgpr")), now  # (ICU brings libstdc++ along)
+    assert not hits(now, ("libgrpc", "libgpr", "libpq", "libgnutls")), now
+    # (ICU brings libstdc++ along)

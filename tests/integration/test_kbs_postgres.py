@@ -89,6 +89,15 @@ def test_handshake_on_one_replica_get_on_the_other(pg, two):
     assert c2.get_secret("default/test/secret") == SECRET
 
 
+def test_libpq_is_loaded_only_by_a_kbs_on_postgres(daemons, tmp_dir, free_port, pg, signer):
+    """libpq is dlopen()ed by the Postgres store (server/kbs/pgstore.c), not linked: a kbs on
+    Postgres maps it, and serves (the py_kbs_libs tests show a LocalFs kbs does not)."""
+    url, d = replica(daemons, tmp_dir, free_port, pg, signer, "kbs-pq")
+    with open("/proc/%d/maps" % d.pid) as f:
+        assert "libpq.so" in f.read()
+    assert Admin(url).set_resource("default/test/pq", SECRET).status_code == 200
+
+
 def test_nonce_is_single_use_across_replicas(pg, two):
     a, b = two
     c = KbsClient(a)
