@@ -1,16 +1,25 @@
 #!/bin/sh
-# Deterministic cost of one RCAR handshake in a real kbs over TLS, for comparing code changes
-# on a shared, noisy machine (bench_kbs.sh measures rates, which swing with the load):
-#   * user-space instructions per RCAR of the kbs process (valgrind --tool=callgrind, counted
-#     only while the measured handshakes run: start-up and warm-up are zeroed out)
-#   * system calls per RCAR (strace -c on the worker thread)
-#   tests/bench/kbs_rcar_cost.sh [build-dir] [seconds]
+# Deterministic cost of one RCAR handshake (or one Bearer resource GET) in a real kbs over TLS,
+# for comparing code changes on a shared, noisy machine (bench_kbs.sh measures rates, which
+# swing with the load):
+#   * user-space instructions per operation of the kbs process (valgrind --tool=callgrind,
+#     counted only while the measured operations run: start-up and warm-up are zeroed out)
+#   * system calls per operation (strace -c on the worker thread)
+#   tests/bench/kbs_rcar_cost.sh [build-dir] [seconds] [rcar|bearer]
+# bearer: GET /kbs/v0/resource/default/bench/key with an EAR token (token cache hit, allow-all
+# Rego resource policy, JWE ECDH-ES P-256), as bench_kbs.sh measures it.
 # KBS_COST_PROFILE=<file> keeps the callgrind profile (callgrind_annotate --inclusive=yes <file>).
 # Not part of ctest. Figures: docs/performance.md.
 set -eu
 . "$(dirname "$0")/bench_lib.sh"
 build=${1:-build}
 secs=${2:-8}
+mode=${3:-rcar}
+case $mode in
+rcar) what=RCAR; args="" ;;
+bearer) what=GET; args="default/bench/key" ;;
+*) echo "kbs_rcar_cost.sh: mode must be rcar or bearer" >&2; exit 2 ;;
+esac
 bin="$build/tests/bench/bench_kbs"
 kbs="$build/server/kbs/kbs"
 bench_need "$bin" "$kbs"
@@ -36,6 +45,17 @@ worker_count = 1
 authorization_mode = "InsecureAllowAll"
 EOT
 }
+# bearer: the resource and an allow-all policy (evaluated by the Rego engine), as bench_kbs.sh
+setup() {
+	[ "$mode" = bearer ] || return 0
+	head -c 32 /dev/urandom >"$tmp/secret"
+	curl -sf --cacert "$tmp/cert.pem" -X POST --data-binary @"$tmp/secret" \
+		"$1/kbs/v0/resource/default/bench/key" >/dev/null
+	printf '{"policy":"%s"}' "$(printf 'package policy\ndefault allow = true\n' | base64 -w0 |
+		tr '+/' '-_' | tr -d '=')" >"$tmp/policy.json"
+	curl -sf --cacert "$tmp/cert.pem" -X POST --data @"$tmp/policy.json" \
+		"$1/kbs/v0/resource-policy" >/dev/null
+}
 
 # instructions
 p=$(bench_port)
@@ -44,9 +64,10 @@ valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$kbs" --config-file
 	--log-level warn 2>"$tmp/vg.log" &
 pid=$!
 bench_wait_healthz "https://127.0.0.1:$p" "$tmp/cert.pem" 600
-"$bin" rcar "https://127.0.0.1:$p" "$tmp/cert.pem" 2 1 >/dev/null
+setup "https://127.0.0.1:$p"
+"$bin" $mode "https://127.0.0.1:$p" "$tmp/cert.pem" 2 1 $args >/dev/null
 callgrind_control -z "$pid" >/dev/null 2>&1
-n=$("$bin" rcar "https://127.0.0.1:$p" "$tmp/cert.pem" "$secs" 1 | awk '{print $2}')
+n=$("$bin" $mode "https://127.0.0.1:$p" "$tmp/cert.pem" "$secs" 1 $args | awk '{print $2}')
 callgrind_control -d "$pid" >/dev/null 2>&1
 kill "$pid"
 # valgrind now and then hangs in its shutdown; the profile is already dumped
@@ -65,18 +86,20 @@ config "$p"
 "$kbs" --config-file "$tmp/kbs.toml" --log-level warn 2>"$tmp/kbs.log" &
 pid=$!
 bench_wait_healthz "https://127.0.0.1:$p" "$tmp/cert.pem" 600
+setup "https://127.0.0.1:$p"
+"$bin" $mode "https://127.0.0.1:$p" "$tmp/cert.pem" 1 1 $args >/dev/null
 strace -f -c -p "$pid" -o "$tmp/strace.txt" 2>/dev/null &
 spid=$!
 sleep 0.5
-m=$("$bin" rcar "https://127.0.0.1:$p" "$tmp/cert.pem" 2 1 | awk '{print $2}')
+m=$("$bin" $mode "https://127.0.0.1:$p" "$tmp/cert.pem" 2 1 $args | awk '{print $2}')
 kill -INT "$spid"
 wait "$spid" 2>/dev/null || true
 calls=$(awk '$NF == "total" {print $(NF-2)}' "$tmp/strace.txt")
-echo "kbs RCAR cost (1 worker, 1 client thread, TLS loopback)"
-awk -v ir="$ir" -v n="$n" -v c="$calls" -v m="$m" 'BEGIN {
-	printf "user-space instructions per RCAR: %.0f  (%d handshakes under callgrind)\n", ir / n, n
-	printf "system calls per RCAR:            %.1f  (%d handshakes under strace)\n", c / m, m
+echo "kbs $what cost (1 worker, 1 client thread, TLS loopback)"
+awk -v ir="$ir" -v n="$n" -v c="$calls" -v m="$m" -v w="$what" 'BEGIN {
+	printf "user-space instructions per %s: %.0f  (%d under callgrind)\n", w, ir / n, n
+	printf "system calls per %s:            %.1f  (%d under strace)\n", w, c / m, m
 }'
 # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall
-awk -v m="$m" '/^ *[0-9]/ && $NF != "total" && $4 / m >= 0.01 {
-	printf "  %-12s %.2f per RCAR\n", $NF, $4 / m }' "$tmp/strace.txt"
+awk -v m="$m" -v w="$what" '/^ *[0-9]/ && $NF != "total" && $4 / m >= 0.01 {
+	printf "  %-12s %.2f per %s\n", $NF, $4 / m, w }' "$tmp/strace.txt"
