@@ -32,12 +32,32 @@ bool http_req_span_ieq(const uint8_t *p, struct http_req_span s, const char *str
 }
 
 /*
+ * True when none of the 8 bytes at p is a control character (< 0x20, so also CR, LF, NUL and
+ * tab) or DEL: such a word needs no byte-by-byte look. A request carrying a 4 KB bearer token
+ * spent ~40 000 instructions in the two byte loops below; eight bytes at a time is ~8x less.
+ * (May report a false "not clean" after a real hit in the same word; never a false "clean".)
+ */
+static bool word_clean(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t x, y;
+
+	memcpy(&x, p, 8);
+	y = x ^ (ones * 0x7f);
+	return (((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & high ? false : true;
+}
+
+/*
  * Finds the CRLF ending the line that starts at p[off]. Returns its offset, -1 when the data
  * ends first (line incomplete), -2 on a bare CR or LF or a NUL.
  */
 static long line_end(const uint8_t *p, size_t len, size_t off)
 {
 	for (size_t i = off; i < len; i++) {
+		while (i + 8 <= len && word_clean(p + i))
+			i += 8;
+		if (i == len)
+			break;
 		if (p[i] == '\n' || p[i] == '\0')
 			return -2;
 		if (p[i] == '\r') {
@@ -115,9 +135,12 @@ static int parse_field(const uint8_t *p, size_t off, size_t end, struct http_req
 	f->name.off = (uint32_t)off;
 	f->name.len = (uint32_t)(i - off);
 	v0 = i + 1;
-	for (size_t k = v0; k < end; k++)
-		if (!is_vchar_or_ws(p[k]))
+	for (size_t k = v0; k < end; k++) {
+		while (k + 8 <= end && word_clean(p + k))
+			k += 8;
+		if (k < end && !is_vchar_or_ws(p[k]))
 			return KBS_ERR_PARSE;
+	}
 	while (v0 < end && (p[v0] == ' ' || p[v0] == '\t'))
 		v0++;
 	v1 = end;

@@ -143,13 +143,72 @@ static const EVP_CIPHER *kw_cipher(size_t kw_len)
 								 : EVP_aes_128_wrap();
 }
 
+static const EVP_CIPHER *ecb_cipher(size_t kw_len)
+{
+	return kw_len == 32 ? EVP_aes_256_ecb() : kw_len == 24 ? EVP_aes_192_ecb()
+								: EVP_aes_128_ecb();
+}
+
+/*
+ * RFC 3394 §2.2.1 wrap on AES-ECB. OpenSSL 3.0's "AES-256-WRAP" runs the generic C AES
+ * (AES_encrypt, ~2 000 instructions a block: 47 000 per 32-byte CEK, 4% of a resource GET);
+ * ECB goes through the AES-NI code where the CPU has it. in: len bytes (a multiple of 8,
+ * 16..32), out: len + 8 bytes.
+ */
+static int aes_kw_wrap_ecb(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
+			   uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t b[16], a[8], r[32];
+	size_t n = len / 8;
+	int bl, rc = KBS_ERR_CRYPTO;
+
+	if (!c)
+		return KBS_ERR_NOMEM;
+	if (len % 8 || n < 2 || n > 4 || !EVP_EncryptInit_ex(c, ecb_cipher(kek_len), NULL, kek, NULL))
+		goto out;
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	memset(a, 0xa6, sizeof(a));
+	memcpy(r, in, len);
+	for (unsigned j = 0; j < 6; j++) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t = (uint64_t)(n * j + i + 1);
+
+			memcpy(b, a, 8);
+			memcpy(b + 8, r + 8 * i, 8);
+			if (!EVP_EncryptUpdate(c, b, &bl, b, 16) || bl != 16)
+				goto out;
+			for (int k = 7; k >= 0; k--, t >>= 8)
+				b[k] ^= (uint8_t)t;
+			memcpy(a, b, 8);
+			memcpy(r + 8 * i, b + 8, 8);
+		}
+	}
+	memcpy(out, a, 8);
+	memcpy(out + 8, r, len);
+	rc = KBS_OK;
+out:
+	OPENSSL_cleanse(b, sizeof(b));
+	OPENSSL_cleanse(r, sizeof(r));
+	ERR_clear_error();
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
 /* AES Key Wrap (RFC 3394). wrap: in = CEK, out = CEK+8; unwrap: the reverse. */
 static int aes_kw(bool wrap, const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t *outlen)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *c;
 	int n = 0, n2 = 0, rc = KBS_ERR_CRYPTO;
 
+	if (wrap && len % 8 == 0 && len >= 16 && len <= 32) {
+		rc = aes_kw_wrap_ecb(kek, kek_len, in, len, out);
+		if (rc == KBS_OK)
+			*outlen = len + 8;
+		return rc;
+	}
+	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return KBS_ERR_NOMEM;
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);

@@ -108,7 +108,7 @@ static int rego_evaluate(void *ctx, const char *text, size_t len, const char *qu
 		snprintf(why, whylen, "Rego: %s", err.msg);
 		return rc;
 	}
-	memset(&ex, 0, sizeof(ex));
+	ex.n = ex.dropped = 0; /* rego_eval_ex resets it too; entries are written when used */
 	opts.host_ctx = (void *)host;
 	rc = rego_eval_ex(m, query, (json_t *)input, (json_t *)data, &opts, result, &ex, &err);
 	if (rc != KBS_OK) {

@@ -195,8 +195,12 @@ int rego_eval_ex(const struct rego_module *m, const char *query, json_t *input, 
 	if (!m || !query || !result)
 		return KBS_ERR_INVAL;
 	*result = NULL;
-	if (why)
-		memset(why, 0, sizeof(*why));
+	if (why) {
+		/* entries are written whole when recorded (explain()); zeroing all 32 (12 KB)
+		 * cost 2% of a kbs resource GET */
+		why->n = 0;
+		why->dropped = 0;
+	}
 	ev = malloc(sizeof(*ev));
 	if (!ev)
 		return KBS_ERR_NOMEM;
