@@ -3,6 +3,8 @@
  * kbsfs-fetch: the network half of kbsfs (fs/proc_backend.c has the other half). Runs the
  * broker backend and answers the parent's requests on fd 3, one at a time, until the parent
  * closes the socket. The plaintext of a fetch is sent once and wiped here right after.
+ * Arguments are kbsfs "key=value" options, plus --detached from a background kbsfs: after a
+ * successful set-up the caller's stdout/stderr are replaced with /dev/null.
  */
 #include "common/err.h"
 #include "common/log.h"
