@@ -12,17 +12,9 @@ import pytest
 import requests
 
 from kbs_pyclient import TeeKey, b64u, jwt_verify_es256, runtime_data_digest
+from test_kbs_restful_as import ras  # noqa: F401 (fixture: restful-as on parse-example1.json)
 
 TOML = 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = "audit"\n'
-
-
-@pytest.fixture
-def ras(daemons, free_port, test_data):
-    port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
-    daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
-                  ready_port=port)
-    return "http://127.0.0.1:%d" % port
 
 
 def body(init_data):

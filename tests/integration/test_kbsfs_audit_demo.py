@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from kbsfs_testlib import _build_dir, _source_dir, wait_for
+from test_kbsfs_demo import leftovers
 
 USER = 65534  # nobody/nogroup: no home, no capabilities, only /dev/fuse (0666) + fusermount3
 
@@ -20,14 +21,6 @@ USER = 65534  # nobody/nogroup: no home, no capabilities, only /dev/fuse (0666) 
 def as_user_argv():
     return ["setpriv", "--reuid", str(USER), "--regid", str(USER), "--clear-groups",
             "--inh-caps=-all", "env", "HOME=/nonexistent"]
-
-
-def leftovers(tmp):
-    with open("/proc/self/mountinfo") as f:
-        mounts = [ln for ln in f if f"{tmp}/kbsfs-demo." in ln]
-    procs = subprocess.run(["pgrep", "-f", f"{tmp}/kbsfs-demo"], capture_output=True,
-                           text=True).stdout.split()
-    return mounts, procs, sorted(os.listdir(tmp))
 
 
 needs_root = pytest.mark.skipif(

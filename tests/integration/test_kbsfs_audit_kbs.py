@@ -131,26 +131,20 @@ def test_daemon_and_fetcher_lock_memory_and_dump_no_core(kbs, mount):
     assert int(proc_field(child, "VmLck")[0]) > 0
 
 
-def test_sigterm_unmounts_and_ends_the_fetcher(kbs, mount):
+@pytest.mark.parametrize("how", ["SIGTERM", "fusermount3 -u"])
+def test_unmount_ends_daemon_and_fetcher(kbs, mount, how):
+    """The real daemon with its kbsfs-fetch child: both ways down unmount, exit 0 and leave
+    no child behind."""
     url, cert, _ = kbs
     m = mount(url, cert)
     assert m.path("default/audit/one").read_bytes() == SECRET
     child = m.status()["attestation"]["fetcher"]["child_pid"]
     assert os.path.exists(f"/proc/{child}")
-    m.daemon.proc.send_signal(signal.SIGTERM)
-    wait_until(lambda: not m.daemon.running, 15, "kbsfs to exit on SIGTERM")
-    assert m.daemon.proc.returncode == 0
-    assert not is_mounted(m.mountpoint)
-    wait_until(lambda: not os.path.exists(f"/proc/{child}"), 10, "kbsfs-fetch to end")
-
-
-def test_fusermount_unmount_ends_daemon_and_fetcher(kbs, mount):
-    url, cert, _ = kbs
-    m = mount(url, cert)
-    assert m.path("default/audit/one").read_bytes() == SECRET
-    child = m.status()["attestation"]["fetcher"]["child_pid"]
-    subprocess.run(["fusermount3", "-u", str(m.mountpoint)], check=True)
-    wait_until(lambda: not m.daemon.running, 15, "kbsfs to exit after fusermount3 -u")
+    if how == "SIGTERM":
+        m.daemon.proc.send_signal(signal.SIGTERM)
+    else:
+        subprocess.run(["fusermount3", "-u", str(m.mountpoint)], check=True)
+    wait_until(lambda: not m.daemon.running, 15, f"kbsfs to exit after {how}")
     assert m.daemon.proc.returncode == 0
     assert not is_mounted(m.mountpoint)
     wait_until(lambda: not os.path.exists(f"/proc/{child}"), 10, "kbsfs-fetch to end")
