@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kbsfs_testlib import (Daemon, DaemonError, WaitTimeout, free_port, make_self_signed_cert,
-                           wait_for, wait_for_path, wait_for_port)
+from kbsfs_testlib import (_PORT_LOCK_DIR, Daemon, DaemonError, WaitTimeout, free_port,
+                           make_self_signed_cert, wait_for, wait_for_path, wait_for_port)
 
 PY = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
@@ -73,9 +73,13 @@ def test_free_port_is_reserved_against_other_test_processes():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str([False] * len(args))
     # while one nobody holds (outside the range free_port hands out) can be reserved
-    r = subprocess.run([PY, "-c", code, str(40000 + os.getpid() % 20000)], cwd=HERE,
-                       capture_output=True, text=True, timeout=60)
-    assert r.stdout.strip() == "[True]", r.stderr
+    other = 40000 + os.getpid() % 20000
+    try:
+        r = subprocess.run([PY, "-c", code, str(other)], cwd=HERE, capture_output=True,
+                           text=True, timeout=60)
+        assert r.stdout.strip() == "[True]", r.stderr
+    finally:
+        (_PORT_LOCK_DIR / str(other)).unlink(missing_ok=True)  # not a port tests hand out
 
 
 def test_tmp_path_base_is_this_process_own(tmp_path, tmp_path_factory):
