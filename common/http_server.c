@@ -3,7 +3,8 @@
  * HTTP/1.1 server on epoll + OpenSSL. Each worker thread runs its own epoll loop; the listening
  * sockets are registered in every worker's epoll with EPOLLEXCLUSIVE, so the kernel wakes one
  * idle worker per new connection. The woken worker accepts what is pending and gives each new
- * connection to the worker with the fewest connections (itself on a tie): a connection for
+ * connection to the worker with the fewest connections that is not inside a handler (itself
+ * on a tie): a connection for
  * another worker goes into that worker's inbox (mutex-protected list) and its eventfd is
  * written; the owner registers it in its own epoll and keeps it for its lifetime. Without the
  * hand-off a burst of new connections (clients connecting together) all landed on the one
@@ -103,6 +104,7 @@ struct http_worker {
 	/* connections owned plus handed over and not yet picked up; read by accepting workers */
 	atomic_size_t load;
 	atomic_uint_fast64_t taken; /* connections taken over since start (statistics) */
+	atomic_bool busy;	    /* inside a handler: gets no new connections then */
 	pthread_mutex_t inbox_mu;
 	struct http_conn *inbox; /* handed over by other workers, linked through next */
 	int64_t now_ms;
@@ -669,7 +671,9 @@ static int conn_dispatch(struct http_conn *c, uint8_t *body, size_t body_len)
 	 * start a pipelined request) */
 	saved = body[body_len];
 	body[body_len] = '\0';
+	atomic_store_explicit(&c->w->busy, true, memory_order_relaxed);
 	rc = s->handler(s->ctx, &r, &resp);
+	atomic_store_explicit(&c->w->busy, false, memory_order_relaxed);
 	body[body_len] = saved;
 	status = resp.status;
 	if (status == 0)
@@ -846,8 +850,12 @@ static void conn_adopt(struct http_worker *w, struct http_conn *c)
 	conn_touch(c, (int64_t)w->srv->timeout_s * 1000);
 }
 
-/* The worker that gets the next connection: the fewest connections, self on a tie. Its load
- * counts the new connection at once, so the next pick in the same accept batch sees it. */
+/*
+ * The worker that gets the next connection: the fewest connections among the workers not
+ * inside a handler (a handler may block on a backend; the accepting worker is never in one),
+ * self on a tie. Its load counts the new connection at once, so the next pick in the same
+ * accept batch sees it.
+ */
 static struct http_worker *pick_worker(struct http_worker *self)
 {
 	struct http_server *s = self->srv;
@@ -857,7 +865,7 @@ static struct http_worker *pick_worker(struct http_worker *self)
 	for (int i = 0; i < s->nworkers && min > 0; i++) {
 		size_t l = atomic_load(&s->workers[i].load);
 
-		if (l < min) {
+		if (l < min && !atomic_load_explicit(&s->workers[i].busy, memory_order_relaxed)) {
 			min = l;
 			best = &s->workers[i];
 		}
@@ -1230,6 +1238,7 @@ static int worker_setup(struct http_server *s, struct http_worker *w)
 	w->srv = s;
 	atomic_init(&w->load, 0);
 	atomic_init(&w->taken, 0);
+	atomic_init(&w->busy, false);
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	buf_init(&w->path, 0);

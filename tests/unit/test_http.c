@@ -1666,6 +1666,58 @@ static void burst_of_keepalive_connections_is_spread_over_workers(void **state)
 	srv_stop(t);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* GET /whoami on fd (keep-alive), 200 expected. */
+static void raw_whoami(int fd)
+{
+	char head[512];
+
+	raw_send(fd, "GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_read_head(fd, head, sizeof(head));
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+}
+
+static void no_connection_is_handed_to_a_worker_inside_a_handler(void **state)
+{
+	struct http_server_config cfg = {.workers = 2, .timeout_s = 10};
+	struct srv *t = srv_start_cfg(&cfg, "127.0.0.1:0");
+	struct slow_arg sa = {.t = t, .rc = 1};
+	pthread_t th;
+	int fd[3];
+	double t0;
+
+	(void)state;
+	t->h.sleep_ms = 3000;
+	/* one worker is stuck in a slow handler with one connection ... */
+	assert_int_equal(pthread_create(&th, NULL, slow_thread, &sa), 0);
+	for (int k = 0; k < 500 && atomic_load(&t->h.calls) == 0; k++)
+		msleep(5);
+	/* ... the other takes two idle keep-alive connections (more than the stuck one has) */
+	fd[0] = raw_connect(t->port);
+	raw_whoami(fd[0]);
+	fd[1] = raw_connect(t->port);
+	raw_whoami(fd[1]);
+	/* a new connection goes to the worker with more connections but free, not to the one
+	 * with fewer that cannot serve it for seconds */
+	t0 = mono_s();
+	fd[2] = raw_connect(t->port);
+	raw_whoami(fd[2]);
+	assert_true(mono_s() - t0 < 1.5);
+	pthread_join(th, NULL);
+	assert_int_equal(sa.rc, KBS_OK);
+	assert_int_equal(sa.status, 200);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	srv_stop(t);
+}
+
 static void tls_system_store_is_a_hashed_directory(void **state)
 {
 	struct tlsfiles *tf = *state;
@@ -2112,6 +2164,7 @@ int main(void)
 	    cmocka_unit_test(stuck_resolver_cannot_pass_the_deadline),
 	    cmocka_unit_test(concurrent_requests_use_several_workers),
 	    cmocka_unit_test(burst_of_keepalive_connections_is_spread_over_workers),
+	    cmocka_unit_test(no_connection_is_handed_to_a_worker_inside_a_handler),
 	    cmocka_unit_test(stop_finishes_in_flight_request),
 	    cmocka_unit_test(idle_stop_is_fast),
 	    cmocka_unit_test(client_framings_and_stale_connections),
