@@ -56,6 +56,7 @@ int rvps_config_copy(struct rvps_config *dst, const struct rvps_config *src)
 	dst->kv = src->kv;
 	dst->kv_ctx = src->kv_ctx;
 	dst->validity_months = src->validity_months;
+	dst->check_only = src->check_only;
 	if (dup_opt(&dst->address, src->address) || dup_opt(&dst->dir_path, src->dir_path) ||
 	    dup_opt(&dst->file_dir_path, src->file_dir_path)) {
 		rvps_config_release(dst);

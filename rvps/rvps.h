@@ -55,6 +55,9 @@ struct rvps_config {
 	const struct rvps_kv_ops *kv; /* RVPS_STORE_KV, borrowed */
 	void *kv_ctx;
 	int validity_months;   /* lifetime of new records; 0 = 12 like Trustee */
+	bool check_only;       /* validation run: create nothing; a missing LocalFs/LocalJson
+				* directory or file is logged as "would create" and the store
+				* is kept in memory */
 };
 
 void rvps_config_init(struct rvps_config *cfg);

@@ -232,6 +232,22 @@ static int b64url_padded_decode(const char *s, struct buf *out)
 
 /* ------------------------------------------------------------------- API */
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* check_only: what the store would create is reported, not created; records stay in memory. */
+static int check_only_memory(struct rvps_store *s, const char *missing)
+{
+	log_info("rvps: would create %s (configuration check: nothing created)", missing);
+	snprintf(s->desc, sizeof(s->desc), "memory (check only)");
+	s->type = RVPS_STORE_MEMORY;
+	return (s->mem = json_object()) ? KBS_OK : KBS_ERR_NOMEM;
+}
+
 int rvps_store_open(const struct rvps_config *cfg, struct rvps_store **out, char *why,
 		    size_t whylen)
 {
@@ -256,7 +272,12 @@ int rvps_store_open(const struct rvps_config *cfg, struct rvps_store **out, char
 			rc = KBS_ERR_INVAL;
 			goto out;
 		}
-		if ((rc = mkdir_p(s->dir)) != KBS_OK) {
+		if (cfg->check_only && !is_dir(s->dir)) {
+			if ((rc = check_only_memory(s, s->dir)) != KBS_OK)
+				goto out;
+			break;
+		}
+		if (!cfg->check_only && (rc = mkdir_p(s->dir)) != KBS_OK) {
 			snprintf(why, whylen, "cannot create %s: %s", s->dir, strerror(errno));
 			goto out;
 		}
@@ -274,6 +295,12 @@ int rvps_store_open(const struct rvps_config *cfg, struct rvps_store **out, char
 		    sizeof(s->file)) {
 			rc = KBS_ERR_RANGE;
 			goto out;
+		}
+		if (cfg->check_only && (!is_dir(s->dir) || access(s->file, F_OK) != 0)) {
+			if ((rc = check_only_memory(s, is_dir(s->dir) ? s->file : s->dir)) !=
+			    KBS_OK)
+				goto out;
+			break;
 		}
 		if ((rc = mkdir_p(s->dir)) != KBS_OK) {
 			snprintf(why, whylen, "cannot create %s: %s", s->dir, strerror(errno));

@@ -29,8 +29,6 @@
 
 /* Our own text of Trustee's default decision: the resource plugin for every TEE except
  * the sample TEE (kbs-protocol §15.1). */
-/* Our own text of Trustee's default decision: the resource plugin for every TEE except
- * the sample TEE (kbs-protocol §15.1). */
 const char kbs_default_resource_policy[] =
 	"# kbsfs default resource policy: Trustee's default decision.\n"
 	"# Any attested TEE may read resources, except the sample (test) TEE.\n"
@@ -260,6 +258,13 @@ int kbs_set_resource_policy(struct kbs_ctx *k, const char *text, size_t len, boo
 
 /* ------------------------------------------------------------------ lifecycle */
 
+static bool dir_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_t errlen)
 {
 	struct kbs_ctx *k = calloc(1, sizeof(*k));
@@ -307,8 +312,15 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 			goto out;
 	}
 	/* repository */
-	if (cfg->repository_dir) {
-		rc = repo_localfs_new(cfg->repository_dir, REPO_LAYOUT_TREE, true, &k->repo);
+	if (cfg->repository_dir && cfg->check_only && !dir_exists(cfg->repository_dir)) {
+		log_info("kbs: would create %s (configuration check: nothing created)",
+			 cfg->repository_dir);
+		rc = repo_memory_new(&k->repo);
+		if (rc != KBS_OK)
+			goto out;
+	} else if (cfg->repository_dir) {
+		rc = repo_localfs_new(cfg->repository_dir, REPO_LAYOUT_TREE, !cfg->check_only,
+				      &k->repo);
 		if (rc != KBS_OK) {
 			snprintf(err, errlen, "repository %s: %s", cfg->repository_dir,
 				 kbs_strerror(rc));
@@ -319,7 +331,13 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 	} else if (cfg->storage_type == KBS_STORAGE_LOCALFS) {
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s/repository", cfg->storage_dir);
-		rc = repo_localfs_new(dir, REPO_LAYOUT_FLAT, true, &k->repo);
+		if (cfg->check_only && !dir_exists(dir)) {
+			log_info("kbs: would create %s (configuration check: nothing created)",
+				 dir);
+			rc = repo_memory_new(&k->repo);
+		} else {
+			rc = repo_localfs_new(dir, REPO_LAYOUT_FLAT, !cfg->check_only, &k->repo);
+		}
 		if (rc != KBS_OK) {
 			snprintf(err, errlen, "repository %s: %s", dir, kbs_strerror(rc));
 			goto out;
@@ -329,20 +347,31 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 		struct pgstore_params pp = {cfg->pg_host,	  (int)cfg->pg_port,
 					    cfg->pg_db,		  cfg->pg_username,
 					    cfg->pg_password,	  getenv("POSTGRES_URL"),
-					    (int)cfg->pg_pool_size, 0};
-		if ((rc = pgstore_new(&pp, &k->pg, err, errlen)) != KBS_OK ||
-		    (rc = repo_pg_new(k->pg, &k->repo)) != KBS_OK)
+					    (int)cfg->pg_pool_size, 0,
+					    cfg->check_only};
+		if ((rc = pgstore_new(&pp, &k->pg, err, errlen)) != KBS_OK)
 			goto out;
-		k->pg_sessions = !cfg->session_storage_set ||
-				 cfg->session_storage_type == KBS_STORAGE_POSTGRES;
-		/* no list: the kbs has no policy-listing endpoint (restful-as lists its own) */
-		struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, NULL};
-		as_set_policy_store(k->as, &ps);
-		if ((rc = as_rvps_use_kv(k->as, &pg_rv_ops, k->pg, err, errlen)) != KBS_OK)
-			goto out;
-		log_info("kbs: resources, resource policy, attestation policies, reference values%s "
-			 "in Postgres",
-			 k->pg_sessions ? " and sessions" : "");
+		if (cfg->check_only) {
+			/* reachable; the rest of the check runs on memory, nothing is written */
+			if ((rc = repo_memory_new(&k->repo)) != KBS_OK)
+				goto out;
+			log_info("kbs: Postgres reachable (configuration check: nothing created)");
+		} else {
+			if ((rc = repo_pg_new(k->pg, &k->repo)) != KBS_OK)
+				goto out;
+			k->pg_sessions = !cfg->session_storage_set ||
+					 cfg->session_storage_type == KBS_STORAGE_POSTGRES;
+			/* no list: the kbs has no policy-listing endpoint (restful-as lists its
+			 * own) */
+			struct as_policy_store ps = {k->pg, pg_policy_get, pg_policy_put, NULL};
+			as_set_policy_store(k->as, &ps);
+			if ((rc = as_rvps_use_kv(k->as, &pg_rv_ops, k->pg, err, errlen)) !=
+			    KBS_OK)
+				goto out;
+			log_info("kbs: resources, resource policy, attestation policies, "
+				 "reference values%s in Postgres",
+				 k->pg_sessions ? " and sessions" : "");
+		}
 	} else if (cfg->storage_type == KBS_STORAGE_MEMORY) {
 		if ((rc = repo_memory_new(&k->repo)) != KBS_OK)
 			goto out;
@@ -420,12 +449,16 @@ int kbs_new(const struct kbs_config *cfg, struct kbs_ctx **out, char *err, size_
 			log_info("kbs: resource policy loaded from %s", src);
 		} else {
 			rc = kbs_set_resource_policy(k, kbs_default_resource_policy,
-						 strlen(kbs_default_resource_policy), true, why,
-						 sizeof(why));
+						 strlen(kbs_default_resource_policy),
+						 !cfg->check_only, why, sizeof(why));
 			if (rc != KBS_OK) {
 				snprintf(err, errlen, "default resource policy: %s", why);
 				goto out;
 			}
+			if (cfg->check_only && k->policy_dir)
+				log_info("kbs: would create %s/resource-policy.rego (configuration "
+					 "check: nothing created)",
+					 k->policy_dir);
 		}
 	}
 	*out = k;

@@ -40,6 +40,12 @@ void kbs_config_init(struct kbs_config *cfg)
 	as_config_init(&cfg->as);
 }
 
+void kbs_config_check_only(struct kbs_config *cfg)
+{
+	cfg->check_only = true;
+	cfg->as.rvps.check_only = true;
+}
+
 void kbs_config_release(struct kbs_config *cfg)
 {
 	if (!cfg)

@@ -66,6 +66,9 @@ struct kbs_config {
 	/* kbsfs extensions, set by main from the environment (not TOML keys) */
 	long jwks_refresh_s; /* https trusted_jwk_sets refresh; 0 = default (300 s) */
 	char *jwks_ca_file;  /* CA bundle for https JWK sets ($SSL_CERT_FILE); NULL = system */
+	/* --check-config: kbs_new() creates nothing (no directory, file or database table);
+	 * what a real start would create is logged as "would create" (kbs_config_check_only()) */
+	bool check_only;
 
 	/* [attestation_service] */
 	enum kbs_as_type as_type;
@@ -118,6 +121,9 @@ struct kbs_config {
 
 void kbs_config_init(struct kbs_config *cfg);
 void kbs_config_release(struct kbs_config *cfg);
+/* --check-config: makes kbs_new() create nothing (cfg->check_only, also for the built-in
+ * AS's RVPS store); what a real start would create is logged as "would create". */
+void kbs_config_check_only(struct kbs_config *cfg);
 
 /*
  * Parses TOML text (file name only for messages). On error returns KBS_ERR_INVAL/PARSE with

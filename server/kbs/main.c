@@ -74,6 +74,8 @@ static const char usage[] =
 	"        Configuration file (TOML). Default: $KBS_CONFIG_FILE, else built-in defaults.\n"
 	"    --check-config\n"
 	"        Load and validate the configuration, print warnings, exit 0 if usable.\n"
+	"        Creates nothing: directories, files and database tables a real start would\n"
+	"        create are logged as \"would create ...\".\n"
 	"    -l, --log-level LEVEL\n"
 	"        error, warn, info (default; or $RUST_LOG) or debug.\n"
 	"    -h, --help\n"
@@ -181,6 +183,8 @@ int main(int argc, char **argv)
 #ifdef KBS_RESOURCE_ONLY
 	cfg.as_type = KBS_AS_NONE;
 #endif
+	if (check_only)
+		kbs_config_check_only(&cfg);
 	if (getenv("KBS_JWKS_REFRESH_S"))
 		cfg.jwks_refresh_s = atol(getenv("KBS_JWKS_REFRESH_S"));
 	if (getenv("SSL_CERT_FILE") && !(cfg.jwks_ca_file = strdup(getenv("SSL_CERT_FILE"))))

@@ -199,6 +199,30 @@ static int create_tables(struct pgstore *s, PGconn *c, char *err, size_t errlen)
 	return KBS_OK;
 }
 
+/* --check-config: names the tables a real start would create; reads the catalog only. */
+static int report_missing_tables(struct pgstore *s, PGconn *c, char *err, size_t errlen)
+{
+	char sql[200];
+
+	for (int ns = 0; ns < PGSTORE_NS__COUNT; ns++) {
+		PGresult *r;
+		snprintf(sql, sizeof(sql), "SELECT to_regclass('%s') IS NULL", ns_names[ns]);
+		r = s->pq.PQexec(c, sql);
+		if (s->pq.PQresultStatus(r) != PGRES_TUPLES_OK || s->pq.PQntuples(r) != 1) {
+			snprintf(err, errlen, "postgres: cannot look up table %s: %s", ns_names[ns],
+				 s->pq.PQerrorMessage(c));
+			s->pq.PQclear(r);
+			return KBS_ERR_IO;
+		}
+		if (strcmp(s->pq.PQgetvalue(r, 0, 0), "t") == 0)
+			log_info("pgstore: would create table %s in %s (configuration check: "
+				 "nothing created)",
+				 ns_names[ns], s->target);
+		s->pq.PQclear(r);
+	}
+	return KBS_OK;
+}
+
 int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err, size_t errlen)
 {
 	struct pgstore *s = calloc(1, sizeof(*s));
@@ -250,6 +274,10 @@ int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err,
 		snprintf(err, errlen, "postgres %s: %s", s->target,
 			 c ? s->pq.PQerrorMessage(c) : "out of memory");
 		rc = KBS_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if (p->check_only) {
+		rc = report_missing_tables(s, c, err, errlen);
 		goto out;
 	}
 	if ((rc = create_tables(s, c, err, errlen)) != KBS_OK)

@@ -33,6 +33,8 @@ struct pgstore_params {
 	const char *url;       /* postgres:// URL; overrides all of the above when set */
 	int pool_size;	       /* connections; <= 0 = 4 */
 	int connect_timeout_s; /* <= 0 = 3 */
+	bool check_only;       /* configuration check: connect, log missing tables as "would
+				* create", create and prepare nothing; *out stays NULL */
 };
 
 struct pgstore;
@@ -40,6 +42,7 @@ struct pgstore;
 /*
  * Connects one connection (to fail early on a wrong config), creates the five tables if
  * missing and prepares the statements. err names the problem without the password.
+ * With p->check_only only the connection is tried and missing tables are logged.
  */
 int pgstore_new(const struct pgstore_params *p, struct pgstore **out, char *err, size_t errlen);
 void pgstore_free(struct pgstore *s);

@@ -21,6 +21,10 @@ tls_cert        factory ``tls_cert(name="server", key_type="ec")`` -> CertFiles(
                 written into tmp_dir (self-signed, SAN IP:127.0.0.1, IP:::1, DNS:localhost).
 keypair         factory ``keypair("ec"|"rsa"|"ed25519", name=..., curve=..., bits=...)`` ->
                 KeyPairFiles(private, public, ...) PEM files in tmp_dir.
+as_config       path of Trustee's restful-as config parse-example1.json copied into tmp_dir with
+                its LocalFs dir_path moved to tmp_dir/as-state: the shipped file stores policies
+                and reference values under /opt/confidential-containers, and a test must not
+                write (nor read state left by other runs) outside its tmp_dir.
 
 Helpers (plain functions, usable without pytest)
 ------------------------------------------------
@@ -54,6 +58,7 @@ and any daemon still running when the interpreter exits is killed (atexit).
 import atexit
 import datetime
 import ipaddress
+import json
 import os
 import random
 import re
@@ -73,7 +78,7 @@ import pytest
 
 __all__ = [
     "CertFiles", "Daemon", "DaemonError", "DaemonSet", "KeyPairFiles", "WaitTimeout",
-    "build_dir", "daemons", "find_binary", "free_port", "free_port_fixture", "keypair",
+    "as_config", "build_dir", "daemons", "find_binary", "free_port", "free_port_fixture", "keypair",
     "make_ec_keypair", "make_ed25519_keypair", "make_rsa_keypair", "make_self_signed_cert",
     "pytest_configure", "pytest_runtest_makereport", "pytest_unconfigure", "source_dir",
     "test_data", "tls_cert", "tmp_dir", "wait_for", "wait_for_path", "wait_for_port",
@@ -680,3 +685,14 @@ def keypair(tmp_dir):
         raise ValueError(f"unknown key type {key_type!r}")
     return make
 
+
+@pytest.fixture
+def as_config(test_data, tmp_dir):
+    cfg = json.loads((test_data / "kbs" / "trustee" / "configs" / "parse-example1.json")
+                     .read_text())
+    lfs = cfg["storage_backend"]["backends"]["local_fs"]
+    assert lfs["dir_path"].startswith("/opt/"), "the shipped file changed; revisit as_config"
+    lfs["dir_path"] = str(tmp_dir / "as-state")
+    path = tmp_dir / "as-config.json"
+    path.write_text(json.dumps(cfg, indent=4))
+    return path

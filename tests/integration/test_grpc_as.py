@@ -38,10 +38,10 @@ def stubs(tmp_path_factory):
 
 
 @pytest.fixture
-def gas(daemons, free_port, test_data, tmp_dir, stubs):
+def gas(daemons, free_port, as_config, tmp_dir, stubs):
     pb, pbg = stubs
     port, jport = free_port(), free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["grpc-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg,
                    "--jwks-socket", "127.0.0.1:%d" % jport], ready_port=jport,
                   env={"KBSFS_SNP_VCEK_DIR": tmp_dir})

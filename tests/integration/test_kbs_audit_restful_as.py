@@ -61,11 +61,11 @@ def test_bad_init_data_is_refused_naming_the_cause(ras, bad, status, text):
     assert r.status_code == status and text in r.text, (r.status_code, r.text)
 
 
-def test_https_with_trustee_flags(daemons, free_port, test_data, tls_cert):
+def test_https_with_trustee_flags(daemons, free_port, as_config, tls_cert):
     """Trustee's -t/--https-pubkey-cert and -k/--https-prikey serve the same API over TLS."""
     cert = tls_cert()
     port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["restful-as", "-s", "127.0.0.1:%d" % port, "-c", cfg, "-t", cert.cert,
                    "-k", cert.key], ready_port=port)
     url = "https://127.0.0.1:%d" % port

@@ -10,9 +10,9 @@ from kbs_pyclient import TeeKey, b64u, jwt_decode, jwt_verify_es256, runtime_dat
 
 
 @pytest.fixture
-def ras(daemons, free_port, test_data):
+def ras(daemons, free_port, as_config):
     port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
                   ready_port=port)
     return "http://127.0.0.1:%d" % port
@@ -69,10 +69,12 @@ def test_malformed_requests_are_400(ras):
     assert requests.post(ras + "/attestation", json=body).status_code == 400
 
 
-def test_policy_endpoints(ras):
+def test_policy_endpoints(ras, as_config):
     r = requests.post(ras + "/policy", json={
         "policy_id": "some-id", "policy": b64u(b"package policy\n\ndefault allow = true\n")})
     assert r.status_code == 200, r.text
+    # persisted under the test's own state dir, never the shipped /opt/confidential-containers
+    assert (as_config.parent / "as-state" / "attestation_service_policy" / "some-id.rego").is_file()
     ids = [p["policy-id"] for p in requests.get(ras + "/policy").json()]
     assert "some-id" in ids and "default_cpu" in ids
     r = requests.post(ras + "/policy", json={"policy_id": "x", "policy": b64u(b"package q\nallow {")})

@@ -16,9 +16,9 @@ SNP_MEASUREMENT = ("6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d
 
 
 @pytest.fixture
-def ras(daemons, free_port, test_data, tmp_dir):
+def ras(daemons, free_port, as_config, tmp_dir):
     port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
                   ready_port=port, env={"KBSFS_SNP_VCEK_DIR": tmp_dir})
     return "http://127.0.0.1:%d" % port
@@ -79,7 +79,7 @@ CHIP_HEX = ("371c55d6d15cb50f16dc31d39a24e300caaabff4431e841111429b73ec45ad67"
             "ea6e687ffae7bf84b54a5d0e6d79b3ef6ff0bd8b4cff94c2163af5c5de8718e8")
 
 
-def test_snp_vcek_fetched_from_kds_and_cached(daemons, free_port, test_data, tmp_dir):
+def test_snp_vcek_fetched_from_kds_and_cached(daemons, free_port, test_data, tmp_dir, as_config):
     """Evidence without cert_chain: the VCEK comes from a (stand-in) KDS, lands in the cache
     directory, and is used from there once the KDS is gone."""
     ev, rd = snp_sample(test_data)
@@ -92,7 +92,7 @@ def test_snp_vcek_fetched_from_kds_and_cached(daemons, free_port, test_data, tmp
                          "--directory", str(www)], ready_port=kport)
     cache = tmp_dir / "cache"
     port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
                   ready_port=port, env={"KBSFS_SNP_VCEK_DIR": cache,
                                         "KBSFS_SNP_KDS_URL": "http://127.0.0.1:%d" % kport})

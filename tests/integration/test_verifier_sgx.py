@@ -16,9 +16,9 @@ MR_SIGNER = "83d719e77deaca1470f6baf62a4d774303c899db69020f9c70ee1dfc08c7ce9e"
 
 
 @pytest.fixture
-def ras(daemons, free_port, test_data):
+def ras(daemons, free_port, as_config):
     port = free_port()
-    cfg = test_data / "kbs" / "trustee" / "configs" / "parse-example1.json"
+    cfg = as_config
     daemons.start(["restful-as", "--socket", "127.0.0.1:%d" % port, "--config-file", cfg],
                   ready_port=port)
     return "http://127.0.0.1:%d" % port
