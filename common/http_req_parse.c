@@ -213,8 +213,8 @@ int http_req_parse_head(const uint8_t *p, size_t len, size_t max_head, size_t ma
 		if (e == -2)
 			return fail(h, 400, KBS_ERR_PARSE);
 		if (e == -1) {
-			if (len >= max_head) /* the head does not fit its bound */
-				return fail(h, 400, KBS_ERR_RANGE);
+			if (len >= max_head) /* the head does not fit its bound (actix: 431) */
+				return fail(h, 431, KBS_ERR_RANGE);
 			h->head_len = 0;
 			return KBS_OK;
 		}
@@ -234,7 +234,7 @@ int http_req_parse_head(const uint8_t *p, size_t len, size_t max_head, size_t ma
 		if (p[off] == ' ' || p[off] == '\t') /* obs-fold */
 			return fail(h, 400, KBS_ERR_PARSE);
 		if (h->nfields == HTTP_REQ_MAX_FIELDS)
-			return fail(h, 400, KBS_ERR_RANGE);
+			return fail(h, 431, KBS_ERR_RANGE);
 		struct http_req_field *f = &h->fields[h->nfields];
 		if (parse_field(p, off, end, f) != KBS_OK)
 			return fail(h, 400, KBS_ERR_PARSE);

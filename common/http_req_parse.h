@@ -25,7 +25,7 @@
  * A request without Content-Length and Transfer-Encoding has an empty body (RFC 9112 §6.3).
  */
 
-#define HTTP_REQ_MAX_FIELDS 100	   /* header fields per request (more: 400) */
+#define HTTP_REQ_MAX_FIELDS 100	   /* header fields per request (more: 431) */
 #define HTTP_REQ_MAX_CHUNK_LINE 256 /* chunk-size line incl. extensions (longer: 400) */
 
 /* A byte range of the input buffer. */
@@ -41,7 +41,7 @@ struct http_req_field {
 
 struct http_req_head {
 	size_t head_len; /* bytes of the head including the empty line; 0 = incomplete */
-	int status;	 /* on error: the status to answer with (400, 413, 417, 501, 505) */
+	int status;	 /* on error: the status to answer with (400, 413, 417, 431, 501, 505) */
 	struct http_req_span method;
 	struct http_req_span target; /* request-target as received */
 	int minor;		     /* HTTP/1.<minor>, 0 or 1 */

@@ -809,12 +809,15 @@ static void conn_run(struct http_conn *c)
 		if (st == STEP_CLOSED)
 			return;
 		if (st == STEP_BLOCKED) { /* input buffer full: the request is too large */
-			bool in_head = http_req_parse_head(c->in.p, c->in.len, c->w->srv->max_headers,
-							   c->w->srv->max_body,
-							   &c->w->req) != KBS_OK ||
-				       c->w->req.head_len == 0;
+			/* a head that never ends is 431 (actix-web), a body 413 */
+			int code = 413;
 
-			if (conn_error(c, in_head ? 400 : 413) == STEP_CLOSED)
+			if (http_req_parse_head(c->in.p, c->in.len, c->w->srv->max_headers,
+						c->w->srv->max_body, &c->w->req) != KBS_OK)
+				code = c->w->req.status;
+			else if (c->w->req.head_len == 0)
+				code = 431;
+			if (conn_error(c, code) == STEP_CLOSED)
 				return;
 			continue;
 		}

@@ -71,9 +71,12 @@ struct http_request; /* opaque, valid only during the handler call */
 const char *http_request_method(const struct http_request *r); /* "GET", "POST", ... */
 /*
  * Percent-decoded path without the query ("/kbs/v0/resource/a/b/c"); never NULL, always
- * starts with '/'. "%2F" stays encoded, so every '/' separates segments; requests whose path
- * has a bad escape, %00 or control bytes get 400 without reaching the handler. Dot segments
- * are NOT normalised: handlers must reject "." / ".." themselves.
+ * starts with '/'. "%2F" stays encoded, so every '/' separates segments; escapes of control
+ * bytes ("%00") and malformed escapes ("%zz") stay as written too (http_path_decode()), so
+ * the handler sees them and answers as for any invalid path (Trustee's KBS: 401
+ * PluginInternalError for a resource path); only raw control bytes in the target get 400
+ * without reaching the handler. Dot segments are NOT normalised: handlers must reject
+ * "." / ".." themselves.
  */
 const char *http_request_path(const struct http_request *r);
 /* The request target exactly as received ("/a%2Fb?x=1"); never NULL. */

@@ -227,18 +227,21 @@ int http_path_decode(const char *in, size_t len, char *out, size_t outlen)
 		if (c == '%') {
 			int b = pct_byte(in, len, i);
 
-			if (b < 0)
-				goto bad;
-			c = (unsigned char)b;
-			if (c == '/') {
-				/* keep the escape: a decoded '/' would forge a segment boundary */
-				if (o + 3 >= outlen)
+			if (b < 0 || b == '/' || b < 0x20 || b == 0x7f) {
+				/* kept as written: a decoded '/' would forge a segment boundary and
+				 * a control byte (%00) has no place in a path; a malformed escape
+				 * keeps its '%' (as actix-web does), which handlers refuse like any
+				 * character outside their syntax */
+				size_t k = b < 0 ? 1 : 3;
+
+				if (o + k >= outlen)
 					goto range;
-				memcpy(out + o, in + i, 3);
-				o += 3;
-				i += 2;
+				memcpy(out + o, in + i, k);
+				o += k;
+				i += k - 1;
 				continue;
 			}
+			c = (unsigned char)b;
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f)

@@ -46,8 +46,10 @@ const char *http_format_addr(const struct sockaddr *sa, char *out, size_t outlen
 /*
  * Percent-decodes a request path (len bytes, no query) into out (NUL-terminated).
  * "%2F"/"%2f" stays encoded so that every '/' in the result is a real segment separator;
- * '+' is not special. Refused (KBS_ERR_PARSE): a malformed escape, a %00, any byte below
- * 0x20 or 0x7f (raw or decoded). KBS_ERR_RANGE if out is too small.
+ * so do escapes of control bytes ("%00", "%0a", "%7f"), and a malformed escape ("%", "%2",
+ * "%zz") keeps its '%': the result never holds a control byte, and handlers refuse the '%'
+ * like any other character outside their syntax. '+' is not special. Refused
+ * (KBS_ERR_PARSE): a raw byte below 0x20 or 0x7f. KBS_ERR_RANGE if out is too small.
  */
 int http_path_decode(const char *in, size_t len, char *out, size_t outlen);
 

@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	rc = http_req_parse_head(data, size, MAX_HEAD, MAX_BODY, h);
 	if (rc != KBS_OK) {
-		if (h->status != 400 && h->status != 413 && h->status != 417 && h->status != 501 &&
-		    h->status != 505)
+		if (h->status != 400 && h->status != 413 && h->status != 417 && h->status != 431 &&
+		    h->status != 501 && h->status != 505)
 			abort();
 		goto out;
 	}

@@ -10,7 +10,9 @@ and JWT decoding/signing helpers for token tests.
 import base64
 import hashlib
 import json
+import socket
 import time
+from types import SimpleNamespace
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -157,6 +159,38 @@ def error_type(resp):
     assert list(body.keys()) == ["type", "detail"], body
     assert body["type"].startswith(ERR_PREFIX), body
     return body["type"][len(ERR_PREFIX):]
+
+
+def raw_http(url, method, target, headers=(), body=b""):
+    """One request sent as raw bytes over plain HTTP (no client-side normalisation of the
+    target: `requests` resolves "../" and re-quotes escapes before sending) with
+    Connection: close. Returns SimpleNamespace(status, head, body, text) and, for a Trustee
+    error body, .etype (its error Name) and .detail."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, target, host)
+    head += "".join("%s: %s\r\n" % kv for kv in headers)
+    if body or method in ("POST", "PUT"):
+        head += "Content-Length: %d\r\n" % len(body)
+    data = b""
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(head.encode() + b"\r\n" + body)
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:  # refused mid-send: the answer came before the reset
+                break
+            if not chunk:
+                break
+            data += chunk
+    h, _, payload = data.partition(b"\r\n\r\n")
+    r = SimpleNamespace(status=int(h.split()[1]), head=h.decode(errors="replace"), body=payload,
+                        text=payload.decode(errors="replace"), etype=None, detail=None)
+    if payload.startswith(b"{"):
+        j = json.loads(payload)
+        assert list(j.keys()) == ["type", "detail"], j
+        assert j["type"].startswith(ERR_PREFIX), j
+        r.etype, r.detail = j["type"][len(ERR_PREFIX):], j["detail"]
+    return r
 
 
 # ------------------------------------------------------------------- JWT helpers
