@@ -10,6 +10,7 @@
 #include "server/as/verifier_tdx.h"
 #include "server/as/verifier_tpm.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,47 @@ const struct as_verifier *as_verifier_at(size_t i)
 const char *const *as_verifier_names(void)
 {
 	return names;
+}
+
+/*
+ * Default states, one per table entry, built on first use and kept for the process (they are
+ * read-only once built, so verifications never take the lock again after a first success).
+ */
+static struct {
+	pthread_mutex_t lock;
+	bool tried[sizeof(verifiers) / sizeof(verifiers[0])];
+	void *state[sizeof(verifiers) / sizeof(verifiers[0])];
+	char err[sizeof(verifiers) / sizeof(verifiers[0])][256];
+} g_default = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+const void *as_verifier_default_state(const struct as_verifier *v, char *why, size_t whylen)
+{
+	struct as_verifier_config c;
+	const void *st = NULL;
+	size_t i = 0;
+
+	while (i < sizeof(verifiers) / sizeof(verifiers[0]) && verifiers[i] != v)
+		i++;
+	if (i == sizeof(verifiers) / sizeof(verifiers[0]) || !v->create) {
+		snprintf(why, whylen, "%s verifier unavailable: no default state", v ? v->tee : "?");
+		return NULL;
+	}
+	pthread_mutex_lock(&g_default.lock);
+	if (!g_default.tried[i]) {
+		g_default.tried[i] = true;
+		if (as_verifier_config_from_json(NULL, &c, g_default.err[i],
+						 sizeof(g_default.err[i])) == KBS_OK) {
+			if (v->create(&c, &g_default.state[i], g_default.err[i],
+				      sizeof(g_default.err[i])) != KBS_OK)
+				g_default.state[i] = NULL;
+			as_verifier_config_release(&c);
+		}
+	}
+	st = g_default.state[i];
+	if (!st)
+		snprintf(why, whylen, "%s verifier unavailable: %s", v->tee, g_default.err[i]);
+	pthread_mutex_unlock(&g_default.lock);
+	return st;
 }
 
 void as_fit_report_data(const uint8_t *digest, size_t len, uint8_t *out, size_t field_len)

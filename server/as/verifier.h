@@ -89,6 +89,14 @@ const struct as_verifier *as_verifier_find(const char *tee);
 /* The i-th verifier of the table (0-based); NULL past the end. */
 const struct as_verifier *as_verifier_at(size_t i);
 
+/*
+ * The process-wide state of table entry v built once with its create() from the default
+ * configuration and the environment fallbacks (as_verifier_config_from_json(NULL)), for a
+ * verification without an attestation service (as_verify_input.state NULL). NULL, with why
+ * naming the cause, when it cannot be built.
+ */
+const void *as_verifier_default_state(const struct as_verifier *v, char *why, size_t whylen);
+
 /* NULL-terminated list of TEE names with a verifier (for --help and errors). */
 const char *const *as_verifier_names(void);
 

@@ -9,7 +9,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,58 +251,25 @@ static void az_tdx_destroy(void *state)
 	tdx_verifier_free(state);
 }
 
-static void *g_state[2]; /* written once under pthread_once, read-only after */
-static char g_err[2][256];
-static pthread_once_t g_once[2] = {PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT};
-
-static void global_init(int tdx)
-{
-	struct as_verifier_config c;
-
-	if (as_verifier_config_from_json(NULL, &c, g_err[tdx], sizeof(g_err[tdx])) != KBS_OK)
-		return;
-	if ((tdx ? az_tdx_create : az_snp_create)(&c, &g_state[tdx], g_err[tdx],
-						  sizeof(g_err[tdx])) != KBS_OK)
-		g_state[tdx] = NULL;
-	as_verifier_config_release(&c);
-}
-
-static void global_init_snp(void)
-{
-	global_init(0);
-}
-
-static void global_init_tdx(void)
-{
-	global_init(1);
-}
-
 static int verify_snp(const struct as_verify_input *in, json_t **claims, char *why,
 		      size_t whylen)
 {
+	/* without a state from the AS: the defaults */
+	const struct as_verifier *v = &as_verifier_az_snp_vtpm;
+	const void *st = in->state ? in->state : as_verifier_default_state(v, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return az_snp_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_once[0], global_init_snp);
-	if (!g_state[0]) {
-		snprintf(why, whylen, "az-snp-vtpm verifier unavailable: %s", g_err[0]);
-		return KBS_ERR_INTERNAL;
-	}
-	return az_snp_verify(g_state[0], in, claims, why, whylen);
+	return st ? az_snp_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 static int verify_tdx(const struct as_verify_input *in, json_t **claims, char *why,
 		      size_t whylen)
 {
+	const struct as_verifier *v = &as_verifier_az_tdx_vtpm;
+	const void *st = in->state ? in->state : as_verifier_default_state(v, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return az_tdx_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_once[1], global_init_tdx);
-	if (!g_state[1]) {
-		snprintf(why, whylen, "az-tdx-vtpm verifier unavailable: %s", g_err[1]);
-		return KBS_ERR_INTERNAL;
-	}
-	return az_tdx_verify(g_state[1], in, claims, why, whylen);
+	return st ? az_tdx_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 const struct as_verifier as_verifier_az_snp_vtpm = {

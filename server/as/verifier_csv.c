@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,10 +483,6 @@ out:
 
 /* ---- table entry ---- */
 
-static struct csv_verifier *g_csv; /* written once under pthread_once, read-only after */
-static char g_csv_err[256];
-static pthread_once_t g_csv_once = PTHREAD_ONCE_INIT;
-
 static int csv_create(const struct as_verifier_config *c, void **state, char *why, size_t whylen)
 {
 	struct csv_verifier_config cc = {
@@ -501,30 +496,14 @@ static void csv_destroy(void *state)
 	csv_verifier_free(state);
 }
 
-/* Without a state from the AS: defaults and the environment fallbacks. */
-static void csv_global_init(void)
-{
-	struct as_verifier_config c;
-	void *st = NULL;
-
-	if (as_verifier_config_from_json(NULL, &c, g_csv_err, sizeof(g_csv_err)) != KBS_OK)
-		return;
-	if (csv_create(&c, &st, g_csv_err, sizeof(g_csv_err)) == KBS_OK)
-		g_csv = st;
-	as_verifier_config_release(&c);
-}
-
 static int csv_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
+	/* without a state from the AS: the defaults and the environment fallbacks */
+	const void *st = in->state ? in->state
+				   : as_verifier_default_state(&as_verifier_csv, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return csv_verifier_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_csv_once, csv_global_init);
-	if (!g_csv) {
-		snprintf(why, whylen, "csv verifier unavailable: %s", g_csv_err);
-		return KBS_ERR_INTERNAL;
-	}
-	return csv_verifier_verify(g_csv, in, claims, why, whylen);
+	return st ? csv_verifier_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 const struct as_verifier as_verifier_csv = {

@@ -790,11 +790,7 @@ out:
 	return rc;
 }
 
-/* ---- process-wide instance for the verifier table ---- */
-
-static struct snp_verifier *g_snp; /* written once under pthread_once, read-only after */
-static char g_snp_err[256];
-static pthread_once_t g_snp_once = PTHREAD_ONCE_INIT;
+/* ---- table entry ---- */
 
 static int snp_create(const struct as_verifier_config *c, void **state, char *why,
 		      size_t whylen)
@@ -810,30 +806,14 @@ static void snp_destroy(void *state)
 	snp_verifier_free(state);
 }
 
-/* Without a state from the AS: defaults and the environment fallbacks. */
-static void snp_global_init(void)
-{
-	struct as_verifier_config c;
-	void *st = NULL;
-
-	if (as_verifier_config_from_json(NULL, &c, g_snp_err, sizeof(g_snp_err)) != KBS_OK)
-		return;
-	if (snp_create(&c, &st, g_snp_err, sizeof(g_snp_err)) == KBS_OK)
-		g_snp = st;
-	as_verifier_config_release(&c);
-}
-
 static int snp_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
+	/* without a state from the AS: the defaults and the environment fallbacks */
+	const void *st = in->state ? in->state
+				   : as_verifier_default_state(&as_verifier_snp, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return snp_verifier_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_snp_once, snp_global_init);
-	if (!g_snp) {
-		snprintf(why, whylen, "snp verifier unavailable: %s", g_snp_err);
-		return KBS_ERR_INTERNAL;
-	}
-	return snp_verifier_verify(g_snp, in, claims, why, whylen);
+	return st ? snp_verifier_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 const struct as_verifier as_verifier_snp = {

@@ -598,11 +598,7 @@ out:
 	return rc;
 }
 
-/* ---- process-wide instance for the verifier table ---- */
-
-static struct tdx_verifier *g_tdx; /* written once under pthread_once, read-only after */
-static char g_tdx_err[256];
-static pthread_once_t g_tdx_once = PTHREAD_ONCE_INIT;
+/* ---- table entry ---- */
 
 static int tdx_create(const struct as_verifier_config *c, void **state, char *why,
 		      size_t whylen)
@@ -617,30 +613,14 @@ static void tdx_destroy(void *state)
 	tdx_verifier_free(state);
 }
 
-/* Without a state from the AS: defaults and the environment fallbacks. */
-static void tdx_global_init(void)
-{
-	struct as_verifier_config c;
-	void *st = NULL;
-
-	if (as_verifier_config_from_json(NULL, &c, g_tdx_err, sizeof(g_tdx_err)) != KBS_OK)
-		return;
-	if (tdx_create(&c, &st, g_tdx_err, sizeof(g_tdx_err)) == KBS_OK)
-		g_tdx = st;
-	as_verifier_config_release(&c);
-}
-
 static int tdx_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
+	/* without a state from the AS: the defaults and the environment fallbacks */
+	const void *st = in->state ? in->state
+				   : as_verifier_default_state(&as_verifier_tdx, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return tdx_verifier_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_tdx_once, tdx_global_init);
-	if (!g_tdx) {
-		snprintf(why, whylen, "tdx verifier unavailable: %s", g_tdx_err);
-		return KBS_ERR_INTERNAL;
-	}
-	return tdx_verifier_verify(g_tdx, in, claims, why, whylen);
+	return st ? tdx_verifier_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 const struct as_verifier as_verifier_tdx = {

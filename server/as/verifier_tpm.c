@@ -605,11 +605,7 @@ out:
 	return rc;
 }
 
-/* ---- process-wide instance for the verifier table ---- */
-
-static struct tpm_verifier *g_tpm; /* written once under pthread_once, read-only after */
-static char g_tpm_err[256];
-static pthread_once_t g_tpm_once = PTHREAD_ONCE_INIT;
+/* ---- table entry ---- */
 
 static int tpm_create(const struct as_verifier_config *c, void **state, char *why,
 		      size_t whylen)
@@ -627,30 +623,14 @@ static void tpm_destroy(void *state)
 	tpm_verifier_free(state);
 }
 
-/* Without a state from the AS: the defaults (no trusted AK: every AK is refused). */
-static void tpm_global_init(void)
-{
-	struct as_verifier_config c;
-	void *st = NULL;
-
-	if (as_verifier_config_from_json(NULL, &c, g_tpm_err, sizeof(g_tpm_err)) != KBS_OK)
-		return;
-	if (tpm_create(&c, &st, g_tpm_err, sizeof(g_tpm_err)) == KBS_OK)
-		g_tpm = st;
-	as_verifier_config_release(&c);
-}
-
 static int tpm_verify(const struct as_verify_input *in, json_t **claims, char *why, size_t whylen)
 {
+	/* without a state from the AS: the defaults (no trusted AK: every AK is refused) */
+	const void *st = in->state ? in->state
+				   : as_verifier_default_state(&as_verifier_tpm, why, whylen);
+
 	*claims = NULL;
-	if (in->state)
-		return tpm_verifier_verify(in->state, in, claims, why, whylen);
-	pthread_once(&g_tpm_once, tpm_global_init);
-	if (!g_tpm) {
-		snprintf(why, whylen, "tpm verifier unavailable: %s", g_tpm_err);
-		return KBS_ERR_INTERNAL;
-	}
-	return tpm_verifier_verify(g_tpm, in, claims, why, whylen);
+	return st ? tpm_verifier_verify(st, in, claims, why, whylen) : KBS_ERR_INTERNAL;
 }
 
 const struct as_verifier as_verifier_tpm = {

@@ -113,6 +113,43 @@ static void test_fit_report_data(void **state)
 	assert_null(as_verifier_find(NULL));
 }
 
+/* A verifier called without an attestation service (no state) uses one process-wide state
+ * built from the defaults, once; entries without a create() have none. */
+static void test_default_state_once_per_verifier(void **state)
+{
+	json_t *ev = json_pack("{s:s}", "unexpected", "evidence");
+	char why[256];
+	size_t built = 0;
+
+	(void)state;
+	for (size_t i = 0; as_verifier_at(i); i++) {
+		const struct as_verifier *v = as_verifier_at(i);
+		const void *st = as_verifier_default_state(v, why, sizeof(why));
+		struct as_verify_input in = {.evidence = ev};
+		json_t *c = NULL;
+
+		if (!v->create) {
+			assert_null(st);
+			assert_non_null(strstr(why, "no default state"));
+			continue;
+		}
+		if (!st)
+			fail_msg("%s: %s", v->tee, why);
+		assert_ptr_equal(as_verifier_default_state(v, why, sizeof(why)), st);
+		if (!v->verify)
+			continue; /* a device verifier (verify_devices) */
+		/* verify() without a state reaches the verifier, which refuses the evidence */
+		why[0] = 0;
+		assert_int_not_equal(v->verify(&in, &c, why, sizeof(why)), KBS_OK);
+		assert_null(c);
+		assert_true(why[0] != 0);
+		assert_null(strstr(why, "unavailable"));
+		built++;
+	}
+	assert_true(built >= 6); /* snp, tdx, tpm, az-snp-vtpm, az-tdx-vtpm, csv */
+	json_decref(ev);
+}
+
 struct fixture {
 	json_t *vec;
 	struct as_ctx *as;
@@ -575,6 +612,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_binding_vector),
 		cmocka_unit_test(test_fit_report_data),
+		cmocka_unit_test(test_default_state_once_per_verifier),
 		cmocka_unit_test_setup_teardown(test_sample_ear_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ear_claims_bytes_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ear_header_member_order, setup, teardown),
