@@ -57,6 +57,11 @@ struct broker {
 	int64_t token_exp;
 	uint64_t gen;
 
+	/* TEE key generated ahead by broker_prepare_key(), guarded by mu; taken by the next
+	 * attestation */
+	struct jwk *next_key;
+	long keygen_ms; /* duration of that generation, -1 = none ran */
+
 	/* single flight */
 	bool attesting;
 	uint64_t flight_seq;
@@ -241,6 +246,7 @@ int broker_new(const struct broker_config *cfg, struct broker **out)
 		log_error("broker: HTTP client setup failed (%s)", kbs_strerror(rc));
 		goto out;
 	}
+	b->keygen_ms = -1;
 	*out = b;
 	b = NULL;
 	rc = KBS_OK;
@@ -253,6 +259,7 @@ void broker_free(struct broker *b)
 {
 	if (!b)
 		return;
+	jwk_free(b->next_key);
 	http_client_free(b->rcar_http);
 	for (int i = 0; i < BROKER_POOL; i++)
 		http_client_free(b->pool[i]);
@@ -372,6 +379,46 @@ static int kbs_failure(const struct http_result *res, const char *what, enum rca
 	return rc;
 }
 
+int broker_prepare_key(struct broker *b)
+{
+	struct jwk *key = NULL;
+	int64_t t0 = http_now_ms();
+	bool have;
+	int rc;
+
+	pthread_mutex_lock(&b->mu);
+	have = b->fixed_key || b->next_key;
+	pthread_mutex_unlock(&b->mu);
+	if (have)
+		return KBS_OK;
+	rc = jwk_generate(b->key_kind, &key);
+	if (rc != KBS_OK)
+		return rc;
+	pthread_mutex_lock(&b->mu);
+	if (b->next_key) { /* another thread was quicker */
+		jwk_free(key);
+	} else {
+		b->next_key = key;
+		b->keygen_ms = (long)(http_now_ms() - t0);
+	}
+	pthread_mutex_unlock(&b->mu);
+	log_debug("broker: TEE key (%s) generated ahead in %ld ms", b->tee_key_alg_cfg,
+		  b->keygen_ms);
+	return KBS_OK;
+}
+
+/* The key broker_prepare_key() made, or NULL (the caller generates one); one attestation only. */
+static struct jwk *take_prepared_key(struct broker *b)
+{
+	struct jwk *key;
+
+	pthread_mutex_lock(&b->mu);
+	key = b->next_key;
+	b->next_key = NULL;
+	pthread_mutex_unlock(&b->mu);
+	return key;
+}
+
 /* Full RCAR: auth -> evidence -> attest. On success returns a new token and key. */
 static int do_rcar(struct broker *b, int64_t deadline_ms, struct secbuf *token_out,
 		   struct jwk **key_out, int64_t *exp_out, struct broker_error *err)
@@ -394,7 +441,8 @@ static int do_rcar(struct broker *b, int64_t deadline_ms, struct secbuf *token_o
 	if (b->fixed_key) {
 		key = jwk_ref(b->fixed_key);
 	} else {
-		rc = jwk_generate(b->key_kind, &key);
+		key = take_prepared_key(b);
+		rc = key ? KBS_OK : jwk_generate(b->key_kind, &key);
 		if (rc) {
 			err_set(err, 0, NULL, "TEE key generation failed: %s", kbs_strerror(rc));
 			goto out;
@@ -834,6 +882,12 @@ json_t *broker_status(struct broker *b)
 		      (json_int_t)b->reattestations, "fetches", (json_int_t)b->fetches,
 		      "last_error", le ? le : json_null(), "error_mapping",
 		      map ? map : json_null());
+	if (s && b->keygen_ms >= 0) {
+		/* broker_prepare_key(): the key waiting for the next attestation (none once one
+		 * attestation took it) and how long its generation took */
+		json_object_set_new(s, "tee_key_ready", json_boolean(b->next_key != NULL));
+		json_object_set_new(s, "tee_key_generated_ahead_ms", json_integer(b->keygen_ms));
+	}
 	pthread_mutex_unlock(&b->mu);
 	if (s)
 		json_object_set_new(s, "connections", json_integer((json_int_t)conns));

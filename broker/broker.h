@@ -49,6 +49,14 @@ struct broker;
 int broker_new(const struct broker_config *cfg, struct broker **out);
 void broker_free(struct broker *b);
 
+/*
+ * Generates the TEE key of the next attestation now, so that its generation (RSA-2048: 0.2-2 s
+ * on a loaded machine) is not spent inside a request's deadline; that attestation takes it
+ * (still one fresh key per attestation). No-op with a fixed key (tee_key_pem) or when a key
+ * is already waiting. kbsfs-fetch calls it when it starts.
+ */
+int broker_prepare_key(struct broker *b);
+
 struct broker_error {
 	long http_status;    /* last HTTP status, 0 if none */
 	char type[64];       /* KBS error type ("PolicyDeny", ...), empty if none */

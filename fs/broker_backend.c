@@ -126,6 +126,10 @@ int kbsfs_broker_backend(const struct kbsfs_config *cfg, struct kbsfs_backend *o
 	}
 	bc.resource_query = query[0] ? query : NULL;
 	rc = broker_new(&bc, &bb->b);
+	/* the TEE key exists before the first miss: its generation (RSA-2048: up to seconds
+	 * under load) happens here, at kbsfs-fetch start, not inside that read's deadline */
+	if (rc == KBS_OK)
+		rc = broker_prepare_key(bb->b);
 	if (rc) {
 		snprintf(err, errlen, "cannot set up the KBS client for %s: %s", cfg->kbs_url,
 			 kbs_strerror(rc));
