@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from kbsfs_testlib import _build_dir, _source_dir, wait_for
-from test_kbsfs_demo import leftovers
+from test_kbsfs_demo import build_without_upload, leftovers
 
 USER = 65534  # nobody/nogroup: no home, no capabilities, only /dev/fuse (0666) + fusermount3
 
@@ -72,16 +72,7 @@ def test_demo_failing_step_as_a_normal_user_leaves_nothing(tmp_dir):
     if not readable_by_others(real / "fs" / "kbsfs"):
         pytest.skip("build directory not readable by other users")
     t = user_tmp(tmp_dir)
-    fake = tmp_dir / "fake-build"
-    for rel in ("server/kbs/kbs", "fs/kbsfs", "fs/kbsfs-fetch"):
-        if (real / rel).exists():
-            (fake / rel).parent.mkdir(parents=True, exist_ok=True)
-            (fake / rel).symlink_to(real / rel)
-    client = fake / "tools" / "kbs-client"
-    client.parent.mkdir(parents=True)
-    client.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = set-resource ] && exit 0; done\n'
-                      'exec %s "$@"\n' % (real / "tools" / "kbs-client"))
-    client.chmod(0o755)
+    fake = build_without_upload(tmp_dir)
     os.chmod(tmp_dir, 0o755)
     r = subprocess.run(as_user_argv() + ["TMPDIR=%s" % t,
                                          str(_source_dir() / "scripts" / "demo.sh"), str(fake)],

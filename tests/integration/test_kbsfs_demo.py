@@ -62,19 +62,28 @@ def test_demo_interrupted_leaves_nothing_behind(tmp_dir):
     nothing_left(tmp_dir)
 
 
-def test_demo_failing_step_after_mount_leaves_nothing_behind(tmp_dir):
-    """A step that fails while kbs runs and kbsfs is mounted (here: the admin upload silently
-    does nothing, so `cat` of the uploaded secret fails) still unmounts and stops both."""
+def build_without_upload(tmp_dir):
+    """A build directory for demo.sh whose kbs-client makes `set-resource` a silent no-op (the
+    rest are links to the real build): the demo then fails at the `cat` of the uploaded
+    secret, after kbs was started and kbsfs mounted."""
     real = _build_dir()
     fake = tmp_dir / "fake-build"
-    for rel in ("server/kbs/kbs", "fs/kbsfs"):
-        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
-        (fake / rel).symlink_to(real / rel)
+    for rel in ("server/kbs/kbs", "fs/kbsfs", "fs/kbsfs-fetch"):
+        if (real / rel).exists():
+            (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+            (fake / rel).symlink_to(real / rel)
     client = fake / "tools" / "kbs-client"
     client.parent.mkdir(parents=True)
     client.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = set-resource ] && exit 0; done\n'
                       'exec %s "$@"\n' % (real / "tools" / "kbs-client"))
     client.chmod(0o755)
+    return fake
+
+
+def test_demo_failing_step_after_mount_leaves_nothing_behind(tmp_dir):
+    """A step that fails while kbs runs and kbsfs is mounted (here: the admin upload silently
+    does nothing, so `cat` of the uploaded secret fails) still unmounts and stops both."""
+    fake = build_without_upload(tmp_dir)
     demo_tmp = tmp_dir / "t"
     demo_tmp.mkdir()
     r = subprocess.run([str(_source_dir() / "scripts" / "demo.sh"), str(fake)],
