@@ -4,6 +4,7 @@ temp dir), Trustee's table layout, handshake on one replica and GET on the other
 upload on one enforced on the other, and a database outage (503 naming Postgres, recovery
 after restart)."""
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kbs_pyclient import ALLOW_ALL, DENY_ALL, Admin, KbsClient, error_type, start_kbs
+from kbsfs_testlib import find_binary
 from pg_lib import PgServer, pg_bindir
 
 SECRET = b"pg-secret\x00\x01\xff"
@@ -268,3 +270,24 @@ def test_reference_values_live_in_trustee_reference_value_table(pg, two):
     r = requests.get(b + "/kbs/v0/reference-value/old", headers=adm._h(), verify=adm.verify,
                      timeout=10)
     assert r.status_code == 401 and "expired" in r.text
+
+
+def test_check_config_creates_no_table(free_port, tmp_dir):
+    """`kbs --check-config` on a Postgres config connects (so a wrong host or password is
+    reported) but creates nothing: the tables a real start would create are only named."""
+    s = PgServer(free_port()).init().start()  # an empty database, no Trustee tables
+    try:
+        cfg = tmp_dir / "kbs.toml"
+        cfg.write_text('[http_server]\ninsecure_http = true\nsockets = ["127.0.0.1:1"]\n'
+                       '[storage_backend]\nstorage_type = "Postgres"\n'
+                       '[storage_backend.backends.postgres]\nhost = "127.0.0.1"\nport = %d\n'
+                       'db = "postgres"\nusername = "postgres"\n' % s.port)
+        p = subprocess.run([str(find_binary("kbs")), "--check-config", "-c", str(cfg)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        for table in ("kbs", "repository", "kbs_protocol_session", "attestation_service_policy",
+                      "reference_value"):
+            assert "would create table %s " % table in p.stderr, p.stderr
+        assert s.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0\n"
+    finally:
+        s.cleanup()
