@@ -5,6 +5,7 @@
  * and usually arrives in one read, so keeping no line state is simpler than resuming.
  */
 #include "common/http_req_parse.h"
+#include "common/b64.h"
 #include "common/err.h"
 #include "common/http_util.h"
 
@@ -272,17 +273,6 @@ int http_req_parse_head(const uint8_t *p, size_t len, size_t max_head, size_t ma
 	return KBS_OK;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* chunk-size [ chunk-ext ] in p[off..end) */
 static int parse_chunk_size(const uint8_t *p, size_t off, size_t end, uint64_t *size)
 {
@@ -290,7 +280,7 @@ static int parse_chunk_size(const uint8_t *p, size_t off, size_t end, uint64_t *
 	uint64_t n = 0;
 	int d;
 
-	while (i < end && (d = hexval(p[i])) >= 0) {
+	while (i < end && (d = hex_digit(p[i])) >= 0) {
 		if (i - off >= 16)
 			return KBS_ERR_PARSE;
 		n = (n << 4) | (uint64_t)d;

@@ -5,6 +5,7 @@
  * bounded and anything outside the grammar is refused rather than guessed at.
  */
 #include "common/http_resp.h"
+#include "common/b64.h"
 #include "common/err.h"
 #include "common/http_util.h"
 
@@ -23,17 +24,6 @@ static int is_ows(unsigned char c)
 static int is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hexval(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 void http_resp_init(struct http_resp_parser *p, struct buf *body, int head, http_resp_header_cb cb,
@@ -235,7 +225,7 @@ static int parse_chunk_size(struct http_resp_parser *p, const char *l, size_t n)
 	size_t i = 0;
 	int h;
 
-	while (i < n && (h = hexval((unsigned char)l[i])) >= 0) {
+	while (i < n && (h = hex_digit((unsigned char)l[i])) >= 0) {
 		if (v > ((uint64_t)CL_MAX >> 4))
 			return KBS_ERR_RANGE;
 		v = (v << 4) | (uint64_t)h;

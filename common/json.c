@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Strict JSON parsing and typed member-path getters on jansson. */
 #include "common/json.h"
+#include "common/b64.h"
 #include "common/err.h"
 
 #include <stdarg.h>
@@ -54,16 +55,29 @@ static int fp_hex(const char *s)
 	int v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
+		int d = hex_digit((unsigned char)s[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
 	}
 	return v;
+}
+
+/* After a member or element: ',' -> 1 (another one follows, blanks skipped), the container's
+ * closing byte -> 0, anything else -> -1. */
+static int fp_next(struct fp *f, char close)
+{
+	fp_ws(f);
+	if (f->p < f->end && *f->p == ',') {
+		f->p++;
+		fp_ws(f);
+		return 1;
+	}
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		return 0;
+	}
+	return -1;
 }
 
 /* String at f->p (the opening quote) -> its decoded bytes (s, n), in the input or in f->tmp. */
@@ -174,17 +188,11 @@ static json_t *fp_object(struct fp *f, int depth)
 			goto fail;
 		if (json_object_setn_new_nocheck(o, k, kl, v) != 0)
 			goto fail;
-		fp_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			fp_ws(f);
-			continue;
-		}
-		if (f->p < f->end && *f->p == '}') {
-			f->p++;
+		int more = fp_next(f, '}');
+		if (more < 0)
+			goto fail;
+		if (!more)
 			return o;
-		}
-		goto fail;
 	}
 fail:
 	json_decref(o);
@@ -206,17 +214,11 @@ static json_t *fp_array(struct fp *f, int depth)
 	for (;;) {
 		if (!(v = fp_value(f, depth + 1)) || json_array_append_new(a, v) != 0)
 			goto fail;
-		fp_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			fp_ws(f);
-			continue;
-		}
-		if (f->p < f->end && *f->p == ']') {
-			f->p++;
+		int more = fp_next(f, ']');
+		if (more < 0)
+			goto fail;
+		if (!more)
 			return a;
-		}
-		goto fail;
 	}
 fail:
 	json_decref(a);
