@@ -33,6 +33,7 @@ free_port(host, span=1)               unused TCP port (span: that many in a row)
                                       nor, while it runs, by any other test process (a flock on
                                       /tmp/kbsfs-test-ports/<port> reserves it).
 find_binary(name, build_dir=None)     path of an executable built by CMake (searched by name).
+needed_libs(binary)                   DT_NEEDED sonames of an ELF file (path or built binary name).
 wait_for(cond, timeout, interval, what)  poll until cond() is truthy; returns its value or raises
                                       WaitTimeout naming `what`.
 wait_for_path(path, timeout, kind)    wait until a path exists ("exists"|"file"|"dir"|"socket").
@@ -224,6 +225,15 @@ def find_binary(name, build_dir=None):
             if os.access(p, os.X_OK):
                 return p
     raise FileNotFoundError(f"binary {name!r} not found under {root} (not built?)")
+
+
+def needed_libs(binary):
+    """The DT_NEEDED entries (library sonames) of an ELF file: a path, or the name of an
+    executable in the build tree (find_binary)."""
+    path = binary if os.sep in str(binary) else find_binary(binary)
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
 
 
 # --------------------------------------------------------------------------- daemons

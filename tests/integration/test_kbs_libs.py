@@ -5,24 +5,17 @@ libpq (PostgreSQL store/backend) and libxml2 (swid reference values) are loaded 
 (common/dynlib.h), so a kbs on LocalFs with the built-in AS neither links nor maps them nor
 what they pull in (libstdc++, abseil, GnuTLS, Kerberos, LDAP, ICU)."""
 import os
-import subprocess
 
 import requests
 
 from kbs_pyclient import start_kbs
-from kbsfs_testlib import find_binary
+from kbsfs_testlib import needed_libs
 
 # libraries only some configurations need: never NEEDED by the kbs binaries
 OPTIONAL = ("libgrpc", "libgpr", "libxml2", "libpq")
 # what they pull in: must not be mapped by a kbs that does not use them
 PULLED_IN = OPTIONAL + ("libstdc++", "libabsl", "libicuuc", "libgnutls", "libkrb5",
                         "libldap", "libp11-kit")
-
-
-def needed_libs(name):
-    out = subprocess.run(["readelf", "-d", str(find_binary(name))], capture_output=True,
-                         text=True, check=True).stdout
-    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
 
 
 def mapped(pid):
@@ -42,14 +35,8 @@ def sanitizer_deps(pid):
         paths = {line.split()[-1] for line in f if "/" in line}
     for path in paths:
         if os.path.basename(path).startswith(("libasan", "libubsan")):
-            deps.update(needed_libs_of(path))
+            deps.update(needed_libs(path))
     return deps
-
-
-def needed_libs_of(path):
-    out = subprocess.run(["readelf", "-d", path], capture_output=True, text=True,
-                         check=True).stdout
-    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
 
 
 def unexpected(pid, prefixes):

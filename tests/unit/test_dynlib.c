@@ -16,21 +16,7 @@
 
 #include "common/dynlib.h"
 #include "common/err.h"
-
-/* True if a mapping of a file whose name contains needle is in this process. */
-static int mapped(const char *needle)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[1024];
-	int found = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, needle))
-			found = 1;
-	fclose(f);
-	return found;
-}
+#include "testdata.h"
 
 /* a few libxml2 members, declared by hand: this test does not need libxml2's headers */
 struct mini_xml {
@@ -50,8 +36,8 @@ static void linked_code_does_not_map_libxml2(void **state)
 {
 	(void)state;
 	/* every project library is linked into this binary; none may pull libxml2 in */
-	assert_false(mapped("libxml2"));
-	assert_false(mapped("libicuuc"));
+	assert_false(td_mapped("libxml2"));
+	assert_false(td_mapped("libicuuc"));
 }
 
 static void missing_library_is_named_and_nothing_stays_loaded(void **state)
@@ -69,7 +55,7 @@ static void missing_library_is_named_and_nothing_stays_loaded(void **state)
 	assert_non_null(strstr(err, "install Debian: nothing"));
 	assert_null(x.lib[0]);
 	assert_null(x.lib[1]);
-	assert_false(mapped("libxml2")); /* the first library was closed again */
+	assert_false(td_mapped("libxml2")); /* the first library was closed again */
 }
 
 static void missing_symbol_is_named_and_nothing_stays_loaded(void **state)
@@ -87,7 +73,7 @@ static void missing_symbol_is_named_and_nothing_stays_loaded(void **state)
 				     sizeof(err)),
 			 KBS_ERR_UNAVAILABLE);
 	assert_non_null(strstr(err, "libxml2.so.2 has no symbol xmlNoSuchFunction"));
-	assert_false(mapped("libxml2"));
+	assert_false(td_mapped("libxml2"));
 }
 
 static void bad_arguments_are_refused(void **state)
@@ -103,7 +89,7 @@ static void bad_arguments_are_refused(void **state)
 			 KBS_ERR_INVAL);
 	assert_int_equal(dynlib_load("t", NULL, libs, 1, bad, 1, x.lib, &x, NULL, 0),
 			 KBS_ERR_INTERNAL);
-	assert_false(mapped("libxml2"));
+	assert_false(td_mapped("libxml2"));
 	dynlib_unload(NULL, 1);
 }
 
@@ -118,7 +104,7 @@ static void complete_load_resolves_and_stays_mapped(void **state)
 				     sizeof(err)),
 			 KBS_OK);
 	assert_string_equal(err, "");
-	assert_true(mapped("libxml2"));
+	assert_true(td_mapped("libxml2"));
 	assert_int_equal(x.xmlStrlen((const unsigned char *)"kbsfs"), 5);
 	assert_int_equal(x.xmlStrcmp((const unsigned char *)"a", (const unsigned char *)"a"), 0);
 	assert_non_null(x.xmlFree);
@@ -126,7 +112,7 @@ static void complete_load_resolves_and_stays_mapped(void **state)
 	dynlib_unload(x.lib, 2);
 	assert_null(x.lib[0]);
 	/* state of the library (and gRPC's threads) may outlive its last user */
-	assert_true(mapped("libxml2"));
+	assert_true(td_mapped("libxml2"));
 }
 
 int main(void)

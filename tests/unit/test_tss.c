@@ -16,21 +16,7 @@
 
 #include "attester/tss.h"
 #include "common/err.h"
-
-/* True if a mapping of a file whose name contains needle is in this process. */
-static int mapped(const char *needle)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[1024];
-	int found = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, needle))
-			found = 1;
-	fclose(f);
-	return found;
-}
+#include "testdata.h"
 
 static void tss_libraries_are_mapped_only_while_loaded(void **state)
 {
@@ -39,19 +25,19 @@ static void tss_libraries_are_mapped_only_while_loaded(void **state)
 
 	(void)state;
 	/* linking the attester library must not pull tpm2-tss into every process */
-	assert_false(mapped("libtss2-esys"));
-	assert_false(mapped("libtss2-tctildr"));
+	assert_false(td_mapped("libtss2-esys"));
+	assert_false(td_mapped("libtss2-tctildr"));
 	assert_int_equal(tss_api_load(NULL, &api, err, sizeof(err)), KBS_OK);
 	assert_string_equal(err, "");
-	assert_true(mapped("libtss2-esys"));
-	assert_true(mapped("libtss2-tctildr"));
+	assert_true(td_mapped("libtss2-esys"));
+	assert_true(td_mapped("libtss2-tctildr"));
 	/* every member resolved, and to the library's own function */
 	assert_non_null(api->Esys_Quote);
 	assert_non_null(api->Tss2_TctiLdr_Initialize);
 	assert_non_null(api->Tss2_MU_TPMS_ATTEST_Unmarshal);
 	assert_string_equal(api->Tss2_RC_Decode(0), "tpm:success");
 	tss_api_free(api);
-	assert_false(mapped("libtss2-esys"));
+	assert_false(td_mapped("libtss2-esys"));
 	tss_api_free(NULL);
 }
 
@@ -68,7 +54,7 @@ static void missing_library_is_named_in_the_error(void **state)
 	assert_non_null(strstr(err, "cannot load libtss2-esys-missing.so.9"));
 	assert_non_null(strstr(err, "tpm2-tss"));
 	/* the libraries opened before the failure were closed again */
-	assert_false(mapped("libtss2-tctildr"));
+	assert_false(td_mapped("libtss2-tctildr"));
 }
 
 static void missing_symbol_is_named_in_the_error(void **state)
@@ -83,7 +69,7 @@ static void missing_symbol_is_named_in_the_error(void **state)
 	assert_int_equal(tss_api_load(libs, &api, err, sizeof(err)), KBS_ERR_UNAVAILABLE);
 	assert_null(api);
 	assert_non_null(strstr(err, "libtss2-rc.so.0 has no symbol Esys_Initialize"));
-	assert_false(mapped("libtss2-rc"));
+	assert_false(td_mapped("libtss2-rc"));
 }
 
 int main(void)

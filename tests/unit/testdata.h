@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * Reads $KBS_TEST_DATA/<subdir>/<rel> (tests/data when the variable is unset) into a
@@ -35,6 +36,25 @@ static __attribute__((unused)) void *td_read_file(const char *subdir, const char
 	if (len)
 		*len = (size_t)n;
 	return p;
+}
+
+/* 1 if a mapping of a file whose path contains needle is in this process, else 0; aborts the
+ * test if /proc/self/maps cannot be read (so a failed read never passes as "not mapped"). */
+static __attribute__((unused)) int td_mapped(const char *needle)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int found = 0;
+
+	if (!f) {
+		fprintf(stderr, "cannot read /proc/self/maps\n");
+		abort();
+	}
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			found = 1;
+	fclose(f);
+	return found;
 }
 
 #endif
